@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Builds (once) and caches the upstream binaries the test harness and benchmarks run for real:
+# kube-apiserver, kube-controller-manager, kubectl, etcd, kwok, kustomize and helm.
+# Sources come from the Go module proxy; results live in ~/.cache/gitops-bot/bin-<versions>/ and are reused.
+# If KUBEBUILDER_ASSETS is set, kube-apiserver, etcd and kubectl are taken from there (the envtest convention).
+# Prints the bin directory on the last line of stdout.
+set -euo pipefail
+
+KUBERNETES_VERSION=${KUBERNETES_VERSION:-v1.35.4}
+ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
+KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
+KUSTOMIZE_VERSION=${KUSTOMIZE_VERSION:-v5.8.1}
+HELM_VERSION=${HELM_VERSION:-v4.3.1}
+
+cache_root=${GITOPS_BOT_CACHE:-$HOME/.cache/gitops-bot}
+bin_dir="$cache_root/bin"
+mkdir -p "$bin_dir" "$cache_root/build"
+export CGO_ENABLED=0 GOFLAGS="-trimpath -mod=mod" GOTOOLCHAIN=local
+ldflags="-s -w"
+log() { echo "[test-binaries] $*" >&2; }
+
+# A cached binary is named <tool>-<version>; the unversioned name is a symlink the harness puts on PATH.
+have() { [ -x "$bin_dir/$1-$2" ]; }
+link() { ln -sf "$1-$2" "$bin_dir/$1"; }
+
+build_kubernetes() {
+  local tools=(kube-apiserver kube-controller-manager kube-scheduler kubectl) missing=()
+  for t in "${tools[@]}"; do have "$t" "$KUBERNETES_VERSION" || missing+=("$t"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    local dir="$cache_root/build/kubernetes-$KUBERNETES_VERSION" start=$SECONDS
+    log "building ${missing[*]} $KUBERNETES_VERSION from k8s.io/kubernetes (first time only; takes minutes)"
+    mkdir -p "$dir"
+    (
+      cd "$dir"
+      # k8s.io/kubernetes pins its staging modules as v0.0.0 with local replaces; point each at its published
+      # module of the same minor version instead.
+      local gomod staging_version="v0.${KUBERNETES_VERSION#v1.}"
+      gomod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+      {
+        echo "module gitops-bot-test/kubernetes"
+        echo "go 1.24"
+        echo "require k8s.io/kubernetes $KUBERNETES_VERSION"
+        grep -oE 'k8s\.io/[a-z0-9-]+ => \./staging/src/k8s\.io/[a-z0-9-]+' "$gomod" |
+          awk -v v="$staging_version" '{print "replace " $1 " => " $1 " " v}'
+      } > go.mod
+      printf 'package tools\n\nimport (\n\t_ "k8s.io/kubernetes/cmd/kube-apiserver"\n\t_ "k8s.io/kubernetes/cmd/kube-controller-manager"\n\t_ "k8s.io/kubernetes/cmd/kube-scheduler"\n\t_ "k8s.io/kubernetes/cmd/kubectl"\n)\n' > tools.go
+      sed -i 's/^package tools/\/\/go:build tools\n\npackage tools/' tools.go
+      go mod tidy >&2
+      for t in "${missing[@]}"; do
+        go build -ldflags "$ldflags" -o "$bin_dir/$t-$KUBERNETES_VERSION" "k8s.io/kubernetes/cmd/$t" >&2
+      done
+    )
+    log "kubernetes binaries built in $((SECONDS - start)) s"
+  fi
+  for t in "${tools[@]}"; do link "$t" "$KUBERNETES_VERSION"; done
+}
+
+# go install works for modules without replace directives; GOBIN puts the result in our cache.
+install_module() { # tool version package
+  local tool=$1 version=$2 pkg=$3
+  if ! have "$tool" "$version"; then
+    local start=$SECONDS tmp
+    log "building $tool $version from $pkg"
+    tmp=$(mktemp -d)
+    GOBIN="$tmp" go install -ldflags "$ldflags" "$pkg@$version" >&2
+    mv "$tmp/$(basename "${pkg%/v[0-9]*}")" "$bin_dir/$tool-$version" 2>/dev/null || mv "$tmp"/* "$bin_dir/$tool-$version"
+    rm -rf "$tmp"
+    log "$tool built in $((SECONDS - start)) s"
+  fi
+  link "$tool" "$version"
+}
+
+if [ -n "${KUBEBUILDER_ASSETS:-}" ]; then
+  log "using kube-apiserver, etcd and kubectl from KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS"
+  for t in kube-apiserver etcd kubectl; do ln -sf "$KUBEBUILDER_ASSETS/$t" "$bin_dir/$t"; done
+  # kube-controller-manager is not part of envtest's assets; build it unless already there.
+  [ -x "$KUBEBUILDER_ASSETS/kube-controller-manager" ] && ln -sf "$KUBEBUILDER_ASSETS/kube-controller-manager" "$bin_dir/kube-controller-manager" || build_kubernetes
+else
+  build_kubernetes
+  install_module etcd "$ETCD_VERSION" go.etcd.io/etcd/server/v3
+fi
+install_module kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
+install_module kustomize "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5
+install_module helm "$HELM_VERSION" helm.sh/helm/v4/cmd/helm
+echo "$bin_dir"
