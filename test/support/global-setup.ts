@@ -1,0 +1,47 @@
+// Starts the real components once per test run and hands their addresses to the test files via `provide`.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TestProject } from "vitest/node";
+import { ensureBinaries, startControlPlane } from "./control-plane.js";
+import { startGitServer } from "./git-server.js";
+import { startRegistry } from "./registry.js";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    kubeconfigPath: string;
+    binDir: string;
+    registryHost: string;
+    gitServerUrl: string;
+    gitRoot: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const started = Date.now();
+  const binDir = ensureBinaries();
+  const dir = mkdtempSync(join(tmpdir(), "gitops-bot-harness-"));
+  const gitRoot = join(dir, "git");
+  const [plane, registry, git] = await Promise.all([
+    startControlPlane({ dir: join(dir, "cluster"), binDir }),
+    startRegistry(),
+    startGitServer(gitRoot),
+  ]);
+  // The product finds kustomize and helm on PATH like a user's shell would.
+  process.env.PATH = `${binDir}:${process.env.PATH}`;
+  process.env.KUBECONFIG = plane.kubeconfigPath;
+  console.log(
+    `harness: kube-apiserver ${plane.version} at ${plane.server}, registry ${registry.host}, git ${git.url}; ` +
+      `started in ${((Date.now() - started) / 1000).toFixed(1)} s (logs in ${dir})`,
+  );
+  project.provide("kubeconfigPath", plane.kubeconfigPath);
+  project.provide("binDir", binDir);
+  project.provide("registryHost", registry.host);
+  project.provide("gitServerUrl", git.url);
+  project.provide("gitRoot", gitRoot);
+
+  return async () => {
+    await Promise.allSettled([plane.stop(), registry.stop(), git.stop()]);
+    if (!process.env.GITOPS_BOT_KEEP_HARNESS) rmSync(dir, { recursive: true, force: true });
+  };
+}
