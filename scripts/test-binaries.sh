@@ -55,16 +55,21 @@ build_kubernetes() {
   for t in "${tools[@]}"; do link "$t" "$KUBERNETES_VERSION"; done
 }
 
-# go install works for modules without replace directives; GOBIN puts the result in our cache.
-install_module() { # tool version package
-  local tool=$1 version=$2 pkg=$3
+# Each tool is built inside a small wrapper module that requires it: unlike `go install pkg@version`, this also
+# works for modules whose go.mod has replace directives (etcd's server module does).
+install_module() { # tool version module package
+  local tool=$1 version=$2 module=$3 pkg=$4
   if ! have "$tool" "$version"; then
-    local start=$SECONDS tmp
+    local start=$SECONDS dir="$cache_root/build/$tool-$version"
     log "building $tool $version from $pkg"
-    tmp=$(mktemp -d)
-    GOBIN="$tmp" go install -ldflags "$ldflags" "$pkg@$version" >&2
-    mv "$tmp/$(basename "${pkg%/v[0-9]*}")" "$bin_dir/$tool-$version" 2>/dev/null || mv "$tmp"/* "$bin_dir/$tool-$version"
-    rm -rf "$tmp"
+    mkdir -p "$dir"
+    (
+      cd "$dir"
+      printf 'module gitops-bot-test/%s\n\ngo 1.24\n\nrequire %s %s\n' "$tool" "$module" "$version" > go.mod
+      printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" > tools.go
+      go mod tidy >&2
+      go build -ldflags "$ldflags" -o "$bin_dir/$tool-$version" "$pkg" >&2
+    )
     log "$tool built in $((SECONDS - start)) s"
   fi
   link "$tool" "$version"
@@ -77,9 +82,9 @@ if [ -n "${KUBEBUILDER_ASSETS:-}" ]; then
   [ -x "$KUBEBUILDER_ASSETS/kube-controller-manager" ] && ln -sf "$KUBEBUILDER_ASSETS/kube-controller-manager" "$bin_dir/kube-controller-manager" || build_kubernetes
 else
   build_kubernetes
-  install_module etcd "$ETCD_VERSION" go.etcd.io/etcd/server/v3
+  install_module etcd "$ETCD_VERSION" go.etcd.io/etcd/server/v3 go.etcd.io/etcd/server/v3
 fi
-install_module kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
-install_module kustomize "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5
-install_module helm "$HELM_VERSION" helm.sh/helm/v4/cmd/helm
+install_module kwok "$KWOK_VERSION" sigs.k8s.io/kwok sigs.k8s.io/kwok/cmd/kwok
+install_module kustomize "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5 sigs.k8s.io/kustomize/kustomize/v5
+install_module helm "$HELM_VERSION" helm.sh/helm/v4 helm.sh/helm/v4/cmd/helm
 echo "$bin_dir"

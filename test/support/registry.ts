@@ -1,14 +1,14 @@
-// A real OCI distribution registry (Debian's `docker-registry`, distribution 2.8) for tests, plus helpers to
-// push tiny images into it through the HTTP API. Deliberately free of vitest so a globalSetup can own one
+// A real OCI distribution registry for tests (Debian's `docker-registry`, distribution 2.8; a distribution 3.x
+// `registry` binary works too), plus helpers to push tiny images into it through the HTTP API. Deliberately free of vitest so a globalSetup can own one
 // instance for the whole run.
 
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { freePort } from "./processes.js";
 
 export interface BasicCredentials {
   user: string;
@@ -20,6 +20,11 @@ export interface StartRegistryOptions {
   htpasswd?: BasicCredentials;
   /** Registry binary; defaults to $GITOPS_BOT_REGISTRY_BIN or `docker-registry` on PATH. */
   binary?: string;
+  /**
+   * `filesystem` (default) keeps blobs in the registry's temp dir; `inmemory` skips the disk, including the
+   * several fsyncs distribution makes per manifest PUT, which dominate the cost of pushing thousands of tags.
+   */
+  storage?: "filesystem" | "inmemory";
   /** How long to wait for `GET /v2/` to answer before giving up. */
   startTimeoutMs?: number;
 }
@@ -29,6 +34,11 @@ export interface RunningRegistry {
   url: string;
   /** `127.0.0.1:PORT`, the form image references use. */
   host: string;
+  /**
+   * The binary's version, e.g. `2.8.2+ds1` (Debian) or `v3.0.0`. Distribution before 3.0 ignores `n` and
+   * `last` on tags/list and returns tags unsorted, so tag pagination tests need a 3.x binary.
+   */
+  version: string;
   stop(): Promise<void>;
 }
 
@@ -44,7 +54,7 @@ export interface PushImageOptions {
 export interface TagList {
   name: string;
   tags: string[];
-  /** The raw `Link` header, present when the registry has another page (`n` was given). */
+  /** The raw `Link` header, present when the registry has another page (distribution 3.x, `n` given). */
   link?: string;
 }
 
@@ -53,6 +63,7 @@ const maxStartAttempts = 3;
 
 export async function startRegistry(opts: StartRegistryOptions = {}): Promise<RunningRegistry> {
   const binary = opts.binary ?? process.env.GITOPS_BOT_REGISTRY_BIN ?? defaultBinary;
+  const version = await registryVersion(binary);
   const dir = await mkdtemp(join(tmpdir(), "gitops-bot-registry-"));
   try {
     if (opts.htpasswd) {
@@ -61,13 +72,18 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Ru
     // The free port is found by binding and releasing it, so another process can take it before the
     // registry binds; retrying with a fresh port makes that race harmless.
     for (let attempt = 1; ; attempt++) {
-      const port = await findFreePort();
+      const port = await freePort();
       const host = `127.0.0.1:${port}`;
       const configPath = join(dir, "config.yml");
-      await writeFile(configPath, registryConfig(dir, host, opts.htpasswd !== undefined));
+      await writeFile(configPath, registryConfig(dir, host, opts));
       try {
-        const child = await spawnRegistry(binary, configPath, `http://${host}`, opts.startTimeoutMs ?? 15_000);
-        return { url: `http://${host}`, host, stop: () => stopRegistry(child, dir) };
+        const child = await spawnRegistry(
+          binary,
+          configPath,
+          `http://${host}`,
+          opts.startTimeoutMs ?? 15_000,
+        );
+        return { url: `http://${host}`, host, version, stop: () => stopRegistry(child, dir) };
       } catch (error) {
         if (!(error instanceof PortInUseError) || attempt >= maxStartAttempts) throw error;
       }
@@ -139,15 +155,19 @@ export async function listTags(
 
 class PortInUseError extends Error {}
 
-function registryConfig(dir: string, host: string, withHtpasswd: boolean): string {
+function registryConfig(dir: string, host: string, opts: StartRegistryOptions): string {
+  const driver =
+    opts.storage === "inmemory" ? { inmemory: {} } : { filesystem: { rootdirectory: join(dir, "data") } };
   // JSON is valid YAML, and it spares us quoting temp-dir paths by hand.
   const config = {
     version: 0.1,
     log: { level: "error", accesslog: { disabled: true } },
-    storage: { filesystem: { rootdirectory: join(dir, "data") }, delete: { enabled: true } },
-    // A fixed secret silences the "No HTTP secret provided" warning and keeps upload state stable.
+    storage: { ...driver, delete: { enabled: true } },
+    // Without a secret the registry logs a warning on every start.
     http: { addr: host, secret: randomBytes(16).toString("hex") },
-    ...(withHtpasswd ? { auth: { htpasswd: { realm: "gitops-bot-test", path: join(dir, "htpasswd") } } } : {}),
+    ...(opts.htpasswd
+      ? { auth: { htpasswd: { realm: "gitops-bot-test", path: join(dir, "htpasswd") } } }
+      : {}),
   };
   return `${JSON.stringify(config, null, 2)}\n`;
 }
@@ -171,11 +191,8 @@ async function spawnRegistry(
     child.once("error", (error: NodeJS.ErrnoException) => {
       reject(
         error.code === "ENOENT"
-          ? new Error(
-              `registry binary "${binary}" not found; install Debian's distribution registry ` +
-                "(apt-get install docker-registry) or set GITOPS_BOT_REGISTRY_BIN",
-            )
-          : new Error(`could not start registry binary "${binary}": ${error.message}`),
+          ? missingBinary(binary)
+          : new Error(`could not start "${binary}": ${error.message}`),
       );
     });
     child.once("exit", (code, signal) => {
@@ -199,6 +216,24 @@ async function spawnRegistry(
   return child;
 }
 
+function missingBinary(binary: string): Error {
+  return new Error(
+    `registry binary "${binary}" not found; install Debian's distribution registry ` +
+      "(apt-get install docker-registry) or point GITOPS_BOT_REGISTRY_BIN at a distribution `registry` binary",
+  );
+}
+
+/** `docker-registry github.com/docker/distribution 2.8.2+ds1` → `2.8.2+ds1` */
+function registryVersion(binary: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(binary, ["--version"], (error, stdout, stderr) => {
+      if ((error as NodeJS.ErrnoException | null)?.code === "ENOENT") reject(missingBinary(binary));
+      else if (error) reject(new Error(`"${binary} --version" failed: ${stderr || error.message}`));
+      else resolve(stdout.trim().split(/\s+/).at(-1) ?? "unknown");
+    });
+  });
+}
+
 async function waitUntilServing(url: string, timeoutMs: number, output: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -218,24 +253,11 @@ async function waitUntilServing(url: string, timeoutMs: number, output: () => st
 async function stopRegistry(child: ChildProcess, dir: string): Promise<void> {
   if (child.exitCode === null && child.signalCode === null) {
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+    // A graceful shutdown buys nothing when the storage is deleted next.
+    child.kill("SIGKILL");
     await exited;
-    clearTimeout(timer);
   }
   await rm(dir, { recursive: true, force: true });
-}
-
-function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => (port ? resolve(port) : reject(new Error("could not determine a free port"))));
-    });
-  });
 }
 
 /** distribution only accepts bcrypt htpasswd entries; apache2-utils' `htpasswd -B` writes those. */
@@ -303,7 +325,8 @@ function tinyImage(annotations?: Record<string, string>): { blobs: Blob[]; manif
 function tarWithOneFile(name: string, content: string): Buffer {
   const body = Buffer.from(content);
   const header = Buffer.alloc(512);
-  const field = (offset: number, length: number, value: string) => header.write(value, offset, length, "ascii");
+  const field = (offset: number, length: number, value: string) =>
+    header.write(value, offset, length, "ascii");
   const octal = (offset: number, length: number, value: number) =>
     field(offset, length, `${value.toString(8).padStart(length - 1, "0")}\0`);
   field(0, 100, name);
@@ -332,7 +355,12 @@ async function ensureBlobs(
 ): Promise<void> {
   for (const blob of blobs) {
     const url = new URL(`/v2/${repository}/blobs/${blob.digest}`, registryUrl);
-    const head = await registryFetch(url, { method: "HEAD", headers: authHeaders(auth) }, [200, 404], "check blob");
+    const head = await registryFetch(
+      url,
+      { method: "HEAD", headers: authHeaders(auth) },
+      [200, 404],
+      "check blob",
+    );
     if (head.status === 200) continue;
     const started = await registryFetch(
       new URL(`/v2/${repository}/blobs/uploads/`, registryUrl),
@@ -378,7 +406,9 @@ async function putManifest(
   const expected = sha256Digest(manifest);
   const digest = response.headers.get("docker-content-digest");
   if (digest && digest !== expected) {
-    throw new Error(`registry ${registryUrl}: ${repository}:${tag} stored as ${digest}, expected ${expected}`);
+    throw new Error(
+      `registry ${registryUrl}: ${repository}:${tag} stored as ${digest}, expected ${expected}`,
+    );
   }
   return expected;
 }
@@ -389,13 +419,21 @@ function authHeaders(auth?: BasicCredentials): Record<string, string> {
 }
 
 /** fetch that turns an unexpected status into an error naming the step and the registry's answer. */
-async function registryFetch(url: URL, init: RequestInit, expected: number[], step: string): Promise<Response> {
+async function registryFetch(
+  url: URL,
+  init: RequestInit,
+  expected: number[],
+  step: string,
+): Promise<Response> {
   const response = await fetch(url, init);
   if (!expected.includes(response.status)) {
     const body = await response.text().catch(() => "");
-    throw new Error(`registry ${url.origin}: ${step} (${init.method ?? "GET"} ${url.pathname}): ${response.status} ${body}`);
+    throw new Error(
+      `registry ${url.origin}: ${step} (${init.method ?? "GET"} ${url.pathname}): ${response.status} ${body}`,
+    );
   }
   // Only JSON answers are read by callers; releasing the rest keeps the keep-alive connection reusable.
-  if (init.method === "PUT" || init.method === "POST" || init.method === "HEAD") await response.body?.cancel();
+  if (init.method === "PUT" || init.method === "POST" || init.method === "HEAD")
+    await response.body?.cancel();
   return response;
 }

@@ -1,0 +1,204 @@
+// Server-side apply of a set of objects, the way Flux's ssa.ResourceManager does it:
+// - cluster definitions (CRDs, Namespaces) first, then wait for CRDs to be Established, then everything else;
+// - every object of a stage is dry-run first; if any fails, nothing of that stage is applied;
+// - only objects whose dry-run result differs from the live object are applied for real;
+// - bounded parallelism; errors name the object.
+import { type KubernetesObject, PatchStrategy } from "@kubernetes/client-node";
+import { mapLimit } from "../../reconcile/concurrency.js";
+import { unifiedDiff } from "../../reconcile/text-diff.js";
+import { toYaml } from "../../reconcile/yaml.js";
+import type { RawObjectApi } from "../kube-client.js";
+import { type Action, ChangeSet } from "./changeset.js";
+import { isImmutableFieldError, ObjectError } from "./errors.js";
+import { maskSecret, maskSecretPair } from "./mask-secrets.js";
+import { jsonEqual, normalizeForDiff } from "./normalize.js";
+import { subjectOf } from "./object-id.js";
+import { getLive } from "./read.js";
+import { waitForEstablished } from "./wait.js";
+
+export const FIELD_MANAGER = "gitops-bot";
+export const SSA_ANNOTATION = "kustomize.toolkit.fluxcd.io/ssa";
+export const FORCE_ANNOTATION = "kustomize.toolkit.fluxcd.io/force";
+
+export interface ApplyOptions {
+  /** Server-side dry-run only: report what would change, change nothing. */
+  dryRun: boolean;
+  /** Recreate objects whose immutable fields changed (Flux's `spec.force`). */
+  force: boolean;
+  /** Produce a YAML diff for objects that would be configured (for PR comments and `gitops-bot diff`). */
+  withDiff: boolean;
+  /** API requests in flight at once. */
+  concurrency: number;
+  /** How long to wait for applied CRDs to become Established before applying custom objects. */
+  crdTimeoutMs: number;
+}
+
+export function defaultApplyOptions(): ApplyOptions {
+  return { dryRun: false, force: false, withDiff: false, concurrency: 8, crdTimeoutMs: 60_000 };
+}
+
+export interface ApplyResult {
+  changeSet: ChangeSet;
+  /** Objects that failed; when non-empty, the stage they were in was not applied. */
+  errors: ObjectError[];
+  /** Objects that were not attempted because an earlier stage failed. */
+  notAttempted: string[];
+}
+
+export function isClusterDefinition(obj: KubernetesObject): boolean {
+  return (
+    (obj.kind === "CustomResourceDefinition" && obj.apiVersion?.startsWith("apiextensions.k8s.io/")) ||
+    (obj.kind === "Namespace" && obj.apiVersion === "v1")
+  );
+}
+
+/** Applies all objects in stages; see the file comment for the order and guarantees. */
+export async function applyAllStaged(
+  api: RawObjectApi,
+  objects: KubernetesObject[],
+  options: Partial<ApplyOptions> = {},
+): Promise<ApplyResult> {
+  const opts = { ...defaultApplyOptions(), ...options };
+  const changeSet = new ChangeSet();
+  const definitions = objects.filter(isClusterDefinition);
+  const rest = objects.filter((o) => !isClusterDefinition(o));
+
+  const first = await applyStage(api, definitions, opts);
+  changeSet.append(first.changeSet);
+  if (first.errors.length > 0) {
+    return { changeSet, errors: first.errors, notAttempted: rest.map((o) => subjectOf(o)) };
+  }
+  const crds = definitions.filter((o) => o.kind === "CustomResourceDefinition");
+  if (crds.length > 0 && !opts.dryRun) {
+    const waitErrors = await waitForEstablished(api, crds, opts.crdTimeoutMs);
+    if (waitErrors.length > 0)
+      return { changeSet, errors: waitErrors, notAttempted: rest.map((o) => subjectOf(o)) };
+  }
+  // In a dry run, custom objects whose CRD is only being created now cannot be validated by the server.
+  const pendingKinds = opts.dryRun ? newCustomKinds(first.changeSet, crds) : new Set<string>();
+  const validatable = rest.filter((o) => !pendingKinds.has(kindKey(o)));
+  for (const o of rest.filter((o) => pendingKinds.has(kindKey(o)))) {
+    changeSet.add(o, "created", { reason: "its CustomResourceDefinition is created in the same change" });
+  }
+  const second = await applyStage(api, validatable, opts);
+  changeSet.append(second.changeSet);
+  return { changeSet, errors: second.errors, notAttempted: [] };
+}
+
+interface Planned {
+  obj: KubernetesObject;
+  action: Action;
+  reason?: string;
+  diff?: string;
+  recreate?: boolean;
+}
+
+async function applyStage(
+  api: RawObjectApi,
+  objects: KubernetesObject[],
+  opts: ApplyOptions,
+): Promise<ApplyResult> {
+  const changeSet = new ChangeSet();
+  const errors: ObjectError[] = [];
+  const planned = await mapLimit(objects, opts.concurrency, async (obj) => {
+    try {
+      return await planObject(api, obj, opts);
+    } catch (err) {
+      errors.push(err instanceof ObjectError ? err : ObjectError.from(obj, "dry-run", err));
+      return undefined;
+    }
+  });
+  if (errors.length > 0) return { changeSet, errors, notAttempted: [] };
+
+  await mapLimit(planned, opts.concurrency, async (plan) => {
+    if (!plan) return;
+    if (!opts.dryRun && (plan.action === "created" || plan.action === "configured")) {
+      try {
+        if (plan.recreate) await recreate(api, plan.obj);
+        else await serverSideApply(api, plan.obj, false);
+      } catch (err) {
+        errors.push(ObjectError.from(plan.obj, "apply", err));
+        return;
+      }
+    }
+    changeSet.add(plan.obj, plan.action, { reason: plan.reason, diff: plan.diff });
+  });
+  return { changeSet, errors, notAttempted: [] };
+}
+
+async function planObject(api: RawObjectApi, obj: KubernetesObject, opts: ApplyOptions): Promise<Planned> {
+  const policy = obj.metadata?.annotations?.[SSA_ANNOTATION];
+  if (policy === "Ignore" || policy === "ignore") {
+    return { obj, action: "skipped", reason: `${SSA_ANNOTATION}: Ignore` };
+  }
+  const live = await getLive(api, obj);
+  if (live && (policy === "IfNotPresent" || policy === "ifnotpresent")) {
+    return { obj, action: "skipped", reason: `${SSA_ANNOTATION}: IfNotPresent and the object exists` };
+  }
+  let dryRun: KubernetesObject;
+  try {
+    dryRun = await serverSideApply(api, obj, true);
+  } catch (err) {
+    const forced = opts.force || obj.metadata?.annotations?.[FORCE_ANNOTATION] === "enabled";
+    if (live && forced && isImmutableFieldError(err)) {
+      return {
+        obj,
+        action: "configured",
+        reason: "recreated: an immutable field changed",
+        recreate: true,
+        diff: opts.withDiff ? objectDiff(live, obj) : undefined,
+      };
+    }
+    throw ObjectError.from(obj, "dry-run", err);
+  }
+  if (!live) {
+    return { obj, action: "created", diff: opts.withDiff ? objectDiff(undefined, dryRun) : undefined };
+  }
+  if (jsonEqual(normalizeForDiff(live), normalizeForDiff(dryRun))) return { obj, action: "unchanged" };
+  return { obj, action: "configured", diff: opts.withDiff ? objectDiff(live, dryRun) : undefined };
+}
+
+function serverSideApply(
+  api: RawObjectApi,
+  obj: KubernetesObject,
+  dryRun: boolean,
+): Promise<KubernetesObject> {
+  // Force: like Flux, the bot owns the fields it applies even if another manager set them before.
+  return api.patch(
+    obj,
+    undefined,
+    dryRun ? "All" : undefined,
+    FIELD_MANAGER,
+    true,
+    PatchStrategy.ServerSideApply,
+  );
+}
+
+async function recreate(api: RawObjectApi, obj: KubernetesObject): Promise<void> {
+  await api.delete(obj, undefined, undefined, undefined, undefined, "Foreground");
+  const deadline = Date.now() + 60_000;
+  while ((await getLive(api, obj)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+  await serverSideApply(api, obj, false);
+}
+
+/** A readable YAML diff of an object, server-managed fields dropped and Secret values masked. */
+export function objectDiff(before: KubernetesObject | undefined, after: KubernetesObject): string {
+  if (!before) return unifiedDiff("", toYaml(maskSecret(normalizeForDiff(after))));
+  const [b, a] = maskSecretPair(normalizeForDiff(before), normalizeForDiff(after));
+  return unifiedDiff(toYaml(b), toYaml(a));
+}
+
+function kindKey(obj: KubernetesObject): string {
+  const group = obj.apiVersion?.includes("/") ? obj.apiVersion.split("/")[0] : "";
+  return `${group}/${obj.kind}`;
+}
+
+function newCustomKinds(defs: ChangeSet, crds: KubernetesObject[]): Set<string> {
+  const created = new Set(defs.entries.filter((e) => e.action === "created").map((e) => e.id));
+  const kinds = new Set<string>();
+  for (const crd of crds as (KubernetesObject & { spec?: { group?: string; names?: { kind?: string } } })[]) {
+    const id = `_${crd.metadata?.name}_apiextensions.k8s.io_CustomResourceDefinition`;
+    if (created.has(id)) kinds.add(`${crd.spec?.group}/${crd.spec?.names?.kind}`);
+  }
+  return kinds;
+}

@@ -1,0 +1,141 @@
+// The set of objects each Kustomization applied, kept in the cluster (a ConfigMap beside where Flux keeps its
+// Kustomization status), so the bot holds no state and any replica, or the CLI, sees what to prune.
+import { createHash } from "node:crypto";
+import { type KubernetesObject, PatchStrategy } from "@kubernetes/client-node";
+import { apiStatus, type RawObjectApi } from "../kube-client.js";
+import { objectId } from "./object-id.js";
+
+export const OWNER_NAME_LABEL = "kustomize.toolkit.fluxcd.io/name";
+export const OWNER_NAMESPACE_LABEL = "kustomize.toolkit.fluxcd.io/namespace";
+const MANAGED_BY = { "app.kubernetes.io/managed-by": "gitops-bot" };
+const INVENTORY_LABEL = "gitops-bot.dev/inventory";
+const SCOPE_LABEL = "gitops-bot.dev/scope";
+const SCOPE_ANNOTATION = "gitops-bot.dev/scope";
+
+export interface InventoryEntry {
+  /** `namespace_name_group_kind` */
+  id: string;
+  /** API version without the group: `v1`, `v1beta1`. */
+  v: string;
+}
+
+export interface KustomizationKey {
+  name: string;
+  namespace: string;
+}
+
+export interface Inventory {
+  owner: KustomizationKey;
+  /** Which repository and cluster path the Kustomization came from; a second source may not take it over. */
+  scope: string;
+  prune: boolean;
+  revision?: string;
+  entries: InventoryEntry[];
+}
+
+export function inventoryEntries(objects: KubernetesObject[]): InventoryEntry[] {
+  return objects.map((o) => ({ id: objectId(o), v: (o.apiVersion ?? "").split("/").at(-1) ?? "" }));
+}
+
+export function apiVersionOf(entry: InventoryEntry): string {
+  const group = entry.id.split("_")[2] ?? "";
+  return group ? `${group}/${entry.v}` : entry.v;
+}
+
+export function scopeHash(scope: string): string {
+  return createHash("sha256").update(scope).digest("hex").slice(0, 16);
+}
+
+function configMapName(owner: KustomizationKey): string {
+  return `gitops-bot-inventory-${owner.name}`;
+}
+
+interface InventoryConfigMap extends KubernetesObject {
+  data?: Record<string, string>;
+}
+
+function fromConfigMap(cm: InventoryConfigMap): Inventory | undefined {
+  const raw = cm.data?.["inventory.json"];
+  if (!raw) return undefined;
+  return JSON.parse(raw) as Inventory;
+}
+
+export async function readInventory(
+  api: RawObjectApi,
+  owner: KustomizationKey,
+): Promise<Inventory | undefined> {
+  try {
+    const cm = await api.read<InventoryConfigMap>({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: configMapName(owner), namespace: owner.namespace },
+    });
+    return fromConfigMap(cm);
+  } catch (err) {
+    if (apiStatus(err) === 404) return undefined;
+    throw err;
+  }
+}
+
+/** All inventories written from one scope (repository + cluster path), across namespaces. */
+export async function listInventories(api: RawObjectApi, scope: string): Promise<Inventory[]> {
+  const list = await api.list<InventoryConfigMap>(
+    "v1",
+    "ConfigMap",
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    `${INVENTORY_LABEL}=true,${SCOPE_LABEL}=${scopeHash(scope)}`,
+  );
+  return list.items.flatMap((cm) => {
+    const inv = fromConfigMap(cm);
+    return inv && cm.metadata?.annotations?.[SCOPE_ANNOTATION] === scope ? [inv] : [];
+  });
+}
+
+export async function writeInventory(api: RawObjectApi, inventory: Inventory): Promise<void> {
+  await ensureNamespace(api, inventory.owner.namespace);
+  const cm: InventoryConfigMap = {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: {
+      name: configMapName(inventory.owner),
+      namespace: inventory.owner.namespace,
+      labels: { ...MANAGED_BY, [INVENTORY_LABEL]: "true", [SCOPE_LABEL]: scopeHash(inventory.scope) },
+      annotations: { [SCOPE_ANNOTATION]: inventory.scope },
+    },
+    data: { "inventory.json": JSON.stringify(inventory) },
+  };
+  await api.patch(cm, undefined, undefined, "gitops-bot", true, PatchStrategy.ServerSideApply);
+}
+
+export async function deleteInventory(api: RawObjectApi, owner: KustomizationKey): Promise<void> {
+  try {
+    await api.delete({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: configMapName(owner), namespace: owner.namespace },
+    });
+  } catch (err) {
+    if (apiStatus(err) !== 404) throw err;
+  }
+}
+
+async function ensureNamespace(api: RawObjectApi, name: string): Promise<void> {
+  const ns = { apiVersion: "v1", kind: "Namespace", metadata: { name } };
+  try {
+    await api.read(ns);
+  } catch (err) {
+    if (apiStatus(err) !== 404) throw err;
+    await api.patch(
+      { ...ns, metadata: { name, labels: MANAGED_BY } },
+      undefined,
+      undefined,
+      "gitops-bot",
+      true,
+      PatchStrategy.ServerSideApply,
+    );
+  }
+}

@@ -1,0 +1,78 @@
+// Waiting on the cluster: poll objects until each is healthy, one fails for good, or the timeout passes.
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { mapLimit } from "../../reconcile/concurrency.js";
+import { assessHealth, type Health } from "../health.js";
+import type { RawObjectApi } from "../kube-client.js";
+import { ObjectError } from "./errors.js";
+import { subjectOf } from "./object-id.js";
+import { getLive } from "./read.js";
+
+export interface WaitOptions {
+  timeoutMs: number;
+  intervalMs: number;
+  concurrency: number;
+}
+
+export function defaultWaitOptions(): WaitOptions {
+  return { timeoutMs: 5 * 60_000, intervalMs: 1_000, concurrency: 8 };
+}
+
+export interface UnhealthyObject {
+  subject: string;
+  status: Health["status"] | "NotFound";
+  message: string;
+}
+
+export interface WaitResult {
+  healthy: boolean;
+  unhealthy: UnhealthyObject[];
+  elapsedMs: number;
+}
+
+export async function waitForHealthy(
+  api: RawObjectApi,
+  objects: KubernetesObject[],
+  options: Partial<WaitOptions> = {},
+): Promise<WaitResult> {
+  const opts = { ...defaultWaitOptions(), ...options };
+  const started = Date.now();
+  let pending = objects;
+  let unhealthy: UnhealthyObject[] = [];
+  for (;;) {
+    const assessed = await mapLimit(pending, opts.concurrency, async (obj) => {
+      const live = await getLive(api, obj);
+      const health: UnhealthyObject | undefined = !live
+        ? { subject: subjectOf(obj), status: "NotFound", message: "object not found" }
+        : (() => {
+            const h = assessHealth(live);
+            return h.status === "Current" ? undefined : { subject: subjectOf(obj), ...h };
+          })();
+      return { obj, health };
+    });
+    pending = assessed.filter((a) => a.health).map((a) => a.obj);
+    unhealthy = assessed.flatMap((a) => (a.health ? [a.health] : []));
+    const elapsedMs = Date.now() - started;
+    if (unhealthy.length === 0) return { healthy: true, unhealthy, elapsedMs };
+    if (unhealthy.some((u) => u.status === "Failed")) return { healthy: false, unhealthy, elapsedMs };
+    if (elapsedMs + opts.intervalMs > opts.timeoutMs) {
+      return {
+        healthy: false,
+        unhealthy: unhealthy.map((u) => ({
+          ...u,
+          message: `timeout after ${Math.round(elapsedMs / 1000)} s: ${u.message}`,
+        })),
+        elapsedMs,
+      };
+    }
+    await new Promise((r) => setTimeout(r, opts.intervalMs));
+  }
+}
+
+export async function waitForEstablished(
+  api: RawObjectApi,
+  crds: KubernetesObject[],
+  timeoutMs: number,
+): Promise<ObjectError[]> {
+  const result = await waitForHealthy(api, crds, { timeoutMs, intervalMs: 200 });
+  return result.unhealthy.map((u) => new ObjectError(u.subject, "wait", u.message));
+}

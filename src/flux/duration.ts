@@ -1,0 +1,33 @@
+// Go duration strings, as Flux objects write them: "30s", "5m", "1h30m", "1.5h", "250ms".
+const unitMs: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+};
+
+export function parseDuration(text: string): number {
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
+  if (text === "0") return 0;
+  let total = 0;
+  let consumed = 0;
+  for (let match = re.exec(text); match; match = re.exec(text)) {
+    total += Number(match[1]) * (unitMs[match[2] ?? ""] ?? 0);
+    consumed = re.lastIndex;
+  }
+  if (consumed === 0 || consumed !== text.length)
+    throw new Error(`"${text}" is not a duration like 30s, 5m or 1h30m`);
+  return total;
+}
+
+export function isDuration(text: string): boolean {
+  try {
+    parseDuration(text);
+    return true;
+  } catch {
+    return false;
+  }
+}

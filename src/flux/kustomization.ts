@@ -1,0 +1,162 @@
+// Flux `Kustomization` (kustomize.toolkit.fluxcd.io/v1): schema, defaults and validation. Field names and
+// meanings follow Flux's API reference; docs/flux-compatibility.md says where we differ.
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { z } from "zod";
+import { isDuration, parseDuration } from "./duration.js";
+import { ManifestError } from "./errors.js";
+
+export const KUSTOMIZATION_GROUP = "kustomize.toolkit.fluxcd.io";
+
+const duration = z.string().refine(isDuration, { message: "must be a duration like 30s, 5m or 1h30m" });
+const varName = /^[_a-zA-Z][_a-zA-Z0-9]*$/;
+
+const crossNamespaceRef = z.object({
+  name: z.string().min(1),
+  namespace: z.string().optional(),
+});
+
+const selector = z.object({
+  group: z.string().optional(),
+  version: z.string().optional(),
+  kind: z.string().optional(),
+  name: z.string().optional(),
+  namespace: z.string().optional(),
+  annotationSelector: z.string().optional(),
+  labelSelector: z.string().optional(),
+});
+
+export const kustomizationSpecSchema = z
+  .object({
+    interval: duration,
+    retryInterval: duration.optional(),
+    timeout: duration.optional(),
+    path: z.string().optional(),
+    prune: z.boolean(),
+    sourceRef: z.object({
+      kind: z.enum(["GitRepository", "OCIRepository", "Bucket"]),
+      name: z.string().min(1),
+      namespace: z.string().optional(),
+      apiVersion: z.string().optional(),
+    }),
+    targetNamespace: z.string().max(63).optional(),
+    namePrefix: z.string().max(200).optional(),
+    nameSuffix: z.string().max(200).optional(),
+    commonMetadata: z
+      .object({
+        labels: z.record(z.string(), z.string()).optional(),
+        annotations: z.record(z.string(), z.string()).optional(),
+      })
+      .optional(),
+    patches: z.array(z.object({ patch: z.string().min(1), target: selector.optional() })).optional(),
+    images: z
+      .array(
+        z.object({
+          name: z.string().min(1),
+          newName: z.string().optional(),
+          newTag: z.string().optional(),
+          digest: z.string().optional(),
+        }),
+      )
+      .optional(),
+    components: z.array(z.string()).optional(),
+    postBuild: z
+      .object({
+        substitute: z
+          .record(z.string(), z.string())
+          .refine((vars) => Object.keys(vars).every((k) => varName.test(k)), {
+            message: "variable names must match ^[_a-zA-Z][_a-zA-Z0-9]*$",
+          })
+          .optional(),
+        substituteFrom: z
+          .array(
+            z.object({
+              kind: z.enum(["ConfigMap", "Secret"]),
+              name: z.string().min(1),
+              optional: z.boolean().optional(),
+            }),
+          )
+          .optional(),
+      })
+      .optional(),
+    dependsOn: z.array(crossNamespaceRef).optional(),
+    suspend: z.boolean().optional(),
+    wait: z.boolean().optional(),
+    healthChecks: z
+      .array(
+        z.object({
+          apiVersion: z.string().optional(),
+          kind: z.string().min(1),
+          name: z.string().min(1),
+          namespace: z.string().optional(),
+        }),
+      )
+      .optional(),
+    force: z.boolean().optional(),
+    serviceAccountName: z.string().optional(),
+    kubeConfig: z.unknown().optional(),
+    decryption: z.unknown().optional(),
+  })
+  .passthrough();
+
+export type KustomizationSpec = z.infer<typeof kustomizationSpecSchema>;
+
+export interface FluxKustomization {
+  name: string;
+  namespace: string;
+  spec: KustomizationSpec;
+  /** Repository-relative file the object was read from. */
+  file: string;
+  intervalMs: number;
+  /** Flux: `timeout` defaults to `interval`. */
+  timeoutMs: number;
+}
+
+export function isKustomization(obj: KubernetesObject): boolean {
+  return obj.kind === "Kustomization" && (obj.apiVersion ?? "").startsWith(`${KUSTOMIZATION_GROUP}/`);
+}
+
+export function kustomizationKey(ks: { name: string; namespace: string }): string {
+  return `${ks.namespace}/${ks.name}`;
+}
+
+/** Validates a Flux Kustomization object read from `file`; errors name the file, object and field. */
+export function parseKustomization(obj: KubernetesObject, file: string): FluxKustomization {
+  const name = obj.metadata?.name;
+  const namespace = obj.metadata?.namespace ?? "flux-system";
+  const subject = `Kustomization/${namespace}/${name ?? "<no name>"}`;
+  if (!name) throw new ManifestError({ file, object: subject, field: "metadata.name" }, "is required");
+  if (obj.apiVersion !== `${KUSTOMIZATION_GROUP}/v1`) {
+    throw new ManifestError(
+      { file, object: subject, field: "apiVersion" },
+      `${obj.apiVersion} is not supported; use ${KUSTOMIZATION_GROUP}/v1 (flux migrate updates older versions)`,
+    );
+  }
+  const parsed = kustomizationSpecSchema.safeParse((obj as { spec?: unknown }).spec);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = ["spec", ...(issue?.path ?? []).map(String)].join(".");
+    throw new ManifestError({ file, object: subject, field }, issue?.message ?? "invalid");
+  }
+  const spec = parsed.data;
+  if (spec.decryption) {
+    throw new ManifestError(
+      { file, object: subject, field: "spec.decryption" },
+      "SOPS decryption is not supported",
+    );
+  }
+  if (spec.kubeConfig) {
+    throw new ManifestError(
+      { file, object: subject, field: "spec.kubeConfig" },
+      "remote clusters are configured in the operator's cluster list, not per Kustomization",
+    );
+  }
+  const intervalMs = parseDuration(spec.interval);
+  return {
+    name,
+    namespace,
+    spec,
+    file,
+    intervalMs,
+    timeoutMs: spec.timeout ? parseDuration(spec.timeout) : intervalMs,
+  };
+}

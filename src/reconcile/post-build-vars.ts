@@ -1,0 +1,34 @@
+// The variables of a Kustomization's postBuild: ConfigMaps and Secrets named in substituteFrom (read from the
+// cluster, in the Kustomization's namespace, in order), then the inline substitute map, which wins.
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { apiMessage, apiStatus, type RawObjectApi } from "../cluster/kube-client.js";
+import type { FluxKustomization } from "../flux/kustomization.js";
+
+export async function postBuildVars(
+  api: RawObjectApi | undefined,
+  ks: FluxKustomization,
+): Promise<Record<string, string>> {
+  const vars: Record<string, string> = {};
+  for (const ref of ks.spec.postBuild?.substituteFrom ?? []) {
+    if (!api)
+      throw new Error(
+        `substituteFrom ${ref.kind}/${ks.namespace}/${ref.name} needs a cluster to read it from`,
+      );
+    let obj: KubernetesObject & { data?: Record<string, string> };
+    try {
+      obj = await api.read({
+        apiVersion: "v1",
+        kind: ref.kind,
+        metadata: { name: ref.name, namespace: ks.namespace },
+      });
+    } catch (err) {
+      if (apiStatus(err) === 404 && ref.optional) continue;
+      const why = apiStatus(err) === 404 ? "not found" : apiMessage(err);
+      throw new Error(`substituteFrom ${ref.kind}/${ks.namespace}/${ref.name}: ${why}`);
+    }
+    for (const [key, value] of Object.entries(obj.data ?? {})) {
+      vars[key] = ref.kind === "Secret" ? Buffer.from(value, "base64").toString("utf8") : value;
+    }
+  }
+  return { ...vars, ...(ks.spec.postBuild?.substitute ?? {}) };
+}

@@ -1,0 +1,443 @@
+// The run loop: plan the tree, then reconcile each Kustomization once its dependencies are Ready —
+// substitute, label, apply (or dry-run), record the inventory, prune, wait for health — independent ones in
+// parallel. Kustomizations that left Git have their objects pruned. Knows nothing about GitHub.
+import type { KubernetesObject } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { prepareWorkTree } from "../build/kustomize.js";
+import { SubstitutionError, substituteObject } from "../build/substitute.js";
+import type { RawObjectApi } from "../cluster/kube-client.js";
+import { applyAllStaged, defaultApplyOptions } from "../cluster/ssa/apply.js";
+import { ChangeSet } from "../cluster/ssa/changeset.js";
+import {
+  deleteInventory,
+  type Inventory,
+  inventoryEntries,
+  listInventories,
+  OWNER_NAME_LABEL,
+  OWNER_NAMESPACE_LABEL,
+  readInventory,
+  writeInventory,
+} from "../cluster/ssa/inventory.js";
+import { objectId, subjectOf } from "../cluster/ssa/object-id.js";
+import { deleteStaleObjects, staleEntries } from "../cluster/ssa/prune.js";
+import { waitForHealthy } from "../cluster/ssa/wait.js";
+import { kustomizationKey } from "../flux/kustomization.js";
+import { mapLimit } from "./concurrency.js";
+import { DependencyError, dependencyOrder } from "./graph.js";
+import {
+  defaultPlanOptions,
+  type PlannedKustomization,
+  type PlanOptions,
+  planTree,
+  type TreePlan,
+} from "./plan.js";
+import { postBuildVars } from "./post-build-vars.js";
+import type { KustomizationResult, RunResult } from "./result.js";
+
+export type ProgressEvent =
+  | { type: "planned"; kustomizations: number }
+  | { type: "started"; kustomization: string }
+  | { type: "applied"; kustomization: string; summary: string }
+  | { type: "waiting"; kustomization: string; objects: number }
+  | { type: "finished"; kustomization: string; status: KustomizationResult["status"] };
+
+export interface ReconcileOptions extends PlanOptions {
+  repoDir: string;
+  dryRun: boolean;
+  /** Produce YAML diffs for changed objects (dry runs). */
+  withDiff: boolean;
+  /** Which repository and cluster path this run stands for; inventories from another scope are not touched. */
+  scope: string;
+  /** Kustomizations reconciled at once. */
+  concurrency: number;
+  /** API requests in flight at once, per Kustomization. */
+  applyConcurrency: number;
+  /** Skip health checks even where the Kustomization asks for them (e.g. a quick CLI run). */
+  skipHealth: boolean;
+  onProgress?: (event: ProgressEvent) => void;
+  log?: Logger;
+}
+
+export function defaultReconcileOptions(repoDir: string, clusterPath: string): ReconcileOptions {
+  return {
+    ...defaultPlanOptions(clusterPath),
+    repoDir,
+    dryRun: false,
+    withDiff: false,
+    scope: clusterPath.replace(/^\.\//, "").replace(/\/$/, ""),
+    concurrency: 4,
+    applyConcurrency: defaultApplyOptions().concurrency,
+    skipHealth: false,
+  };
+}
+
+/** Renders the tree without a cluster (`gitops-bot build`): the plan, with substitute values (not substituteFrom). */
+export async function buildTree(
+  opts: Pick<ReconcileOptions, "repoDir" | keyof PlanOptions>,
+): Promise<TreePlan> {
+  const work = prepareWorkTree(opts.repoDir);
+  try {
+    return await planTree(work, opts);
+  } finally {
+    work.cleanup();
+  }
+}
+
+export async function reconcileTree(api: RawObjectApi, options: ReconcileOptions): Promise<RunResult> {
+  const started = Date.now();
+  const result: RunResult = {
+    clusterPath: options.clusterPath,
+    dryRun: options.dryRun,
+    kustomizations: [],
+    errors: [],
+    durationMs: 0,
+  };
+  const work = prepareWorkTree(options.repoDir);
+  try {
+    let plan: TreePlan;
+    try {
+      plan = await planTree(work, options);
+    } catch (err) {
+      result.errors.push((err as Error).message);
+      return result;
+    }
+    for (const note of plan.notes) options.log?.info({ clusterPath: options.clusterPath }, note);
+    options.onProgress?.({ type: "planned", kustomizations: plan.kustomizations.length });
+    result.kustomizations = await reconcileInOrder(api, plan, options, result);
+    if (result.errors.length === 0) {
+      result.kustomizations.push(...(await pruneRemovedKustomizations(api, plan, options)));
+    }
+    return result;
+  } finally {
+    work.cleanup();
+    result.durationMs = Date.now() - started;
+  }
+}
+
+function depKeys(p: PlannedKustomization): string[] {
+  return (p.ks.spec.dependsOn ?? []).map((d) => `${d.namespace ?? p.ks.namespace}/${d.name}`);
+}
+
+async function reconcileInOrder(
+  api: RawObjectApi,
+  plan: TreePlan,
+  opts: ReconcileOptions,
+  run: RunResult,
+): Promise<KustomizationResult[]> {
+  const byKey = new Map(plan.kustomizations.map((p) => [kustomizationKey(p.ks), p]));
+  const results = new Map<string, KustomizationResult>();
+  // A missing dependency fails only the Kustomization that names it (and, through it, its dependents).
+  const missing = new Map<string, string>();
+  for (const [key, p] of byKey) {
+    const absent = depKeys(p).filter((d) => !byKey.has(d));
+    if (absent.length > 0) missing.set(key, `dependency ${absent.join(", ")} not found`);
+  }
+  try {
+    dependencyOrder(
+      [...byKey].map(([key, p]) => ({ key, dependsOn: depKeys(p).filter((d) => byKey.has(d)) })),
+    );
+  } catch (err) {
+    if (!(err instanceof DependencyError)) throw err;
+    run.errors.push(err.message);
+    return [];
+  }
+
+  // Each Kustomization starts when all its dependencies have finished; a slot limit bounds parallelism.
+  let free = opts.concurrency;
+  const waiters: (() => void)[] = [];
+  const acquire = () => (free > 0 ? (free--, Promise.resolve()) : new Promise<void>((r) => waiters.push(r)));
+  const release = () => {
+    const next = waiters.shift();
+    if (next) next();
+    else free++;
+  };
+  const running = new Map<string, Promise<KustomizationResult>>();
+  const reconcileKey = (key: string): Promise<KustomizationResult> => {
+    const existing = running.get(key);
+    if (existing) return existing;
+    const p = byKey.get(key) as PlannedKustomization;
+    const promise = (async () => {
+      const deps = await Promise.all(
+        depKeys(p)
+          .filter((d) => byKey.has(d))
+          .map(reconcileKey),
+      );
+      const notReady = deps.filter((d) => d.status !== "Ready");
+      if (missing.has(key)) return failedResult(p, missing.get(key) as string);
+      if (notReady.length > 0) {
+        return {
+          ...emptyResult(p),
+          status: "DependencyNotReady" as const,
+          message: `dependency ${notReady.map((d) => `${d.namespace}/${d.name}`).join(", ")} is not ready`,
+        };
+      }
+      await acquire();
+      try {
+        opts.onProgress?.({ type: "started", kustomization: key });
+        const r = await reconcileOne(api, p, opts);
+        opts.onProgress?.({ type: "finished", kustomization: key, status: r.status });
+        return r;
+      } finally {
+        release();
+      }
+    })();
+    running.set(key, promise);
+    return promise;
+  };
+  await Promise.all([...byKey.keys()].map(async (key) => results.set(key, await reconcileKey(key))));
+  return plan.kustomizations.map((p) => results.get(kustomizationKey(p.ks)) as KustomizationResult);
+}
+
+function emptyResult(p: PlannedKustomization): KustomizationResult {
+  return {
+    name: p.ks.name,
+    namespace: p.ks.namespace,
+    path: p.ks.spec.path ?? "./",
+    file: p.ks.file,
+    status: "Ready",
+    message: "",
+    changes: [],
+    errors: [],
+    unhealthy: [],
+    notApplied: [],
+    durationMs: 0,
+  };
+}
+
+function failedResult(
+  p: PlannedKustomization,
+  message: string,
+  extra: Partial<KustomizationResult> = {},
+): KustomizationResult {
+  return {
+    ...emptyResult(p),
+    status: "Failed",
+    message,
+    errors: [message],
+    notApplied: p.objects.map((o) => subjectOf(o)),
+    ...extra,
+  };
+}
+
+async function reconcileOne(
+  api: RawObjectApi,
+  p: PlannedKustomization,
+  opts: ReconcileOptions,
+): Promise<KustomizationResult> {
+  const started = Date.now();
+  const key = kustomizationKey(p.ks);
+  const owner = { name: p.ks.name, namespace: p.ks.namespace };
+  const done = (r: KustomizationResult) => ({ ...r, durationMs: Date.now() - started });
+  if (p.ks.spec.suspend)
+    return done({ ...emptyResult(p), status: "Suspended", message: "spec.suspend is true" });
+  if (p.buildError) return done(failedResult(p, p.buildError));
+
+  let objects: KubernetesObject[];
+  try {
+    objects = await prepareObjects(api, p, opts);
+  } catch (err) {
+    return done(failedResult(p, `Kustomization/${key}: ${(err as Error).message}`));
+  }
+
+  const previous = await readInventory(api, owner);
+  if (previous && previous.scope !== opts.scope) {
+    return done(
+      failedResult(
+        p,
+        `Kustomization/${key} is already managed from ${previous.scope}; refusing to take it over from ${opts.scope}`,
+      ),
+    );
+  }
+  const applied = await applyAllStaged(api, objects, {
+    dryRun: opts.dryRun,
+    force: p.ks.spec.force ?? false,
+    withDiff: opts.withDiff,
+    concurrency: opts.applyConcurrency,
+  });
+  const changeSet = applied.changeSet;
+  opts.onProgress?.({ type: "applied", kustomization: key, summary: changeSet.summary() });
+  const current = inventoryEntries(objects);
+  if (applied.errors.length > 0) {
+    if (!opts.dryRun) {
+      // Keep everything we ever applied in the inventory, so a later successful run can still prune it.
+      const appliedIds = new Set(changeSet.entries.map((e) => e.id));
+      const kept = [...(previous?.entries ?? []), ...current.filter((e) => appliedIds.has(e.id))];
+      const unique = [...new Map(kept.map((e) => [e.id, e])).values()];
+      await writeInventory(api, inventoryOf(p, opts, unique));
+    }
+    const appliedIds = new Set(changeSet.entries.map((e) => e.id));
+    return done(
+      failedResult(p, applied.errors[0]?.message ?? "apply failed", {
+        changes: changeSet.entries,
+        errors: applied.errors.map((e) => e.message),
+        notApplied: opts.dryRun
+          ? []
+          : objects.filter((o) => !appliedIds.has(objectId(o))).map((o) => subjectOf(o)),
+      }),
+    );
+  }
+
+  if (!opts.dryRun) await writeInventory(api, inventoryOf(p, opts, current));
+  const errors: string[] = [];
+  if (p.ks.spec.prune && previous) {
+    const pruned = await deleteStaleObjects(api, staleEntries(previous.entries, current), {
+      dryRun: opts.dryRun,
+      concurrency: opts.applyConcurrency,
+      owner,
+    });
+    changeSet.append(pruned.changeSet);
+    errors.push(...pruned.errors.map((e) => e.message));
+  }
+
+  let healthMs: number | undefined;
+  let unhealthy: KustomizationResult["unhealthy"] = [];
+  const checks = healthCheckTargets(p, objects);
+  if (!opts.dryRun && !opts.skipHealth && checks.length > 0 && errors.length === 0) {
+    opts.onProgress?.({ type: "waiting", kustomization: key, objects: checks.length });
+    const health = await waitForHealthy(api, checks, {
+      timeoutMs: p.ks.timeoutMs,
+      concurrency: opts.applyConcurrency,
+    });
+    healthMs = health.elapsedMs;
+    unhealthy = health.unhealthy;
+    if (!health.healthy) {
+      errors.push(
+        ...unhealthy.map(
+          (u) => `${u.subject} is ${u.status === "Failed" ? "failed" : "not ready"}: ${u.message}`,
+        ),
+      );
+    }
+  }
+  return done({
+    ...emptyResult(p),
+    status: errors.length > 0 ? "Failed" : "Ready",
+    message:
+      errors.length > 0
+        ? unhealthy.length > 0
+          ? `health check failed: ${errors[0]}`
+          : (errors[0] ?? "")
+        : changeSet.summary(),
+    changes: changeSet.entries,
+    errors,
+    unhealthy,
+    healthMs,
+  });
+}
+
+function inventoryOf(
+  p: PlannedKustomization,
+  opts: ReconcileOptions,
+  entries: Inventory["entries"],
+): Inventory {
+  return {
+    owner: { name: p.ks.name, namespace: p.ks.namespace },
+    scope: opts.scope,
+    prune: p.ks.spec.prune,
+    entries,
+  };
+}
+
+/** Post-build substitution, default namespaces and ownership labels: the objects exactly as they will be applied. */
+async function prepareObjects(
+  api: RawObjectApi,
+  p: PlannedKustomization,
+  opts: ReconcileOptions,
+): Promise<KubernetesObject[]> {
+  const vars = p.ks.spec.postBuild ? await postBuildVars(api, p.ks) : undefined;
+  const crdScopes = new Map<string, string>();
+  for (const o of p.objects as (KubernetesObject & {
+    spec?: { group?: string; names?: { kind?: string }; scope?: string };
+  })[]) {
+    if (o.kind === "CustomResourceDefinition")
+      crdScopes.set(`${o.spec?.group}/${o.spec?.names?.kind}`, o.spec?.scope ?? "Namespaced");
+  }
+  const seen = new Set<string>();
+  const out: KubernetesObject[] = [];
+  for (const original of p.objects) {
+    let obj: KubernetesObject;
+    try {
+      obj = vars ? substituteObject(original, vars) : structuredClone(original);
+    } catch (err) {
+      const why =
+        err instanceof SubstitutionError
+          ? err.message
+          : `the result is not valid YAML: ${(err as Error).message}`;
+      throw new Error(`post-build substitution of ${subjectOf(original)} failed: ${why}`);
+    }
+    obj.metadata = { ...obj.metadata };
+    if (!obj.metadata.namespace && (await namespaced(api, obj, crdScopes))) {
+      obj.metadata.namespace = p.ks.spec.targetNamespace ?? "default";
+    }
+    obj.metadata.labels = {
+      ...obj.metadata.labels,
+      [OWNER_NAME_LABEL]: p.ks.name,
+      [OWNER_NAMESPACE_LABEL]: p.ks.namespace,
+    };
+    const id = objectId(obj);
+    if (seen.has(id)) throw new Error(`${subjectOf(obj)} is rendered twice`);
+    seen.add(id);
+    out.push(obj);
+  }
+  if (opts.log)
+    opts.log.debug({ kustomization: kustomizationKey(p.ks), objects: out.length }, "prepared objects");
+  return out;
+}
+
+async function namespaced(
+  api: RawObjectApi,
+  obj: KubernetesObject,
+  crdScopes: Map<string, string>,
+): Promise<boolean> {
+  const group = obj.apiVersion?.includes("/") ? obj.apiVersion.split("/")[0] : "";
+  const fromCrd = crdScopes.get(`${group}/${obj.kind}`);
+  if (fromCrd) return fromCrd === "Namespaced";
+  return (await api.isNamespaced(obj.apiVersion ?? "", obj.kind ?? "")) ?? false;
+}
+
+function healthCheckTargets(p: PlannedKustomization, objects: KubernetesObject[]): KubernetesObject[] {
+  if (p.ks.spec.wait) return objects;
+  return (p.ks.spec.healthChecks ?? []).map((h) => ({
+    apiVersion: h.apiVersion ?? "v1",
+    kind: h.kind,
+    metadata: { name: h.name, namespace: h.namespace },
+  }));
+}
+
+/** Kustomizations of this scope that the cluster knows (by inventory) but Git no longer has. */
+async function pruneRemovedKustomizations(
+  api: RawObjectApi,
+  plan: TreePlan,
+  opts: ReconcileOptions,
+): Promise<KustomizationResult[]> {
+  const present = new Set(plan.kustomizations.map((p) => kustomizationKey(p.ks)));
+  const inventories = await listInventories(api, opts.scope);
+  const removed = inventories.filter((inv) => !present.has(kustomizationKey(inv.owner)));
+  return mapLimit(removed, opts.concurrency, async (inv) => {
+    const started = Date.now();
+    const changeSet = new ChangeSet();
+    const errors: string[] = [];
+    if (inv.prune) {
+      const pruned = await deleteStaleObjects(api, inv.entries, {
+        dryRun: opts.dryRun,
+        concurrency: opts.applyConcurrency,
+        owner: inv.owner,
+      });
+      changeSet.append(pruned.changeSet);
+      errors.push(...pruned.errors.map((e) => e.message));
+    }
+    if (!opts.dryRun && errors.length === 0) await deleteInventory(api, inv.owner);
+    return {
+      name: inv.owner.name,
+      namespace: inv.owner.namespace,
+      path: "",
+      file: "",
+      status: errors.length > 0 ? "Failed" : "Ready",
+      message: `removed from Git: ${inv.prune ? changeSet.summary() : "prune is disabled, objects kept"}`,
+      changes: changeSet.entries,
+      errors,
+      unhealthy: [],
+      notApplied: [],
+      durationMs: Date.now() - started,
+    } satisfies KustomizationResult;
+  });
+}
