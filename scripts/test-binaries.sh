@@ -46,8 +46,13 @@ build_kubernetes() {
       printf 'package tools\n\nimport (\n\t_ "k8s.io/kubernetes/cmd/kube-apiserver"\n\t_ "k8s.io/kubernetes/cmd/kube-controller-manager"\n\t_ "k8s.io/kubernetes/cmd/kube-scheduler"\n\t_ "k8s.io/kubernetes/cmd/kubectl"\n)\n' > tools.go
       sed -i 's/^package tools/\/\/go:build tools\n\npackage tools/' tools.go
       go mod tidy >&2
+      # Stamp the version the way upstream's release build does, so /version and logs tell the truth.
+      local minor=${KUBERNETES_VERSION#v1.}
+      minor=${minor%%.*}
+      local version_flags="-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
+      version_flags="$version_flags -X k8s.io/client-go/pkg/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
       for t in "${missing[@]}"; do
-        go build -ldflags "$ldflags" -o "$bin_dir/$t-$KUBERNETES_VERSION" "k8s.io/kubernetes/cmd/$t" >&2
+        go build -ldflags "$ldflags $version_flags" -o "$bin_dir/$t-$KUBERNETES_VERSION" "k8s.io/kubernetes/cmd/$t" >&2
       done
     )
     log "kubernetes binaries built in $((SECONDS - start)) s"
@@ -57,8 +62,8 @@ build_kubernetes() {
 
 # Each tool is built inside a small wrapper module that requires it: unlike `go install pkg@version`, this also
 # works for modules whose go.mod has replace directives (etcd's server module does).
-install_module() { # tool version module package
-  local tool=$1 version=$2 module=$3 pkg=$4
+install_module() { # tool version module package [extra ldflags]
+  local tool=$1 version=$2 module=$3 pkg=$4 extra_ldflags=${5:-}
   if ! have "$tool" "$version"; then
     local start=$SECONDS dir="$cache_root/build/$tool-$version"
     log "building $tool $version from $pkg"
@@ -68,7 +73,7 @@ install_module() { # tool version module package
       printf 'module gitops-bot-test/%s\n\ngo 1.24\n\nrequire %s %s\n' "$tool" "$module" "$version" > go.mod
       printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" > tools.go
       go mod tidy >&2
-      go build -ldflags "$ldflags" -o "$bin_dir/$tool-$version" "$pkg" >&2
+      go build -ldflags "$ldflags $extra_ldflags" -o "$bin_dir/$tool-$version" "$pkg" >&2
     )
     log "$tool built in $((SECONDS - start)) s"
   fi
@@ -85,6 +90,15 @@ else
   install_module etcd "$ETCD_VERSION" go.etcd.io/etcd/server/v3 go.etcd.io/etcd/server/v3
 fi
 install_module kwok "$KWOK_VERSION" sigs.k8s.io/kwok sigs.k8s.io/kwok/cmd/kwok
+# kwok does nothing without stages: take its upstream "fast" node and pod stages from the module source.
+stages="$bin_dir/kwok-stages-$KWOK_VERSION.yaml"
+if [ ! -s "$stages" ]; then
+  src=$(cd "$cache_root/build/kwok-$KWOK_VERSION" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage
+  for f in node/fast/node-initialize.yaml node/heartbeat/node-heartbeat.yaml pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    printf -- '---\n'; cat "$src/$f"
+  done > "$stages"
+fi
+ln -sf "kwok-stages-$KWOK_VERSION.yaml" "$bin_dir/kwok-stages.yaml"
 install_module kustomize "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5 sigs.k8s.io/kustomize/kustomize/v5
-install_module helm "$HELM_VERSION" helm.sh/helm/v4 helm.sh/helm/v4/cmd/helm
+install_module helm "$HELM_VERSION" helm.sh/helm/v4 helm.sh/helm/v4/cmd/helm "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION"
 echo "$bin_dir"

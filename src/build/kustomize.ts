@@ -64,8 +64,7 @@ export function generateKustomization(root: string, dir: string, limits: Manifes
         else visit(full);
       } else if (entry.isFile() && isYamlFile(entry.name)) {
         // Only files that are Kubernetes objects; other YAML (values files, CI config) is not a resource.
-        const objects = readManifestFile(full, repoRelative(root, full), limits);
-        if (objects.length > 0) resources.push(relative(dir, full));
+        if (isKubernetesManifest(full, repoRelative(root, full), limits)) resources.push(relative(dir, full));
       }
     }
   };
@@ -74,6 +73,16 @@ export function generateKustomization(root: string, dir: string, limits: Manifes
     join(dir, "kustomization.yaml"),
     toYaml({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources }),
   );
+}
+
+/** True when every document of the file is a Kubernetes object; invalid YAML still fails with its file named. */
+function isKubernetesManifest(abs: string, file: string, limits: ManifestLimits): boolean {
+  try {
+    return readManifestFile(abs, file, limits).length > 0;
+  } catch (err) {
+    if (err instanceof ManifestError && /has no (apiVersion|kind)|not a Kubernetes object/.test(err.reason)) return false;
+    throw err;
+  }
 }
 
 export function runKustomize(dir: string): Promise<string> {

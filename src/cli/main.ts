@@ -12,7 +12,7 @@ import { runHasChanges, runSucceeded } from "../reconcile/result.js";
 import { buildTree, defaultReconcileOptions, type ProgressEvent, reconcileTree } from "../reconcile/run.js";
 import { toYaml } from "../reconcile/yaml.js";
 import { renderRun } from "./render.js";
-import { locate } from "./repo-root.js";
+import { defaultScope, locate } from "./repo-root.js";
 
 const usage = {
   main: `Usage: gitops-bot <command> [options]
@@ -44,6 +44,7 @@ Options:
   --repo <dir>          Repository root (default: the enclosing git checkout)
   --kubeconfig <path>   Kubeconfig (default: $KUBECONFIG or ~/.kube/config)
   --context <name>      Kubeconfig context (default: the current context)
+  --scope <id>          Owner of the applied Kustomizations (default: <origin URL>:<cluster-path>)
   -o, --output <fmt>    text (default) or json
   -h, --help            Show this help
 `,
@@ -57,6 +58,7 @@ Options:
   --repo <dir>          Repository root (default: the enclosing git checkout)
   --kubeconfig <path>   Kubeconfig (default: $KUBECONFIG or ~/.kube/config)
   --context <name>      Kubeconfig context (default: the current context)
+  --scope <id>          Owner of the applied Kustomizations (default: <origin URL>:<cluster-path>)
   --no-wait             Skip health checks
   -o, --output <fmt>    text (default) or json
   -q, --quiet           No progress on stderr
@@ -75,6 +77,7 @@ function parseCommandArgs(args: string[]) {
     allowPositionals: true,
     options: {
       repo: { type: "string" },
+      scope: { type: "string" },
       kubeconfig: { type: "string" },
       context: { type: "string" },
       output: { type: "string", short: "o" },
@@ -85,10 +88,12 @@ function parseCommandArgs(args: string[]) {
   });
 }
 
-export async function main(
-  argv: string[],
-  io = { out: process.stdout, err: process.stderr },
-): Promise<number> {
+export interface CliIO {
+  out: { write(text: string): unknown };
+  err: { write(text: string): unknown };
+}
+
+export async function main(argv: string[], io: CliIO = { out: process.stdout, err: process.stderr }): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === "-h" || command === "--help" || command === "help") {
     io.out.write(usage.main);
@@ -116,7 +121,7 @@ export async function main(
     const allowed = command === "build" ? ["yaml", "json"] : ["text", "json"];
     if (!allowed.includes(output)) throw new UsageError(`--output must be one of ${allowed.join(", ")}`);
     const { repoDir, clusterPath } = locate(positionals[0] as string, values.repo);
-    const options = defaultReconcileOptions(repoDir, clusterPath);
+    const options = { ...defaultReconcileOptions(repoDir, clusterPath), scope: values.scope ?? defaultScope(repoDir, clusterPath) };
 
     if (command === "build") {
       const plan = await buildTree(options);

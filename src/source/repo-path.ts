@@ -14,7 +14,7 @@ function inside(root: string, target: string): boolean {
  * it, and what its symlinks lead to, stay inside. Returns the absolute path.
  */
 export function resolveInRepo(root: string, path: string, where: ManifestLocation = {}): string {
-  const cleaned = path.replace(/^\.\/?/, "") || ".";
+  const cleaned = path.replace(/^\.\//, "") || ".";
   if (isAbsolute(path))
     throw new ManifestError(where, `path "${path}" must be relative to the repository root`);
   const target = resolve(root, cleaned);

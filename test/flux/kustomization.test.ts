@@ -26,7 +26,7 @@ describe("Flux Kustomization parsing", () => {
 
   it("requires prune, as Flux does", () => {
     const { prune: _, ...spec } = base.spec;
-    expect(() => parseKustomization({ ...base, spec }, "f.yaml")).toThrow(/spec\.prune/);
+    expect(() => parseKustomization({ ...base, spec } as typeof base, "f.yaml")).toThrow(/spec\.prune/);
   });
 
   it("rejects an old API version with a hint", () => {

@@ -27,6 +27,12 @@ const repoRoot = new URL("../../", import.meta.url).pathname;
 
 /** Runs scripts/test-binaries.sh (a no-op on a warm cache) and returns the directory holding the binaries. */
 export function ensureBinaries(): string {
+  // An explicit directory (e.g. binaries built by another checkout) skips the build script.
+  const preset = process.env.GITOPS_BOT_TEST_BIN_DIR;
+  if (preset) {
+    if (!existsSync(join(preset, "kube-apiserver"))) throw new Error(`GITOPS_BOT_TEST_BIN_DIR=${preset} has no kube-apiserver`);
+    return preset;
+  }
   const out = execFileSync("bash", [join(repoRoot, "scripts/test-binaries.sh")], {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
@@ -156,7 +162,7 @@ export async function startControlPlane(opts: { dir: string; binDir: string }): 
     const kubeconfigPath = join(dir, "kubeconfig");
     writeFileSync(kubeconfigPath, kubeconfig(server, caData, token));
 
-    const workloadsReady = startWorkloadControllers({ dir, bin, logDir, kubeconfigPath, saKey, certFile, plane, processes });
+    const workloadsReady = startWorkloadControllers({ dir, binDir, bin, logDir, kubeconfigPath, saKey, certFile, plane, processes });
     // Avoid an unhandled rejection when no test waits for workloads; tests that do see the error.
     workloadsReady.catch(() => {});
 
@@ -178,6 +184,7 @@ export async function startControlPlane(opts: { dir: string; binDir: string }): 
 
 async function startWorkloadControllers(ctx: {
   dir: string;
+  binDir: string;
   bin: (name: string) => string;
   logDir: string;
   kubeconfigPath: string;
@@ -227,6 +234,8 @@ async function startWorkloadControllers(ctx: {
     bin("kwok"),
     [
       `--kubeconfig=${kubeconfigPath}`,
+      // kwok does nothing without stages; test-binaries.sh extracts upstream's "fast" node and pod stages.
+      `--config=${join(ctx.binDir, "kwok-stages.yaml")}`,
       "--manage-all-nodes=false",
       "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
       "--cidr=10.0.0.1/24",

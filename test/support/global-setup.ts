@@ -24,11 +24,14 @@ export default async function setup(project: TestProject) {
   const gitRoot = join(dir, "git");
   const [plane, registry, git] = await Promise.all([
     startControlPlane({ dir: join(dir, "cluster"), binDir }),
-    startRegistry(),
+    // In-memory storage: nothing to clean up, and pushes of thousands of tags are not bound by fsync.
+    startRegistry({ storage: "inmemory" }),
     startGitServer(gitRoot),
   ]);
   // The product finds kustomize and helm on PATH like a user's shell would.
   process.env.PATH = `${binDir}:${process.env.PATH}`;
+  process.env.GITOPS_BOT_KUSTOMIZE ??= join(binDir, "kustomize");
+  process.env.GITOPS_BOT_HELM ??= join(binDir, "helm");
   process.env.KUBECONFIG = plane.kubeconfigPath;
   console.log(
     `harness: kube-apiserver ${plane.version} at ${plane.server}, registry ${registry.host}, git ${git.url}; ` +
