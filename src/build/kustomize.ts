@@ -80,7 +80,8 @@ function isKubernetesManifest(abs: string, file: string, limits: ManifestLimits)
   try {
     return readManifestFile(abs, file, limits).length > 0;
   } catch (err) {
-    if (err instanceof ManifestError && /has no (apiVersion|kind)|not a Kubernetes object/.test(err.reason)) return false;
+    if (err instanceof ManifestError && /has no (apiVersion|kind)|not a Kubernetes object/.test(err.reason))
+      return false;
     throw err;
   }
 }

@@ -93,7 +93,10 @@ export interface CliIO {
   err: { write(text: string): unknown };
 }
 
-export async function main(argv: string[], io: CliIO = { out: process.stdout, err: process.stderr }): Promise<number> {
+export async function main(
+  argv: string[],
+  io: CliIO = { out: process.stdout, err: process.stderr },
+): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === "-h" || command === "--help" || command === "help") {
     io.out.write(usage.main);
@@ -121,7 +124,10 @@ export async function main(argv: string[], io: CliIO = { out: process.stdout, er
     const allowed = command === "build" ? ["yaml", "json"] : ["text", "json"];
     if (!allowed.includes(output)) throw new UsageError(`--output must be one of ${allowed.join(", ")}`);
     const { repoDir, clusterPath } = locate(positionals[0] as string, values.repo);
-    const options = { ...defaultReconcileOptions(repoDir, clusterPath), scope: values.scope ?? defaultScope(repoDir, clusterPath) };
+    const options = {
+      ...defaultReconcileOptions(repoDir, clusterPath),
+      scope: values.scope ?? defaultScope(repoDir, clusterPath),
+    };
 
     if (command === "build") {
       const plan = await buildTree(options);

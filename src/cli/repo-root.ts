@@ -33,7 +33,10 @@ export function locate(
 export function defaultScope(repoDir: string, clusterPath: string): string {
   let origin: string | undefined;
   try {
-    origin = execFileSync("git", ["-C", repoDir, "remote", "get-url", "origin"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    origin = execFileSync("git", ["-C", repoDir, "remote", "get-url", "origin"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
   } catch {
     origin = undefined;
   }

@@ -15,3 +15,23 @@ export async function mapLimit<T, R>(
   await Promise.all(workers);
   return results;
 }
+
+/** A counting semaphore: `acquire` resolves when one of `slots` is free; `release` hands it to the next waiter. */
+export function semaphore(slots: number): { acquire: () => Promise<void>; release: () => void } {
+  let free = Math.max(1, slots);
+  const waiters: (() => void)[] = [];
+  return {
+    acquire: () => {
+      if (free > 0) {
+        free--;
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve) => waiters.push(resolve));
+    },
+    release: () => {
+      const next = waiters.shift();
+      if (next) next();
+      else free++;
+    },
+  };
+}

@@ -22,7 +22,7 @@ import { objectId, subjectOf } from "../cluster/ssa/object-id.js";
 import { deleteStaleObjects, staleEntries } from "../cluster/ssa/prune.js";
 import { waitForHealthy } from "../cluster/ssa/wait.js";
 import { kustomizationKey } from "../flux/kustomization.js";
-import { mapLimit } from "./concurrency.js";
+import { mapLimit, semaphore } from "./concurrency.js";
 import { DependencyError, dependencyOrder } from "./graph.js";
 import {
   defaultPlanOptions,
@@ -143,14 +143,7 @@ async function reconcileInOrder(
   }
 
   // Each Kustomization starts when all its dependencies have finished; a slot limit bounds parallelism.
-  let free = opts.concurrency;
-  const waiters: (() => void)[] = [];
-  const acquire = () => (free > 0 ? (free--, Promise.resolve()) : new Promise<void>((r) => waiters.push(r)));
-  const release = () => {
-    const next = waiters.shift();
-    if (next) next();
-    else free++;
-  };
+  const { acquire, release } = semaphore(opts.concurrency);
   const running = new Map<string, Promise<KustomizationResult>>();
   const reconcileKey = (key: string): Promise<KustomizationResult> => {
     const existing = running.get(key);

@@ -1,5 +1,5 @@
 import { describe, expect, it, test } from "vitest";
-import { substituteObject, substituteText, SubstitutionError } from "../../src/build/substitute.js";
+import { SubstitutionError, substituteObject, substituteText } from "../../src/build/substitute.js";
 
 describe("post-build substitution (Flux semantics)", () => {
   const vars = { cluster: "dev", region: "eu-1", empty: "" };
@@ -27,7 +27,12 @@ describe("post-build substitution (Flux semantics)", () => {
 
   it("substitutes inside objects and keeps numbers numbers", () => {
     const obj = substituteObject(
-      { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "web-${cluster}" }, spec: { replicas: "${replicas:=3}" } } as never,
+      {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "web-${cluster}" },
+        spec: { replicas: "${replicas:=3}" },
+      } as never,
       vars,
     ) as unknown as { metadata: { name: string }; spec: { replicas: unknown } };
     expect(obj.metadata.name).toBe("web-dev");

@@ -31,7 +31,12 @@ stringData:
 describe("gitops-bot CLI", () => {
   it("build prints the rendered objects with Secret values masked", async () => {
     const repo = makeRepo({
-      "clusters/dev/apps.yaml": fluxKustomization({ name: "apps", namespace: "flux-system", path: "./apps", extra: "  namePrefix: dev-\n" }),
+      "clusters/dev/apps.yaml": fluxKustomization({
+        name: "apps",
+        namespace: "flux-system",
+        path: "./apps",
+        extra: "  namePrefix: dev-\n",
+      }),
       "apps/cm.yaml": configMap("settings", { color: "blue" }),
       "apps/secret.yaml": secret("db", "hunter2"),
     });
@@ -48,7 +53,12 @@ describe("gitops-bot CLI", () => {
     const scope = uniqueName("scope");
     const kubeconfig = inject("kubeconfigPath");
     const repo = makeRepo({
-      "clusters/dev/apps.yaml": fluxKustomization({ name: "apps", namespace: ns, path: "./apps", extra: `  targetNamespace: ${ns}\n` }),
+      "clusters/dev/apps.yaml": fluxKustomization({
+        name: "apps",
+        namespace: ns,
+        path: "./apps",
+        extra: `  targetNamespace: ${ns}\n`,
+      }),
       "apps/cm.yaml": configMap("settings", { color: "blue" }),
       "apps/secret.yaml": secret("db", "hunter2"),
     });
@@ -65,7 +75,10 @@ describe("gitops-bot CLI", () => {
     const clean = await cli(["diff", "clusters/dev", ...common]);
     expect(clean.code).toBe(0);
 
-    writeTree(repo, { "apps/cm.yaml": configMap("settings", { color: "green" }), "apps/secret.yaml": secret("db", "correct-horse") });
+    writeTree(repo, {
+      "apps/cm.yaml": configMap("settings", { color: "green" }),
+      "apps/secret.yaml": secret("db", "correct-horse"),
+    });
     const changed = await cli(["diff", "clusters/dev", ...common]);
     expect(changed.code).toBe(1);
     expect(changed.out).toContain(`~ configured ConfigMap/${ns}/settings`);
@@ -78,22 +91,44 @@ describe("gitops-bot CLI", () => {
 
     const json = await cli(["diff", "clusters/dev", ...common, "-o", "json"]);
     const parsed = JSON.parse(json.out) as { kustomizations: { changes: { action: string }[] }[] };
-    expect(parsed.kustomizations[0]?.changes.map((c) => c.action).sort()).toEqual(["configured", "configured"]);
+    expect(parsed.kustomizations[0]?.changes.map((c) => c.action).sort()).toEqual([
+      "configured",
+      "configured",
+    ]);
   });
 
   it("diff exits 2 and names the file, object and field of a malformed Kustomization", async () => {
     const repo = makeRepo({
-      "clusters/dev/apps.yaml": fluxKustomization({ name: "apps", namespace: "flux-system", path: "./apps", extra: "  timeout: soon\n" }),
+      "clusters/dev/apps.yaml": fluxKustomization({
+        name: "apps",
+        namespace: "flux-system",
+        path: "./apps",
+        extra: "  timeout: soon\n",
+      }),
       "apps/cm.yaml": configMap("settings", { color: "blue" }),
     });
-    const { code, out } = await cli(["diff", "clusters/dev", "--repo", repo, "--kubeconfig", inject("kubeconfigPath"), "-q"]);
+    const { code, out } = await cli([
+      "diff",
+      "clusters/dev",
+      "--repo",
+      repo,
+      "--kubeconfig",
+      inject("kubeconfigPath"),
+      "-q",
+    ]);
     expect(code).toBe(2);
-    expect(out).toContain("clusters/dev/apps.yaml: Kustomization/flux-system/apps: spec.timeout: must be a duration");
+    expect(out).toContain(
+      "clusters/dev/apps.yaml: Kustomization/flux-system/apps: spec.timeout: must be a duration",
+    );
   });
 
   it("refuses paths and symlinks that escape the repository", async () => {
     const repo = makeRepo({
-      "clusters/dev/apps.yaml": fluxKustomization({ name: "apps", namespace: "flux-system", path: "../outside" }),
+      "clusters/dev/apps.yaml": fluxKustomization({
+        name: "apps",
+        namespace: "flux-system",
+        path: "../outside",
+      }),
     });
     const escaped = await cli(["build", "clusters/dev", "--repo", repo]);
     expect(escaped.code).toBe(2);

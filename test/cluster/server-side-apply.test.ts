@@ -17,7 +17,10 @@ describe("the harness API server", () => {
       metadata: { managedFields?: { manager: string; operation: string }[] };
     };
     expect(live.data).toEqual({ color: "blue" });
-    expect(live.metadata.managedFields?.map((f) => [f.manager, f.operation])).toContainEqual(["gitops-bot", "Apply"]);
+    expect(live.metadata.managedFields?.map((f) => [f.manager, f.operation])).toContainEqual([
+      "gitops-bot",
+      "Apply",
+    ]);
   });
 
   it("enforces RBAC: an unknown service account may not list secrets", async () => {

@@ -7,7 +7,12 @@ const base = {
   apiVersion: "kustomize.toolkit.fluxcd.io/v1",
   kind: "Kustomization",
   metadata: { name: "apps", namespace: "flux-system" },
-  spec: { interval: "10m", path: "./apps", prune: true, sourceRef: { kind: "GitRepository", name: "flux-system" } },
+  spec: {
+    interval: "10m",
+    path: "./apps",
+    prune: true,
+    sourceRef: { kind: "GitRepository", name: "flux-system" },
+  },
 };
 
 describe("Flux Kustomization parsing", () => {
@@ -30,7 +35,9 @@ describe("Flux Kustomization parsing", () => {
   });
 
   it("rejects an old API version with a hint", () => {
-    expect(() => parseKustomization({ ...base, apiVersion: "kustomize.toolkit.fluxcd.io/v1beta1" }, "f.yaml")).toThrow(/apiVersion.*v1/);
+    expect(() =>
+      parseKustomization({ ...base, apiVersion: "kustomize.toolkit.fluxcd.io/v1beta1" }, "f.yaml"),
+    ).toThrow(/apiVersion.*v1/);
   });
 
   it("rejects invalid variable names in postBuild.substitute", () => {
@@ -42,7 +49,9 @@ describe("Flux Kustomization parsing", () => {
 describe("manifest reading limits", () => {
   it("reports invalid YAML with file and line", () => {
     expect(() => parseManifests("a: b\n  c: : d\n", "apps/bad.yaml")).toThrow(ManifestError);
-    expect(() => parseManifests("a: b\n  c: : d\n", "apps/bad.yaml")).toThrow(/apps\/bad.yaml: invalid YAML at line/);
+    expect(() => parseManifests("a: b\n  c: : d\n", "apps/bad.yaml")).toThrow(
+      /apps\/bad.yaml: invalid YAML at line/,
+    );
   });
 
   it("stops alias expansion bombs", () => {
@@ -60,7 +69,9 @@ describe("manifest reading limits", () => {
   });
 
   it("refuses files over the size limit", () => {
-    expect(() => parseManifests("x".repeat(100), "big.yaml", { maxFileBytes: 10, maxObjects: 10, maxAliasCount: 10 })).toThrow(/larger than/);
+    expect(() =>
+      parseManifests("x".repeat(100), "big.yaml", { maxFileBytes: 10, maxObjects: 10, maxAliasCount: 10 }),
+    ).toThrow(/larger than/);
   });
 
   it("requires apiVersion and kind", () => {

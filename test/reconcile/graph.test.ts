@@ -23,6 +23,8 @@ describe("dependsOn ordering", () => {
 
   it("names a missing dependency", () => {
     expect(() => dependencyOrder([{ key: "ns/a", dependsOn: ["ns/ghost"] }])).toThrow(DependencyError);
-    expect(() => dependencyOrder([{ key: "ns/a", dependsOn: ["ns/ghost"] }])).toThrow(/ns\/a depends on ns\/ghost/);
+    expect(() => dependencyOrder([{ key: "ns/a", dependsOn: ["ns/ghost"] }])).toThrow(
+      /ns\/a depends on ns\/ghost/,
+    );
   });
 });

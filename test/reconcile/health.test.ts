@@ -32,14 +32,26 @@ describe("health checks", () => {
     const ns = await createNamespace(api, "health");
     await waitForWorkloads(api, ns);
     const repo = makeRepo({
-      "clusters/dev/apps.yaml": fluxKustomization({ name: "apps", namespace: ns, path: "./apps", extra: `  targetNamespace: ${ns}\n  wait: true\n  timeout: 90s\n` }),
+      "clusters/dev/apps.yaml": fluxKustomization({
+        name: "apps",
+        namespace: ns,
+        path: "./apps",
+        extra: `  targetNamespace: ${ns}\n  wait: true\n  timeout: 90s\n`,
+      }),
       "apps/web.yaml": deployment("web"),
     });
-    const run = await reconcileTree(api, { ...defaultReconcileOptions(repo, "clusters/dev"), scope: uniqueName("scope") });
+    const run = await reconcileTree(api, {
+      ...defaultReconcileOptions(repo, "clusters/dev"),
+      scope: uniqueName("scope"),
+    });
     const apps = run.kustomizations[0];
     expect(apps?.errors).toEqual([]);
     expect(apps?.status).toBe("Ready");
-    const live = (await api.read({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "web", namespace: ns } })) as {
+    const live = (await api.read({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "web", namespace: ns },
+    })) as {
       status: { availableReplicas: number };
     };
     expect(live.status.availableReplicas).toBe(2);
@@ -58,10 +70,17 @@ describe("health checks", () => {
       }),
       "apps/stuck.yaml": deployment("stuck", { nodeSelector: "no-such-node: 'true'" }),
     });
-    const run = await reconcileTree(api, { ...defaultReconcileOptions(repo, "clusters/dev"), scope: uniqueName("scope") });
+    const run = await reconcileTree(api, {
+      ...defaultReconcileOptions(repo, "clusters/dev"),
+      scope: uniqueName("scope"),
+    });
     const apps = run.kustomizations[0];
     expect(apps?.status).toBe("Failed");
-    expect(apps?.message).toMatch(new RegExp(`^health check failed: Deployment/${ns}/stuck is not ready: timeout after \\d+ s: (Available|Ready|Updated)`));
+    expect(apps?.message).toMatch(
+      new RegExp(
+        `^health check failed: Deployment/${ns}/stuck is not ready: timeout after \\d+ s: (Available|Ready|Updated)`,
+      ),
+    );
     expect(apps?.unhealthy.map((u) => u.subject)).toEqual([`Deployment/${ns}/stuck`]);
   });
 
@@ -70,7 +89,12 @@ describe("health checks", () => {
     const ns = await createNamespace(api, "force");
     const scope = uniqueName("scope");
     const files = (force: boolean) => ({
-      "clusters/dev/apps.yaml": fluxKustomization({ name: "apps", namespace: ns, path: "./apps", extra: `  targetNamespace: ${ns}\n  force: ${force}\n` }),
+      "clusters/dev/apps.yaml": fluxKustomization({
+        name: "apps",
+        namespace: ns,
+        path: "./apps",
+        extra: `  targetNamespace: ${ns}\n  force: ${force}\n`,
+      }),
     });
     const repo = makeRepo({ ...files(false), "apps/web.yaml": deployment("web", { app: "one" }) });
     const opts = { ...defaultReconcileOptions(repo, "clusters/dev"), scope, skipHealth: true };
@@ -80,13 +104,23 @@ describe("health checks", () => {
     writeTree(repo, { "apps/web.yaml": deployment("web", { app: "two" }) });
     const rejected = (await reconcileTree(api, opts)).kustomizations[0];
     expect(rejected?.status).toBe("Failed");
-    expect(rejected?.message).toMatch(new RegExp(`^Deployment/${ns}/web dry-run failed: .*field is immutable`));
+    expect(rejected?.message).toMatch(
+      new RegExp(`^Deployment/${ns}/web dry-run failed: .*field is immutable`),
+    );
 
     writeTree(repo, files(true));
     const forced = (await reconcileTree(api, opts)).kustomizations[0];
     expect(forced?.errors).toEqual([]);
-    expect(forced?.changes[0]).toMatchObject({ subject: `Deployment/${ns}/web`, action: "configured", reason: "recreated: an immutable field changed" });
-    const live = (await api.read({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "web", namespace: ns } })) as {
+    expect(forced?.changes[0]).toMatchObject({
+      subject: `Deployment/${ns}/web`,
+      action: "configured",
+      reason: "recreated: an immutable field changed",
+    });
+    const live = (await api.read({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "web", namespace: ns },
+    })) as {
       spec: { selector: { matchLabels: Record<string, string> } };
     };
     expect(live.spec.selector.matchLabels).toEqual({ app: "two" });

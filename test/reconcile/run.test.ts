@@ -42,7 +42,12 @@ function actions(k: KustomizationResult): Record<string, string> {
 describe("reconcile", () => {
   it("creates, then leaves unchanged, and records the inventory in the cluster", async () => {
     const f = await fixture((ns) => ({
-      "clusters/dev/apps.yaml": fluxKustomization({ name: "apps", namespace: ns, path: "./apps", extra: `  targetNamespace: ${ns}\n` }),
+      "clusters/dev/apps.yaml": fluxKustomization({
+        name: "apps",
+        namespace: ns,
+        path: "./apps",
+        extra: `  targetNamespace: ${ns}\n`,
+      }),
       "apps/a.yaml": configMap("a", { color: "blue" }),
       "apps/b.yaml": configMap("b", { size: "L" }),
     }));
@@ -53,7 +58,11 @@ describe("reconcile", () => {
       [`ConfigMap/${f.ns}/a`]: "created",
       [`ConfigMap/${f.ns}/b`]: "created",
     });
-    const live = (await f.api.read({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "a", namespace: f.ns } })) as {
+    const live = (await f.api.read({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "a", namespace: f.ns },
+    })) as {
       metadata: { labels: Record<string, string> };
     };
     expect(live.metadata.labels["kustomize.toolkit.fluxcd.io/name"]).toBe("apps");
@@ -64,12 +73,20 @@ describe("reconcile", () => {
       [`ConfigMap/${f.ns}/b`]: "unchanged",
     });
     const inventory = await readInventory(f.api, { name: "apps", namespace: f.ns });
-    expect(inventory?.entries.map((e) => e.id).sort()).toEqual([`${f.ns}_a__ConfigMap`, `${f.ns}_b__ConfigMap`]);
+    expect(inventory?.entries.map((e) => e.id).sort()).toEqual([
+      `${f.ns}_a__ConfigMap`,
+      `${f.ns}_b__ConfigMap`,
+    ]);
   });
 
   it("prunes objects that left Git, but keeps those with prune: disabled", async () => {
     const f = await fixture((ns) => ({
-      "clusters/dev/apps.yaml": fluxKustomization({ name: "apps", namespace: ns, path: "./apps", extra: `  targetNamespace: ${ns}\n` }),
+      "clusters/dev/apps.yaml": fluxKustomization({
+        name: "apps",
+        namespace: ns,
+        path: "./apps",
+        extra: `  targetNamespace: ${ns}\n`,
+      }),
       "apps/keep.yaml": configMap("keep", { a: "1" }),
       "apps/gone.yaml": configMap("gone", { a: "1" }),
       "apps/sticky.yaml": `apiVersion: v1
@@ -95,11 +112,19 @@ data: {a: "1"}
 
   it("prunes every object of a Kustomization deleted from Git", async () => {
     const f = await fixture((ns) => ({
-      "clusters/dev/apps.yaml": fluxKustomization({ name: "apps", namespace: ns, path: "./apps", extra: `  targetNamespace: ${ns}\n` }),
+      "clusters/dev/apps.yaml": fluxKustomization({
+        name: "apps",
+        namespace: ns,
+        path: "./apps",
+        extra: `  targetNamespace: ${ns}\n`,
+      }),
       "apps/a.yaml": configMap("a", { a: "1" }),
     }));
     await f.run();
-    writeTree(f.repo, { "clusters/dev/apps.yaml": null, "clusters/dev/other.yaml": configMap("placeholder", { x: "y" }) });
+    writeTree(f.repo, {
+      "clusters/dev/apps.yaml": null,
+      "clusters/dev/other.yaml": configMap("placeholder", { x: "y" }),
+    });
     const run = await f.run();
     expect(ks(run, "apps").message).toMatch(/removed from Git: 1 deleted/);
     expect(await exists(f.api, "v1", "ConfigMap", "a", f.ns)).toBe(false);
@@ -148,14 +173,24 @@ spec:
     });
     expect(await exists(f.api, `${group}/v1`, "Widget", "w1", f.ns)).toBe(true);
     // clean up the cluster-scoped CRD so the shared API server stays small
-    writeTree(f.repo, { "clusters/dev/crds.yaml": null, "clusters/dev/none.yaml": configMap("none", { x: "y" }) });
+    writeTree(f.repo, {
+      "clusters/dev/crds.yaml": null,
+      "clusters/dev/none.yaml": configMap("none", { x: "y" }),
+    });
     await f.run();
-    expect(await exists(f.api, "apiextensions.k8s.io/v1", "CustomResourceDefinition", `widgets.${group}`)).toBe(false);
+    expect(
+      await exists(f.api, "apiextensions.k8s.io/v1", "CustomResourceDefinition", `widgets.${group}`),
+    ).toBe(false);
   });
 
   it("orders by dependsOn and skips dependents of a failed Kustomization", async () => {
     const f = await fixture((ns) => ({
-      "clusters/dev/infra.yaml": fluxKustomization({ name: "infra", namespace: ns, path: "./infra", extra: `  targetNamespace: ${ns}\n` }),
+      "clusters/dev/infra.yaml": fluxKustomization({
+        name: "infra",
+        namespace: ns,
+        path: "./infra",
+        extra: `  targetNamespace: ${ns}\n`,
+      }),
       "clusters/dev/apps.yaml": fluxKustomization({
         name: "apps",
         namespace: ns,
@@ -171,17 +206,27 @@ spec:
     expect(ks(ok, "apps").status).toBe("Ready");
 
     // An object the API server rejects fails infra; apps must not run.
-    writeTree(f.repo, { "infra/bad.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad\ndata: {'not a key!': '1'}\n" });
+    writeTree(f.repo, {
+      "infra/bad.yaml":
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad\ndata: {'not a key!': '1'}\n",
+    });
     const failed = await f.run();
     expect(ks(failed, "infra").status).toBe("Failed");
-    expect(ks(failed, "infra").message).toMatch(new RegExp(`^ConfigMap/${f.ns}/bad dry-run failed: .*Invalid value`));
+    expect(ks(failed, "infra").message).toMatch(
+      new RegExp(`^ConfigMap/${f.ns}/bad dry-run failed: .*Invalid value`),
+    );
     expect(ks(failed, "apps").status).toBe("DependencyNotReady");
     expect(ks(failed, "apps").message).toBe(`dependency ${f.ns}/infra is not ready`);
   });
 
   it("fails a Kustomization that depends on one that does not exist", async () => {
     const f = await fixture((ns) => ({
-      "clusters/dev/apps.yaml": fluxKustomization({ name: "apps", namespace: ns, path: "./apps", extra: "  dependsOn:\n  - name: ghost\n" }),
+      "clusters/dev/apps.yaml": fluxKustomization({
+        name: "apps",
+        namespace: ns,
+        path: "./apps",
+        extra: "  dependsOn:\n  - name: ghost\n",
+      }),
       "apps/cm.yaml": configMap("app", { a: "1" }, "default"),
     }));
     const run = await f.run();
@@ -191,8 +236,18 @@ spec:
 
   it("rejects a dependency cycle before applying anything", async () => {
     const f = await fixture((ns) => ({
-      "clusters/dev/a.yaml": fluxKustomization({ name: "a", namespace: ns, path: "./a", extra: "  dependsOn:\n  - name: b\n" }),
-      "clusters/dev/b.yaml": fluxKustomization({ name: "b", namespace: ns, path: "./b", extra: "  dependsOn:\n  - name: a\n" }),
+      "clusters/dev/a.yaml": fluxKustomization({
+        name: "a",
+        namespace: ns,
+        path: "./a",
+        extra: "  dependsOn:\n  - name: b\n",
+      }),
+      "clusters/dev/b.yaml": fluxKustomization({
+        name: "b",
+        namespace: ns,
+        path: "./b",
+        extra: "  dependsOn:\n  - name: a\n",
+      }),
       "a/cm.yaml": configMap("a", { a: "1" }, ns),
       "b/cm.yaml": configMap("b", { a: "1" }, ns),
     }));
@@ -203,7 +258,12 @@ spec:
 
   it("skips suspended Kustomizations", async () => {
     const f = await fixture((ns) => ({
-      "clusters/dev/apps.yaml": fluxKustomization({ name: "apps", namespace: ns, path: "./apps", extra: "  suspend: true\n" }),
+      "clusters/dev/apps.yaml": fluxKustomization({
+        name: "apps",
+        namespace: ns,
+        path: "./apps",
+        extra: "  suspend: true\n",
+      }),
       "apps/cm.yaml": configMap("app", { a: "1" }, ns),
     }));
     const run = await f.run();
@@ -214,7 +274,12 @@ spec:
   it("reconciles Kustomizations found inside another Kustomization's build", async () => {
     const f = await fixture((ns) => ({
       "clusters/dev/root.yaml": fluxKustomization({ name: "root", namespace: ns, path: "./tree" }),
-      "tree/apps.yaml": fluxKustomization({ name: "apps", namespace: ns, path: "./apps", extra: `  targetNamespace: ${ns}\n` }),
+      "tree/apps.yaml": fluxKustomization({
+        name: "apps",
+        namespace: ns,
+        path: "./apps",
+        extra: `  targetNamespace: ${ns}\n`,
+      }),
       "apps/cm.yaml": configMap("nested", { a: "1" }),
     }));
     const run = await f.run();
@@ -224,7 +289,12 @@ spec:
 
   it("honours ssa: IfNotPresent and ssa: Ignore", async () => {
     const f = await fixture((ns) => ({
-      "clusters/dev/apps.yaml": fluxKustomization({ name: "apps", namespace: ns, path: "./apps", extra: `  targetNamespace: ${ns}\n` }),
+      "clusters/dev/apps.yaml": fluxKustomization({
+        name: "apps",
+        namespace: ns,
+        path: "./apps",
+        extra: `  targetNamespace: ${ns}\n`,
+      }),
       "apps/once.yaml": `apiVersion: v1
 kind: ConfigMap
 metadata:
@@ -243,16 +313,22 @@ data: {v: "1"}
     await f.run();
     expect(await exists(f.api, "v1", "ConfigMap", "once", f.ns)).toBe(true);
     expect(await exists(f.api, "v1", "ConfigMap", "ignored", f.ns)).toBe(false);
-    writeTree(f.repo, { "apps/once.yaml": `apiVersion: v1
+    writeTree(f.repo, {
+      "apps/once.yaml": `apiVersion: v1
 kind: ConfigMap
 metadata:
   name: once
   annotations: {kustomize.toolkit.fluxcd.io/ssa: IfNotPresent}
 data: {v: "2"}
-` });
+`,
+    });
     const run = await f.run();
     expect(actions(ks(run, "apps"))[`ConfigMap/${f.ns}/once`]).toBe("skipped");
-    const live = (await f.api.read({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "once", namespace: f.ns } })) as {
+    const live = (await f.api.read({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "once", namespace: f.ns },
+    })) as {
       data: Record<string, string>;
     };
     expect(live.data.v).toBe("1");
@@ -278,13 +354,32 @@ data: {v: "2"}
       optional: true
 `,
       }),
-      "apps/cm.yaml": configMap("rendered", { cluster: "\${cluster}", region: "\${region}", token: "\${token}", tier: "\${tier:=gold}" }),
+      "apps/cm.yaml": configMap("rendered", {
+        cluster: "${cluster}",
+        region: "${region}",
+        token: "${token}",
+        tier: "${tier:=gold}",
+      }),
     }));
-    await f.api.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cluster-vars", namespace: f.ns }, data: { cluster: "dev", region: "us-1" } } as never);
-    await f.api.create({ apiVersion: "v1", kind: "Secret", metadata: { name: "cluster-secrets", namespace: f.ns }, data: { token: Buffer.from("s3cret").toString("base64") } } as never);
+    await f.api.create({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "cluster-vars", namespace: f.ns },
+      data: { cluster: "dev", region: "us-1" },
+    } as never);
+    await f.api.create({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "cluster-secrets", namespace: f.ns },
+      data: { token: Buffer.from("s3cret").toString("base64") },
+    } as never);
     const run = await f.run();
     expect(ks(run, "apps").errors).toEqual([]);
-    const live = (await f.api.read({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "rendered", namespace: f.ns } })) as { data: Record<string, string> };
+    const live = (await f.api.read({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "rendered", namespace: f.ns },
+    })) as { data: Record<string, string> };
     expect(live.data).toEqual({ cluster: "dev", region: "eu-1", token: "s3cret", tier: "gold" });
   });
 
@@ -300,8 +395,9 @@ data: {v: "2"}
     }));
     const run = await f.run();
     expect(ks(run, "apps").status).toBe("Failed");
-    expect(ks(run, "apps").message).toBe(`Kustomization/${f.ns}/apps: substituteFrom ConfigMap/${f.ns}/absent: not found`);
+    expect(ks(run, "apps").message).toBe(
+      `Kustomization/${f.ns}/apps: substituteFrom ConfigMap/${f.ns}/absent: not found`,
+    );
     expect(ks(run, "apps").notApplied).toEqual([`ConfigMap/${f.ns}/rendered`]);
   });
 });
-

@@ -9,7 +9,7 @@ import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
-import { type ManagedProcess, freePort, startProcess, waitFor } from "./processes.js";
+import { freePort, type ManagedProcess, startProcess, waitFor } from "./processes.js";
 
 export interface ControlPlane {
   kubeconfigPath: string;
@@ -30,7 +30,8 @@ export function ensureBinaries(): string {
   // An explicit directory (e.g. binaries built by another checkout) skips the build script.
   const preset = process.env.GITOPS_BOT_TEST_BIN_DIR;
   if (preset) {
-    if (!existsSync(join(preset, "kube-apiserver"))) throw new Error(`GITOPS_BOT_TEST_BIN_DIR=${preset} has no kube-apiserver`);
+    if (!existsSync(join(preset, "kube-apiserver")))
+      throw new Error(`GITOPS_BOT_TEST_BIN_DIR=${preset} has no kube-apiserver`);
     return preset;
   }
   const out = execFileSync("bash", [join(repoRoot, "scripts/test-binaries.sh")], {
@@ -105,11 +106,10 @@ export async function startControlPlane(opts: { dir: string; binDir: string }): 
       { logDir },
     );
     processes.push(etcd);
-    await waitFor(
-      "etcd health",
-      async () => (await fetch(`http://127.0.0.1:${etcdClient}/health`)).ok,
-      { timeoutMs: 30_000, process: etcd },
-    );
+    await waitFor("etcd health", async () => (await fetch(`http://127.0.0.1:${etcdClient}/health`)).ok, {
+      timeoutMs: 30_000,
+      process: etcd,
+    });
 
     const token = randomBytes(24).toString("hex");
     writeFileSync(join(dir, "tokens.csv"), `${token},gitops-admin,gitops-admin-uid,"system:masters"\n`);
@@ -162,7 +162,17 @@ export async function startControlPlane(opts: { dir: string; binDir: string }): 
     const kubeconfigPath = join(dir, "kubeconfig");
     writeFileSync(kubeconfigPath, kubeconfig(server, caData, token));
 
-    const workloadsReady = startWorkloadControllers({ dir, binDir, bin, logDir, kubeconfigPath, saKey, certFile, plane, processes });
+    const workloadsReady = startWorkloadControllers({
+      dir,
+      binDir,
+      bin,
+      logDir,
+      kubeconfigPath,
+      saKey,
+      certFile,
+      plane,
+      processes,
+    });
     // Avoid an unhandled rejection when no test waits for workloads; tests that do see the error.
     workloadsReady.catch(() => {});
 
@@ -272,8 +282,9 @@ async function startWorkloadControllers(ctx: {
     "kwok node Ready",
     async () => {
       const res = await apiRequest(plane, "GET", "/api/v1/nodes/kwok-node-0");
-      const conditions = (JSON.parse(res.body) as { status?: { conditions?: { type: string; status: string }[] } })
-        .status?.conditions;
+      const conditions = (
+        JSON.parse(res.body) as { status?: { conditions?: { type: string; status: string }[] } }
+      ).status?.conditions;
       return conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
     },
     { timeoutMs: 60_000, intervalMs: 250, process: kwok },
@@ -281,7 +292,8 @@ async function startWorkloadControllers(ctx: {
   // Pods need their namespace's "default" ServiceAccount, which the controller manager creates.
   await waitFor(
     "default ServiceAccount",
-    async () => (await apiRequest(plane, "GET", "/api/v1/namespaces/default/serviceaccounts/default")).status === 200,
+    async () =>
+      (await apiRequest(plane, "GET", "/api/v1/namespaces/default/serviceaccounts/default")).status === 200,
     { timeoutMs: 60_000, intervalMs: 250 },
   );
 }

@@ -1,9 +1,14 @@
 // Test helpers for the shared API server: the code under test gets a kubeconfig like any user's; each test
 // gets its own namespace so test files run in parallel without seeing each other.
 import { randomBytes } from "node:crypto";
-import { PatchStrategy, type KubeConfig } from "@kubernetes/client-node";
+import { type KubeConfig, PatchStrategy } from "@kubernetes/client-node";
 import { inject } from "vitest";
-import { apiStatus, loadKubeConfig, makeObjectApi, type RawObjectApi } from "../../src/cluster/kube-client.js";
+import {
+  apiStatus,
+  loadKubeConfig,
+  makeObjectApi,
+  type RawObjectApi,
+} from "../../src/cluster/kube-client.js";
 
 export function testKubeConfig(): KubeConfig {
   return loadKubeConfig({ kubeconfig: inject("kubeconfigPath") });
@@ -24,7 +29,13 @@ export async function createNamespace(api: RawObjectApi, prefix = "test"): Promi
   return name;
 }
 
-export async function exists(api: RawObjectApi, apiVersion: string, kind: string, name: string, namespace?: string): Promise<boolean> {
+export async function exists(
+  api: RawObjectApi,
+  apiVersion: string,
+  kind: string,
+  name: string,
+  namespace?: string,
+): Promise<boolean> {
   try {
     await api.read({ apiVersion, kind, metadata: { name, namespace } });
     return true;
@@ -35,10 +46,16 @@ export async function exists(api: RawObjectApi, apiVersion: string, kind: string
 }
 
 /** Waits until the simulated node is Ready and `namespace` has its default ServiceAccount, so pods can run. */
-export async function waitForWorkloads(api: RawObjectApi, namespace: string, timeoutMs = 90_000): Promise<void> {
+export async function waitForWorkloads(
+  api: RawObjectApi,
+  namespace: string,
+  timeoutMs = 90_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const node = (await api.read({ apiVersion: "v1", kind: "Node", metadata: { name: "kwok-node-0" } }).catch(() => undefined)) as
+    const node = (await api
+      .read({ apiVersion: "v1", kind: "Node", metadata: { name: "kwok-node-0" } })
+      .catch(() => undefined)) as
       | { status?: { conditions?: { type: string; status: string }[] } }
       | undefined;
     const ready = node?.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");

@@ -86,5 +86,7 @@ export async function waitFor(
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 100));
   }
   const tail = opts.process ? `\n${opts.process.name} log:\n${opts.process.tail()}` : "";
-  throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${what}${lastError ? ` (${lastError})` : ""}${tail}`);
+  throw new Error(
+    `timed out after ${opts.timeoutMs} ms waiting for ${what}${lastError ? ` (${lastError})` : ""}${tail}`,
+  );
 }
