@@ -1,16 +1,69 @@
-// The probot application: wires event handlers to the engine and nothing else.
+// The probot application: wires event handlers to the queue and the queue to the jobs, nothing else.
 import type { ApplicationFunction } from "probot";
+import { ClusterConnections } from "./cluster/connections.js";
+import { type OperatorConfig, operatorConfigSchema } from "./config/operator-config.js";
+import { DIFF_ACTIONS, onPullRequest } from "./github/handlers/pull-request.js";
+import { onPush } from "./github/handlers/push.js";
+import type { HttpHandler } from "./github/http-routes.js";
+import { jobHandlers } from "./github/jobs/run-job.js";
+import type { GitOpsJob, JobDeps } from "./github/jobs/types.js";
+import { type DeliveryLog, InMemoryDeliveryLog } from "./queue/delivery-log.js";
+import { InMemoryQueue } from "./queue/in-memory-queue.js";
+import type { WorkQueue } from "./queue/work-queue.js";
 
 export interface AppOptions {
   /** Extra HTTP routes (health, metrics) to serve beside the webhook endpoint. */
-  routes?: import("./github/http-routes.js").HttpHandler[];
+  routes?: HttpHandler[];
+  /** The operator's configuration; default: no clusters. */
+  operator?: OperatorConfig;
+  /** Engine options for every run. */
+  engine?: JobDeps["engine"];
+  /** Host of the GitHub this bot serves (github.com or a GHE host). */
+  githubHost?: string;
 }
 
-export function createApp(opts: AppOptions = {}): ApplicationFunction {
-  return (app, { addHandler }) => {
+export interface GitOpsApp {
+  appFn: ApplicationFunction;
+  queue: WorkQueue<GitOpsJob>;
+  deliveries: DeliveryLog;
+}
+
+export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
+  const operator = opts.operator ?? operatorConfigSchema.parse({});
+  const deliveries = new InMemoryDeliveryLog();
+  let deps: JobDeps | undefined;
+  const queue = new InMemoryQueue<GitOpsJob>(
+    jobHandlers(() => {
+      if (!deps) throw new Error("gitops-bot is not loaded into probot yet");
+      return deps;
+    }),
+    operator.concurrency,
+  );
+  const appFn: ApplicationFunction = (app, { addHandler }) => {
     for (const route of opts.routes ?? []) addHandler(route);
-    app.log.info("gitops-bot loaded");
+    deps = {
+      github: (installationId) => app.auth(installationId),
+      operator,
+      clusters: new ClusterConnections(),
+      queue,
+      deliveries,
+      log: app.log,
+      githubHost: opts.githubHost ?? "github.com",
+      engine: opts.engine,
+    };
+    app.on("push", onPush(queue, deliveries));
+    app.on(
+      DIFF_ACTIONS.map((a) => `pull_request.${a}` as const),
+      onPullRequest(queue, deliveries),
+    );
+    app.log.info({ clusters: operator.clusters.map((c) => c.name) }, "gitops-bot loaded");
   };
+  return { appFn, queue, deliveries };
+}
+
+/** For `probot run` users: the app with the operator configuration from GITOPS_BOT_CONFIG. */
+export function createApp(opts: AppOptions = {}): ApplicationFunction {
+  return createGitOpsApp(opts).appFn;
 }
 
 export default createApp();

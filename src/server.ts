@@ -4,9 +4,10 @@
 // Stops cleanly on SIGTERM/SIGINT: no new webhooks, in-flight work finished, then exit 0.
 import { existsSync } from "node:fs";
 import { Probot, Server } from "probot";
+import { loadOperatorConfig } from "./config/operator-config.js";
 import { readServerEnv } from "./config/server-env.js";
 import { healthzHandler } from "./github/http-routes.js";
-import { createApp } from "./index.js";
+import { createGitOpsApp, type GitOpsApp } from "./index.js";
 import { createLogger } from "./observability/logger.js";
 
 type SetupAppFactory = (options: {
@@ -52,8 +53,16 @@ export async function main(): Promise<Server> {
     Probot: probotDefaults,
   });
 
+  let app: GitOpsApp | undefined;
   if (registered) {
-    await server.load(createApp({ routes }));
+    const operator = loadOperatorConfig();
+    log.info({ file: operator.file ?? "(none: no clusters)" }, "operator configuration");
+    app = createGitOpsApp({
+      routes,
+      operator: operator.config,
+      githubHost: new URL(env.baseUrl).hostname.replace(/^api\./, ""),
+    });
+    await server.load(app.appFn);
   } else {
     if (process.env.NODE_ENV === "production") {
       throw new Error("APP_ID and PRIVATE_KEY (or PRIVATE_KEY_PATH) are required when NODE_ENV=production");
@@ -76,6 +85,8 @@ export async function main(): Promise<Server> {
     log.info({ signal }, "shutting down");
     try {
       await server.stop();
+      // Runs already started finish, so no cluster is left half-applied and no status stays pending.
+      await app?.queue.close();
       log.info("stopped");
       process.exit(0);
     } catch (err) {

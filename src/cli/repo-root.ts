@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
+import { inventoryScope, repositoryIdentity } from "../reconcile/scope.js";
 
 /** The repository root for a path given on the command line: --repo, else the enclosing git checkout, else cwd. */
 export function locate(
@@ -40,7 +41,6 @@ export function defaultScope(repoDir: string, clusterPath: string): string {
   } catch {
     origin = undefined;
   }
-  // Credentials embedded in a remote URL must not end up in a cluster annotation.
-  const repo = origin ? origin.replace(/\/\/[^@/]+@/, "//") : repoDir;
-  return `${repo}:${clusterPath}`;
+  const repo = origin ? repositoryIdentity(origin) : repoDir;
+  return inventoryScope(repo, clusterPath);
 }

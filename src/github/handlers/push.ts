@@ -1,0 +1,30 @@
+// push → queue. Acknowledged at once; the work happens in the queue (jobs/push-job.ts).
+import type { Context } from "probot";
+import type { DeliveryLog } from "../../queue/delivery-log.js";
+import type { WorkQueue } from "../../queue/work-queue.js";
+import type { GitOpsJob } from "../jobs/types.js";
+
+export function onPush(queue: WorkQueue<GitOpsJob>, deliveries: DeliveryLog) {
+  return async (context: Context<"push">): Promise<void> => {
+    const p = context.payload;
+    const log = context.log.child({ delivery: context.id, repo: p.repository.full_name, ref: p.ref });
+    if (p.deleted || !p.after || /^0+$/.test(p.after)) return log.info("branch deleted; ignored");
+    if (!p.ref.startsWith("refs/heads/")) return log.info("not a branch push (tag); ignored");
+    if (!p.installation) return log.warn("push without an installation; ignored");
+    if (!deliveries.accept(context.id)) return log.info("redelivery of an accepted delivery; ignored");
+    await queue.enqueue({
+      key: `push:${p.repository.full_name}@${p.ref}`,
+      supersedes: false,
+      payload: {
+        type: "push",
+        deliveryId: context.id,
+        installationId: p.installation.id,
+        owner: p.repository.full_name.split("/")[0] ?? "",
+        repo: p.repository.name,
+        defaultBranch: p.repository.default_branch,
+        branch: p.ref.slice("refs/heads/".length),
+        sha: p.after,
+      },
+    });
+  };
+}

@@ -1,0 +1,116 @@
+// A pull request's dry-run: the PR head, server-side dry-run against every cluster its base branch drives,
+// rendered into the PR's one diff comment, with a gitops/diff/<cluster> status per cluster to gate the merge.
+// The PR's code is only read (kustomize build of its files); nothing from it is executed or applied.
+import { bindCluster } from "../../config/operator-config.js";
+import { clustersForBranch } from "../../config/repo-config.js";
+import type { RunResult } from "../../reconcile/result.js";
+import { defaultReconcileOptions, reconcileTree } from "../../reconcile/run.js";
+import { inventoryScope } from "../../reconcile/scope.js";
+import { fullName } from "../client.js";
+import { fetchTree } from "../fetch-tree.js";
+import { loadRepoConfig } from "../repo-config-loader.js";
+import { setStatus, statusContext } from "../views/commit-status.js";
+import { upsertDiffComment } from "../views/pr-comment.js";
+import { type ClusterDiff, diffComment } from "../views/pr-comment-report.js";
+import { runLine } from "../views/summary-line.js";
+import type { DiffJob, JobDeps } from "./types.js";
+import { jobRepo } from "./types.js";
+
+export function diffVerdict(
+  run: RunResult,
+  failOnPrune: boolean,
+): { state: "success" | "failure"; description: string } {
+  const failed =
+    run.errors.length > 0 ||
+    run.kustomizations.some((k) => k.status === "Failed" || k.status === "DependencyNotReady");
+  if (failed) return { state: "failure", description: runLine(run) };
+  const count = (a: string) =>
+    run.kustomizations.reduce((n, k) => n + k.changes.filter((c) => c.action === a).length, 0);
+  const prunes = count("deleted");
+  if (failOnPrune && prunes > 0)
+    return {
+      state: "failure",
+      description: `would prune ${prunes} object(s); pruning is gated in .github/gitops.yaml`,
+    };
+  return {
+    state: "success",
+    description: `would create ${count("created")}, change ${count("configured")}, prune ${prunes}`,
+  };
+}
+
+export async function runDiffJob(job: DiffJob, deps: JobDeps): Promise<void> {
+  const github = await deps.github(job.installationId);
+  const repo = jobRepo(job);
+  const log = deps.log.child({ repo: fullName(repo), pull: job.pullNumber, sha: job.headSha });
+  if (job.fork && !deps.operator.pullRequests.forks) {
+    log.info("pull request from a fork; fork diffs are disabled by the operator");
+    return;
+  }
+  const loaded = await loadRepoConfig(github, repo, job.defaultBranch);
+  if (loaded.kind === "absent") return;
+  if (loaded.kind === "invalid") {
+    await setStatus(github, repo, job.headSha, {
+      context: statusContext.config(),
+      state: "failure",
+      description: loaded.error.message,
+    });
+    return;
+  }
+  if (!loaded.config.pullRequests.diff) return;
+  const clusters = clustersForBranch(loaded.config, job.baseBranch, job.defaultBranch);
+  if (clusters.length === 0) {
+    log.info("no cluster tracks the base branch; no diff");
+    return;
+  }
+  for (const c of clusters) {
+    await setStatus(github, repo, job.headSha, {
+      context: statusContext.diff(c.name),
+      state: "pending",
+      description: "dry-run in progress",
+    });
+  }
+
+  const results: ClusterDiff[] = [];
+  let tree: Awaited<ReturnType<typeof fetchTree>> | undefined;
+  try {
+    tree = await fetchTree(github, repo, job.headSha);
+    for (const cluster of clusters) {
+      const binding = bindCluster(deps.operator, cluster.name, fullName(repo));
+      if (!binding.ok) {
+        results.push({ cluster: cluster.name, error: binding.reason });
+        continue;
+      }
+      try {
+        const run = await reconcileTree(deps.clusters.get(binding.cluster), {
+          ...defaultReconcileOptions(tree.dir, cluster.path),
+          scope: inventoryScope(`${deps.githubHost}/${fullName(repo)}`.toLowerCase(), cluster.path),
+          log: log.child({ cluster: cluster.name }),
+          ...deps.engine,
+          dryRun: true,
+          withDiff: true,
+        });
+        results.push({ cluster: cluster.name, run });
+      } catch (err) {
+        results.push({ cluster: cluster.name, error: (err as Error).message });
+      }
+    }
+  } catch (err) {
+    const message = `cannot fetch ${fullName(repo)}@${job.headSha.slice(0, 7)}: ${(err as Error).message}`;
+    for (const c of clusters) results.push({ cluster: c.name, error: message });
+  } finally {
+    tree?.cleanup();
+  }
+
+  for (const r of results) {
+    const verdict = r.run
+      ? diffVerdict(r.run, loaded.config.pullRequests.failOnPrune)
+      : { state: "failure" as const, description: r.error ?? "not diffed" };
+    await setStatus(github, repo, job.headSha, { context: statusContext.diff(r.cluster), ...verdict });
+  }
+  const body = diffComment({ baseSha: job.baseSha, headSha: job.headSha, clusters: results });
+  const comment = await upsertDiffComment(github, repo, job.pullNumber, body);
+  log.info(
+    { comment: comment.id, created: comment.created, length: body.length },
+    "dry-run diff comment written",
+  );
+}

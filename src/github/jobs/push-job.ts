@@ -1,0 +1,78 @@
+// A push, once queued: read .github/gitops.yaml from the default branch, check each cluster the pushed branch
+// drives against the operator's allow-list, and queue a reconcile per allowed cluster.
+import { bindCluster } from "../../config/operator-config.js";
+import { clustersForBranch } from "../../config/repo-config.js";
+import { fullName } from "../client.js";
+import { loadRepoConfig } from "../repo-config-loader.js";
+import { checkRunName, createFailedCheckRun, createQueuedCheckRun } from "../views/check-run.js";
+import { setStatus, statusContext } from "../views/commit-status.js";
+import { type JobDeps, jobRepo, type PushJob } from "./types.js";
+
+export async function runPushJob(job: PushJob, deps: JobDeps): Promise<void> {
+  const github = await deps.github(job.installationId);
+  const repo = jobRepo(job);
+  const log = deps.log.child({ repo: fullName(repo), sha: job.sha, branch: job.branch });
+  const loaded = await loadRepoConfig(github, repo, job.defaultBranch);
+  if (loaded.kind === "absent") {
+    log.info("no .github/gitops.yaml on the default branch; push ignored");
+    return;
+  }
+  if (loaded.kind === "invalid") {
+    log.warn({ err: loaded.error.message }, "invalid .github/gitops.yaml");
+    await setStatus(github, repo, job.sha, {
+      context: statusContext.config(),
+      state: "failure",
+      description: loaded.error.message,
+    });
+    await createFailedCheckRun(
+      github,
+      repo,
+      job.sha,
+      "gitops / config",
+      `${loaded.error.file} is invalid`,
+      loaded.error.problems
+        .map(
+          (p) =>
+            `- \`${loaded.error.file}\`${p.line ? ` line ${p.line}` : ""}${p.field ? `, \`${p.field}\`` : ""}: ${p.message}`,
+        )
+        .join("\n"),
+    );
+    return;
+  }
+  const clusters = clustersForBranch(loaded.config, job.branch, job.defaultBranch);
+  if (clusters.length === 0) {
+    log.info("no cluster tracks this branch; push ignored");
+    return;
+  }
+  for (const cluster of clusters) {
+    const binding = bindCluster(deps.operator, cluster.name, fullName(repo));
+    if (!binding.ok) {
+      log.warn({ cluster: cluster.name }, binding.reason);
+      await setStatus(github, repo, job.sha, {
+        context: statusContext.cluster(cluster.name),
+        state: "failure",
+        description: `${binding.reason}; nothing applied`,
+      });
+      await createFailedCheckRun(
+        github,
+        repo,
+        job.sha,
+        checkRunName(cluster.name),
+        `${cluster.name}: not allowed`,
+        `${binding.reason}. Nothing was applied.\n\nThe operator of this gitops-bot lists, per cluster, the repositories that may target it (see the README, "Operator configuration").`,
+      );
+      continue;
+    }
+    const checkRunId = await createQueuedCheckRun(github, repo, job.sha, cluster.name);
+    await setStatus(github, repo, job.sha, {
+      context: statusContext.cluster(cluster.name),
+      state: "pending",
+      description: "queued",
+    });
+    await deps.queue.enqueue({
+      key: `reconcile:${fullName(repo)}:${cluster.name}`,
+      supersedes: true,
+      payload: { ...job, type: "reconcile", cluster, checkRunId },
+    });
+  }
+}

@@ -1,0 +1,63 @@
+// Work the webhook handlers hand to the queue: plain JSON, so a Redis-backed queue can carry it between
+// replicas. Everything else a job needs (GitHub client, clusters, configuration) comes from JobDeps.
+import type { Logger } from "pino";
+import type { ClusterConnections } from "../../cluster/connections.js";
+import type { OperatorConfig } from "../../config/operator-config.js";
+import type { RepoCluster } from "../../config/repo-config.js";
+import type { DeliveryLog } from "../../queue/delivery-log.js";
+import type { WorkQueue } from "../../queue/work-queue.js";
+import type { ReconcileOptions } from "../../reconcile/run.js";
+import type { GitHubClient } from "../client.js";
+
+interface RepoJob {
+  deliveryId: string;
+  installationId: number;
+  owner: string;
+  repo: string;
+  defaultBranch: string;
+}
+
+/** A push to a branch: read the repository's config, then queue one reconcile per bound cluster. */
+export interface PushJob extends RepoJob {
+  type: "push";
+  branch: string;
+  sha: string;
+}
+
+/** Reconcile one cluster at one commit. */
+export interface ReconcileJob extends RepoJob {
+  type: "reconcile";
+  branch: string;
+  sha: string;
+  cluster: RepoCluster;
+  checkRunId: number;
+}
+
+/** Dry-run a pull request's head against every cluster its base branch drives. */
+export interface DiffJob extends RepoJob {
+  type: "diff";
+  pullNumber: number;
+  baseBranch: string;
+  baseSha: string;
+  headSha: string;
+  fork: boolean;
+}
+
+export type GitOpsJob = PushJob | ReconcileJob | DiffJob;
+
+export interface JobDeps {
+  github: (installationId: number) => Promise<GitHubClient>;
+  operator: OperatorConfig;
+  clusters: ClusterConnections;
+  queue: WorkQueue<GitOpsJob>;
+  deliveries: DeliveryLog;
+  log: Logger;
+  /** Host name of the GitHub this bot serves (github.com or a GHE host), for inventory scopes. */
+  githubHost: string;
+  /** Engine options for every run (e.g. concurrency); tests shorten timeouts here. */
+  engine?: Partial<ReconcileOptions>;
+}
+
+export function jobRepo(job: { owner: string; repo: string }) {
+  return { owner: job.owner, repo: job.repo };
+}

@@ -1,0 +1,87 @@
+// The check run of one cluster reconcile: a markdown table of the ChangeSet per Kustomization, then failures
+// and the objects that changed, within GitHub's size limit.
+import type { KustomizationResult, RunResult } from "../../reconcile/result.js";
+import { type Block, CHECK_RUN_TEXT_LIMIT, fitBlocks } from "./markdown-budget.js";
+import { kustomizationLine, runLine } from "./summary-line.js";
+
+export type CheckConclusion = "success" | "failure" | "skipped";
+
+export interface CheckRunReport {
+  title: string;
+  summary: string;
+  conclusion: CheckConclusion;
+}
+
+/** Escapes text for a markdown table cell. */
+export function cell(text: string): string {
+  return text.replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
+}
+
+const icon: Record<KustomizationResult["status"], string> = {
+  Ready: "✅",
+  Failed: "❌",
+  DependencyNotReady: "⏭️",
+  Suspended: "⏸️",
+};
+
+export function changeTable(run: RunResult): string {
+  const count = (k: KustomizationResult, a: string) => k.changes.filter((c) => c.action === a).length;
+  const rows = run.kustomizations.map(
+    (k) =>
+      `| ${icon[k.status]} \`${k.namespace}/${k.name}\` | ${k.status} | ${count(k, "created")} | ${count(k, "configured")} | ${count(k, "deleted")} | ${count(k, "unchanged")} | ${(k.durationMs / 1000).toFixed(1)} s |`,
+  );
+  return [
+    "| Kustomization | Status | Created | Configured | Pruned | Unchanged | Took |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ...rows,
+  ].join("\n");
+}
+
+function failureBlocks(run: RunResult): Block[] {
+  const blocks: Block[] = run.errors.map((e) => ({ text: `> ❌ ${cell(e)}` }));
+  for (const k of run.kustomizations) {
+    if (k.status === "Ready" || k.status === "Suspended") continue;
+    const lines = [`**${k.namespace}/${k.name}** — ${kustomizationLine(k)}`];
+    for (const e of k.errors) lines.push(`- ${e}`);
+    for (const u of k.unhealthy) lines.push(`- ${u.subject}: ${u.status} — ${u.message}`);
+    if (k.notApplied.length > 0) lines.push(`- not applied: ${k.notApplied.join(", ")}`);
+    blocks.push({ text: lines.join("\n"), fallback: lines[0] });
+  }
+  return blocks;
+}
+
+function changeBlocks(run: RunResult): Block[] {
+  const blocks: Block[] = [];
+  for (const k of run.kustomizations) {
+    const changed = k.changes.filter((c) => c.action !== "unchanged");
+    if (changed.length === 0) continue;
+    const lines = changed.map((c) => `- ${c.action} \`${c.subject}\`${c.reason ? ` (${c.reason})` : ""}`);
+    blocks.push({
+      text: `<details><summary>${k.namespace}/${k.name}: ${changed.length} changed</summary>\n\n${lines.join("\n")}\n\n</details>`,
+      fallback: `- ${k.namespace}/${k.name}: ${changed.length} changed (list omitted)`,
+    });
+  }
+  return blocks;
+}
+
+export function checkRunReport(cluster: string, sha: string, run: RunResult): CheckRunReport {
+  const ok =
+    run.errors.length === 0 &&
+    run.kustomizations.every((k) => k.status === "Ready" || k.status === "Suspended");
+  const failures = failureBlocks(run);
+  const blocks: Block[] = [
+    {
+      text: `Cluster **${cluster}**, path \`${run.clusterPath}\`, commit \`${sha.slice(0, 7)}\`: ${runLine(run)}.\n`,
+    },
+    { text: changeTable(run) },
+    ...(failures.length > 0 ? [{ text: "\n### Failures" }, ...failures] : []),
+    ...(changeBlocks(run).length > 0 ? [{ text: "\n### Changes" }, ...changeBlocks(run)] : []),
+  ];
+  const summary = fitBlocks(
+    blocks,
+    CHECK_RUN_TEXT_LIMIT,
+    (shortened, omitted) =>
+      `\n> ℹ️ Cut to GitHub's 65,535-character limit: ${shortened} section(s) shortened, ${omitted} left out. \`gitops-bot reconcile\` or the bot's log has the full list.`,
+  );
+  return { title: `${cluster}: ${runLine(run)}`, summary, conclusion: ok ? "success" : "failure" };
+}

@@ -1,0 +1,28 @@
+// Remembers webhook deliveries (X-GitHub-Delivery) that were accepted, so a redelivery of one that is queued,
+// running or done does no work twice. A delivery whose work failed is forgotten, so redelivering it retries.
+// Bounded: the oldest entries go first (GitHub redelivers within days, not millions of deliveries later).
+
+export interface DeliveryLog {
+  /** True if the delivery is new (and is now recorded); false if it was seen before. */
+  accept(id: string): boolean;
+  forget(id: string): void;
+}
+
+export class InMemoryDeliveryLog implements DeliveryLog {
+  private readonly ids = new Set<string>();
+  constructor(private readonly capacity = 10_000) {}
+
+  accept(id: string): boolean {
+    if (this.ids.has(id)) return false;
+    this.ids.add(id);
+    if (this.ids.size > this.capacity) {
+      const oldest = this.ids.values().next().value;
+      if (oldest !== undefined) this.ids.delete(oldest);
+    }
+    return true;
+  }
+
+  forget(id: string): void {
+    this.ids.delete(id);
+  }
+}
