@@ -13,9 +13,11 @@ export const isYamlFile = (path: string) => /\.ya?ml$/i.test(path);
 
 /** `./apps/`, `apps`, `` and `.` all name the same directory: `apps` (or `` for the root). */
 export function normaliseRepositoryPath(path: string | undefined): string {
-  const normal = posix.normalize(`/${(path ?? "").replaceAll("\\", "/")}`).replace(/^\/+|\/+$/g, "");
-  if (normal.split("/").includes("..")) throw new Error(`path "${path}" leaves the repository`);
-  return normal;
+  // Relative to the root even when written with a leading slash; normalising keeps a leading ".." visible.
+  const relativePath = (path ?? "").replaceAll("\\", "/").replace(/^\/+/, "");
+  const normal = posix.normalize(relativePath === "" ? "." : relativePath).replace(/\/+$/, "");
+  if (normal === ".." || normal.startsWith("../")) throw new Error(`path "${path}" leaves the repository`);
+  return normal === "." ? "" : normal;
 }
 
 export function isUnder(file: string, dir: string): boolean {

@@ -4,8 +4,9 @@
 
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { freePort } from "./processes.js";
@@ -18,6 +19,11 @@ export interface BasicCredentials {
 export interface StartRegistryOptions {
   /** Protects the registry with htpasswd (basic) auth; anonymous requests then get 401. */
   htpasswd?: BasicCredentials;
+  /**
+   * Protects the registry with distribution's token auth: 401 with a Bearer challenge naming `realm`, and
+   * tokens signed by the key of `rootCertBundle` (see registry-token-server.ts). Needs a distribution 3.x binary.
+   */
+  token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
   /** Registry binary; defaults to $GITOPS_BOT_REGISTRY_BIN or `docker-registry` on PATH. */
   binary?: string;
   /**
@@ -44,6 +50,8 @@ export interface RunningRegistry {
 
 export interface PushImageOptions {
   auth?: BasicCredentials;
+  /** A bearer token (from registry-token-server.ts) for a token-protected registry; wins over `auth`. */
+  bearerToken?: string;
   /**
    * Manifest annotations. Without them every tag of a repository points at the same manifest (like a
    * retag); pass e.g. `{ "org.example.tag": tag }` when a test needs a distinct digest per tag.
@@ -106,8 +114,9 @@ export async function pushImage(
   opts: PushImageOptions = {},
 ): Promise<string> {
   const image = tinyImage(opts.annotations);
-  await ensureBlobs(registryUrl, repository, image.blobs, opts.auth);
-  return putManifest(registryUrl, repository, tag, image.manifest, opts.auth);
+  const auth = opts.bearerToken ?? opts.auth;
+  await ensureBlobs(registryUrl, repository, image.blobs, auth);
+  return putManifest(registryUrl, repository, tag, image.manifest, auth);
 }
 
 /**
@@ -121,13 +130,14 @@ export async function pushImageTags(
   opts: PushImageOptions & { concurrency?: number } = {},
 ): Promise<Map<string, string>> {
   const image = tinyImage(opts.annotations);
-  await ensureBlobs(registryUrl, repository, image.blobs, opts.auth);
+  const auth = opts.bearerToken ?? opts.auth;
+  await ensureBlobs(registryUrl, repository, image.blobs, auth);
   const digests = new Map<string, string>();
   let next = 0;
   const worker = async () => {
     while (next < tags.length) {
       const tag = tags[next++]!;
-      digests.set(tag, await putManifest(registryUrl, repository, tag, image.manifest, opts.auth));
+      digests.set(tag, await putManifest(registryUrl, repository, tag, image.manifest, auth));
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 8) }, worker));
@@ -167,6 +177,18 @@ function registryConfig(dir: string, host: string, opts: StartRegistryOptions): 
     http: { addr: host, secret: randomBytes(16).toString("hex") },
     ...(opts.htpasswd
       ? { auth: { htpasswd: { realm: "gitops-bot-test", path: join(dir, "htpasswd") } } }
+      : {}),
+    ...(opts.token
+      ? {
+          auth: {
+            token: {
+              realm: opts.token.realm,
+              service: opts.token.service,
+              issuer: opts.token.issuer,
+              rootcertbundle: opts.token.rootCertBundle,
+            },
+          },
+        }
       : {}),
   };
   return `${JSON.stringify(config, null, 2)}\n`;
@@ -351,7 +373,7 @@ async function ensureBlobs(
   registryUrl: string,
   repository: string,
   blobs: Blob[],
-  auth?: BasicCredentials,
+  auth?: RegistryAuth,
 ): Promise<void> {
   for (const blob of blobs) {
     const url = new URL(`/v2/${repository}/blobs/${blob.digest}`, registryUrl);
@@ -391,7 +413,7 @@ async function putManifest(
   repository: string,
   tag: string,
   manifest: string,
-  auth?: BasicCredentials,
+  auth?: RegistryAuth,
 ): Promise<string> {
   const response = await registryFetch(
     new URL(`/v2/${repository}/manifests/${tag}`, registryUrl),
@@ -413,8 +435,12 @@ async function putManifest(
   return expected;
 }
 
-function authHeaders(auth?: BasicCredentials): Record<string, string> {
+/** Basic credentials, or a bearer token string. */
+type RegistryAuth = BasicCredentials | string;
+
+function authHeaders(auth?: RegistryAuth): Record<string, string> {
   if (!auth) return {};
+  if (typeof auth === "string") return { authorization: `Bearer ${auth}` };
   return { authorization: `Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString("base64")}` };
 }
 
@@ -436,4 +462,20 @@ async function registryFetch(
   if (init.method === "PUT" || init.method === "POST" || init.method === "HEAD")
     await response.body?.cancel();
   return response;
+}
+
+/**
+ * distribution v3's `registry`, built by scripts/registry-binary.sh: it honours `n`/`last` on tags/list (Debian's
+ * 2.8 does not) and supports token auth, so pagination and bearer tests need it.
+ */
+export function paginatingRegistryBinary(): string {
+  const binary =
+    process.env.GITOPS_BOT_REGISTRY_V3_BIN ??
+    join(process.env.GITOPS_BOT_CACHE ?? join(homedir(), ".cache", "gitops-bot"), "bin", "registry-v3.0.0");
+  if (!existsSync(binary)) {
+    throw new Error(
+      `${binary} not found; build it with scripts/registry-binary.sh (needs Go, about 4 minutes)`,
+    );
+  }
+  return binary;
 }
