@@ -7,6 +7,7 @@ import { Probot, Server } from "probot";
 import { loadOperatorConfig } from "./config/operator-config.js";
 import { readServerEnv } from "./config/server-env.js";
 import { healthzHandler } from "./github/http-routes.js";
+import { GitOpsOctokit } from "./github/octokit.js";
 import { createGitOpsApp, type GitOpsApp } from "./index.js";
 import { createLogger } from "./observability/logger.js";
 
@@ -42,6 +43,7 @@ export async function main(): Promise<Server> {
     privateKey: env.privateKey ?? "placeholder: app not registered yet",
     secret: env.webhookSecret,
     baseUrl: env.baseUrl,
+    Octokit: GitOpsOctokit,
     log,
   });
   const server = new Server({

@@ -27,6 +27,8 @@ export interface ReplyOptions {
   /** How many requests this reply answers; `done()` fails until all of them arrived. Default 1. */
   times?: number;
   headers?: Record<string, string>;
+  /** Answer only after this many milliseconds (a slow GitHub, or to hold a job while others queue up). */
+  delayMs?: number;
 }
 
 /** A request as the mock received it. */
@@ -121,6 +123,7 @@ export function mockGitHub(options: MockGitHubOptions = {}): GitHubMock {
     };
     const scope = nock(origin);
     const interceptor = scope.intercept(matches, method).times(expected);
+    if (replyOptions.delayMs) interceptor.delay(replyOptions.delayMs);
     const route: Route = {
       description: `${method} ${baseUrl}${typeof path === "string" ? path : String(path)}`,
       requests: [],

@@ -18,6 +18,8 @@ export type WebhookPayload<Name extends WebhookEventName> = Extract<WebhookEvent
 export interface TestProbotOptions {
   /** API root for GitHub Enterprise Server tests, e.g. `https://ghe.example.com/api/v3`. */
   baseUrl?: string;
+  /** An Octokit class to use instead of the test one (which has retries and throttling off). */
+  Octokit?: typeof ProbotOctokit;
 }
 
 export const TEST_APP_ID = 123;
@@ -46,7 +48,7 @@ export async function createTestProbot(
     appId: TEST_APP_ID,
     privateKey: testPrivateKey(),
     log: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
-    Octokit: TestOctokit,
+    Octokit: options.Octokit ?? TestOctokit,
     ...(options.baseUrl === undefined ? {} : { baseUrl: options.baseUrl }),
   });
   await probot.load(appFn);

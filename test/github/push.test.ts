@@ -1,0 +1,241 @@
+// Push → reconcile → report, end to end: GitHub's example push payload through probot, GitHub simulated by the
+// OpenAPI-checked mock, the cluster real. Each test has its own namespace and cluster path (so its own scope).
+import { afterEach, describe, expect, it } from "vitest";
+import type { RawObjectApi } from "../../src/cluster/kube-client.js";
+import {
+  finalStatuses,
+  INSTALLATION_ID,
+  OWNER,
+  REPO,
+  randomSha,
+  replyRepoConfig,
+  replyTarball,
+  repoConfigYaml,
+  startBot,
+} from "../support/github-app.js";
+import { type GitHubMock, mockGitHub } from "../support/github-mock.js";
+import { createNamespace, exists, testObjectApi } from "../support/kube.js";
+import { receive, webhookExample } from "../support/probot.js";
+import { configMap, fluxKustomization, makeRepo } from "../support/repo-tree.js";
+
+const base = `/repos/${OWNER}/${REPO}`;
+let github: GitHubMock | undefined;
+afterEach(() => github?.cleanup());
+
+function pushPayload(sha: string, ref = "refs/heads/master") {
+  const payload = webhookExample("push", (p) => p.ref === "refs/heads/master" && Boolean(p.installation));
+  payload.ref = ref;
+  payload.after = sha;
+  payload.installation = { id: INSTALLATION_ID, node_id: "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ==" };
+  return payload;
+}
+
+async function repoFor(api: RawObjectApi, objects: (ns: string) => Record<string, string>) {
+  const ns = await createNamespace(api, "gh");
+  const clusterPath = `clusters/${ns}`;
+  const dir = makeRepo({
+    [`${clusterPath}/apps.yaml`]: fluxKustomization({
+      name: "apps",
+      namespace: ns,
+      path: `./apps/${ns}`,
+      extra: `  targetNamespace: ${ns}\n`,
+    }),
+    ...Object.fromEntries(Object.entries(objects(ns)).map(([f, c]) => [`apps/${ns}/${f}`, c])),
+  });
+  return { ns, clusterPath, dir };
+}
+
+describe("push", () => {
+  it("reconciles the bound cluster and reports statuses per Kustomization and a check run table", async () => {
+    const api = testObjectApi();
+    const { ns, clusterPath, dir } = await repoFor(api, () => ({
+      "a.yaml": configMap("a", { color: "blue" }),
+      "b.yaml": configMap("b", { size: "L" }),
+    }));
+    const sha = randomSha();
+    github = mockGitHub();
+    github.installationToken(INSTALLATION_ID);
+    const config = replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
+    replyTarball(github, dir, sha);
+    const created = github.reply("POST", `${base}/check-runs`, 201, { id: 7 });
+    const updated = github.reply("PATCH", `${base}/check-runs/7`, 200, { id: 7 }, { times: 2 });
+    const statuses = github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 }, { times: 4 });
+
+    const bot = await startBot();
+    await receive(bot.probot, "push", pushPayload(sha));
+    await bot.app.queue.idle();
+    github.done();
+
+    expect(config.requests[0]?.path).toContain("ref=master");
+    expect(created.requests[0]?.body).toMatchObject({
+      name: "gitops / dev",
+      head_sha: sha,
+      status: "queued",
+    });
+    expect(finalStatuses(statuses)).toEqual({
+      "gitops/dev": { state: "success", description: expect.stringMatching(/^1 Kustomization ready in /) },
+      "gitops/dev/apps": { state: "success", description: expect.stringMatching(/^2 created/) },
+    });
+    // The first status said the cluster's run was queued, before any work.
+    expect(statuses.requests[0]?.body).toMatchObject({
+      context: "gitops/dev",
+      state: "pending",
+      description: "queued",
+    });
+    const final = updated.requests[1]?.body as {
+      conclusion: string;
+      output: { title: string; summary: string };
+    };
+    expect(final.conclusion).toBe("success");
+    expect(final.output.summary).toContain(`| ✅ \`${ns}/apps\` | Ready | 2 | 0 | 0 | 0 |`);
+    expect(final.output.summary).toContain(`created \`ConfigMap/${ns}/a\``);
+    expect(await exists(api, "v1", "ConfigMap", "a", ns)).toBe(true);
+  });
+
+  it("reports a failing apply as a failure status naming the object and the API server's reason", async () => {
+    const api = testObjectApi();
+    const { ns, clusterPath, dir } = await repoFor(api, () => ({
+      "good.yaml": configMap("good", { a: "1" }),
+      "bad.yaml": configMap("Bad_Name", { a: "1" }),
+    }));
+    const sha = randomSha();
+    github = mockGitHub();
+    github.installationToken(INSTALLATION_ID);
+    replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
+    replyTarball(github, dir, sha);
+    github.reply("POST", `${base}/check-runs`, 201, { id: 8 });
+    const updated = github.reply("PATCH", `${base}/check-runs/8`, 200, { id: 8 }, { times: 2 });
+    const statuses = github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 }, { times: 4 });
+
+    const bot = await startBot();
+    await receive(bot.probot, "push", pushPayload(sha));
+    await bot.app.queue.idle();
+    github.done();
+
+    const final = finalStatuses(statuses);
+    expect(final["gitops/dev/apps"]?.state).toBe("failure");
+    expect(final["gitops/dev/apps"]?.description).toContain("Bad_Name");
+    expect(final["gitops/dev"]?.state).toBe("failure");
+    const report = updated.requests[1]?.body as { conclusion: string; output: { summary: string } };
+    expect(report.conclusion).toBe("failure");
+    expect(report.output.summary).toMatch(/ConfigMap\/.*Bad_Name.*(Invalid value|invalid)/s);
+    expect(await exists(api, "v1", "ConfigMap", "good", ns)).toBe(false);
+  });
+
+  it("refuses a cluster the repository is not allowed on, applying nothing", async () => {
+    const sha = randomSha();
+    github = mockGitHub();
+    github.installationToken(INSTALLATION_ID);
+    replyRepoConfig(github, repoConfigYaml([{ name: "prod", path: "clusters/prod" }]));
+    const check = github.reply("POST", `${base}/check-runs`, 201, { id: 9 });
+    const statuses = github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 });
+
+    const bot = await startBot({
+      operator: {
+        clusters: [{ name: "prod", kubeconfig: "/nonexistent", repositories: ["acme/platform"] }],
+      },
+    });
+    await receive(bot.probot, "push", pushPayload(sha));
+    await bot.app.queue.idle();
+    github.done(); // no tarball was fetched: nothing was even read
+
+    expect(finalStatuses(statuses)["gitops/prod"]).toEqual({
+      state: "failure",
+      description:
+        'repository Codertocat/Hello-World is not allowed to target cluster "prod"; nothing applied',
+    });
+    expect(check.requests[0]?.body).toMatchObject({ conclusion: "failure", name: "gitops / prod" });
+  });
+
+  it("fails a gitops/config check naming the file, line and field of a bad .github/gitops.yaml", async () => {
+    const sha = randomSha();
+    github = mockGitHub();
+    github.installationToken(INSTALLATION_ID);
+    replyRepoConfig(github, "clusters:\n  - name: dev\n    pth: clusters/dev\n");
+    const check = github.reply("POST", `${base}/check-runs`, 201, { id: 10 });
+    const statuses = github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 });
+
+    const bot = await startBot();
+    await receive(bot.probot, "push", pushPayload(sha));
+    await bot.app.queue.idle();
+    github.done();
+
+    const status = finalStatuses(statuses)["gitops/config"];
+    expect(status?.state).toBe("failure");
+    expect(status?.description).toMatch(/\.github\/gitops\.yaml: line 2: clusters\[0\]/);
+    const output = (check.requests[0]?.body as { output: { summary: string } }).output.summary;
+    expect(output).toContain("`.github/gitops.yaml` line 2, `clusters[0]`");
+    expect(output).toMatch(/pth/);
+  });
+
+  it("ignores tag pushes, deleted branches and branches no cluster tracks", async () => {
+    github = mockGitHub();
+    github.installationToken(INSTALLATION_ID);
+    replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: "clusters/dev" }]));
+    const bot = await startBot();
+    await receive(bot.probot, "push", pushPayload(randomSha(), "refs/tags/v1.0.0"));
+    const deleted = pushPayload("0".repeat(40), "refs/heads/old");
+    deleted.deleted = true;
+    await receive(bot.probot, "push", deleted);
+    // Only this one reads the config, and finds no cluster for the branch.
+    await receive(bot.probot, "push", pushPayload(randomSha(), "refs/heads/feature"));
+    await bot.app.queue.idle();
+    github.done();
+  });
+
+  it("does no work twice for a redelivered webhook", async () => {
+    const api = testObjectApi();
+    const { clusterPath, dir } = await repoFor(api, () => ({ "a.yaml": configMap("a", { x: "1" }) }));
+    const sha = randomSha();
+    github = mockGitHub();
+    github.installationToken(INSTALLATION_ID);
+    replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
+    replyTarball(github, dir, sha);
+    github.reply("POST", `${base}/check-runs`, 201, { id: 11 });
+    github.reply("PATCH", `${base}/check-runs/11`, 200, { id: 11 }, { times: 2 });
+    github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 }, { times: 4 });
+
+    const bot = await startBot();
+    const payload = pushPayload(sha);
+    await receive(bot.probot, "push", payload, "delivery-1");
+    await bot.app.queue.idle();
+    await receive(bot.probot, "push", payload, "delivery-1");
+    await bot.app.queue.idle();
+    github.done(); // a second run would have made requests no reply was declared for
+  });
+
+  it("supersedes a queued commit with a newer one, saying so on the older commit", async () => {
+    const api = testObjectApi();
+    const { ns, clusterPath, dir } = await repoFor(api, () => ({ "a.yaml": configMap("a", { x: "1" }) }));
+    const [first, second, third] = [randomSha(), randomSha(), randomSha()];
+    github = mockGitHub();
+    github.installationToken(INSTALLATION_ID);
+    replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]), 3);
+    // The first commit's download is slow, so the others queue up behind it.
+    replyTarball(github, dir, first, { delayMs: 1500 });
+    replyTarball(github, dir, third);
+    github.reply("POST", `${base}/check-runs`, 201, { id: 12 }, { times: 3 });
+    const updates = github.reply("PATCH", `${base}/check-runs/12`, 200, { id: 12 }, { times: 5 });
+    const s1 = github.reply("POST", `${base}/statuses/${first}`, 201, { id: 1 }, { times: 4 });
+    const s2 = github.reply("POST", `${base}/statuses/${second}`, 201, { id: 1 }, { times: 2 });
+    const s3 = github.reply("POST", `${base}/statuses/${third}`, 201, { id: 1 }, { times: 4 });
+
+    const bot = await startBot();
+    await receive(bot.probot, "push", pushPayload(first));
+    await receive(bot.probot, "push", pushPayload(second));
+    await receive(bot.probot, "push", pushPayload(third));
+    await bot.app.queue.idle();
+    github.done();
+
+    expect(finalStatuses(s1)["gitops/dev"]?.state).toBe("success");
+    expect(finalStatuses(s2)["gitops/dev"]).toEqual({
+      state: "error",
+      description: `superseded by ${third.slice(0, 7)} before it ran; not applied`,
+    });
+    expect(finalStatuses(s3)["gitops/dev"]?.state).toBe("success");
+    expect(updates.requests.some((r) => (r.body as { conclusion?: string }).conclusion === "skipped")).toBe(
+      true,
+    );
+    expect(await exists(api, "v1", "ConfigMap", "a", ns)).toBe(true);
+  });
+});
