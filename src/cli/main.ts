@@ -11,6 +11,7 @@ import { maskSecret } from "../cluster/ssa/mask-secrets.js";
 import { runHasChanges, runSucceeded } from "../reconcile/result.js";
 import { buildTree, defaultReconcileOptions, type ProgressEvent, reconcileTree } from "../reconcile/run.js";
 import { toYaml } from "../reconcile/yaml.js";
+import { imagesCommand } from "./images.js";
 import { renderRun } from "./render.js";
 import { defaultScope, locate } from "./repo-root.js";
 
@@ -102,6 +103,7 @@ export async function main(
     io.out.write(usage.main);
     return command ? 0 : 2;
   }
+  if (command === "images") return imagesCommand(rest, io);
   if (!isCommand(command)) {
     io.err.write(`gitops-bot: unknown command "${command}"\n\n${usage.main}`);
     return 2;

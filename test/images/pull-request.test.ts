@@ -56,7 +56,6 @@ spec:
         - name: podinfo
           image: ghcr.io/stefanprodan/podinfo:${tag} # {"$imagepolicy": "flux-system:podinfo"}
 `;
-const outside = 'image: ghcr.io/stefanprodan/podinfo:5.0.0 # {"$imagepolicy": "flux-system:podinfo"}\n';
 
 const latest = (tag: string) =>
   new Map<string, LatestImage>([["flux-system/podinfo", { image: "ghcr.io/stefanprodan/podinfo", tag }]]);
@@ -182,7 +181,7 @@ describe("image update pull requests", () => {
 
     expect(outcome).toMatchObject({ action: "updated", number: 7 });
     expect(moved.requests[0]?.body).toEqual({ sha: newCommit, force: true });
-    expect(readMarker((updated.requests[0]?.body as { body: string }).body)?.proposal).toEqual({
+    expect(readMarker((updated.requests[0]!.body as { body: string }).body)?.proposal).toEqual({
       "flux-system/podinfo": "5.2.1",
     });
     github.done();
@@ -203,10 +202,10 @@ describe("image update pull requests", () => {
     const closed = github.reply("PATCH", `${repoPath}/pulls/7`, 200, { number: 7 });
 
     expect(await sync("5.2.1")).toMatchObject({ action: "closed", number: 7, changes: [] });
-    expect((comment.requests[0]?.body as { body: string }).body).toBe(
+    expect((comment.requests[0]!.body as { body: string }).body).toBe(
       "The newest images chosen by the policies of `flux-system/apps` are already in `main`; closing.",
     );
-    const patch = closed.requests[0]?.body as { state: string; body: string };
+    const patch = closed.requests[0]!.body as { state: string; body: string };
     expect(patch.state).toBe("closed");
     // Closed by the bot, not rejected by the team: the marker says so.
     expect(readMarker(patch.body)).toEqual({
@@ -244,7 +243,7 @@ describe("image update pull requests", () => {
     const created = github.reply("POST", `${repoPath}/pulls`, 201, { number: 8 });
 
     expect(await sync("5.3.0")).toMatchObject({ action: "created", number: 8, rejected: [] });
-    expect((created.requests[0]?.body as { title: string }).title).toBe("Update images: podinfo 5.3.0");
+    expect((created.requests[0]!.body as { title: string }).title).toBe("Update images: podinfo 5.3.0");
     github.done();
   });
 });
