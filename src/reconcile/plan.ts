@@ -4,8 +4,14 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { KubernetesObject } from "@kubernetes/client-node";
-import { buildKustomization, runKustomize, type WorkTree } from "../build/kustomize.js";
+import { buildKustomization, prepareWorkTree, runKustomize, type WorkTree } from "../build/kustomize.js";
 import { ManifestError } from "../flux/errors.js";
+import {
+  type FluxHelmRelease,
+  helmReleaseKey,
+  isHelmRelease,
+  parseHelmRelease,
+} from "../flux/helm-release.js";
 import {
   type FluxKustomization,
   isKustomization,
@@ -20,7 +26,11 @@ import {
   readManifestFile,
   type SourcedObject,
 } from "../flux/manifests.js";
+import { isSource, parseSource, sourceKey } from "../flux/sources.js";
+import { defaultCacheDir } from "../source/cache.js";
+import { noSecrets } from "../source/credentials.js";
 import { listFiles, repoRelative, resolveInRepo } from "../source/repo-path.js";
+import { SourceError, SourceResolver } from "../source/resolver.js";
 
 export interface PlannedKustomization {
   ks: FluxKustomization;
@@ -30,11 +40,20 @@ export interface PlannedKustomization {
   buildError?: string;
   /** The Kustomization whose build contained this one, if any. */
   parent?: string;
+  /** For a source other than this repository: `Kind/namespace/name@revision`. */
+  source?: string;
+}
+
+export interface PlannedHelmRelease {
+  hr: FluxHelmRelease;
+  /** The Kustomization whose build contained this HelmRelease (it is reconciled after it), if any. */
+  parent?: string;
 }
 
 export interface TreePlan {
   clusterPath: string;
   kustomizations: PlannedKustomization[];
+  helmReleases: PlannedHelmRelease[];
   /** Things worth telling the user that are not errors: ignored objects, the bootstrap Kustomization. */
   notes: string[];
 }
@@ -44,11 +63,21 @@ export interface PlanOptions {
   /** GitRepository names that stand for the repository being reconciled (Flux bootstrap names it flux-system). */
   selfSourceNames: string[];
   limits: ManifestLimits;
+  /** Where fetched sources (other Git repositories, OCI artifacts, charts) are cached; default GITOPS_BOT_CACHE_DIR or ~/.cache/gitops-bot/sources. */
+  cacheDir?: string;
 }
 
 export function defaultPlanOptions(clusterPath: string): PlanOptions {
   return { clusterPath, selfSourceNames: ["flux-system"], limits: defaultManifestLimits() };
 }
+
+const handledFluxKinds = new Set([
+  "Kustomization",
+  "GitRepository",
+  "OCIRepository",
+  "HelmRepository",
+  "HelmRelease",
+]);
 
 const fluxGroup = /\.toolkit\.fluxcd\.io\//;
 
@@ -76,21 +105,46 @@ async function readClusterPath(work: WorkTree, opts: PlanOptions): Promise<Sourc
     .flatMap((f) => readManifestFile(f, repoRelative(work.dir, f), opts.limits));
 }
 
-export async function planTree(work: WorkTree, opts: PlanOptions): Promise<TreePlan> {
+export async function planTree(
+  work: WorkTree,
+  opts: PlanOptions,
+  resolver: SourceResolver = new SourceResolver({
+    selfSourceNames: opts.selfSourceNames,
+    selfDir: work.dir,
+    cacheDir: opts.cacheDir ?? defaultCacheDir(),
+    secrets: noSecrets,
+  }),
+): Promise<TreePlan> {
   const notes: string[] = [];
   const rootObjects = await readClusterPath(work, opts);
   const clusterDir = resolveInRepo(work.dir, opts.clusterPath);
-  const declaredSources = new Map<string, string>();
   const planned = new Map<string, PlannedKustomization>();
-  const queue: { ks: FluxKustomization; parent?: string }[] = [];
+  const helmReleases = new Map<string, PlannedHelmRelease>();
+  type QueueItem = { ks: FluxKustomization; parent?: string; retried?: boolean };
+  const queue: QueueItem[] = [];
+  const deferred: QueueItem[] = [];
+  const sourceTrees = new Map<string, Promise<WorkTree>>();
 
   const enqueue = (sourced: SourcedObject[], parent?: string) => {
     for (const { object, file } of sourced) {
-      if (object.kind === "GitRepository" && isFluxObject(object)) {
-        declaredSources.set(`${object.metadata?.namespace ?? "flux-system"}/${object.metadata?.name}`, file);
+      if (isSource(object)) {
+        try {
+          resolver.declare(parseSource(object, file));
+        } catch (err) {
+          if (err instanceof SourceError) throw new ManifestError({ file }, err.message);
+          throw err;
+        }
       }
     }
     for (const { object, file } of sourced) {
+      if (isHelmRelease(object)) {
+        const hr = parseHelmRelease(object, file);
+        const key = helmReleaseKey(hr);
+        if (helmReleases.has(key))
+          throw new ManifestError({ file, object: key }, "is defined more than once");
+        helmReleases.set(key, { hr, parent });
+        continue;
+      }
       if (!isKustomization(object)) {
         if (!parent && !isFluxObject(object)) {
           notes.push(
@@ -101,62 +155,109 @@ export async function planTree(work: WorkTree, opts: PlanOptions): Promise<TreeP
       }
       const ks = parseKustomization(object, file);
       const key = kustomizationKey(ks);
-      const target = ks.spec.path
-        ? resolveInRepo(work.dir, ks.spec.path, { file, object: `Kustomization/${key}`, field: "spec.path" })
-        : work.dir;
-      if (target === clusterDir) {
-        notes.push(
-          `Kustomization ${key} syncs the cluster path itself (Flux bootstrap); it is the root of this run`,
-        );
-        continue;
+      checkSource(ks);
+      if (resolver.isSelf(ks.spec.sourceRef, ks.namespace)) {
+        const target = ks.spec.path
+          ? resolveInRepo(work.dir, ks.spec.path, {
+              file,
+              object: `Kustomization/${key}`,
+              field: "spec.path",
+            })
+          : work.dir;
+        if (target === clusterDir) {
+          notes.push(
+            `Kustomization ${key} syncs the cluster path itself (Flux bootstrap); it is the root of this run`,
+          );
+          continue;
+        }
       }
-      if (planned.has(key) || queue.some((q) => kustomizationKey(q.ks) === key)) {
+      if (
+        planned.has(key) ||
+        queue.some((q) => kustomizationKey(q.ks) === key) ||
+        deferred.some((q) => kustomizationKey(q.ks) === key)
+      ) {
         throw new ManifestError({ file, object: `Kustomization/${key}` }, "is defined more than once");
       }
-      checkSource(ks, declaredSources, opts);
       queue.push({ ks, parent });
     }
   };
-  enqueue(rootObjects);
 
-  while (queue.length > 0) {
-    const { ks, parent } = queue.shift() as { ks: FluxKustomization; parent?: string };
-    const key = kustomizationKey(ks);
-    try {
-      const built = await buildKustomization(work, ks, opts.limits);
-      const source = `${ks.spec.path ?? "./"} (built by Kustomization ${key})`;
-      planned.set(key, { ks, objects: built.filter((o) => !isFluxObject(o)), parent });
-      enqueue(
-        built.filter(isFluxObject).map((object) => ({ object, file: source })),
-        key,
+  /** The work tree a Kustomization builds in: this repository's, or a private copy of its source's files. */
+  const treeFor = async (ks: FluxKustomization): Promise<{ tree: WorkTree; source?: string }> => {
+    const ref = ks.spec.sourceRef;
+    if (resolver.isSelf(ref, ks.namespace)) return { tree: work };
+    const source = resolver.find(ref, ks.namespace);
+    if (!source || source.kind === "HelmRepository") {
+      throw new ManifestError(
+        { file: ks.file, object: `Kustomization/${kustomizationKey(ks)}`, field: "spec.sourceRef" },
+        `${ref.kind} ${ref.namespace ?? ks.namespace}/${ref.name} is not defined in the repository`,
       );
-      for (const o of built.filter(
-        (o) => isFluxObject(o) && !isKustomization(o) && o.kind !== "GitRepository",
-      )) {
-        notes.push(`Kustomization ${key}: ${o.kind}/${o.metadata?.name} is not reconciled yet by gitops-bot`);
-      }
-    } catch (err) {
-      if (!(err instanceof ManifestError)) throw err;
-      planned.set(key, { ks, objects: [], buildError: err.message, parent });
     }
+    const key = sourceKey(source);
+    let tree = sourceTrees.get(key);
+    if (!tree) {
+      tree = resolver.artifact(source).then((a) => prepareWorkTree(a.dir));
+      sourceTrees.set(key, tree);
+    }
+    const artifact = await resolver.artifact(source);
+    return { tree: await tree, source: `${key}@${artifact.revision}` };
+  };
+
+  enqueue(rootObjects);
+  try {
+    for (;;) {
+      // Kustomizations whose source was not declared yet get a second chance once the rest is built.
+      let next = queue.shift();
+      if (!next) {
+        const retry = deferred.shift();
+        next = retry && { ...retry, retried: true };
+      }
+      if (!next) break;
+      const { ks, parent } = next;
+      const ref = ks.spec.sourceRef;
+      if (!next.retried && !opts.selfSourceNames.includes(ref.name) && !resolver.find(ref, ks.namespace)) {
+        deferred.push({ ks, parent });
+        continue;
+      }
+      const key = kustomizationKey(ks);
+      let source: string | undefined;
+      try {
+        const resolved = await treeFor(ks);
+        source = resolved.source;
+        const built = await buildKustomization(resolved.tree, ks, opts.limits);
+        const origin = `${ks.spec.path ?? "./"} (built by Kustomization ${key})`;
+        planned.set(key, { ks, objects: built.filter((o) => !isFluxObject(o)), parent, source });
+        enqueue(
+          built.filter(isFluxObject).map((object) => ({ object, file: origin })),
+          key,
+        );
+        for (const o of built.filter((o) => isFluxObject(o) && !handledFluxKinds.has(o.kind ?? ""))) {
+          notes.push(
+            `Kustomization ${key}: ${o.kind}/${o.metadata?.name} is not reconciled yet by gitops-bot`,
+          );
+        }
+      } catch (err) {
+        if (!(err instanceof ManifestError) && !(err instanceof SourceError)) throw err;
+        planned.set(key, { ks, objects: [], buildError: err.message, parent, source });
+      }
+    }
+  } finally {
+    for (const tree of sourceTrees.values()) tree.then((t) => t.cleanup()).catch(() => {});
   }
-  return { clusterPath: opts.clusterPath, kustomizations: [...planned.values()], notes };
+  return {
+    clusterPath: opts.clusterPath,
+    kustomizations: [...planned.values()],
+    helmReleases: [...helmReleases.values()],
+    notes,
+  };
 }
 
-function checkSource(ks: FluxKustomization, declared: Map<string, string>, opts: PlanOptions): void {
+function checkSource(ks: FluxKustomization): void {
   const ref = ks.spec.sourceRef;
-  const subject = `Kustomization/${kustomizationKey(ks)}`;
-  if (ref.kind !== "GitRepository") {
+  if (ref.kind === "Bucket") {
     throw new ManifestError(
-      { file: ks.file, object: subject, field: "spec.sourceRef.kind" },
-      `${ref.kind} sources are not supported yet; use the GitRepository that stands for this repository`,
-    );
-  }
-  const key = `${ref.namespace ?? ks.namespace}/${ref.name}`;
-  if (declared.has(key) && !opts.selfSourceNames.includes(ref.name)) {
-    throw new ManifestError(
-      { file: ks.file, object: subject, field: "spec.sourceRef" },
-      `GitRepository ${key} points at another repository, which is not supported yet; only this repository (${opts.selfSourceNames.join(", ")}) can be a source`,
+      { file: ks.file, object: `Kustomization/${kustomizationKey(ks)}`, field: "spec.sourceRef.kind" },
+      "Bucket sources are not supported; use a GitRepository or an OCIRepository",
     );
   }
 }

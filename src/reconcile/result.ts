@@ -27,26 +27,82 @@ export interface KustomizationResult {
   notApplied: string[];
   durationMs: number;
   healthMs?: number;
+  /** For a source other than this repository: `Kind/namespace/name@revision`. */
+  source?: string;
+}
+
+export type HelmReleaseAction =
+  | "installed"
+  | "upgraded"
+  | "unchanged"
+  | "rolled back"
+  | "uninstalled"
+  | "drift corrected"
+  | "none";
+
+export interface HelmReleaseResult {
+  name: string;
+  namespace: string;
+  file: string;
+  releaseName: string;
+  releaseNamespace: string;
+  /** Chart name and version the release was (or, in a dry run, would be) made from. */
+  chart?: string;
+  version?: string;
+  /** The chart source and its revision, e.g. `HelmRepository/flux-system/podinfo@sha256:…`. */
+  source?: string;
+  status: KustomizationStatus;
+  /** What happened to the Helm release in this run. */
+  action: HelmReleaseAction;
+  /** One line for people: what happened, or why it failed or was skipped. */
+  message: string;
+  /** The Helm release revision after the run. */
+  revision?: number;
+  /** Object-level changes: the rendered-manifest diff in dry runs, drift found or corrected, uninstalls. */
+  changes: ChangeSetEntry[];
+  /** Detailed failures, remediation steps included. */
+  errors: string[];
+  durationMs: number;
+}
+
+/** A source the run fetched, with the revision it resolved to (Flux's `branch@sha1:…`, `tag@sha256:…`). */
+export interface SourceResult {
+  kind: string;
+  name: string;
+  namespace: string;
+  url: string;
+  revision?: string;
+  error?: string;
 }
 
 export interface RunResult {
   clusterPath: string;
   dryRun: boolean;
   kustomizations: KustomizationResult[];
+  /** One result per HelmRelease (present when the tree has any, or had any in a previous run). */
+  helmReleases?: HelmReleaseResult[];
+  /** Sources other than the repository itself that the run fetched. */
+  sources?: SourceResult[];
   /** Errors that stop the whole run before any Kustomization: unreadable cluster path, dependency cycle. */
   errors: string[];
   durationMs: number;
 }
 
 export function runSucceeded(run: RunResult): boolean {
+  const ok = (status: KustomizationStatus) => status === "Ready" || status === "Suspended";
   return (
     run.errors.length === 0 &&
-    run.kustomizations.every((k) => k.status === "Ready" || k.status === "Suspended")
+    run.kustomizations.every((k) => ok(k.status)) &&
+    (run.helmReleases ?? []).every((h) => ok(h.status))
   );
 }
 
 export function runHasChanges(run: RunResult): boolean {
-  return run.kustomizations.some((k) =>
-    k.changes.some((c) => c.action === "created" || c.action === "configured" || c.action === "deleted"),
+  const changed = (changes: ChangeSetEntry[]) =>
+    changes.some((c) => c.action === "created" || c.action === "configured" || c.action === "deleted");
+  return (
+    run.kustomizations.some((k) => changed(k.changes)) ||
+    (run.helmReleases ?? []).some((h) => h.action !== "unchanged" && h.action !== "none") ||
+    (run.helmReleases ?? []).some((h) => changed(h.changes))
   );
 }

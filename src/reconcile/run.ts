@@ -1,7 +1,7 @@
 // The run loop: plan the tree, then reconcile each Kustomization once its dependencies are Ready —
 // substitute, label, apply (or dry-run), record the inventory, prune, wait for health — independent ones in
 // parallel. Kustomizations that left Git have their objects pruned. Knows nothing about GitHub.
-import type { KubernetesObject } from "@kubernetes/client-node";
+import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { prepareWorkTree } from "../build/kustomize.js";
 import { SubstitutionError, substituteObject } from "../build/substitute.js";
@@ -21,18 +21,24 @@ import {
 import { objectId, subjectOf } from "../cluster/ssa/object-id.js";
 import { deleteStaleObjects, staleEntries } from "../cluster/ssa/prune.js";
 import { waitForHealthy } from "../cluster/ssa/wait.js";
+import { helmReleaseKey } from "../flux/helm-release.js";
 import { kustomizationKey } from "../flux/kustomization.js";
+import { HelmRunner } from "../helm/run-helm-releases.js";
+import { defaultCacheDir } from "../source/cache.js";
+import { clusterSecretReader } from "../source/credentials.js";
+import { SourceResolver } from "../source/resolver.js";
 import { mapLimit, semaphore } from "./concurrency.js";
 import { DependencyError, dependencyOrder } from "./graph.js";
 import {
   defaultPlanOptions,
+  type PlannedHelmRelease,
   type PlannedKustomization,
   type PlanOptions,
   planTree,
   type TreePlan,
 } from "./plan.js";
 import { postBuildVars } from "./post-build-vars.js";
-import type { KustomizationResult, RunResult } from "./result.js";
+import type { HelmReleaseResult, KustomizationResult, RunResult } from "./result.js";
 
 export type ProgressEvent =
   | { type: "planned"; kustomizations: number }
@@ -56,6 +62,8 @@ export interface ReconcileOptions extends PlanOptions {
   skipHealth: boolean;
   onProgress?: (event: ProgressEvent) => void;
   log?: Logger;
+  /** The cluster's KubeConfig, for the helm binary; default: the one `api` was made from. */
+  kubeConfig?: KubeConfig;
 }
 
 export function defaultReconcileOptions(repoDir: string, clusterPath: string): ReconcileOptions {
@@ -93,22 +101,49 @@ export async function reconcileTree(api: RawObjectApi, options: ReconcileOptions
     durationMs: 0,
   };
   const work = prepareWorkTree(options.repoDir);
+  const resolver = new SourceResolver({
+    selfSourceNames: options.selfSourceNames,
+    selfDir: work.dir,
+    cacheDir: options.cacheDir ?? defaultCacheDir(),
+    secrets: clusterSecretReader(api),
+  });
+  const helm = new HelmRunner(api, resolver, {
+    dryRun: options.dryRun,
+    withDiff: options.withDiff,
+    scope: options.scope,
+    skipHealth: options.skipHealth,
+    kubeConfig: options.kubeConfig,
+  });
   try {
     let plan: TreePlan;
     try {
-      plan = await planTree(work, options);
+      plan = await planTree(work, options, resolver);
     } catch (err) {
       result.errors.push((err as Error).message);
       return result;
     }
     for (const note of plan.notes) options.log?.info({ clusterPath: options.clusterPath }, note);
     options.onProgress?.({ type: "planned", kustomizations: plan.kustomizations.length });
-    result.kustomizations = await reconcileInOrder(api, plan, options, result);
+    const done = await reconcileInOrder(api, plan, options, result, helm);
+    result.kustomizations = done.kustomizations;
+    const helmReleases = done.helmReleases;
     if (result.errors.length === 0) {
       result.kustomizations.push(...(await pruneRemovedKustomizations(api, plan, options)));
+      try {
+        helmReleases.push(...(await helm.pruneRemoved(plan.helmReleases)));
+      } catch (err) {
+        // Listing Helm releases needs to read Secrets cluster-wide; without HelmReleases that is not our business.
+        if (plan.helmReleases.length > 0)
+          result.errors.push(`listing Helm releases: ${(err as Error).message}`);
+        else options.log?.debug({ err }, "could not list Helm releases to prune");
+      }
     }
+    if (helmReleases.length > 0) result.helmReleases = helmReleases;
+    const sources = resolver.results();
+    if (sources.length > 0) result.sources = sources;
     return result;
   } finally {
+    helm.cleanup();
     work.cleanup();
     result.durationMs = Date.now() - started;
   }
@@ -118,56 +153,114 @@ function depKeys(p: PlannedKustomization): string[] {
   return (p.ks.spec.dependsOn ?? []).map((d) => `${d.namespace ?? p.ks.namespace}/${d.name}`);
 }
 
+type Node =
+  | { kind: "Kustomization"; key: string; p: PlannedKustomization }
+  | { kind: "HelmRelease"; key: string; p: PlannedHelmRelease };
+type NodeResult = KustomizationResult | HelmReleaseResult;
+
+function hrDepKeys(p: PlannedHelmRelease): string[] {
+  return (p.hr.spec.dependsOn ?? []).map((d) =>
+    helmReleaseKey({ name: d.name, namespace: d.namespace ?? p.hr.namespace }),
+  );
+}
+
+/**
+ * Kustomizations and HelmReleases in dependency order, independent ones in parallel. A HelmRelease comes after
+ * the Kustomization whose build contained it; a Kustomization with `wait: true` is ready for its dependents
+ * only when the HelmReleases it contains are (as Flux's health check of the HelmRelease objects would say).
+ */
 async function reconcileInOrder(
   api: RawObjectApi,
   plan: TreePlan,
   opts: ReconcileOptions,
   run: RunResult,
-): Promise<KustomizationResult[]> {
-  const byKey = new Map(plan.kustomizations.map((p) => [kustomizationKey(p.ks), p]));
-  const results = new Map<string, KustomizationResult>();
-  // A missing dependency fails only the Kustomization that names it (and, through it, its dependents).
+  helm: HelmRunner,
+): Promise<{ kustomizations: KustomizationResult[]; helmReleases: HelmReleaseResult[] }> {
+  const nodes = new Map<string, Node>();
+  for (const p of plan.kustomizations)
+    nodes.set(kustomizationKey(p.ks), { kind: "Kustomization", key: kustomizationKey(p.ks), p });
+  for (const p of plan.helmReleases)
+    nodes.set(helmReleaseKey(p.hr), { kind: "HelmRelease", key: helmReleaseKey(p.hr), p });
+  const children = new Map<string, string[]>();
+  for (const p of plan.helmReleases) {
+    if (p.parent) children.set(p.parent, [...(children.get(p.parent) ?? []), helmReleaseKey(p.hr)]);
+  }
+  const declaredDeps = (n: Node) => (n.kind === "Kustomization" ? depKeys(n.p) : hrDepKeys(n.p));
+  const waitsForChildren = (key: string) => {
+    const n = nodes.get(key);
+    return n?.kind === "Kustomization" && n.p.ks.spec.wait === true;
+  };
+  /** Every node `n` waits for: its dependencies (with their HelmReleases when they wait) and its parent. */
+  const edges = (n: Node): string[] => {
+    const deps = declaredDeps(n).filter((d) => nodes.has(d));
+    const out = [...deps, ...deps.filter(waitsForChildren).flatMap((d) => children.get(d) ?? [])];
+    if (n.kind === "HelmRelease" && n.p.parent && nodes.has(n.p.parent)) out.push(n.p.parent);
+    return out;
+  };
+  // A missing dependency fails only the node that names it (and, through it, its dependents).
   const missing = new Map<string, string>();
-  for (const [key, p] of byKey) {
-    const absent = depKeys(p).filter((d) => !byKey.has(d));
-    if (absent.length > 0) missing.set(key, `dependency ${absent.join(", ")} not found`);
+  for (const n of nodes.values()) {
+    const absent = declaredDeps(n).filter((d) => !nodes.has(d));
+    if (absent.length > 0) missing.set(n.key, `dependency ${absent.join(", ")} not found`);
   }
   try {
-    dependencyOrder(
-      [...byKey].map(([key, p]) => ({ key, dependsOn: depKeys(p).filter((d) => byKey.has(d)) })),
-    );
+    dependencyOrder([...nodes.values()].map((n) => ({ key: n.key, dependsOn: edges(n) })));
   } catch (err) {
     if (!(err instanceof DependencyError)) throw err;
     run.errors.push(err.message);
-    return [];
+    return { kustomizations: [], helmReleases: [] };
   }
 
-  // Each Kustomization starts when all its dependencies have finished; a slot limit bounds parallelism.
+  // Each node starts when all it waits for has finished; a slot limit bounds parallelism.
   const { acquire, release } = semaphore(opts.concurrency);
-  const running = new Map<string, Promise<KustomizationResult>>();
-  const reconcileKey = (key: string): Promise<KustomizationResult> => {
+  const running = new Map<string, Promise<NodeResult>>();
+  const reconcileKey = (key: string): Promise<NodeResult> => {
     const existing = running.get(key);
     if (existing) return existing;
-    const p = byKey.get(key) as PlannedKustomization;
-    const promise = (async () => {
-      const deps = await Promise.all(
-        depKeys(p)
-          .filter((d) => byKey.has(d))
-          .map(reconcileKey),
+    const n = nodes.get(key) as Node;
+    const promise = (async (): Promise<NodeResult> => {
+      const waited = await Promise.all(
+        edges(n).map(async (d) => ({ key: d, result: await reconcileKey(d) })),
       );
-      const notReady = deps.filter((d) => d.status !== "Ready");
-      if (missing.has(key)) return failedResult(p, missing.get(key) as string);
-      if (notReady.length > 0) {
-        return {
-          ...emptyResult(p),
-          status: "DependencyNotReady" as const,
-          message: `dependency ${notReady.map((d) => `${d.namespace}/${d.name}`).join(", ")} is not ready`,
-        };
+      const parent = n.kind === "HelmRelease" ? n.p.parent : undefined;
+      const notReady = waited.filter(
+        (w) => w.result.status !== "Ready" && !(w.key === parent && w.result.status === "Suspended"),
+      );
+      const subject = (w: { key: string; result: NodeResult }) =>
+        w.key.startsWith("HelmRelease/") ? w.key : `${w.result.namespace}/${w.result.name}`;
+      if (n.kind === "Kustomization") {
+        if (missing.has(key)) return failedResult(n.p, missing.get(key) as string);
+        if (notReady.length > 0) {
+          return {
+            ...emptyResult(n.p),
+            status: "DependencyNotReady" as const,
+            message: `dependency ${notReady.map(subject).join(", ")} is not ready`,
+          };
+        }
+      } else {
+        const blocked =
+          missing.get(key) ??
+          (notReady.length > 0 ? `dependency ${notReady.map(subject).join(", ")} is not ready` : undefined);
+        if (blocked) {
+          return {
+            name: n.p.hr.name,
+            namespace: n.p.hr.namespace,
+            file: n.p.hr.file,
+            releaseName: n.p.hr.releaseName,
+            releaseNamespace: n.p.hr.releaseNamespace,
+            status: missing.has(key) ? "Failed" : "DependencyNotReady",
+            action: "none",
+            message: blocked,
+            changes: [],
+            errors: missing.has(key) ? [blocked] : [],
+            durationMs: 0,
+          };
+        }
       }
       await acquire();
       try {
         opts.onProgress?.({ type: "started", kustomization: key });
-        const r = await reconcileOne(api, p, opts);
+        const r = n.kind === "Kustomization" ? await reconcileOne(api, n.p, opts) : await helm.reconcile(n.p);
         opts.onProgress?.({ type: "finished", kustomization: key, status: r.status });
         return r;
       } finally {
@@ -177,8 +270,14 @@ async function reconcileInOrder(
     running.set(key, promise);
     return promise;
   };
-  await Promise.all([...byKey.keys()].map(async (key) => results.set(key, await reconcileKey(key))));
-  return plan.kustomizations.map((p) => results.get(kustomizationKey(p.ks)) as KustomizationResult);
+  const results = new Map<string, NodeResult>();
+  await Promise.all([...nodes.keys()].map(async (key) => results.set(key, await reconcileKey(key))));
+  return {
+    kustomizations: plan.kustomizations.map(
+      (p) => results.get(kustomizationKey(p.ks)) as KustomizationResult,
+    ),
+    helmReleases: plan.helmReleases.map((p) => results.get(helmReleaseKey(p.hr)) as HelmReleaseResult),
+  };
 }
 
 function emptyResult(p: PlannedKustomization): KustomizationResult {
@@ -194,6 +293,7 @@ function emptyResult(p: PlannedKustomization): KustomizationResult {
     unhealthy: [],
     notApplied: [],
     durationMs: 0,
+    ...(p.source ? { source: p.source } : {}),
   };
 }
 

@@ -1,0 +1,288 @@
+// Flux `HelmRelease` (helm.toolkit.fluxcd.io/v2): schema, defaults and validation. Field names and meanings
+// follow Flux's API reference; docs/flux-compatibility.md says where we differ.
+import { createHash } from "node:crypto";
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { z } from "zod";
+import { isDuration, parseDuration } from "./duration.js";
+import { ManifestError } from "./errors.js";
+
+export const HELM_GROUP = "helm.toolkit.fluxcd.io";
+
+const duration = z.string().refine(isDuration, { message: "must be a duration like 30s, 5m or 1h30m" });
+const crdsPolicy = z.enum(["Skip", "Create", "CreateReplace"]);
+
+const selector = z.object({
+  group: z.string().optional(),
+  version: z.string().optional(),
+  kind: z.string().optional(),
+  name: z.string().optional(),
+  namespace: z.string().optional(),
+  annotationSelector: z.string().optional(),
+  labelSelector: z.string().optional(),
+});
+
+const remediation = z.object({
+  retries: z.number().int().optional(),
+  ignoreTestFailures: z.boolean().optional(),
+  remediateLastFailure: z.boolean().optional(),
+});
+
+export const helmReleaseSpecSchema = z
+  .object({
+    chart: z
+      .object({
+        spec: z.object({
+          chart: z.string().min(1),
+          version: z.string().optional(),
+          sourceRef: z.object({
+            kind: z.enum(["HelmRepository", "GitRepository", "Bucket"]),
+            name: z.string().min(1),
+            namespace: z.string().optional(),
+            apiVersion: z.string().optional(),
+          }),
+          interval: duration.optional(),
+          reconcileStrategy: z.enum(["ChartVersion", "Revision"]).optional(),
+          valuesFiles: z.array(z.string()).optional(),
+          ignoreMissingValuesFiles: z.boolean().optional(),
+          verify: z.unknown().optional(),
+        }),
+        metadata: z.unknown().optional(),
+      })
+      .optional(),
+    chartRef: z
+      .object({
+        kind: z.enum(["OCIRepository", "HelmChart", "ExternalArtifact"]),
+        name: z.string().min(1),
+        namespace: z.string().optional(),
+        apiVersion: z.string().optional(),
+      })
+      .optional(),
+    interval: duration,
+    timeout: duration.optional(),
+    suspend: z.boolean().optional(),
+    releaseName: z.string().min(1).max(53).optional(),
+    targetNamespace: z.string().min(1).max(63).optional(),
+    storageNamespace: z.string().min(1).max(63).optional(),
+    dependsOn: z.array(z.object({ name: z.string().min(1), namespace: z.string().optional() })).optional(),
+    maxHistory: z.number().int().min(0).optional(),
+    serviceAccountName: z.string().optional(),
+    kubeConfig: z.unknown().optional(),
+    persistentClient: z.boolean().optional(),
+    driftDetection: z
+      .object({
+        mode: z.enum(["enabled", "warn", "disabled"]).optional(),
+        ignore: z
+          .array(z.object({ paths: z.array(z.string().startsWith("/")), target: selector.optional() }))
+          .optional(),
+      })
+      .optional(),
+    install: z
+      .object({
+        timeout: duration.optional(),
+        remediation: remediation.optional(),
+        disableWait: z.boolean().optional(),
+        disableWaitForJobs: z.boolean().optional(),
+        disableHooks: z.boolean().optional(),
+        disableOpenAPIValidation: z.boolean().optional(),
+        disableSchemaValidation: z.boolean().optional(),
+        replace: z.boolean().optional(),
+        skipCRDs: z.boolean().optional(),
+        crds: crdsPolicy.optional(),
+        createNamespace: z.boolean().optional(),
+      })
+      .optional(),
+    upgrade: z
+      .object({
+        timeout: duration.optional(),
+        remediation: remediation
+          .extend({ strategy: z.enum(["rollback", "uninstall"]).optional() })
+          .optional(),
+        disableWait: z.boolean().optional(),
+        disableWaitForJobs: z.boolean().optional(),
+        disableHooks: z.boolean().optional(),
+        disableOpenAPIValidation: z.boolean().optional(),
+        disableSchemaValidation: z.boolean().optional(),
+        force: z.boolean().optional(),
+        preserveValues: z.boolean().optional(),
+        cleanupOnFail: z.boolean().optional(),
+        crds: crdsPolicy.optional(),
+      })
+      .optional(),
+    test: z
+      .object({
+        enable: z.boolean().optional(),
+        timeout: duration.optional(),
+        ignoreFailures: z.boolean().optional(),
+        filters: z.array(z.object({ name: z.string(), exclude: z.boolean().optional() })).optional(),
+      })
+      .optional(),
+    rollback: z
+      .object({
+        timeout: duration.optional(),
+        disableWait: z.boolean().optional(),
+        disableWaitForJobs: z.boolean().optional(),
+        disableHooks: z.boolean().optional(),
+        recreate: z.boolean().optional(),
+        force: z.boolean().optional(),
+        cleanupOnFail: z.boolean().optional(),
+      })
+      .optional(),
+    uninstall: z
+      .object({
+        timeout: duration.optional(),
+        disableHooks: z.boolean().optional(),
+        keepHistory: z.boolean().optional(),
+        disableWait: z.boolean().optional(),
+        deletionPropagation: z.enum(["background", "foreground", "orphan"]).optional(),
+      })
+      .optional(),
+    valuesFrom: z
+      .array(
+        z.object({
+          kind: z.enum(["ConfigMap", "Secret"]),
+          name: z.string().min(1),
+          valuesKey: z.string().optional(),
+          targetPath: z.string().optional(),
+          optional: z.boolean().optional(),
+        }),
+      )
+      .optional(),
+    values: z.record(z.string(), z.unknown()).optional(),
+    postRenderers: z
+      .array(
+        z.object({
+          kustomize: z
+            .object({
+              patches: z
+                .array(z.object({ patch: z.string().min(1), target: selector.optional() }))
+                .optional(),
+              images: z
+                .array(
+                  z.object({
+                    name: z.string().min(1),
+                    newName: z.string().optional(),
+                    newTag: z.string().optional(),
+                    digest: z.string().optional(),
+                  }),
+                )
+                .optional(),
+            })
+            .optional(),
+        }),
+      )
+      .optional(),
+    commonMetadata: z
+      .object({
+        labels: z.record(z.string(), z.string()).optional(),
+        annotations: z.record(z.string(), z.string()).optional(),
+      })
+      .optional(),
+  })
+  .passthrough();
+
+export type HelmReleaseSpec = z.infer<typeof helmReleaseSpecSchema>;
+
+export interface FluxHelmRelease {
+  name: string;
+  namespace: string;
+  spec: HelmReleaseSpec;
+  /** Repository-relative file the object was read from. */
+  file: string;
+  /** The Helm release name: spec.releaseName, else `[<targetNamespace>-]<name>` as Flux derives it. */
+  releaseName: string;
+  /** Where the release's objects go (spec.targetNamespace, else the HelmRelease's namespace). */
+  releaseNamespace: string;
+  /** Flux: `timeout` defaults to 5m. */
+  timeoutMs: number;
+}
+
+export function isHelmRelease(obj: KubernetesObject): boolean {
+  return obj.kind === "HelmRelease" && (obj.apiVersion ?? "").startsWith(`${HELM_GROUP}/`);
+}
+
+export function helmReleaseKey(hr: { name: string; namespace: string }): string {
+  return `HelmRelease/${hr.namespace}/${hr.name}`;
+}
+
+/** Flux's release name: `<targetNamespace>-<name>`, shortened with a hash when longer than 53 characters. */
+export function defaultReleaseName(name: string, targetNamespace: string | undefined): string {
+  const full = targetNamespace ? `${targetNamespace}-${name}` : name;
+  if (full.length <= 53) return full;
+  // Flux: the first 40 characters, a dash and the first 12 hex characters of the name's SHA-256.
+  return `${full.slice(0, 40)}-${createHash("sha256").update(full).digest("hex").slice(0, 12)}`;
+}
+
+/** Validates a Flux HelmRelease object read from `file`; errors name the file, object and field. */
+export function parseHelmRelease(obj: KubernetesObject, file: string): FluxHelmRelease {
+  const name = obj.metadata?.name;
+  const namespace = obj.metadata?.namespace ?? "flux-system";
+  const subject = `HelmRelease/${namespace}/${name ?? "<no name>"}`;
+  const where = (field: string) => ({ file, object: subject, field });
+  if (!name) throw new ManifestError(where("metadata.name"), "is required");
+  if (obj.apiVersion !== `${HELM_GROUP}/v2`) {
+    throw new ManifestError(
+      where("apiVersion"),
+      `${obj.apiVersion} is not supported; use ${HELM_GROUP}/v2 (flux migrate updates older versions)`,
+    );
+  }
+  const parsed = helmReleaseSpecSchema.safeParse((obj as { spec?: unknown }).spec);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ManifestError(
+      where(["spec", ...(issue?.path ?? []).map(String)].join(".")),
+      issue?.message ?? "invalid",
+    );
+  }
+  const spec = parsed.data;
+  if (!spec.chart === !spec.chartRef) {
+    throw new ManifestError(where("spec.chart"), "exactly one of spec.chart and spec.chartRef is required");
+  }
+  if (spec.chart?.spec.sourceRef.kind === "Bucket") {
+    throw new ManifestError(where("spec.chart.spec.sourceRef.kind"), "Bucket sources are not supported");
+  }
+  if (spec.chartRef && spec.chartRef.kind !== "OCIRepository") {
+    throw new ManifestError(
+      where("spec.chartRef.kind"),
+      `${spec.chartRef.kind} is not supported; use OCIRepository`,
+    );
+  }
+  if (spec.chart?.spec.verify) {
+    throw new ManifestError(where("spec.chart.spec.verify"), "chart signature verification is not supported");
+  }
+  if (spec.chart?.spec.valuesFiles?.length) {
+    throw new ManifestError(
+      where("spec.chart.spec.valuesFiles"),
+      "values files from the chart are not supported; use spec.values or spec.valuesFrom",
+    );
+  }
+  if (spec.kubeConfig) {
+    throw new ManifestError(
+      where("spec.kubeConfig"),
+      "remote clusters are configured in the operator's cluster list, not per HelmRelease",
+    );
+  }
+  const releaseNamespace = spec.targetNamespace ?? namespace;
+  if (spec.storageNamespace && spec.storageNamespace !== releaseNamespace) {
+    throw new ManifestError(
+      where("spec.storageNamespace"),
+      `must equal the release namespace ${releaseNamespace}: the helm binary stores a release in the namespace it installs to`,
+    );
+  }
+  (spec.valuesFrom ?? []).forEach((ref, i) => {
+    if (ref.targetPath !== undefined && !/^[^.[\]]+(\.[^.[\]]+|\[\d+\])*$/.test(ref.targetPath)) {
+      throw new ManifestError(
+        where(`spec.valuesFrom[${i}].targetPath`),
+        `"${ref.targetPath}" is not a dotted path like a.b.c or list[0].name`,
+      );
+    }
+  });
+  return {
+    name,
+    namespace,
+    spec,
+    file,
+    releaseName: spec.releaseName ?? defaultReleaseName(name, spec.targetNamespace),
+    releaseNamespace,
+    timeoutMs: parseDuration(spec.timeout ?? "5m"),
+  };
+}

@@ -1,0 +1,231 @@
+// Flux sources (source.toolkit.fluxcd.io): GitRepository, OCIRepository and HelmRepository. Schemas, defaults
+// and validation; field names and meanings follow Flux's API reference (v1, and v1beta2 for OCIRepository
+// which older repositories still use). docs/flux-compatibility.md says where we differ.
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { z } from "zod";
+import { isDuration, parseDuration } from "./duration.js";
+import { ManifestError } from "./errors.js";
+
+export const SOURCE_GROUP = "source.toolkit.fluxcd.io";
+export type SourceKind = "GitRepository" | "OCIRepository" | "HelmRepository";
+export const sourceKinds: readonly SourceKind[] = ["GitRepository", "OCIRepository", "HelmRepository"];
+
+const duration = z.string().refine(isDuration, { message: "must be a duration like 30s, 5m or 1h30m" });
+const localRef = z.object({ name: z.string().min(1) });
+
+export const gitRepositorySpecSchema = z
+  .object({
+    url: z
+      .string()
+      .regex(/^(http|https|ssh):\/\//, { message: "must start with http://, https:// or ssh://" }),
+    secretRef: localRef.optional(),
+    interval: duration,
+    timeout: duration.optional(),
+    ref: z
+      .object({
+        branch: z.string().min(1).optional(),
+        tag: z.string().min(1).optional(),
+        semver: z.string().min(1).optional(),
+        name: z.string().min(1).optional(),
+        commit: z
+          .string()
+          .regex(/^[0-9a-f]{7,40}$/, { message: "must be a hexadecimal commit SHA" })
+          .optional(),
+      })
+      .optional(),
+    ignore: z.string().optional(),
+    include: z
+      .array(
+        z.object({
+          repository: localRef,
+          fromPath: z.string().optional(),
+          toPath: z.string().optional(),
+        }),
+      )
+      .optional(),
+    suspend: z.boolean().optional(),
+    recurseSubmodules: z.boolean().optional(),
+    verify: z.unknown().optional(),
+    provider: z.string().optional(),
+    proxySecretRef: localRef.optional(),
+  })
+  .passthrough();
+
+export const ociRepositorySpecSchema = z
+  .object({
+    url: z.string().regex(/^oci:\/\//, { message: "must start with oci://" }),
+    ref: z
+      .object({
+        tag: z.string().min(1).optional(),
+        semver: z.string().min(1).optional(),
+        semverFilter: z.string().optional(),
+        digest: z
+          .string()
+          .regex(/^sha256:[0-9a-f]{64}$/, { message: "must be sha256:<64 hex digits>" })
+          .optional(),
+      })
+      .optional(),
+    layerSelector: z
+      .object({
+        mediaType: z.string().min(1).optional(),
+        operation: z.enum(["extract", "copy"]).optional(),
+      })
+      .optional(),
+    secretRef: localRef.optional(),
+    provider: z.enum(["generic", "aws", "azure", "gcp"]).optional(),
+    insecure: z.boolean().optional(),
+    interval: duration,
+    timeout: duration.optional(),
+    ignore: z.string().optional(),
+    suspend: z.boolean().optional(),
+    verify: z.unknown().optional(),
+    certSecretRef: localRef.optional(),
+    serviceAccountName: z.string().optional(),
+  })
+  .passthrough();
+
+export const helmRepositorySpecSchema = z
+  .object({
+    url: z
+      .string()
+      .regex(/^(http|https|oci):\/\//, { message: "must start with http://, https:// or oci://" }),
+    type: z.enum(["default", "oci"]).optional(),
+    secretRef: localRef.optional(),
+    passCredentials: z.boolean().optional(),
+    insecure: z.boolean().optional(),
+    interval: duration.optional(),
+    timeout: duration.optional(),
+    suspend: z.boolean().optional(),
+    provider: z.enum(["generic", "aws", "azure", "gcp"]).optional(),
+    certSecretRef: localRef.optional(),
+  })
+  .passthrough();
+
+export type GitRepositorySpec = z.infer<typeof gitRepositorySpecSchema>;
+export type OCIRepositorySpec = z.infer<typeof ociRepositorySpecSchema>;
+export type HelmRepositorySpec = z.infer<typeof helmRepositorySpecSchema>;
+
+interface SourceBase {
+  name: string;
+  namespace: string;
+  /** Repository-relative file the object was read from. */
+  file: string;
+  timeoutMs: number;
+}
+export interface GitRepositorySource extends SourceBase {
+  kind: "GitRepository";
+  spec: GitRepositorySpec;
+}
+export interface OCIRepositorySource extends SourceBase {
+  kind: "OCIRepository";
+  spec: OCIRepositorySpec;
+}
+export interface HelmRepositorySource extends SourceBase {
+  kind: "HelmRepository";
+  spec: HelmRepositorySpec;
+}
+export type FluxSource = GitRepositorySource | OCIRepositorySource | HelmRepositorySource;
+
+export function sourceKey(s: { kind: string; name: string; namespace: string }): string {
+  return `${s.kind}/${s.namespace}/${s.name}`;
+}
+
+export function isSource(obj: KubernetesObject): boolean {
+  return (
+    sourceKinds.includes(obj.kind as SourceKind) && (obj.apiVersion ?? "").startsWith(`${SOURCE_GROUP}/`)
+  );
+}
+
+const versions: Record<SourceKind, string[]> = {
+  GitRepository: ["v1"],
+  OCIRepository: ["v1", "v1beta2"],
+  HelmRepository: ["v1"],
+};
+
+function parseSpec<T>(schema: z.ZodType<T>, obj: KubernetesObject, file: string, subject: string): T {
+  const parsed = schema.safeParse((obj as { spec?: unknown }).spec);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = ["spec", ...(issue?.path ?? []).map(String)].join(".");
+    throw new ManifestError({ file, object: subject, field }, issue?.message ?? "invalid");
+  }
+  return parsed.data;
+}
+
+/** Validates a Flux source object read from `file`; errors name the file, object and field. */
+export function parseSource(obj: KubernetesObject, file: string): FluxSource {
+  const kind = obj.kind as SourceKind;
+  const name = obj.metadata?.name;
+  const namespace = obj.metadata?.namespace ?? "flux-system";
+  const subject = `${kind}/${namespace}/${name ?? "<no name>"}`;
+  if (!name) throw new ManifestError({ file, object: subject, field: "metadata.name" }, "is required");
+  const version = (obj.apiVersion ?? "").split("/")[1] ?? "";
+  if (!versions[kind]?.includes(version)) {
+    throw new ManifestError(
+      { file, object: subject, field: "apiVersion" },
+      `${obj.apiVersion} is not supported; use ${SOURCE_GROUP}/v1`,
+    );
+  }
+  const base = { name, namespace, file };
+  const timeout = (spec: { timeout?: string }, fallback: string) => parseDuration(spec.timeout ?? fallback);
+  switch (kind) {
+    case "GitRepository": {
+      const spec = parseSpec(gitRepositorySpecSchema, obj, file, subject);
+      const ref = spec.ref ?? {};
+      if (ref.name) {
+        throw new ManifestError(
+          { file, object: subject, field: "spec.ref.name" },
+          "Git references by full name are not supported; use branch, tag, semver or commit",
+        );
+      }
+      if (spec.verify) {
+        throw new ManifestError(
+          { file, object: subject, field: "spec.verify" },
+          "commit signature verification is not supported",
+        );
+      }
+      if (spec.recurseSubmodules) {
+        throw new ManifestError(
+          { file, object: subject, field: "spec.recurseSubmodules" },
+          "submodules are not supported",
+        );
+      }
+      return { kind, ...base, spec, timeoutMs: timeout(spec, "60s") };
+    }
+    case "OCIRepository": {
+      const spec = parseSpec(ociRepositorySpecSchema, obj, file, subject);
+      if (spec.provider && spec.provider !== "generic") {
+        throw new ManifestError(
+          { file, object: subject, field: "spec.provider" },
+          `${spec.provider} workload identity is not supported; use secretRef`,
+        );
+      }
+      if (spec.verify) {
+        throw new ManifestError(
+          { file, object: subject, field: "spec.verify" },
+          "signature verification is not supported",
+        );
+      }
+      return { kind, ...base, spec, timeoutMs: timeout(spec, "60s") };
+    }
+    case "HelmRepository": {
+      const spec = parseSpec(helmRepositorySpecSchema, obj, file, subject);
+      const isOci = spec.type === "oci";
+      if (isOci !== spec.url.startsWith("oci://")) {
+        throw new ManifestError(
+          { file, object: subject, field: "spec.url" },
+          isOci ? "must start with oci:// when type is oci" : "an oci:// URL needs type: oci",
+        );
+      }
+      if (spec.provider && spec.provider !== "generic") {
+        throw new ManifestError(
+          { file, object: subject, field: "spec.provider" },
+          `${spec.provider} workload identity is not supported; use secretRef`,
+        );
+      }
+      return { kind, ...base, spec, timeoutMs: timeout(spec, "60s") };
+    }
+    default:
+      throw new ManifestError({ file, object: subject, field: "kind" }, "is not a Flux source kind");
+  }
+}

@@ -1,0 +1,496 @@
+// Reconciling one HelmRelease with the real helm binary, as helm-controller decides: install when there is no
+// release, upgrade when the chart version or the values digest changed, nothing otherwise; remediate failures
+// (uninstall after a failed install, rollback or uninstall after a failed upgrade) as configured; run tests;
+// detect and correct drift. The release's labels (`helm --labels`) hold what it was made from.
+import { createHash } from "node:crypto";
+import type { RawObjectApi } from "../cluster/kube-client.js";
+import { applyAllStaged } from "../cluster/ssa/apply.js";
+import { ChangeSet, type ChangeSetEntry } from "../cluster/ssa/changeset.js";
+import { scopeHash } from "../cluster/ssa/inventory.js";
+import { parseDuration } from "../flux/duration.js";
+import type { FluxHelmRelease } from "../flux/helm-release.js";
+import type { HelmReleaseAction, HelmReleaseResult } from "../reconcile/result.js";
+import { redact } from "../source/credentials.js";
+import { detectDrift } from "./drift.js";
+import { HelmError, type HelmSession } from "./helm-cli.js";
+import { manifestChanges, parseManifest } from "./manifest.js";
+import { postRendererPlugin } from "./post-render.js";
+import {
+  DIGEST_LABEL,
+  HR_NAME_LABEL,
+  HR_NAMESPACE_LABEL,
+  type ReleaseRevision,
+  releaseHistory,
+  SCOPE_LABEL,
+} from "./storage.js";
+import { type ComposedValues, canonicalJson } from "./values.js";
+
+/** A chart ready for helm: a local archive or directory, with what it is. */
+export interface ResolvedChart {
+  /** Path to a chart archive (.tgz) or chart directory. */
+  path: string;
+  name: string;
+  version: string;
+  /** `Kind/namespace/name@revision` of the source it came from. */
+  source: string;
+}
+
+export interface HelmReleaseOptions {
+  dryRun: boolean;
+  withDiff: boolean;
+  scope: string;
+  /** Skip waiting for the release's workloads (helm `--wait=hookOnly`). */
+  skipHealth: boolean;
+}
+
+const seconds = (ms: number) => `${Math.max(1, Math.ceil(ms / 1000))}s`;
+
+/** What a release is made from; a change of any of it means an upgrade (helm-controller's "out of sync"). */
+export function releaseDigest(hr: FluxHelmRelease, chart: ResolvedChart, values: ComposedValues): string {
+  const config = canonicalJson({
+    chart: chart.name,
+    version: chart.version,
+    values: values.digest,
+    postRenderers: hr.spec.postRenderers ?? [],
+    commonMetadata: hr.spec.commonMetadata ?? {},
+  });
+  return createHash("sha256").update(config).digest("hex").slice(0, 40);
+}
+
+function releaseLabels(hr: FluxHelmRelease, scope: string, digest: string): string {
+  return [
+    `${HR_NAME_LABEL}=${hr.name}`,
+    `${HR_NAMESPACE_LABEL}=${hr.namespace}`,
+    `${SCOPE_LABEL}=${scopeHash(scope)}`,
+    `${DIGEST_LABEL}=${digest}`,
+  ].join(",");
+}
+
+class Outcome {
+  readonly errors: string[] = [];
+  readonly changes = new ChangeSet();
+  action: HelmReleaseAction = "none";
+  message = "";
+  failed = false;
+  constructor(readonly secrets: string[]) {}
+  error(text: string): void {
+    this.errors.push(redact(text, this.secrets));
+  }
+}
+
+export async function reconcileHelmRelease(
+  api: RawObjectApi,
+  helm: HelmSession,
+  hr: FluxHelmRelease,
+  chart: ResolvedChart,
+  values: ComposedValues,
+  opts: HelmReleaseOptions,
+): Promise<HelmReleaseResult> {
+  const started = Date.now();
+  const out = new Outcome(values.secretStrings);
+  const digest = releaseDigest(hr, chart, values);
+  const history = await releaseHistory(api, hr.releaseNamespace, hr.releaseName);
+  const latest = history.at(-1);
+  const ownerScope = latest?.labels[SCOPE_LABEL];
+  const owner = latest?.labels[HR_NAME_LABEL]
+    ? `${latest.labels[HR_NAMESPACE_LABEL]}/${latest.labels[HR_NAME_LABEL]}`
+    : undefined;
+  let revision = latest?.revision;
+  const finish = (): HelmReleaseResult => ({
+    name: hr.name,
+    namespace: hr.namespace,
+    file: hr.file,
+    releaseName: hr.releaseName,
+    releaseNamespace: hr.releaseNamespace,
+    chart: chart.name,
+    version: chart.version,
+    source: chart.source,
+    status: out.failed ? "Failed" : "Ready",
+    action: out.action,
+    message: redact(out.message, out.secrets),
+    revision,
+    changes: out.changes.entries,
+    errors: out.errors,
+    durationMs: Date.now() - started,
+  });
+
+  if (latest && ownerScope && ownerScope !== scopeHash(opts.scope)) {
+    out.failed = true;
+    out.message = `Helm release ${hr.releaseNamespace}/${hr.releaseName} is managed from another repository or cluster path; refusing to take it over`;
+    out.error(out.message);
+    return finish();
+  }
+  if (latest && owner && owner !== `${hr.namespace}/${hr.name}`) {
+    out.failed = true;
+    out.message = `Helm release ${hr.releaseNamespace}/${hr.releaseName} belongs to HelmRelease ${owner}`;
+    out.error(out.message);
+    return finish();
+  }
+
+  const live = latest && latest.status !== "uninstalled" ? latest : undefined;
+  const upToDate = live?.status === "deployed" && live.labels[DIGEST_LABEL] === digest;
+  const context = { api, helm, hr, chart, values, digest, opts, out };
+
+  if (upToDate) {
+    out.action = "unchanged";
+    out.message = `release ${hr.releaseName} revision ${live.revision} is up to date (${chart.name}@${chart.version})`;
+    await checkDrift(context, live);
+    return finish();
+  }
+  if (opts.dryRun) {
+    await previewChange(context, live);
+    return finish();
+  }
+  const everDeployed = history.some((r) => r.status === "deployed" || r.status === "superseded");
+  if (!live || !everDeployed) {
+    if (live) await uninstall(context, "the release has never been deployed successfully");
+    if (!out.failed) await installWithRemediation(context);
+  } else {
+    await upgradeWithRemediation(context, history);
+  }
+  revision = (await releaseHistory(api, hr.releaseNamespace, hr.releaseName)).at(-1)?.revision;
+  return finish();
+}
+
+interface Context {
+  api: RawObjectApi;
+  helm: HelmSession;
+  hr: FluxHelmRelease;
+  chart: ResolvedChart;
+  values: ComposedValues;
+  digest: string;
+  opts: HelmReleaseOptions;
+  out: Outcome;
+}
+
+function valuesInput(c: Context): string {
+  return JSON.stringify(c.values.values);
+}
+
+async function commonArgs(c: Context, wait: { disableWait?: boolean; disableWaitForJobs?: boolean }) {
+  const { hr } = c;
+  const args = [
+    "--namespace",
+    hr.releaseNamespace,
+    "--values",
+    "-",
+    "--labels",
+    releaseLabels(hr, c.opts.scope, c.digest),
+  ];
+  const waits = !wait.disableWait && !c.opts.skipHealth;
+  args.push(`--wait=${waits ? "watcher" : "hookOnly"}`);
+  if (waits && !wait.disableWaitForJobs) args.push("--wait-for-jobs");
+  const plugin = await postRendererPlugin(c.helm, hr);
+  if (plugin) args.push("--post-renderer", plugin);
+  return args;
+}
+
+async function helmInstall(c: Context, dryRun: boolean): Promise<string> {
+  const install = c.hr.spec.install ?? {};
+  const args = [
+    "install",
+    c.hr.releaseName,
+    c.chart.path,
+    ...(await commonArgs(c, install)),
+    "--timeout",
+    seconds(install.timeout ? parseDuration(install.timeout) : c.hr.timeoutMs),
+  ];
+  if (install.createNamespace) args.push("--create-namespace");
+  if (install.crds === "Skip" || install.skipCRDs) args.push("--skip-crds");
+  if (install.disableHooks) args.push("--no-hooks");
+  if (install.disableOpenAPIValidation) args.push("--disable-openapi-validation");
+  if (install.disableSchemaValidation) args.push("--skip-schema-validation");
+  if (install.replace) args.push("--replace");
+  if (dryRun) args.push("--dry-run=server", "--output", "json");
+  return c.helm.run(args, { input: valuesInput(c) });
+}
+
+async function helmUpgrade(c: Context, dryRun: boolean): Promise<string> {
+  const upgrade = c.hr.spec.upgrade ?? {};
+  const args = [
+    "upgrade",
+    c.hr.releaseName,
+    c.chart.path,
+    ...(await commonArgs(c, upgrade)),
+    "--timeout",
+    seconds(upgrade.timeout ? parseDuration(upgrade.timeout) : c.hr.timeoutMs),
+    "--history-max",
+    String(c.hr.spec.maxHistory ?? 5),
+  ];
+  if (upgrade.disableHooks) args.push("--no-hooks");
+  if (upgrade.disableOpenAPIValidation) args.push("--disable-openapi-validation");
+  if (upgrade.disableSchemaValidation) args.push("--skip-schema-validation");
+  if (upgrade.force) args.push("--force-replace");
+  if (upgrade.cleanupOnFail) args.push("--cleanup-on-fail");
+  args.push(upgrade.preserveValues ? "--reuse-values" : "--reset-values");
+  if (dryRun) args.push("--dry-run=server", "--output", "json");
+  if (!dryRun && (upgrade.crds === "Create" || upgrade.crds === "CreateReplace")) {
+    await applyChartCrds(c, upgrade.crds);
+  }
+  return c.helm.run(args, { input: valuesInput(c) });
+}
+
+/** upgrade.crds Create / CreateReplace: helm never touches crds/ on upgrade, so apply them ourselves. */
+async function applyChartCrds(c: Context, policy: "Create" | "CreateReplace"): Promise<void> {
+  const text = await c.helm.run(["show", "crds", c.chart.path]);
+  const crds = parseManifest(text).filter((o) => o.kind === "CustomResourceDefinition");
+  if (crds.length === 0) return;
+  let targets = crds;
+  if (policy === "Create") {
+    const existing = await Promise.all(
+      crds.map((o) =>
+        c.api
+          .read(o as Parameters<RawObjectApi["read"]>[0])
+          .then(() => true)
+          .catch(() => false),
+      ),
+    );
+    targets = crds.filter((_, i) => !existing[i]);
+  }
+  const applied = await applyAllStaged(c.api, targets, {});
+  if (applied.errors.length > 0) throw new Error(`applying the chart's CRDs: ${applied.errors[0]?.message}`);
+}
+
+async function helmTest(c: Context): Promise<string | undefined> {
+  const test = c.hr.spec.test;
+  if (!test?.enable) return undefined;
+  const args = [
+    "test",
+    c.hr.releaseName,
+    "--namespace",
+    c.hr.releaseNamespace,
+    "--timeout",
+    seconds(test.timeout ? parseDuration(test.timeout) : c.hr.timeoutMs),
+  ];
+  for (const f of test.filters ?? []) args.push("--filter", `${f.exclude ? "!" : ""}name=${f.name}`);
+  try {
+    await c.helm.run(args);
+    return undefined;
+  } catch (err) {
+    const why = `test failed: ${(err as Error).message}`;
+    if (test.ignoreFailures) {
+      c.out.error(`${why} (ignored: test.ignoreFailures)`);
+      return undefined;
+    }
+    return why;
+  }
+}
+
+async function installWithRemediation(c: Context): Promise<void> {
+  const remediation = c.hr.spec.install?.remediation ?? {};
+  const retries = remediation.retries ?? 0;
+  const remediateLast = remediation.remediateLastFailure ?? retries !== 0;
+  for (let attempt = 0; ; attempt++) {
+    let failure: string | undefined;
+    try {
+      await helmInstall(c, false);
+      const testFailure = await helmTest(c);
+      if (testFailure && !remediation.ignoreTestFailures) failure = testFailure;
+      else if (testFailure) c.out.error(`${testFailure} (ignored: install.remediation.ignoreTestFailures)`);
+    } catch (err) {
+      failure = `install failed: ${(err as Error).message}`;
+    }
+    if (!failure) {
+      c.out.action = "installed";
+      c.out.message = `installed ${c.chart.name}@${c.chart.version} as ${c.hr.releaseNamespace}/${c.hr.releaseName}${attempt > 0 ? ` after ${attempt} retr${attempt === 1 ? "y" : "ies"}` : ""}`;
+      return;
+    }
+    c.out.error(failure);
+    const canRetry = retries < 0 || attempt < retries;
+    if (canRetry || remediateLast) await uninstall(c, "remediating a failed install", true);
+    if (!canRetry) {
+      c.out.failed = true;
+      c.out.message = `${failure}${remediateLast ? " (uninstalled)" : ""}`;
+      return;
+    }
+  }
+}
+
+async function upgradeWithRemediation(c: Context, history: ReleaseRevision[]): Promise<void> {
+  const remediation = c.hr.spec.upgrade?.remediation ?? {};
+  const retries = remediation.retries ?? 0;
+  const remediateLast = remediation.remediateLastFailure ?? retries !== 0;
+  const strategy = remediation.strategy ?? "rollback";
+  for (let attempt = 0; ; attempt++) {
+    let failure: string | undefined;
+    try {
+      await helmUpgrade(c, false);
+      const testFailure = await helmTest(c);
+      if (testFailure && !remediation.ignoreTestFailures) failure = testFailure;
+      else if (testFailure) c.out.error(`${testFailure} (ignored: upgrade.remediation.ignoreTestFailures)`);
+    } catch (err) {
+      failure = `upgrade failed: ${(err as Error).message}`;
+    }
+    if (!failure) {
+      c.out.action = "upgraded";
+      c.out.message = `upgraded ${c.hr.releaseNamespace}/${c.hr.releaseName} to ${c.chart.name}@${c.chart.version}${attempt > 0 ? ` after ${attempt} retr${attempt === 1 ? "y" : "ies"}` : ""}`;
+      return;
+    }
+    c.out.error(failure);
+    const canRetry = retries < 0 || attempt < retries;
+    let remediated = "";
+    if (canRetry || remediateLast) {
+      if (strategy === "uninstall") {
+        await uninstall(c, "remediating a failed upgrade", true);
+        remediated = " (uninstalled)";
+      } else {
+        const target = await rollback(c, history);
+        remediated = target ? ` (rolled back to revision ${target})` : "";
+      }
+    }
+    if (!canRetry) {
+      c.out.failed = true;
+      c.out.message = `${failure}${remediated}`;
+      return;
+    }
+    if (strategy === "uninstall") {
+      await installWithRemediation(c);
+      return;
+    }
+  }
+}
+
+/** Rolls back to the last successfully deployed revision; returns it, or undefined when there is none. */
+async function rollback(c: Context, history: ReleaseRevision[]): Promise<number | undefined> {
+  const current = await releaseHistory(c.api, c.hr.releaseNamespace, c.hr.releaseName);
+  const latestRevision = current.at(-1)?.revision ?? 0;
+  const target = [...history, ...current]
+    .filter((r) => (r.status === "deployed" || r.status === "superseded") && r.revision < latestRevision)
+    .sort((a, b) => b.revision - a.revision)[0]?.revision;
+  if (!target) return undefined;
+  const rb = c.hr.spec.rollback ?? {};
+  const args = [
+    "rollback",
+    c.hr.releaseName,
+    String(target),
+    "--namespace",
+    c.hr.releaseNamespace,
+    "--timeout",
+    seconds(rb.timeout ? parseDuration(rb.timeout) : c.hr.timeoutMs),
+    "--history-max",
+    String(c.hr.spec.maxHistory ?? 5),
+    `--wait=${rb.disableWait || c.opts.skipHealth ? "hookOnly" : "watcher"}`,
+  ];
+  if (!rb.disableWait && !rb.disableWaitForJobs && !c.opts.skipHealth) args.push("--wait-for-jobs");
+  if (rb.disableHooks) args.push("--no-hooks");
+  if (rb.force) args.push("--force-replace");
+  if (rb.cleanupOnFail) args.push("--cleanup-on-fail");
+  try {
+    await c.helm.run(args);
+    c.out.action = "rolled back";
+    return target;
+  } catch (err) {
+    c.out.error(`rollback to revision ${target} failed: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
+async function uninstall(c: Context, why: string, remediation = false): Promise<void> {
+  try {
+    await uninstallRelease(c.helm, c.hr, c.hr.releaseName, c.hr.releaseNamespace, c.opts.skipHealth);
+    if (remediation) c.out.action = "uninstalled";
+  } catch (err) {
+    c.out.failed = true;
+    c.out.error(`uninstall (${why}) failed: ${(err as Error).message}`);
+  }
+}
+
+export async function uninstallRelease(
+  helm: HelmSession,
+  hr: Pick<FluxHelmRelease, "spec" | "timeoutMs"> | undefined,
+  releaseName: string,
+  namespace: string,
+  skipWait: boolean,
+): Promise<void> {
+  const u = hr?.spec.uninstall ?? {};
+  const args = [
+    "uninstall",
+    releaseName,
+    "--namespace",
+    namespace,
+    "--timeout",
+    seconds(u.timeout ? parseDuration(u.timeout) : (hr?.timeoutMs ?? 300_000)),
+    `--wait=${u.disableWait || skipWait ? "hookOnly" : "watcher"}`,
+    "--cascade",
+    u.deletionPropagation ?? "background",
+  ];
+  if (u.disableHooks) args.push("--no-hooks");
+  if (u.keepHistory) args.push("--keep-history");
+  await helm.run(args);
+}
+
+/** Dry run: what installing or upgrading would render, as object changes against the live release. */
+async function previewChange(c: Context, live: ReleaseRevision | undefined): Promise<void> {
+  c.out.action = live ? "upgraded" : "installed";
+  let rendered: string;
+  try {
+    const json = live ? await helmUpgrade(c, true) : await helmInstall(c, true);
+    rendered = (JSON.parse(json) as { manifest?: string }).manifest ?? "";
+  } catch (err) {
+    c.out.failed = true;
+    c.out.message = `${live ? "upgrade" : "install"} dry-run failed: ${(err as Error).message}`;
+    c.out.error(c.out.message);
+    return;
+  }
+  const before = live ? await currentManifest(c.helm, c.hr.releaseName, c.hr.releaseNamespace) : "";
+  for (const entry of manifestChanges(before, rendered, c.hr.releaseNamespace, c.opts.withDiff)) {
+    c.out.changes.entries.push(redactEntry(entry, c.out.secrets));
+  }
+  c.out.message = live
+    ? `would upgrade ${c.hr.releaseNamespace}/${c.hr.releaseName} to ${c.chart.name}@${c.chart.version}`
+    : `would install ${c.chart.name}@${c.chart.version} as ${c.hr.releaseNamespace}/${c.hr.releaseName}`;
+}
+
+function redactEntry(entry: ChangeSetEntry, secrets: string[]): ChangeSetEntry {
+  return entry.diff ? { ...entry, diff: redact(entry.diff, secrets) } : entry;
+}
+
+export async function currentManifest(
+  helm: HelmSession,
+  releaseName: string,
+  namespace: string,
+): Promise<string> {
+  try {
+    return await helm.run(["get", "manifest", releaseName, "--namespace", namespace]);
+  } catch (err) {
+    if (err instanceof HelmError && /not found/i.test(err.message)) return "";
+    throw err;
+  }
+}
+
+async function checkDrift(c: Context, live: ReleaseRevision): Promise<void> {
+  const mode = c.hr.spec.driftDetection?.mode ?? "disabled";
+  if (mode === "disabled") return;
+  const manifest = await currentManifest(c.helm, c.hr.releaseName, c.hr.releaseNamespace);
+  const correct = mode === "enabled" && !c.opts.dryRun;
+  let drift: Awaited<ReturnType<typeof detectDrift>>;
+  try {
+    drift = await detectDrift(c.api, parseManifest(manifest), {
+      namespace: c.hr.releaseNamespace,
+      ignore: c.hr.spec.driftDetection?.ignore ?? [],
+      correct,
+      withDiff: c.opts.withDiff || mode === "warn",
+    });
+  } catch (err) {
+    c.out.failed = true;
+    c.out.message = `drift detection failed: ${(err as Error).message}`;
+    c.out.error(c.out.message);
+    return;
+  }
+  if (drift.length === 0) return;
+  for (const entry of drift) {
+    c.out.changes.entries.push(
+      redactEntry(
+        mode === "warn" ? { ...entry, reason: "drift detected; driftDetection.mode is warn" } : entry,
+        c.out.secrets,
+      ),
+    );
+  }
+  const subjects = drift.map((d) => d.subject).join(", ");
+  if (mode === "warn") {
+    c.out.message = `release ${c.hr.releaseName} revision ${live.revision}: drift detected in ${subjects} (not corrected: driftDetection.mode is warn)`;
+  } else {
+    c.out.action = c.opts.dryRun ? "unchanged" : "drift corrected";
+    c.out.message = `${c.opts.dryRun ? "would correct" : "corrected"} drift in ${subjects}`;
+  }
+}

@@ -1,0 +1,134 @@
+// The engine's side of HelmReleases: one helm session per run (created when the first HelmRelease needs it),
+// resolving the chart and values of each HelmRelease and reconciling it, and uninstalling the releases this
+// scope made whose HelmRelease left Git.
+import { KubeConfig } from "@kubernetes/client-node";
+import type { RawObjectApi } from "../cluster/kube-client.js";
+import { scopeHash } from "../cluster/ssa/inventory.js";
+import { helmReleaseKey } from "../flux/helm-release.js";
+import type { PlannedHelmRelease } from "../reconcile/plan.js";
+import type { HelmReleaseResult } from "../reconcile/result.js";
+import { redact } from "../source/credentials.js";
+import type { SourceResolver } from "../source/resolver.js";
+import { type HelmSession, startHelmSession } from "./helm-cli.js";
+import { manifestChanges } from "./manifest.js";
+import {
+  currentManifest,
+  type HelmReleaseOptions,
+  reconcileHelmRelease,
+  uninstallRelease,
+} from "./release.js";
+import { HR_NAME_LABEL, HR_NAMESPACE_LABEL, releasesOfScope } from "./storage.js";
+import { composeValues } from "./values.js";
+
+/** The KubeConfig an object API was made from (client-node keeps it as the default auth method). */
+export function kubeConfigOf(api: RawObjectApi): KubeConfig | undefined {
+  const config = (api as unknown as { configuration?: { authMethods?: { default?: unknown } } })
+    .configuration;
+  const kc = config?.authMethods?.default;
+  return kc instanceof KubeConfig ? kc : undefined;
+}
+
+export class HelmRunner {
+  private session?: HelmSession;
+
+  constructor(
+    private readonly api: RawObjectApi,
+    private readonly resolver: SourceResolver,
+    private readonly opts: HelmReleaseOptions & { kubeConfig?: KubeConfig },
+  ) {}
+
+  private helm(): HelmSession {
+    if (!this.session) {
+      const kc = this.opts.kubeConfig ?? kubeConfigOf(this.api);
+      if (!kc) throw new Error("HelmReleases need the cluster's KubeConfig (ReconcileOptions.kubeConfig)");
+      this.session = startHelmSession(kc);
+    }
+    return this.session;
+  }
+
+  cleanup(): void {
+    this.session?.cleanup();
+  }
+
+  async reconcile(planned: PlannedHelmRelease): Promise<HelmReleaseResult> {
+    const { hr } = planned;
+    const started = Date.now();
+    const base = {
+      name: hr.name,
+      namespace: hr.namespace,
+      file: hr.file,
+      releaseName: hr.releaseName,
+      releaseNamespace: hr.releaseNamespace,
+      changes: [],
+      errors: [],
+    };
+    if (hr.spec.suspend) {
+      return { ...base, status: "Suspended", action: "none", message: "spec.suspend is true", durationMs: 0 };
+    }
+    let secrets: string[] = [];
+    try {
+      const [chart, values] = await Promise.all([
+        this.resolver.chart(hr).catch((err: Error) => {
+          throw new Error(`chart: ${err.message}`);
+        }),
+        composeValues(this.api, hr),
+      ]);
+      secrets = values.secretStrings;
+      return await reconcileHelmRelease(this.api, this.helm(), hr, chart, values, this.opts);
+    } catch (err) {
+      const message = `${helmReleaseKey(hr)}: ${redact((err as Error).message, secrets)}`;
+      return {
+        ...base,
+        status: "Failed",
+        action: "none",
+        message,
+        errors: [message],
+        durationMs: Date.now() - started,
+      };
+    }
+  }
+
+  /** Uninstalls releases this scope installed whose HelmRelease is no longer in Git. */
+  async pruneRemoved(present: PlannedHelmRelease[]): Promise<HelmReleaseResult[]> {
+    const keep = new Set(present.map((p) => `${p.hr.namespace}/${p.hr.name}`));
+    const releases = await releasesOfScope(this.api, scopeHash(this.opts.scope));
+    const removed = releases.filter(
+      (r) =>
+        r.status !== "uninstalled" && !keep.has(`${r.labels[HR_NAMESPACE_LABEL]}/${r.labels[HR_NAME_LABEL]}`),
+    );
+    const results: HelmReleaseResult[] = [];
+    for (const release of removed) {
+      const started = Date.now();
+      const name = release.labels[HR_NAME_LABEL] ?? release.name;
+      const namespace = release.labels[HR_NAMESPACE_LABEL] ?? release.namespace;
+      const result: HelmReleaseResult = {
+        name,
+        namespace,
+        file: "",
+        releaseName: release.name,
+        releaseNamespace: release.namespace,
+        status: "Ready",
+        action: "uninstalled",
+        message: `removed from Git: ${this.opts.dryRun ? "would uninstall" : "uninstalled"} release ${release.namespace}/${release.name}`,
+        revision: release.revision,
+        changes: [],
+        errors: [],
+        durationMs: 0,
+      };
+      try {
+        const helm = this.helm();
+        const manifest = await currentManifest(helm, release.name, release.namespace);
+        result.changes = manifestChanges(manifest, "", release.namespace, false);
+        if (!this.opts.dryRun)
+          await uninstallRelease(helm, undefined, release.name, release.namespace, this.opts.skipHealth);
+      } catch (err) {
+        result.status = "Failed";
+        result.message = `uninstalling release ${release.namespace}/${release.name} failed: ${(err as Error).message}`;
+        result.errors.push(result.message);
+      }
+      result.durationMs = Date.now() - started;
+      results.push(result);
+    }
+    return results;
+  }
+}

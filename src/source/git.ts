@@ -1,0 +1,256 @@
+// GitRepository sources: resolve the ref (branch, tag, semver range or commit) with `git ls-remote`, fetch
+// that one commit shallowly with the real git, apply the ignore rules and store the tree in the
+// content-addressed cache, keyed by URL, commit and ignore rules. Credentials reach git through the
+// environment (an http.extraHeader, or an SSH key in a private temporary file), never through the command
+// line, a config file or the cache, and are removed from anything git prints.
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import semver from "semver";
+import type { GitRepositorySpec } from "../flux/sources.js";
+import { cached, cachePath, sha256Hex } from "./cache.js";
+import { type BasicAuth, basicAuthHeader, displayUrl, redact } from "./credentials.js";
+
+export interface GitCredentials {
+  basic?: BasicAuth;
+  /** SSH private key (PEM/OpenSSH) and known_hosts lines, from the Secret's `identity` / `known_hosts`. */
+  ssh?: { identity: string; knownHosts?: string };
+}
+
+export interface GitArtifact {
+  dir: string;
+  /** Flux's revision format: `main@sha1:<sha>`, `v1.2.0@sha1:<sha>`, `sha1:<sha>`. */
+  revision: string;
+  commit: string;
+}
+
+// What source-controller leaves out of every artifact, before the user's spec.ignore.
+const defaultIgnore = [
+  "/.git/",
+  "/.gitignore",
+  "/.gitmodules",
+  "/.gitattributes",
+  "*.jpg",
+  "*.jpeg",
+  "*.gif",
+  "*.png",
+  "*.wmv",
+  "*.flv",
+  "*.tar.gz",
+  "*.zip",
+  "/.github/",
+  "/.circleci/",
+  "/.travis.yml",
+  "/.gitlab-ci.yml",
+  "/appveyor.yml",
+  "/.drone.yml",
+  "/cloudbuild.yaml",
+  "/codeship-services.yml",
+  "/codeship-steps.yml",
+  "**/.goreleaser.yml",
+  "**/.sops.yaml",
+  "**/.flux.yaml",
+];
+
+interface GitEnv {
+  env: NodeJS.ProcessEnv;
+  secrets: string[];
+  cleanup(): void;
+}
+
+function gitEnv(creds: GitCredentials): GitEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: tmpdir(),
+    GIT_CONFIG_NOSYSTEM: "1",
+    GIT_CONFIG_GLOBAL: "/dev/null",
+    GIT_TERMINAL_PROMPT: "0",
+    GIT_ASKPASS: "/bin/false",
+    SSH_ASKPASS: "/bin/false",
+  };
+  const secrets: string[] = [];
+  let keyDir: string | undefined;
+  if (creds.basic) {
+    const header = basicAuthHeader(creds.basic);
+    env.GIT_CONFIG_COUNT = "1";
+    env.GIT_CONFIG_KEY_0 = "http.extraHeader";
+    env.GIT_CONFIG_VALUE_0 = `Authorization: ${header}`;
+    secrets.push(creds.basic.password, header.slice(6));
+  }
+  if (creds.ssh) {
+    keyDir = mkdtempSync(join(tmpdir(), "gitops-bot-ssh-"));
+    const key = join(keyDir, "identity");
+    const hosts = join(keyDir, "known_hosts");
+    writeFileSync(key, creds.ssh.identity.endsWith("\n") ? creds.ssh.identity : `${creds.ssh.identity}\n`, {
+      mode: 0o600,
+    });
+    writeFileSync(hosts, creds.ssh.knownHosts ?? "", { mode: 0o600 });
+    const strict = creds.ssh.knownHosts ? "yes" : "accept-new";
+    env.GIT_SSH_COMMAND = `ssh -i ${key} -o IdentitiesOnly=yes -o UserKnownHostsFile=${hosts} -o StrictHostKeyChecking=${strict} -o BatchMode=yes`;
+  }
+  return {
+    env,
+    secrets,
+    cleanup: () => {
+      if (keyDir) rmSync(keyDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function git(args: string[], g: GitEnv, opts: { cwd?: string; timeoutMs: number }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      "git",
+      args,
+      {
+        cwd: opts.cwd,
+        env: g.env,
+        maxBuffer: 64 * 1024 * 1024,
+        timeout: opts.timeoutMs,
+        killSignal: "SIGKILL",
+      },
+      (err, stdout, stderr) => {
+        if (!err) return resolve(stdout);
+        if ((err as NodeJS.ErrnoException).code === "ENOENT")
+          return reject(new Error("git not found on PATH"));
+        const text = (stderr.trim() || err.message).split("\n").filter((l) => !l.startsWith("hint:"));
+        reject(
+          new Error(
+            redact(
+              text
+                .slice(-3)
+                .join("; ")
+                .replace(/^fatal: /, ""),
+              g.secrets,
+            ),
+          ),
+        );
+      },
+    );
+  });
+}
+
+interface RemoteRef {
+  name: string;
+  sha: string;
+}
+
+function parseLsRemote(text: string): RemoteRef[] {
+  const refs = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const [sha, name] = line.split("\t");
+    if (!sha || !name) continue;
+    // Annotated tags: the peeled `^{}` line names the commit, and wins.
+    if (name.endsWith("^{}")) refs.set(name.slice(0, -3), sha);
+    else if (!refs.has(name)) refs.set(name, sha);
+  }
+  return [...refs].map(([name, sha]) => ({ name, sha }));
+}
+
+/** The commit a ref points at now, and the revision string Flux would report for it. */
+export async function resolveGitRef(
+  url: string,
+  ref: GitRepositorySpec["ref"],
+  g: GitEnv,
+  timeoutMs: number,
+): Promise<{ commit: string; revision: string; fetchRef?: string }> {
+  const r = ref ?? {};
+  if (r.commit) {
+    const commit = r.commit;
+    return {
+      commit,
+      revision: r.branch ? `${r.branch}@sha1:${commit}` : `sha1:${commit}`,
+      fetchRef: r.branch,
+    };
+  }
+  if (r.semver) {
+    if (!semver.validRange(r.semver)) throw new Error(`ref.semver "${r.semver}" is not a valid semver range`);
+    const tags = parseLsRemote(await git(["ls-remote", "--tags", url], g, { timeoutMs })).map((t) => ({
+      tag: t.name.replace(/^refs\/tags\//, ""),
+      sha: t.sha,
+    }));
+    const valid = tags.filter((t) => semver.valid(t.tag, { loose: true }));
+    const best = semver.maxSatisfying(
+      valid.map((t) => t.tag),
+      r.semver,
+      { loose: true },
+    );
+    const chosen = valid.find((t) => t.tag === best);
+    if (!chosen) throw new Error(`no tag matches semver range "${r.semver}"`);
+    return {
+      commit: chosen.sha,
+      revision: `${chosen.tag}@sha1:${chosen.sha}`,
+      fetchRef: `refs/tags/${chosen.tag}`,
+    };
+  }
+  if (r.tag) {
+    const found = parseLsRemote(
+      await git(["ls-remote", url, `refs/tags/${r.tag}`, `refs/tags/${r.tag}^{}`], g, { timeoutMs }),
+    )[0];
+    if (!found) throw new Error(`tag "${r.tag}" not found`);
+    return { commit: found.sha, revision: `${r.tag}@sha1:${found.sha}`, fetchRef: `refs/tags/${r.tag}` };
+  }
+  // Flux's default when no ref is given is the master branch.
+  const branch = r.branch ?? "master";
+  const found = parseLsRemote(await git(["ls-remote", url, `refs/heads/${branch}`], g, { timeoutMs }))[0];
+  if (!found) throw new Error(`branch "${branch}" not found`);
+  return { commit: found.sha, revision: `${branch}@sha1:${found.sha}`, fetchRef: `refs/heads/${branch}` };
+}
+
+/** Fetches a GitRepository's tree at its ref into the cache; returns where it is and its revision. */
+export async function fetchGitRepository(
+  spec: GitRepositorySpec,
+  creds: GitCredentials,
+  cacheDir: string,
+  timeoutMs: number,
+): Promise<GitArtifact> {
+  const g = gitEnv(creds);
+  const url = spec.url;
+  try {
+    const resolved = await resolveGitRef(url, spec.ref, g, timeoutMs);
+    const key = `${sha256Hex(url).slice(0, 16)}-${resolved.commit}-${sha256Hex(spec.ignore ?? "").slice(0, 8)}`;
+    const dir = await cached(cachePath(cacheDir, "git", key), async (tmp) => {
+      mkdirSync(tmp, { recursive: true });
+      await git(["init", "--quiet", tmp], g, { timeoutMs });
+      let fetched = false;
+      if (resolved.commit.length === 40) {
+        fetched = await git(["fetch", "--quiet", "--depth", "1", url, resolved.commit], g, {
+          cwd: tmp,
+          timeoutMs,
+        })
+          .then(() => true)
+          .catch(() => false);
+      }
+      if (!fetched) {
+        // Servers that do not serve arbitrary commits: fetch the ref (or everything) and find the commit in it.
+        const refspec = resolved.fetchRef ?? "+refs/heads/*:refs/remotes/origin/*";
+        await git(["fetch", "--quiet", url, refspec], g, { cwd: tmp, timeoutMs });
+      }
+      const commit = (
+        await git(["rev-parse", "--verify", `${resolved.commit}^{commit}`], g, { cwd: tmp, timeoutMs })
+      ).trim();
+      await git(["-c", "advice.detachedHead=false", "checkout", "--quiet", commit], g, {
+        cwd: tmp,
+        timeoutMs,
+      });
+      const patterns = join(tmp, ".git", "gitops-bot-ignore");
+      writeFileSync(patterns, [...defaultIgnore, ...(spec.ignore ?? "").split("\n")].join("\n"));
+      const ignored = (
+        await git(["ls-files", "-z", "--cached", "--ignored", `--exclude-from=${patterns}`], g, {
+          cwd: tmp,
+          timeoutMs,
+        })
+      )
+        .split("\0")
+        .filter(Boolean);
+      for (const file of ignored) rmSync(join(tmp, file), { force: true });
+      rmSync(join(tmp, ".git"), { recursive: true, force: true });
+    });
+    return { dir, revision: resolved.revision, commit: resolved.commit };
+  } catch (err) {
+    throw new Error(`fetching ${displayUrl(url)}: ${redact((err as Error).message, g.secrets)}`);
+  } finally {
+    g.cleanup();
+  }
+}
