@@ -23,7 +23,12 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
-const repoRoot = new URL("../../", import.meta.url).pathname;
+/** The checkout root, from test/support/ or from its compiled copy under dist-bench/ (benchmarks). */
+const repoRoot = (() => {
+  let dir = new URL(".", import.meta.url).pathname;
+  while (!existsSync(join(dir, "scripts/test-binaries.sh")) && dir !== "/") dir = join(dir, "..");
+  return dir;
+})();
 
 /** Runs scripts/test-binaries.sh (a no-op on a warm cache) and returns the directory holding the binaries. */
 export function ensureBinaries(): string {
