@@ -146,7 +146,7 @@ export async function syncImageUpdatePullRequest(
     base_tree: baseTree,
     tree: plan.files.map((file) => ({
       path: file.file,
-      mode: modes.get(file.file) ?? "100644",
+      mode: fileMode(modes.get(file.file)),
       type: "blob" as const,
       content: file.after,
     })),
@@ -173,6 +173,11 @@ export async function syncImageUpdatePullRequest(
   const created = await octokit.rest.pulls.create({ owner, repo, title, head: branch, base, body });
   options.logger?.info({ automation: automationKey, pull: created.data.number }, "opened image update PR");
   return { ...outcome, action: "created", number: created.data.number };
+}
+
+/** Keeps an executable bit; anything else a setter edits is a regular file. */
+function fileMode(mode: string | undefined): "100644" | "100755" {
+  return mode === "100755" ? "100755" : "100644";
 }
 
 async function pointBranchAt(
@@ -285,10 +290,10 @@ function pullRequestBody(
   plan: ImageUpdatePlan,
   latest: ReadonlyMap<string, LatestImage>,
 ): string {
-  const escape = (text: string) => text.replaceAll("|", "\\|");
+  const escapeCell = (text: string) => text.replaceAll("|", "\\|");
   const table = rows(plan, latest).map(
     (row) =>
-      `| \`${escape(row.image)}\` | ${[...row.from].map((t) => `\`${escape(t || "(none)")}\``).join(", ") || "—"} → \`${escape(row.to)}\` | ${[...row.files].map((f) => `\`${escape(f)}\``).join(", ")} |`,
+      `| \`${escapeCell(row.image)}\` | ${[...row.from].map((t) => `\`${escapeCell(t || "(none)")}\``).join(", ") || "—"} → \`${escapeCell(row.to)}\` | ${[...row.files].map((f) => `\`${escapeCell(f)}\``).join(", ")} |`,
   );
   return [
     `Image updates chosen by the image policies of ImageUpdateAutomation \`${automation}\`.`,
