@@ -102,3 +102,4 @@ ln -sf "kwok-stages-$KWOK_VERSION.yaml" "$bin_dir/kwok-stages.yaml"
 install_module kustomize "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5 sigs.k8s.io/kustomize/kustomize/v5
 install_module helm "$HELM_VERSION" helm.sh/helm/v4 helm.sh/helm/v4/cmd/helm "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION"
 echo "$bin_dir"
+bash "$(dirname "${BASH_SOURCE[0]}")/registry-binary.sh" # distribution v3 for the image automation tests; stderr only
