@@ -1,0 +1,78 @@
+// Runs each automation's scan on its interval and on demand, never two runs of one automation at once.
+// The bot owns one scheduler; what a run does (scan, plan, PR) is the task's business.
+import type { Logger } from "pino";
+
+export interface ScheduledScan {
+  /** e.g. `acme/fleet:flux-system/apps` */
+  key: string;
+  intervalMs: number;
+  run: () => Promise<void>;
+}
+
+interface Entry {
+  task: ScheduledScan;
+  timer?: NodeJS.Timeout;
+  running?: Promise<void>;
+  /** An on-demand request that arrived during a run: run once more right after. */
+  again: boolean;
+}
+
+export class ImageScanScheduler {
+  private readonly entries = new Map<string, Entry>();
+  private stopped = false;
+
+  constructor(private readonly logger?: Pick<Logger, "warn">) {}
+
+  /** Replaces the set of tasks: new keys start at once, kept keys keep their timers, gone keys stop. */
+  schedule(tasks: readonly ScheduledScan[]): void {
+    const keys = new Set(tasks.map((t) => t.key));
+    for (const [key, entry] of this.entries) {
+      if (!keys.has(key)) {
+        clearTimeout(entry.timer);
+        this.entries.delete(key);
+      }
+    }
+    for (const task of tasks) {
+      const entry = this.entries.get(task.key);
+      if (entry) entry.task = task;
+      else {
+        this.entries.set(task.key, { task, again: false });
+        void this.runNow(task.key);
+      }
+    }
+  }
+
+  /** Runs a task now (a webhook or a comment asked); joins the current run and queues one more if busy. */
+  runNow(key: string): Promise<void> {
+    const entry = this.entries.get(key);
+    if (!entry || this.stopped) return Promise.resolve();
+    if (entry.running) {
+      entry.again = true;
+      return entry.running;
+    }
+    clearTimeout(entry.timer);
+    entry.running = this.execute(entry);
+    return entry.running;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const entry of this.entries.values()) clearTimeout(entry.timer);
+    this.entries.clear();
+  }
+
+  private async execute(entry: Entry): Promise<void> {
+    do {
+      entry.again = false;
+      try {
+        await entry.task.run();
+      } catch (error) {
+        this.logger?.warn({ scan: entry.task.key, error: (error as Error).message }, "image scan failed");
+      }
+    } while (entry.again && !this.stopped);
+    entry.running = undefined;
+    if (this.stopped || this.entries.get(entry.task.key) !== entry) return;
+    entry.timer = setTimeout(() => void this.runNow(entry.task.key), entry.task.intervalMs);
+    entry.timer.unref?.();
+  }
+}

@@ -1,0 +1,73 @@
+// The scan scheduler: interval runs, on-demand runs, no overlap, and failures that do not stop the schedule.
+import { afterEach, describe, expect, test, vi } from "vitest";
+import { ImageScanScheduler } from "../../src/images/scheduler.js";
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("ImageScanScheduler", () => {
+  test("runs a new task at once and then on its interval", async () => {
+    vi.useFakeTimers();
+    const runs: number[] = [];
+    const scheduler = new ImageScanScheduler();
+    scheduler.schedule([{ key: "a", intervalMs: 60_000, run: async () => void runs.push(Date.now()) }]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(runs).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(59_999);
+    expect(runs).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(runs).toHaveLength(2);
+    scheduler.stop();
+    await vi.advanceTimersByTimeAsync(600_000);
+    expect(runs).toHaveLength(2);
+  });
+
+  test("an on-demand run during a run queues exactly one more, never two at once", async () => {
+    vi.useFakeTimers();
+    let active = 0;
+    let maxActive = 0;
+    let runs = 0;
+    const scheduler = new ImageScanScheduler();
+    const run = async () => {
+      active++;
+      maxActive = Math.max(maxActive, active);
+      runs++;
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      active--;
+    };
+    scheduler.schedule([{ key: "a", intervalMs: 60_000, run }]);
+    void scheduler.runNow("a");
+    void scheduler.runNow("a");
+    await vi.advanceTimersByTimeAsync(2_500);
+    expect(runs).toBe(2);
+    expect(maxActive).toBe(1);
+    scheduler.stop();
+  });
+
+  test("a failing run is logged and the schedule goes on; removed tasks stop", async () => {
+    vi.useFakeTimers();
+    const warnings: unknown[] = [];
+    let runs = 0;
+    const scheduler = new ImageScanScheduler({
+      warn: (object: unknown) => void warnings.push(object),
+    } as never);
+    scheduler.schedule([
+      {
+        key: "a",
+        intervalMs: 1_000,
+        run: async () => {
+          runs++;
+          throw new Error("registry down");
+        },
+      },
+    ]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(runs).toBe(2);
+    expect(warnings[0]).toEqual({ scan: "a", error: "registry down" });
+    scheduler.schedule([]);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(runs).toBe(2);
+    scheduler.stop();
+  });
+});
