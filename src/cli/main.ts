@@ -8,9 +8,11 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { loadKubeConfig, makeObjectApi } from "../cluster/kube-client.js";
 import { maskSecret } from "../cluster/ssa/mask-secrets.js";
+import { renderHelmReleases } from "../helm/render.js";
 import { runHasChanges, runSucceeded } from "../reconcile/result.js";
 import { buildTree, defaultReconcileOptions, type ProgressEvent, reconcileTree } from "../reconcile/run.js";
 import { toYaml } from "../reconcile/yaml.js";
+import { createCommand } from "./create.js";
 import { imagesCommand } from "./images.js";
 import { renderRun } from "./render.js";
 import { defaultScope, locate } from "./repo-root.js";
@@ -22,6 +24,7 @@ Commands:
   build <cluster-path>       Render the Flux Kustomizations under a cluster path (no cluster needed)
   diff <cluster-path>        Show what reconcile would change, by server-side dry-run against the cluster
   reconcile <cluster-path>   Apply, prune and wait for health; print what changed
+  create <kind> <name>       Write a Flux object (source, kustomization, helmrelease, image) as YAML
 
 Run 'gitops-bot <command> --help' for a command's options.
 `,
@@ -104,6 +107,7 @@ export async function main(
     return command ? 0 : 2;
   }
   if (command === "images") return imagesCommand(rest, io);
+  if (command === "create") return createCommand(rest, io);
   if (!isCommand(command)) {
     io.err.write(`gitops-bot: unknown command "${command}"\n\n${usage.main}`);
     return 2;
@@ -159,7 +163,9 @@ export async function main(
       onProgress: progress,
     });
     io.out.write(
-      output === "json" ? `${JSON.stringify(run, null, 2)}\n` : renderRun(run, { showDiff: dryRun }),
+      output === "json"
+        ? `${JSON.stringify(run, null, 2)}\n`
+        : renderRun(run, { showDiff: dryRun }) + renderHelmReleases(run, { showDiff: dryRun }),
     );
     if (!runSucceeded(run)) return 2;
     return dryRun && runHasChanges(run) ? 1 : 0;

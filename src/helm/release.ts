@@ -23,7 +23,7 @@ import {
   releaseHistory,
   SCOPE_LABEL,
 } from "./storage.js";
-import { type ComposedValues, canonicalJson } from "./values.js";
+import { type ComposedValues, canonicalJson, stringsAtPaths, type Values } from "./values.js";
 
 /** A chart ready for helm: a local archive or directory, with what it is. */
 export interface ResolvedChart {
@@ -433,6 +433,19 @@ async function previewChange(c: Context, live: ReleaseRevision | undefined): Pro
     return;
   }
   const before = live ? await currentManifest(c.helm, c.hr.releaseName, c.hr.releaseNamespace) : "";
+  if (live && c.values.secretPaths.length > 0) {
+    // The live release may hold older Secret values at the same places; they must not show either.
+    const json = await c.helm.run([
+      "get",
+      "values",
+      c.hr.releaseName,
+      "--namespace",
+      c.hr.releaseNamespace,
+      "-o",
+      "json",
+    ]);
+    c.out.secrets.push(...stringsAtPaths((JSON.parse(json) ?? {}) as Values, c.values.secretPaths));
+  }
   for (const entry of manifestChanges(before, rendered, c.hr.releaseNamespace, c.opts.withDiff)) {
     c.out.changes.entries.push(redactEntry(entry, c.out.secrets));
   }

@@ -15,6 +15,8 @@ export interface ComposedValues {
   digest: string;
   /** Every string read from a Secret, to be masked in diffs and messages. */
   secretStrings: string[];
+  /** Where in the values Secret content went (dotted paths; "" for a whole merged document's keys). */
+  secretPaths: string[][];
 }
 
 function isMap(v: unknown): v is Values {
@@ -82,6 +84,7 @@ function collectStrings(value: unknown, into: string[]): void {
 export async function composeValues(api: RawObjectApi, hr: FluxHelmRelease): Promise<ComposedValues> {
   let values: Values = {};
   const secretStrings: string[] = [];
+  const secretPaths: string[][] = [];
   for (const [i, ref] of (hr.spec.valuesFrom ?? []).entries()) {
     const field = `spec.valuesFrom[${i}]`;
     const subject = `${ref.kind}/${hr.namespace}/${ref.name}`;
@@ -105,7 +108,10 @@ export async function composeValues(api: RawObjectApi, hr: FluxHelmRelease): Pro
     const text = ref.kind === "Secret" ? Buffer.from(raw, "base64").toString("utf8") : raw;
     if (ref.targetPath) {
       values = setAtPath(values, ref.targetPath, text);
-      if (ref.kind === "Secret") secretStrings.push(text);
+      if (ref.kind === "Secret") {
+        secretStrings.push(text);
+        secretPaths.push(ref.targetPath.split(/[.[\]]+/).filter(Boolean));
+      }
       continue;
     }
     let doc: unknown;
@@ -117,9 +123,26 @@ export async function composeValues(api: RawObjectApi, hr: FluxHelmRelease): Pro
       throw new Error(`${field}: ${subject} key "${key}": ${why}`);
     }
     if (!isMap(doc)) throw new Error(`${field}: ${subject} key "${key}" is not a YAML mapping`);
-    if (ref.kind === "Secret") collectStrings(doc, secretStrings);
+    if (ref.kind === "Secret") {
+      collectStrings(doc, secretStrings);
+      for (const key of Object.keys(doc)) secretPaths.push([key]);
+    }
     values = mergeValues(values, doc);
   }
   values = mergeValues(values, (hr.spec.values ?? {}) as Values);
-  return { values, digest: valuesDigest(values), secretStrings };
+  return { values, digest: valuesDigest(values), secretStrings, secretPaths };
+}
+
+/** The strings found at `paths` in other values (e.g. the live release's): old secrets, to be masked too. */
+export function stringsAtPaths(values: Values, paths: string[][]): string[] {
+  const out: string[] = [];
+  for (const path of paths) {
+    let cursor: unknown = values;
+    for (const segment of path) {
+      cursor =
+        cursor && typeof cursor === "object" ? (cursor as Record<string, unknown>)[segment] : undefined;
+    }
+    collectStrings(cursor, out);
+  }
+  return out;
 }

@@ -1,0 +1,429 @@
+// HelmReleases end to end: a real Helm HTTP repository (helm package + helm repo index, served over HTTP),
+// the real helm binary, the real API server. Each test has its own namespace, scope and release names.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { RawObjectApi } from "../../src/cluster/kube-client.js";
+import type { HelmReleaseResult, KustomizationResult, RunResult } from "../../src/reconcile/result.js";
+import { runHasChanges, runSucceeded } from "../../src/reconcile/result.js";
+import { defaultReconcileOptions, type ReconcileOptions, reconcileTree } from "../../src/reconcile/run.js";
+import {
+  defaultValues,
+  type HelmRepoServer,
+  helm,
+  helmReleaseYaml,
+  helmRepositoryYaml,
+  startHelmRepo,
+  writeChart,
+} from "../support/helm-repo.js";
+import { createNamespace, exists, PatchStrategy, testObjectApi, uniqueName } from "../support/kube.js";
+import { configMap, fluxKustomization, makeRepo, writeTree } from "../support/repo-tree.js";
+
+let charts: HelmRepoServer;
+const cacheDir = mkdtempSync(join(tmpdir(), "gitops-bot-test-cache-"));
+
+beforeAll(async () => {
+  charts = await startHelmRepo();
+  await charts.addChart({ name: "demo", version: "0.1.0" });
+  await charts.addChart({ name: "demo", version: "0.2.0" });
+});
+afterAll(() => charts?.stop());
+
+interface Fixture {
+  api: RawObjectApi;
+  ns: string;
+  repo: string;
+  run(overrides?: Partial<ReconcileOptions>): Promise<RunResult>;
+  write(files: Record<string, string | null>): void;
+}
+
+async function fixture(files: (ns: string) => Record<string, string>): Promise<Fixture> {
+  const api = testObjectApi();
+  const ns = await createNamespace(api, "helm");
+  const repo = makeRepo(files(ns));
+  const scope = uniqueName("scope");
+  return {
+    api,
+    ns,
+    repo,
+    write: (changes) => writeTree(repo, changes),
+    run: (overrides = {}) =>
+      reconcileTree(api, { ...defaultReconcileOptions(repo, "clusters/dev"), scope, cacheDir, ...overrides }),
+  };
+}
+
+function release(run: RunResult, name: string): HelmReleaseResult {
+  const found = run.helmReleases?.find((h) => h.name === name);
+  if (!found) throw new Error(`no HelmRelease result for ${name}: ${JSON.stringify(run, null, 2)}`);
+  return found;
+}
+
+function kustomization(run: RunResult, name: string): KustomizationResult {
+  const found = run.kustomizations.find((k) => k.name === name);
+  if (!found) throw new Error(`no result for ${name}: ${JSON.stringify(run, null, 2)}`);
+  return found;
+}
+
+async function configData(api: RawObjectApi, ns: string, name: string): Promise<Record<string, string>> {
+  const cm = (await api.read({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: ns } })) as {
+    data?: Record<string, string>;
+  };
+  return cm.data ?? {};
+}
+
+async function helmHistory(ns: string, name: string): Promise<{ revision: number; status: string }[]> {
+  return JSON.parse(await helm(["history", name, "-n", ns, "-o", "json"], inject("kubeconfigPath")));
+}
+
+const repoFile = (ns: string) => helmRepositoryYaml("charts", ns, charts.url);
+
+describe("HelmRelease", () => {
+  it("installs, leaves an up-to-date release alone, upgrades on values and version, uninstalls when removed from Git", async () => {
+    const f = await fixture((ns) => ({
+      "clusters/dev/charts.yaml": repoFile(ns),
+      "clusters/dev/app.yaml": helmReleaseYaml({ name: "app", namespace: ns, version: "0.1.x" }),
+    }));
+
+    const first = await f.run();
+    expect(first.errors).toEqual([]);
+    expect(release(first, "app")).toMatchObject({
+      status: "Ready",
+      action: "installed",
+      chart: "demo",
+      version: "0.1.0",
+      revision: 1,
+      releaseName: "app",
+      releaseNamespace: f.ns,
+    });
+    expect(release(first, "app").source).toMatch(/^HelmRepository\/.+\/charts@sha256:[0-9a-f]{64}$/);
+    expect(await configData(f.api, f.ns, "app-config")).toMatchObject({
+      color: "blue",
+      chartVersion: "0.1.0",
+    });
+    // Standard Helm storage: helm itself sees the release.
+    const listed = JSON.parse(await helm(["list", "-n", f.ns, "-o", "json"], inject("kubeconfigPath")));
+    expect(listed).toMatchObject([{ name: "app", status: "deployed", chart: "demo-0.1.0" }]);
+
+    const second = await f.run();
+    expect(release(second, "app")).toMatchObject({ status: "Ready", action: "unchanged", revision: 1 });
+    expect(runHasChanges(second)).toBe(false);
+
+    f.write({
+      "clusters/dev/app.yaml": helmReleaseYaml({
+        name: "app",
+        namespace: f.ns,
+        version: "0.1.x",
+        extra: "  values:\n    color: red\n",
+      }),
+    });
+    const preview = await f.run({ dryRun: true, withDiff: true });
+    expect(release(preview, "app").action).toBe("upgraded");
+    const change = release(preview, "app").changes.find((c) => c.subject === `ConfigMap/${f.ns}/app-config`);
+    expect(change?.action).toBe("configured");
+    expect(change?.diff).toContain('-  color: "blue"');
+    expect(change?.diff).toContain('+  color: "red"');
+    expect((await configData(f.api, f.ns, "app-config")).color).toBe("blue");
+
+    const third = await f.run();
+    expect(release(third, "app")).toMatchObject({ action: "upgraded", revision: 2, status: "Ready" });
+    expect((await configData(f.api, f.ns, "app-config")).color).toBe("red");
+
+    f.write({
+      "clusters/dev/app.yaml": helmReleaseYaml({
+        name: "app",
+        namespace: f.ns,
+        version: ">=0.2.0",
+        extra: "  values:\n    color: red\n",
+      }),
+    });
+    const fourth = await f.run();
+    expect(release(fourth, "app")).toMatchObject({ action: "upgraded", version: "0.2.0", revision: 3 });
+    expect((await configData(f.api, f.ns, "app-config")).chartVersion).toBe("0.2.0");
+
+    f.write({ "clusters/dev/app.yaml": null });
+    const fifth = await f.run();
+    expect(release(fifth, "app")).toMatchObject({ action: "uninstalled", status: "Ready" });
+    expect(await exists(f.api, "v1", "ConfigMap", "app-config", f.ns)).toBe(false);
+    expect(JSON.parse(await helm(["list", "-n", f.ns, "-o", "json"], inject("kubeconfigPath")))).toEqual([]);
+    expect((await f.run()).helmReleases).toBeUndefined();
+  }, 240_000);
+
+  it("composes valuesFrom ConfigMaps and Secrets and never shows the Secret values", async () => {
+    const f = await fixture((ns) => ({
+      "clusters/dev/charts.yaml": repoFile(ns),
+      "clusters/dev/app.yaml": helmReleaseYaml({
+        name: "vals",
+        namespace: ns,
+        extra: `  valuesFrom:
+    - kind: ConfigMap
+      name: app-values
+    - kind: Secret
+      name: app-secret
+      valuesKey: password
+      targetPath: password
+    - kind: ConfigMap
+      name: not-there
+      optional: true
+  values:
+    extra:
+      b: 2
+`,
+      }),
+    }));
+    await f.api.create({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "app-values", namespace: f.ns },
+      data: { "values.yaml": "color: green\nextra:\n  a: 1\n" },
+    });
+    const secret = {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "app-secret", namespace: f.ns },
+      stringData: { password: "hunter2-first" },
+    };
+    await f.api.create(secret);
+    const first = await f.run();
+    expect(release(first, "vals")).toMatchObject({ status: "Ready", action: "installed", version: "0.2.0" });
+    expect(await configData(f.api, f.ns, "vals-config")).toMatchObject({
+      color: "green",
+      password: "hunter2-first",
+      extra: '{"a":1,"b":2}',
+    });
+
+    await f.api.patch({ ...secret, stringData: { password: "hunter2-second" } });
+    const preview = await f.run({ dryRun: true, withDiff: true });
+    expect(release(preview, "vals").action).toBe("upgraded");
+    const text = JSON.stringify(preview);
+    expect(text).toContain("password");
+    expect(text).not.toContain("hunter2");
+
+    await f.api.delete({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "app-values", namespace: f.ns },
+    });
+    const failed = await f.run();
+    expect(release(failed, "vals").status).toBe("Failed");
+    expect(release(failed, "vals").message).toContain(
+      `spec.valuesFrom[0]: ConfigMap/${f.ns}/app-values: not found`,
+    );
+    expect(runSucceeded(failed)).toBe(false);
+  }, 120_000);
+
+  it("rolls back a failed upgrade as upgrade.remediation says and reports why", async () => {
+    const hr = (ns: string, values: string) =>
+      helmReleaseYaml({
+        name: "remedy",
+        namespace: ns,
+        version: "0.1.0",
+        extra: `  upgrade:
+    remediation:
+      retries: 1
+  values:
+${values}`,
+      });
+    const f = await fixture((ns) => ({
+      "clusters/dev/charts.yaml": repoFile(ns),
+      "clusters/dev/app.yaml": hr(ns, "    color: blue\n"),
+    }));
+    expect(release(await f.run(), "remedy").action).toBe("installed");
+
+    // An invalid label value: the API server rejects the ConfigMap, so helm records a failed revision.
+    f.write({ "clusters/dev/app.yaml": hr(f.ns, "    color: red\n    badLabel: 'not a valid label!'\n") });
+    const failed = await f.run();
+    const result = release(failed, "remedy");
+    expect(result.status).toBe("Failed");
+    expect(result.action).toBe("rolled back");
+    expect(result.message).toMatch(/^upgrade failed: .*\(rolled back to revision \d+\)$/);
+    expect(result.errors.filter((e) => e.startsWith("upgrade failed"))).toHaveLength(2);
+    expect((await configData(f.api, f.ns, "remedy-config")).color).toBe("blue");
+    const history = await helmHistory(f.ns, "remedy");
+    expect(history.at(-1)?.status).toBe("deployed");
+    expect(history.filter((h) => h.status === "failed").length).toBeGreaterThanOrEqual(1);
+
+    f.write({ "clusters/dev/app.yaml": hr(f.ns, "    color: green\n") });
+    const fixed = await f.run();
+    expect(release(fixed, "remedy")).toMatchObject({ status: "Ready", action: "upgraded" });
+    expect((await configData(f.api, f.ns, "remedy-config")).color).toBe("green");
+  }, 180_000);
+
+  it("leaves a failed install as helm left it without remediation, and installs again once fixed", async () => {
+    const hr = (ns: string, values: string) =>
+      helmReleaseYaml({ name: "broken", namespace: ns, version: "0.1.0", extra: `  values:\n${values}` });
+    const f = await fixture((ns) => ({
+      "clusters/dev/charts.yaml": repoFile(ns),
+      "clusters/dev/app.yaml": hr(ns, "    badLabel: 'not valid!'\n"),
+    }));
+    const failed = release(await f.run(), "broken");
+    expect(failed.status).toBe("Failed");
+    expect(failed.message).toMatch(/^install failed: /);
+    expect((await helmHistory(f.ns, "broken")).at(-1)?.status).toBe("failed");
+
+    f.write({ "clusters/dev/app.yaml": hr(f.ns, "    color: fixed\n") });
+    const fixed = release(await f.run(), "broken");
+    expect(fixed).toMatchObject({ status: "Ready", action: "installed" });
+    expect((await configData(f.api, f.ns, "broken-config")).color).toBe("fixed");
+  }, 120_000);
+
+  it("corrects drift when driftDetection is enabled, only reports it in warn mode, and honours ignore", async () => {
+    const hr = (ns: string, name: string, drift: string) =>
+      helmReleaseYaml({ name, namespace: ns, version: "0.1.0", extra: `  driftDetection:\n${drift}` });
+    const f = await fixture((ns) => ({
+      "clusters/dev/charts.yaml": repoFile(ns),
+      "clusters/dev/fix.yaml": hr(ns, "fix", "    mode: enabled\n"),
+      "clusters/dev/warn.yaml": hr(ns, "warn", "    mode: warn\n"),
+      "clusters/dev/ignore.yaml": hr(
+        ns,
+        "ignore",
+        "    mode: enabled\n    ignore:\n      - paths: ['/data/color']\n        target:\n          kind: ConfigMap\n",
+      ),
+    }));
+    const first = await f.run();
+    expect(first.helmReleases?.map((h) => h.action)).toEqual(["installed", "installed", "installed"]);
+    for (const name of ["fix", "warn", "ignore"]) {
+      await f.api.patch(
+        {
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { name: `${name}-config`, namespace: f.ns },
+          data: { color: "hacked" },
+        },
+        undefined,
+        undefined,
+        "kubectl-edit",
+        undefined,
+        PatchStrategy.MergePatch,
+      );
+    }
+    const second = await f.run();
+    expect(release(second, "fix")).toMatchObject({ status: "Ready", action: "drift corrected" });
+    expect(release(second, "fix").changes.map((c) => [c.subject, c.action])).toEqual([
+      [`ConfigMap/${f.ns}/fix-config`, "configured"],
+    ]);
+    expect((await configData(f.api, f.ns, "fix-config")).color).toBe("blue");
+
+    expect(release(second, "warn")).toMatchObject({ status: "Ready", action: "unchanged" });
+    expect(release(second, "warn").message).toContain("drift detected");
+    expect(release(second, "warn").changes[0]?.diff).toContain('+  color: "blue"');
+    expect((await configData(f.api, f.ns, "warn-config")).color).toBe("hacked");
+
+    expect(release(second, "ignore")).toMatchObject({ action: "unchanged", changes: [] });
+    expect((await configData(f.api, f.ns, "ignore-config")).color).toBe("hacked");
+
+    expect(release(await f.run(), "fix")).toMatchObject({ action: "unchanged", changes: [] });
+  }, 180_000);
+
+  it("orders HelmReleases after their Kustomization and by dependsOn, and skips dependents of a failure", async () => {
+    const f = await fixture((ns) => ({
+      "clusters/dev/charts.yaml": repoFile(ns),
+      "clusters/dev/infra.yaml": fluxKustomization({
+        name: "infra",
+        namespace: ns,
+        path: "./infra",
+        extra: "  wait: true\n",
+      }),
+      "clusters/dev/apps.yaml": fluxKustomization({
+        name: "apps",
+        namespace: ns,
+        path: "./apps",
+        extra: `  targetNamespace: ${ns}\n  dependsOn:\n    - name: infra\n`,
+      }),
+      "infra/values.yaml": configMap("db-values", { "values.yaml": "color: from-infra" }, ns),
+      "infra/db.yaml": helmReleaseYaml({
+        name: "db",
+        namespace: ns,
+        version: "0.1.0",
+        extra: "  valuesFrom:\n    - kind: ConfigMap\n      name: db-values\n",
+      }),
+      "infra/cache.yaml": helmReleaseYaml({
+        name: "cache",
+        namespace: ns,
+        version: "0.1.0",
+        extra: "  dependsOn:\n    - name: db\n",
+      }),
+      "apps/app.yaml": configMap("app", { ready: "yes" }),
+    }));
+    const first = await f.run();
+    expect(first.errors).toEqual([]);
+    expect(release(first, "db")).toMatchObject({ status: "Ready", action: "installed" });
+    expect(release(first, "cache")).toMatchObject({ status: "Ready", action: "installed" });
+    expect(kustomization(first, "apps").status).toBe("Ready");
+    // db's values come from a ConfigMap that infra applies: it only works when infra ran first.
+    expect((await configData(f.api, f.ns, "db-config")).color).toBe("from-infra");
+
+    f.write({
+      "infra/db.yaml": helmReleaseYaml({ name: "db", namespace: f.ns, version: "9.9.9" }),
+    });
+    const second = await f.run();
+    expect(release(second, "db").status).toBe("Failed");
+    expect(release(second, "db").message).toContain('no version of chart "demo" matches "9.9.9"');
+    expect(release(second, "cache")).toMatchObject({ status: "DependencyNotReady" });
+    expect(kustomization(second, "apps")).toMatchObject({ status: "DependencyNotReady" });
+    expect(kustomization(second, "apps").message).toContain(`HelmRelease/${f.ns}/db`);
+  }, 180_000);
+
+  it("installs a chart from a directory of this repository", async () => {
+    const f = await fixture((ns) => ({
+      "clusters/dev/app.yaml": helmReleaseYaml({
+        name: "local",
+        namespace: ns,
+        chart: "./charts/local",
+        sourceKind: "GitRepository",
+        repo: "flux-system",
+      }),
+    }));
+    writeChart(join(f.repo, "charts"), {
+      name: "local",
+      version: "1.2.3",
+      values: `${defaultValues}color: local\n`,
+    });
+    const first = await f.run();
+    expect(release(first, "local")).toMatchObject({
+      status: "Ready",
+      action: "installed",
+      chart: "local",
+      version: "1.2.3",
+    });
+    expect((await configData(f.api, f.ns, "local-config")).color).toBe("local");
+  }, 120_000);
+
+  it("fetches from a repository with basic auth and never prints the password", async () => {
+    const secured = await startHelmRepo({ auth: { user: "reader", password: "p4ssw0rd-xyz" } });
+    try {
+      await secured.addChart({ name: "demo", version: "0.3.0" });
+      const f = await fixture((ns) => ({
+        "clusters/dev/charts.yaml": helmRepositoryYaml(
+          "secured",
+          ns,
+          secured.url,
+          "  secretRef:\n    name: repo-auth\n",
+        ),
+        "clusters/dev/app.yaml": helmReleaseYaml({ name: "auth", namespace: ns, repo: "secured" }),
+      }));
+      const secret = {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "repo-auth", namespace: f.ns },
+        stringData: { username: "reader", password: "wrong-p4ss" },
+      };
+      await f.api.create(secret);
+      const denied = await f.run();
+      expect(release(denied, "auth").status).toBe("Failed");
+      expect(release(denied, "auth").message).toContain("HTTP 401");
+      expect(JSON.stringify(denied)).not.toContain("wrong-p4ss");
+
+      await f.api.patch({ ...secret, stringData: { password: "p4ssw0rd-xyz" } });
+      const allowed = await f.run();
+      expect(release(allowed, "auth")).toMatchObject({
+        status: "Ready",
+        action: "installed",
+        version: "0.3.0",
+      });
+      expect(JSON.stringify(allowed)).not.toContain("p4ssw0rd");
+    } finally {
+      await secured.stop();
+    }
+  }, 120_000);
+});
