@@ -46,6 +46,7 @@ describe("GitRepository sources", () => {
 
     const url = `${inject("gitServerUrl")}/${name}`;
     const cacheDir = mkdtempSync(join(tmpdir(), "gitops-bot-test-cache-"));
+    const scope = uniqueName("scope");
     const repo = makeRepo({
       "clusters/dev/source.yaml": gitRepository(
         "app",
@@ -58,7 +59,7 @@ describe("GitRepository sources", () => {
     const run = (): Promise<RunResult> =>
       reconcileTree(api, {
         ...defaultReconcileOptions(repo, "clusters/dev"),
-        scope: uniqueName("scope"),
+        scope,
         cacheDir,
       });
     const data = async () =>
@@ -114,6 +115,7 @@ describe("GitRepository sources", () => {
     try {
       await createGitRepo(join(root, "private"), { "deploy/p.yaml": configMap("private", { ok: "yes" }) });
       const cacheDir = mkdtempSync(join(tmpdir(), "gitops-bot-test-cache-"));
+      const scope = uniqueName("scope");
       const repo = makeRepo({
         "clusters/dev/source.yaml": gitRepository(
           "private",
@@ -133,7 +135,7 @@ describe("GitRepository sources", () => {
       const run = () =>
         reconcileTree(api, {
           ...defaultReconcileOptions(repo, "clusters/dev"),
-          scope: uniqueName("scope"),
+          scope,
           cacheDir,
         });
       const denied = await run();
