@@ -164,4 +164,35 @@ describe("GitRepository sources", () => {
       await server.stop();
     }
   }, 120_000);
+
+  it("includes another GitRepository's files at toPath", async () => {
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "gitinc");
+    const base = uniqueName("base-repo");
+    const shared = uniqueName("shared-repo");
+    await createGitRepo(join(inject("gitRoot"), base), {
+      "deploy/kustomization.yaml": "resources:\n  - ../common/cm.yaml\n",
+    });
+    await createGitRepo(join(inject("gitRoot"), shared), {
+      "manifests/cm.yaml": configMap("included", { from: "shared" }),
+    });
+    const url = (name: string) => `${inject("gitServerUrl")}/${name}`;
+    const repo = makeRepo({
+      "clusters/dev/sources.yaml": `${gitRepository(
+        "base",
+        ns,
+        url(base),
+        `  ref:\n    branch: main\n  include:\n    - repository:\n        name: shared\n      fromPath: manifests\n      toPath: common\n`,
+      )}---\n${gitRepository("shared", ns, url(shared), "  ref:\n    branch: main\n")}`,
+      "clusters/dev/apps.yaml": fromSource("apps", ns, "base", "./common"),
+    });
+    const run = await reconcileTree(api, {
+      ...defaultReconcileOptions(repo, "clusters/dev"),
+      scope: uniqueName("scope"),
+      cacheDir: mkdtempSync(join(tmpdir(), "gitops-bot-test-cache-")),
+    });
+    expect(run.kustomizations[0]?.errors).toEqual([]);
+    expect(run.kustomizations[0]).toMatchObject({ status: "Ready" });
+    expect(await exists(api, "v1", "ConfigMap", "included", ns)).toBe(true);
+  });
 });
