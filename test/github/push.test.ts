@@ -2,6 +2,7 @@
 // OpenAPI-checked mock, the cluster real. Each test has its own namespace and cluster path (so its own scope).
 import { afterEach, describe, expect, it } from "vitest";
 import type { RawObjectApi } from "../../src/cluster/kube-client.js";
+import { GitOpsOctokit } from "../../src/github/octokit.js";
 import {
   finalStatuses,
   INSTALLATION_ID,
@@ -96,7 +97,7 @@ describe("push", () => {
     const api = testObjectApi();
     const { ns, clusterPath, dir } = await repoFor(api, () => ({
       "good.yaml": configMap("good", { a: "1" }),
-      "bad.yaml": configMap("Bad_Name", { a: "1" }),
+      "bad.yaml": configMap("bad", { "not a valid key!": "1" }),
     }));
     const sha = randomSha();
     github = mockGitHub();
@@ -114,11 +115,12 @@ describe("push", () => {
 
     const final = finalStatuses(statuses);
     expect(final["gitops/dev/apps"]?.state).toBe("failure");
-    expect(final["gitops/dev/apps"]?.description).toContain("Bad_Name");
+    expect(final["gitops/dev/apps"]?.description).toContain(`ConfigMap/${ns}/bad`);
     expect(final["gitops/dev"]?.state).toBe("failure");
     const report = updated.requests[1]?.body as { conclusion: string; output: { summary: string } };
     expect(report.conclusion).toBe("failure");
-    expect(report.output.summary).toMatch(/ConfigMap\/.*Bad_Name.*(Invalid value|invalid)/s);
+    expect(report.output.summary).toContain(`ConfigMap/${ns}/bad`);
+    expect(report.output.summary).toMatch(/Invalid value: "not a valid key!"/);
     expect(await exists(api, "v1", "ConfigMap", "good", ns)).toBe(false);
   });
 
@@ -237,5 +239,52 @@ describe("push", () => {
       true,
     );
     expect(await exists(api, "v1", "ConfigMap", "a", ns)).toBe(true);
+  });
+
+  it("waits out GitHub's 403 and 429 rate-limit answers and still completes the run", async () => {
+    const api = testObjectApi();
+    const { clusterPath, dir } = await repoFor(api, () => ({ "a.yaml": configMap("a", { x: "1" }) }));
+    const sha = randomSha();
+    github = mockGitHub();
+    github.installationToken(INSTALLATION_ID);
+    replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
+    replyTarball(github, dir, sha);
+    // A secondary rate limit on the check run, then a primary one on the first status: both are retried.
+    const limited = github.reply(
+      "POST",
+      `${base}/check-runs`,
+      429,
+      {
+        message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+      },
+      { headers: { "retry-after": "1" } },
+    );
+    github.reply("POST", `${base}/check-runs`, 201, { id: 13 });
+    github.reply("PATCH", `${base}/check-runs/13`, 200, { id: 13 }, { times: 2 });
+    github.reply(
+      "POST",
+      `${base}/statuses/${sha}`,
+      403,
+      { message: "API rate limit exceeded for installation ID 1." },
+      {
+        headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(Math.floor(Date.now() / 1000)) },
+      },
+    );
+    const statuses = github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 }, { times: 4 });
+
+    // The production Octokit (throttling and retries on), with retry delays scaled from seconds to 10 ms.
+    const Octokit = GitOpsOctokit.defaults(
+      (o: NonNullable<ConstructorParameters<typeof GitOpsOctokit>[0]>) => ({
+        ...o,
+        throttle: { ...o.throttle, retryAfterBaseValue: 10 },
+      }),
+    );
+    const bot = await startBot({ Octokit });
+    await receive(bot.probot, "push", pushPayload(sha));
+    await bot.app.queue.idle();
+    github.done();
+
+    expect(limited.requests).toHaveLength(1);
+    expect(finalStatuses(statuses)["gitops/dev"]?.state).toBe("success");
   });
 });

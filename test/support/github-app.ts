@@ -3,7 +3,7 @@
 // at a commit) through the OpenAPI-checked GitHub mock.
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import type { Probot } from "probot";
+import type { Probot, ProbotOctokit } from "probot";
 import { inject } from "vitest";
 import { type OperatorConfig, operatorConfigSchema } from "../../src/config/operator-config.js";
 import type { JobDeps } from "../../src/github/jobs/types.js";
@@ -21,7 +21,7 @@ export interface TestBot {
 }
 
 export async function startBot(
-  opts: { operator?: unknown; engine?: JobDeps["engine"] } = {},
+  opts: { operator?: unknown; engine?: JobDeps["engine"]; Octokit?: typeof ProbotOctokit } = {},
 ): Promise<TestBot> {
   const operator: OperatorConfig = operatorConfigSchema.parse(
     opts.operator ?? {
@@ -29,7 +29,7 @@ export async function startBot(
     },
   );
   const app = createGitOpsApp({ operator, engine: { skipHealth: false, ...opts.engine } });
-  const probot = await createTestProbot(app.appFn);
+  const probot = await createTestProbot(app.appFn, opts.Octokit ? { Octokit: opts.Octokit } : {});
   return { probot, app };
 }
 
