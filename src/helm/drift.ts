@@ -29,6 +29,8 @@ export interface IgnoreRule {
 
 export interface DriftOptions {
   namespace: string;
+  /** The release the objects belong to: helm stamps its ownership label and annotations on apply. */
+  releaseName: string;
   ignore: IgnoreRule[];
   correct: boolean;
   withDiff: boolean;
@@ -143,6 +145,22 @@ function apply(api: RawObjectApi, obj: KubernetesObject, dryRun: boolean): Promi
   );
 }
 
+/** The manifest as helm applies it: with the ownership metadata `helm get manifest` does not show. */
+function withHelmOwnership(obj: KubernetesObject, releaseName: string, namespace: string): KubernetesObject {
+  return {
+    ...obj,
+    metadata: {
+      ...obj.metadata,
+      labels: { ...obj.metadata?.labels, "app.kubernetes.io/managed-by": "Helm" },
+      annotations: {
+        ...obj.metadata?.annotations,
+        "meta.helm.sh/release-name": releaseName,
+        "meta.helm.sh/release-namespace": namespace,
+      },
+    },
+  };
+}
+
 /** The release's objects that differ from the cluster (missing ones as `created`), corrected when asked. */
 export async function detectDrift(
   api: RawObjectApi,
@@ -150,7 +168,7 @@ export async function detectDrift(
   opts: DriftOptions,
 ): Promise<ChangeSetEntry[]> {
   const results = await mapLimit(manifest, 8, async (original): Promise<ChangeSetEntry | undefined> => {
-    let obj = original;
+    let obj = withHelmOwnership(original, opts.releaseName, opts.namespace);
     if (!obj.metadata?.namespace && (await api.isNamespaced(obj.apiVersion ?? "", obj.kind ?? ""))) {
       obj = { ...obj, metadata: { ...obj.metadata, namespace: opts.namespace } };
     }

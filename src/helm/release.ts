@@ -176,6 +176,8 @@ async function commonArgs(c: Context, wait: { disableWait?: boolean; disableWait
     "-",
     "--labels",
     releaseLabels(hr, c.opts.scope, c.digest),
+    // Git wins over other field managers (kubectl edits), as server-side apply with force does for Kustomizations.
+    "--force-conflicts",
   ];
   const waits = !wait.disableWait && !c.opts.skipHealth;
   args.push(`--wait=${waits ? "watcher" : "hookOnly"}`);
@@ -370,6 +372,7 @@ async function rollback(c: Context, history: ReleaseRevision[]): Promise<number 
     "--history-max",
     String(c.hr.spec.maxHistory ?? 5),
     `--wait=${rb.disableWait || c.opts.skipHealth ? "hookOnly" : "watcher"}`,
+    "--force-conflicts",
   ];
   if (!rb.disableWait && !rb.disableWaitForJobs && !c.opts.skipHealth) args.push("--wait-for-jobs");
   if (rb.disableHooks) args.push("--no-hooks");
@@ -480,6 +483,7 @@ async function checkDrift(c: Context, live: ReleaseRevision): Promise<void> {
   try {
     drift = await detectDrift(c.api, parseManifest(manifest), {
       namespace: c.hr.releaseNamespace,
+      releaseName: c.hr.releaseName,
       ignore: c.hr.spec.driftDetection?.ignore ?? [],
       correct,
       withDiff: c.opts.withDiff || mode === "warn",
