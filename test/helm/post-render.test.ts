@@ -1,0 +1,155 @@
+// HelmRelease features beyond install/upgrade: kustomize post-renderers and commonMetadata (through a Helm 4
+// post-renderer plugin), waiting for a Deployment to roll out (kwok nodes), CRDs applied on upgrade with
+// upgrade.crds: CreateReplace.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { defaultReconcileOptions, reconcileTree } from "../../src/reconcile/run.js";
+import {
+  defaultTemplates,
+  type HelmRepoServer,
+  helmReleaseYaml,
+  helmRepositoryYaml,
+  startHelmRepo,
+} from "../support/helm-repo.js";
+import { createNamespace, testObjectApi, uniqueName, waitForWorkloads } from "../support/kube.js";
+import { makeRepo, writeTree } from "../support/repo-tree.js";
+
+let charts: HelmRepoServer;
+const cacheDir = mkdtempSync(join(tmpdir(), "gitops-bot-test-cache-"));
+const crdGroup = `${uniqueName("widgets")}.example.com`;
+const crd = (version: string) => `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.${crdGroup}
+  labels:
+    chart-version: "${version}"
+spec:
+  group: ${crdGroup}
+  names:
+    kind: Widget
+    plural: widgets
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+`;
+
+beforeAll(async () => {
+  charts = await startHelmRepo();
+  await charts.addChart({ name: "demo", version: "0.1.0" });
+  await charts.addChart({
+    name: "crds",
+    version: "1.0.0",
+    templates: defaultTemplates,
+    crds: { "widget.yaml": crd("1.0.0") },
+  });
+  await charts.addChart({
+    name: "crds",
+    version: "2.0.0",
+    templates: defaultTemplates,
+    crds: { "widget.yaml": crd("2.0.0") },
+  });
+});
+afterAll(() => charts?.stop());
+
+describe("HelmRelease rendering and waiting", () => {
+  it("post-renders with kustomize patches and commonMetadata, and waits for the Deployment to roll out", async () => {
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "postrender");
+    await waitForWorkloads(api, ns);
+    const repo = makeRepo({
+      "clusters/dev/charts.yaml": helmRepositoryYaml("charts", ns, charts.url),
+      "clusters/dev/app.yaml": helmReleaseYaml({
+        name: "web",
+        namespace: ns,
+        extra: `  values:
+    deployment: true
+    replicas: 2
+  commonMetadata:
+    labels:
+      team: payments
+  postRenderers:
+    - kustomize:
+        patches:
+          - target:
+              kind: ConfigMap
+            patch: |
+              - op: add
+                path: /data/patched
+                value: "yes"
+        images:
+          - name: registry.invalid/app
+            newTag: "2.0.0"
+`,
+      }),
+    });
+    const run = await reconcileTree(api, {
+      ...defaultReconcileOptions(repo, "clusters/dev"),
+      scope: uniqueName("scope"),
+      cacheDir,
+    });
+    expect(run.helmReleases?.[0]).toMatchObject({ status: "Ready", action: "installed" });
+    const cm = (await api.read({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "web-config", namespace: ns },
+    })) as {
+      data: Record<string, string>;
+      metadata: { labels: Record<string, string> };
+    };
+    expect(cm.data.patched).toBe("yes");
+    expect(cm.metadata.labels.team).toBe("payments");
+    const deploy = (await api.read({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "web", namespace: ns },
+    })) as {
+      spec: { template: { spec: { containers: { image: string }[] } } };
+      status?: { readyReplicas?: number };
+    };
+    expect(deploy.spec.template.spec.containers[0]?.image).toBe("registry.invalid/app:2.0.0");
+    // helm --wait=watcher returned only after the rollout: the replicas are ready now.
+    expect(deploy.status?.readyReplicas).toBe(2);
+  }, 180_000);
+
+  it("replaces the chart's CRDs on upgrade with upgrade.crds: CreateReplace", async () => {
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "crds");
+    const hr = (version: string) =>
+      helmReleaseYaml({
+        name: "crd-app",
+        namespace: ns,
+        chart: "crds",
+        version,
+        extra: "  install:\n    crds: Create\n  upgrade:\n    crds: CreateReplace\n",
+      });
+    const repo = makeRepo({
+      "clusters/dev/charts.yaml": helmRepositoryYaml("charts", ns, charts.url),
+      "clusters/dev/app.yaml": hr("1.0.0"),
+    });
+    const opts = { ...defaultReconcileOptions(repo, "clusters/dev"), scope: uniqueName("scope"), cacheDir };
+    const label = async () =>
+      (
+        (await api.read({
+          apiVersion: "apiextensions.k8s.io/v1",
+          kind: "CustomResourceDefinition",
+          metadata: { name: `widgets.${crdGroup}` },
+        })) as { metadata: { labels: Record<string, string> } }
+      ).metadata.labels["chart-version"];
+    expect((await reconcileTree(api, opts)).helmReleases?.[0]?.action).toBe("installed");
+    expect(await label()).toBe("1.0.0");
+    writeTree(repo, { "clusters/dev/app.yaml": hr("2.0.0") });
+    expect((await reconcileTree(api, opts)).helmReleases?.[0]).toMatchObject({
+      action: "upgraded",
+      status: "Ready",
+    });
+    expect(await label()).toBe("2.0.0");
+  }, 120_000);
+});
