@@ -72,6 +72,8 @@ class Outcome {
   action: HelmReleaseAction = "none";
   message = "";
   failed = false;
+  /** The release revision helm reported for a successful install or upgrade. */
+  revision?: number;
   constructor(readonly secrets: string[]) {}
   error(text: string): void {
     this.errors.push(redact(text, this.secrets));
@@ -148,7 +150,10 @@ export async function reconcileHelmRelease(
   } else {
     await upgradeWithRemediation(context, history);
   }
-  revision = (await releaseHistory(api, hr.releaseNamespace, hr.releaseName)).at(-1)?.revision;
+  revision =
+    out.action === "installed" || out.action === "upgraded"
+      ? out.revision
+      : (await releaseHistory(api, hr.releaseNamespace, hr.releaseName)).at(-1)?.revision;
   return finish();
 }
 
@@ -203,7 +208,8 @@ async function helmInstall(c: Context, dryRun: boolean): Promise<string> {
   if (install.disableOpenAPIValidation) args.push("--disable-openapi-validation");
   if (install.disableSchemaValidation) args.push("--skip-schema-validation");
   if (install.replace) args.push("--replace");
-  if (dryRun) args.push("--dry-run=server", "--output", "json");
+  args.push("--output", "json");
+  if (dryRun) args.push("--dry-run=server");
   return c.helm.run(args, { input: valuesInput(c) });
 }
 
@@ -225,7 +231,8 @@ async function helmUpgrade(c: Context, dryRun: boolean): Promise<string> {
   if (upgrade.force) args.push("--force-replace");
   if (upgrade.cleanupOnFail) args.push("--cleanup-on-fail");
   args.push(upgrade.preserveValues ? "--reuse-values" : "--reset-values");
-  if (dryRun) args.push("--dry-run=server", "--output", "json");
+  args.push("--output", "json");
+  if (dryRun) args.push("--dry-run=server");
   if (!dryRun && (upgrade.crds === "Create" || upgrade.crds === "CreateReplace")) {
     await applyChartCrds(c, upgrade.crds);
   }
@@ -278,6 +285,14 @@ async function helmTest(c: Context): Promise<string | undefined> {
   }
 }
 
+function releaseVersion(json: string): number | undefined {
+  try {
+    return (JSON.parse(json) as { version?: number }).version;
+  } catch {
+    return undefined;
+  }
+}
+
 async function installWithRemediation(c: Context): Promise<void> {
   const remediation = c.hr.spec.install?.remediation ?? {};
   const retries = remediation.retries ?? 0;
@@ -285,7 +300,7 @@ async function installWithRemediation(c: Context): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     let failure: string | undefined;
     try {
-      await helmInstall(c, false);
+      c.out.revision = releaseVersion(await helmInstall(c, false));
       const testFailure = await helmTest(c);
       if (testFailure && !remediation.ignoreTestFailures) failure = testFailure;
       else if (testFailure) c.out.error(`${testFailure} (ignored: install.remediation.ignoreTestFailures)`);
@@ -316,7 +331,7 @@ async function upgradeWithRemediation(c: Context, history: ReleaseRevision[]): P
   for (let attempt = 0; ; attempt++) {
     let failure: string | undefined;
     try {
-      await helmUpgrade(c, false);
+      c.out.revision = releaseVersion(await helmUpgrade(c, false));
       const testFailure = await helmTest(c);
       if (testFailure && !remediation.ignoreTestFailures) failure = testFailure;
       else if (testFailure) c.out.error(`${testFailure} (ignored: upgrade.remediation.ignoreTestFailures)`);
