@@ -3,7 +3,16 @@
 // (targetNamespace, namePrefix/Suffix, patches, images, components) go into an overlay around spec.path.
 // Builds run in a private copy of the checkout, never in the user's files.
 import { execFile } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import type { KubernetesObject } from "@kubernetes/client-node";
@@ -118,7 +127,9 @@ export async function buildKustomization(
   const target = resolveInRepo(work.dir, ks.spec.path ?? "./", where);
   if (!hasKustomizationFile(target)) generateKustomization(work.dir, target, limits);
 
-  const overlay = join(work.dir, overlayDir, `${ks.namespace}-${ks.name}`);
+  // Beside the work tree, not inside it: an overlay inside a tree whose root is spec.path ("./") is a cycle.
+  const overlayRoot = `${work.dir}${overlayDir}`;
+  const overlay = join(overlayRoot, `${ks.namespace}-${ks.name}`);
   mkdirSync(overlay, { recursive: true });
   const spec = ks.spec;
   const components = (spec.components ?? []).map((c, i) =>
@@ -153,6 +164,11 @@ export async function buildKustomization(
     );
   } finally {
     rmSync(overlay, { recursive: true, force: true });
+    try {
+      rmdirSync(overlayRoot);
+    } catch {
+      // another build of the same run still has its overlay there
+    }
   }
   const objects = parseManifests(output, ks.spec.path ?? "./", limits).map((o) => o.object);
   return objects.map((o) => withCommonMetadata(o, spec.commonMetadata));

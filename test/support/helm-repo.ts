@@ -198,16 +198,23 @@ export async function pushChart(archive: string, registryHost: string, repositor
 
 const sha = (data: Buffer | string) => `sha256:${createHash("sha256").update(data).digest("hex")}`;
 
-async function putBlob(registryHost: string, repository: string, data: Buffer): Promise<string> {
+type Auth = { user: string; password: string } | undefined;
+const authHeaders = (auth: Auth): Record<string, string> =>
+  auth ? { authorization: `Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString("base64")}` } : {};
+
+async function putBlob(registryHost: string, repository: string, data: Buffer, auth: Auth): Promise<string> {
   const digest = sha(data);
-  const start = await fetch(`http://${registryHost}/v2/${repository}/blobs/uploads/`, { method: "POST" });
+  const start = await fetch(`http://${registryHost}/v2/${repository}/blobs/uploads/`, {
+    method: "POST",
+    headers: authHeaders(auth),
+  });
   if (start.status !== 202) throw new Error(`blob upload start: HTTP ${start.status}`);
   const location = new URL(start.headers.get("location") ?? "", `http://${registryHost}`);
   location.searchParams.set("digest", digest);
   const put = await fetch(location, {
     method: "PUT",
     body: data,
-    headers: { "content-type": "application/octet-stream" },
+    headers: { "content-type": "application/octet-stream", ...authHeaders(auth) },
   });
   if (put.status !== 201) throw new Error(`blob upload: HTTP ${put.status}`);
   return digest;
@@ -222,6 +229,7 @@ export async function pushFluxArtifact(
   repository: string,
   tag: string,
   files: Record<string, string>,
+  auth?: { user: string; password: string },
 ): Promise<string> {
   const src = mkdtempSync(join(tmpdir(), "gitops-bot-artifact-"));
   for (const [name, text] of Object.entries(files)) {
@@ -232,8 +240,8 @@ export async function pushFluxArtifact(
   await run("tar", ["-czf", tarball, "-C", src, "."]);
   const layer = readFileSync(tarball);
   const config = Buffer.from("{}");
-  const layerDigest = await putBlob(registryHost, repository, layer);
-  const configDigest = await putBlob(registryHost, repository, config);
+  const layerDigest = await putBlob(registryHost, repository, layer, auth);
+  const configDigest = await putBlob(registryHost, repository, config, auth);
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
@@ -256,7 +264,7 @@ export async function pushFluxArtifact(
   const put = await fetch(`http://${registryHost}/v2/${repository}/manifests/${tag}`, {
     method: "PUT",
     body: manifest,
-    headers: { "content-type": "application/vnd.oci.image.manifest.v1+json" },
+    headers: { "content-type": "application/vnd.oci.image.manifest.v1+json", ...authHeaders(auth) },
   });
   if (put.status !== 201) throw new Error(`manifest upload: HTTP ${put.status} ${await put.text()}`);
   return sha(manifest);
