@@ -161,6 +161,7 @@ export async function main(
       withDiff: dryRun,
       skipHealth: Boolean(values["no-wait"]),
       onProgress: progress,
+      kubeConfig: kc,
     });
     io.out.write(
       output === "json"

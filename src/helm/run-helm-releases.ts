@@ -20,12 +20,16 @@ import {
 import { HR_NAME_LABEL, HR_NAMESPACE_LABEL, releasesOfScope } from "./storage.js";
 import { composeValues } from "./values.js";
 
-/** The KubeConfig an object API was made from (client-node keeps it as the default auth method). */
+/**
+ * The KubeConfig an object API was made from, when it can be found: client-node's `makeApiClient` keeps it as
+ * the default auth method; a wrapper may expose it as `kubeConfig`. Otherwise pass ReconcileOptions.kubeConfig.
+ */
 export function kubeConfigOf(api: RawObjectApi): KubeConfig | undefined {
-  const config = (api as unknown as { configuration?: { authMethods?: { default?: unknown } } })
-    .configuration;
-  const kc = config?.authMethods?.default;
-  return kc instanceof KubeConfig ? kc : undefined;
+  const config = (api as unknown as { configuration?: { authMethods?: { default?: unknown } } }).configuration;
+  const auth = config?.authMethods?.default;
+  if (auth instanceof KubeConfig) return auth;
+  const wrapped = (auth as { kubeConfig?: unknown } | undefined)?.kubeConfig;
+  return wrapped instanceof KubeConfig ? wrapped : undefined;
 }
 
 export class HelmRunner {

@@ -17,7 +17,14 @@ import {
   startHelmRepo,
   writeChart,
 } from "../support/helm-repo.js";
-import { createNamespace, exists, PatchStrategy, testObjectApi, uniqueName } from "../support/kube.js";
+import {
+  createNamespace,
+  exists,
+  PatchStrategy,
+  testKubeConfig,
+  testObjectApi,
+  uniqueName,
+} from "../support/kube.js";
 import { configMap, fluxKustomization, makeRepo, writeTree } from "../support/repo-tree.js";
 
 let charts: HelmRepoServer;
@@ -49,7 +56,13 @@ async function fixture(files: (ns: string) => Record<string, string>): Promise<F
     repo,
     write: (changes) => writeTree(repo, changes),
     run: (overrides = {}) =>
-      reconcileTree(api, { ...defaultReconcileOptions(repo, "clusters/dev"), scope, cacheDir, ...overrides }),
+      reconcileTree(api, {
+        ...defaultReconcileOptions(repo, "clusters/dev"),
+        kubeConfig: testKubeConfig(),
+        scope,
+        cacheDir,
+        ...overrides,
+      }),
   };
 }
 

@@ -13,7 +13,13 @@ import {
   helmRepositoryYaml,
   startHelmRepo,
 } from "../support/helm-repo.js";
-import { createNamespace, testObjectApi, uniqueName, waitForWorkloads } from "../support/kube.js";
+import {
+  createNamespace,
+  testKubeConfig,
+  testObjectApi,
+  uniqueName,
+  waitForWorkloads,
+} from "../support/kube.js";
 import { makeRepo, writeTree } from "../support/repo-tree.js";
 
 const testHook = `{{- if .Values.testFails }}
@@ -73,6 +79,7 @@ describe("HelmRelease test", () => {
     });
     const opts = {
       ...defaultReconcileOptions(repo, "clusters/dev"),
+      kubeConfig: testKubeConfig(),
       scope: uniqueName("scope"),
       cacheDir: mkdtempSync(join(tmpdir(), "gitops-bot-test-cache-")),
     };

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { defaultReconcileOptions, reconcileTree } from "../../src/reconcile/run.js";
 import { helmReleaseYaml, helmRepositoryYaml, packageChart, pushChart } from "../support/helm-repo.js";
-import { createNamespace, testObjectApi, uniqueName } from "../support/kube.js";
+import { createNamespace, testKubeConfig, testObjectApi, uniqueName } from "../support/kube.js";
 import { makeRepo } from "../support/repo-tree.js";
 
 describe("charts from OCI", () => {
@@ -56,6 +56,7 @@ spec:
     });
     const run = await reconcileTree(api, {
       ...defaultReconcileOptions(repo, "clusters/dev"),
+      kubeConfig: testKubeConfig(),
       scope: uniqueName("scope"),
       cacheDir: mkdtempSync(join(tmpdir(), "gitops-bot-test-cache-")),
     });

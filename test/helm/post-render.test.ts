@@ -13,7 +13,13 @@ import {
   helmRepositoryYaml,
   startHelmRepo,
 } from "../support/helm-repo.js";
-import { createNamespace, testObjectApi, uniqueName, waitForWorkloads } from "../support/kube.js";
+import {
+  createNamespace,
+  testKubeConfig,
+  testObjectApi,
+  uniqueName,
+  waitForWorkloads,
+} from "../support/kube.js";
 import { makeRepo, writeTree } from "../support/repo-tree.js";
 
 let charts: HelmRepoServer;
@@ -92,6 +98,7 @@ describe("HelmRelease rendering and waiting", () => {
     });
     const run = await reconcileTree(api, {
       ...defaultReconcileOptions(repo, "clusters/dev"),
+      kubeConfig: testKubeConfig(),
       scope: uniqueName("scope"),
       cacheDir,
     });
@@ -134,7 +141,12 @@ describe("HelmRelease rendering and waiting", () => {
       "clusters/dev/charts.yaml": helmRepositoryYaml("charts", ns, charts.url),
       "clusters/dev/app.yaml": hr("1.0.0"),
     });
-    const opts = { ...defaultReconcileOptions(repo, "clusters/dev"), scope: uniqueName("scope"), cacheDir };
+    const opts = {
+      ...defaultReconcileOptions(repo, "clusters/dev"),
+      kubeConfig: testKubeConfig(),
+      scope: uniqueName("scope"),
+      cacheDir,
+    };
     const label = async () =>
       (
         (await api.read({
