@@ -1,6 +1,6 @@
 // HelmReleases end to end: a real Helm HTTP repository (helm package + helm repo index, served over HTTP),
 // the real helm binary, the real API server. Each test has its own namespace, scope and release names.
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -8,6 +8,7 @@ import type { RawObjectApi } from "../../src/cluster/kube-client.js";
 import type { HelmReleaseResult, KustomizationResult, RunResult } from "../../src/reconcile/result.js";
 import { runHasChanges, runSucceeded } from "../../src/reconcile/result.js";
 import { defaultReconcileOptions, type ReconcileOptions, reconcileTree } from "../../src/reconcile/run.js";
+import { commitFiles, createGitRepo } from "../support/git-server.js";
 import {
   defaultValues,
   type HelmRepoServer,
@@ -403,6 +404,48 @@ ${values}`,
       version: "1.2.3",
     });
     expect((await configData(f.api, f.ns, "local-config")).color).toBe("local");
+  }, 120_000);
+
+  it("installs a chart from another Git repository, and upgrades when the chart version there changes", async () => {
+    const name = uniqueName("chart-repo");
+    const chartDir = mkdtempSync(join(tmpdir(), "gitops-bot-chart-src-"));
+    writeChart(chartDir, { name: "remote", version: "0.5.0" });
+    const files = (version: string) => {
+      const read = (f: string) => readFileSync(join(chartDir, "remote", f), "utf8");
+      return {
+        "charts/remote/Chart.yaml": read("Chart.yaml").replace("0.5.0", version).replace("0.5.0", version),
+        "charts/remote/values.yaml": read("values.yaml"),
+        "charts/remote/templates/configmap.yaml": read("templates/configmap.yaml"),
+      };
+    };
+    const git = await createGitRepo(join(inject("gitRoot"), name), files("0.5.0"));
+    const f = await fixture((ns) => ({
+      "clusters/dev/source.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata:
+  name: charts-git
+  namespace: ${ns}
+spec:
+  interval: 5m
+  url: ${inject("gitServerUrl")}/${name}
+  ref:
+    branch: main
+`,
+      "clusters/dev/app.yaml": helmReleaseYaml({
+        name: "remote",
+        namespace: ns,
+        chart: "./charts/remote",
+        sourceKind: "GitRepository",
+        repo: "charts-git",
+      }),
+    }));
+    const first = release(await f.run(), "remote");
+    expect(first).toMatchObject({ status: "Ready", action: "installed", chart: "remote", version: "0.5.0" });
+    expect(first.source).toBe(`GitRepository/${f.ns}/charts-git@main@sha1:${git.sha}`);
+    await commitFiles(git.dir, files("0.6.0"), "bump chart");
+    const second = release(await f.run(), "remote");
+    expect(second).toMatchObject({ status: "Ready", action: "upgraded", version: "0.6.0", revision: 2 });
+    expect((await configData(f.api, f.ns, "remote-config")).chartVersion).toBe("0.6.0");
   }, 120_000);
 
   it("fetches from a repository with basic auth and never prints the password", async () => {
