@@ -1,10 +1,14 @@
 // The one way the engine reaches a cluster: a KubeConfig (a user's kubeconfig, a named context, or in-cluster)
 // and @kubernetes/client-node's generic object API, returning plain JSON objects.
+import { type AgentOptions, Agent as HttpsAgent } from "node:https";
 import {
   ApiException,
+  createConfiguration,
   KubeConfig,
   type KubernetesObject,
   KubernetesObjectApi,
+  type RequestContext,
+  ServerConfiguration,
 } from "@kubernetes/client-node";
 
 export interface ClusterTarget {
@@ -21,7 +25,14 @@ export interface ClusterTarget {
  */
 export class RawObjectApi extends KubernetesObjectApi {
   static fromKubeConfig(kc: KubeConfig): RawObjectApi {
-    const api = kc.makeApiClient(RawObjectApi);
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error("no Kubernetes cluster configured in the kubeconfig");
+    const api = new RawObjectApi(
+      createConfiguration({
+        baseServer: new ServerConfiguration(cluster.server, {}),
+        authMethods: { default: pooledAuthentication(kc) },
+      }),
+    );
     api.setDefaultNamespace(kc);
     return api;
   }
@@ -50,6 +61,41 @@ export class RawObjectApi extends KubernetesObjectApi {
     }
     throw new ApiException(response.httpStatusCode, "Unsuccessful HTTP Request", body, response.headers);
   }
+}
+
+/**
+ * client-node builds a new https.Agent for every request, so every call pays a TCP and TLS handshake; an
+ * apply of a thousand objects spends most of its time there. This keeps the kubeconfig's authentication
+ * (headers, exec plugins, token refresh) and swaps in one keep-alive agent per distinct TLS identity.
+ * Proxy agents are left alone.
+ */
+function pooledAuthentication(kc: KubeConfig) {
+  const agents = new Map<string, HttpsAgent>();
+  return {
+    getName: () => "kubeconfig authentication, pooled connections",
+    applySecurityAuthentication: async (context: RequestContext): Promise<void> => {
+      await kc.applySecurityAuthentication(context);
+      const agent = context.getAgent();
+      if (!agent || agent.constructor !== HttpsAgent) return;
+      const options = (agent as HttpsAgent & { options: AgentOptions }).options;
+      const key = JSON.stringify([
+        options.ca,
+        options.cert,
+        options.key,
+        options.pfx,
+        options.rejectUnauthorized,
+        options.servername,
+      ]);
+      let pooled = agents.get(key);
+      if (!pooled) {
+        pooled = new HttpsAgent({ ...options, keepAlive: true, maxSockets: 32 });
+        agents.set(key, pooled);
+      }
+      context.setAgent(pooled);
+      // The per-request agent was never used; close it so it holds nothing.
+      (agent as HttpsAgent).destroy();
+    },
+  };
 }
 
 export function loadKubeConfig(target: ClusterTarget = {}): KubeConfig {

@@ -12,6 +12,7 @@ import {
   deleteInventory,
   type Inventory,
   inventoryEntries,
+  inventoryFingerprints,
   listInventories,
   OWNER_NAME_LABEL,
   OWNER_NAMESPACE_LABEL,
@@ -346,10 +347,11 @@ async function reconcileOne(
     force: p.ks.spec.force ?? false,
     withDiff: opts.withDiff,
     concurrency: opts.applyConcurrency,
+    previous: inventoryFingerprints(previous),
   });
   const changeSet = applied.changeSet;
   opts.onProgress?.({ type: "applied", kustomization: key, summary: changeSet.summary() });
-  const current = inventoryEntries(objects);
+  const current = inventoryEntries(objects, applied.fingerprints);
   if (applied.errors.length > 0) {
     if (!opts.dryRun) {
       // Keep everything we ever applied in the inventory, so a later successful run can still prune it.

@@ -5,7 +5,7 @@ import type { RawObjectApi } from "../../src/cluster/kube-client.js";
 import { readInventory } from "../../src/cluster/ssa/inventory.js";
 import type { KustomizationResult, RunResult } from "../../src/reconcile/result.js";
 import { defaultReconcileOptions, type ReconcileOptions, reconcileTree } from "../../src/reconcile/run.js";
-import { createNamespace, exists, testObjectApi, uniqueName } from "../support/kube.js";
+import { createNamespace, exists, PatchStrategy, testObjectApi, uniqueName } from "../support/kube.js";
 import { configMap, fluxKustomization, makeRepo, writeTree } from "../support/repo-tree.js";
 
 interface Fixture {
@@ -77,6 +77,53 @@ describe("reconcile", () => {
       `${f.ns}_a__ConfigMap`,
       `${f.ns}_b__ConfigMap`,
     ]);
+  });
+
+  it("corrects drift made in the cluster after a no-op run, though no-op runs skip the dry-run", async () => {
+    const objects = Object.fromEntries(
+      Array.from({ length: 6 }, (_, i) => [`apps/c${i}.yaml`, configMap(`c${i}`, { color: "blue" })]),
+    );
+    const f = await fixture((ns) => ({
+      "clusters/dev/apps.yaml": fluxKustomization({
+        name: "apps",
+        namespace: ns,
+        path: "./apps",
+        extra: `  targetNamespace: ${ns}\n`,
+      }),
+      ...objects,
+    }));
+    await f.run();
+    const unchanged = await f.run();
+    expect(new Set(Object.values(actions(ks(unchanged, "apps"))))).toEqual(new Set(["unchanged"]));
+    // The fast path's evidence: every object's hash and resourceVersion are in the inventory.
+    const inventory = await readInventory(f.api, { name: "apps", namespace: f.ns });
+    expect(inventory?.entries.every((e) => e.h && e.rv)).toBe(true);
+
+    // Someone edits one object in the cluster: its resourceVersion moves, so the next run compares it again.
+    await f.api.patch(
+      {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "c3", namespace: f.ns },
+        data: { color: "red" },
+      },
+      undefined,
+      undefined,
+      "kubectl-edit",
+      true,
+      PatchStrategy.ServerSideApply,
+    );
+    const corrected = await f.run();
+    expect(actions(ks(corrected, "apps"))[`ConfigMap/${f.ns}/c3`]).toBe("configured");
+    expect(Object.values(actions(ks(corrected, "apps"))).filter((a) => a === "configured")).toHaveLength(1);
+    const live = (await f.api.read({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "c3", namespace: f.ns },
+    })) as {
+      data: Record<string, string>;
+    };
+    expect(live.data.color).toBe("blue");
   });
 
   it("prunes objects that left Git, but keeps those with prune: disabled", async () => {

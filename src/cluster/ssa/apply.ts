@@ -10,9 +10,11 @@ import { toYaml } from "../../reconcile/yaml.js";
 import type { RawObjectApi } from "../kube-client.js";
 import { type Action, ChangeSet } from "./changeset.js";
 import { isImmutableFieldError, ObjectError } from "./errors.js";
+import { desiredHash, type Fingerprint, unchangedSince } from "./fingerprint.js";
+import { LiveIndex } from "./live-index.js";
 import { maskSecret, maskSecretPair } from "./mask-secrets.js";
 import { jsonEqual, normalizeForDiff } from "./normalize.js";
-import { subjectOf } from "./object-id.js";
+import { objectId, subjectOf } from "./object-id.js";
 import { getLive } from "./read.js";
 import { waitForEstablished } from "./wait.js";
 
@@ -31,6 +33,8 @@ export interface ApplyOptions {
   concurrency: number;
   /** How long to wait for applied CRDs to become Established before applying custom objects. */
   crdTimeoutMs: number;
+  /** Fingerprints from the last apply (the inventory), by object id: unchanged objects skip the dry-run. */
+  previous?: ReadonlyMap<string, Fingerprint>;
 }
 
 export function defaultApplyOptions(): ApplyOptions {
@@ -43,6 +47,8 @@ export interface ApplyResult {
   errors: ObjectError[];
   /** Objects that were not attempted because an earlier stage failed. */
   notAttempted: string[];
+  /** For the inventory: each object's desired hash and resourceVersion after this apply (real applies only). */
+  fingerprints: Map<string, Fingerprint>;
 }
 
 export function isClusterDefinition(obj: KubernetesObject): boolean {
@@ -65,14 +71,15 @@ export async function applyAllStaged(
 
   const first = await applyStage(api, definitions, opts);
   changeSet.append(first.changeSet);
+  const fingerprints = first.fingerprints;
   if (first.errors.length > 0) {
-    return { changeSet, errors: first.errors, notAttempted: rest.map((o) => subjectOf(o)) };
+    return { changeSet, errors: first.errors, notAttempted: rest.map((o) => subjectOf(o)), fingerprints };
   }
   const crds = definitions.filter((o) => o.kind === "CustomResourceDefinition");
   if (crds.length > 0 && !opts.dryRun) {
     const waitErrors = await waitForEstablished(api, crds, opts.crdTimeoutMs);
     if (waitErrors.length > 0)
-      return { changeSet, errors: waitErrors, notAttempted: rest.map((o) => subjectOf(o)) };
+      return { changeSet, errors: waitErrors, notAttempted: rest.map((o) => subjectOf(o)), fingerprints };
   }
   // In a dry run, custom objects whose CRD is only being created now cannot be validated by the server.
   const pendingKinds = opts.dryRun ? newCustomKinds(first.changeSet, crds) : new Set<string>();
@@ -82,11 +89,15 @@ export async function applyAllStaged(
   }
   const second = await applyStage(api, validatable, opts);
   changeSet.append(second.changeSet);
-  return { changeSet, errors: second.errors, notAttempted: [] };
+  for (const [id, f] of second.fingerprints) fingerprints.set(id, f);
+  return { changeSet, errors: second.errors, notAttempted: [], fingerprints };
 }
 
 interface Planned {
   obj: KubernetesObject;
+  hash: string;
+  /** resourceVersion of the live object when it is left as it is. */
+  liveVersion?: string;
   action: Action;
   reason?: string;
   diff?: string;
@@ -100,40 +111,62 @@ async function applyStage(
 ): Promise<ApplyResult> {
   const changeSet = new ChangeSet();
   const errors: ObjectError[] = [];
+  const fingerprints = new Map<string, Fingerprint>();
+  const live = await LiveIndex.prefetch(api, objects, opts.concurrency);
   const planned = await mapLimit(objects, opts.concurrency, async (obj) => {
     try {
-      return await planObject(api, obj, opts);
+      return await planObject(api, live, obj, opts);
     } catch (err) {
       errors.push(err instanceof ObjectError ? err : ObjectError.from(obj, "dry-run", err));
       return undefined;
     }
   });
-  if (errors.length > 0) return { changeSet, errors, notAttempted: [] };
+  if (errors.length > 0) return { changeSet, errors, notAttempted: [], fingerprints };
 
   await mapLimit(planned, opts.concurrency, async (plan) => {
     if (!plan) return;
+    let version = plan.liveVersion;
     if (!opts.dryRun && (plan.action === "created" || plan.action === "configured")) {
       try {
-        if (plan.recreate) await recreate(api, plan.obj);
-        else await serverSideApply(api, plan.obj, false);
+        const applied = plan.recreate
+          ? await recreate(api, plan.obj)
+          : await serverSideApply(api, plan.obj, false);
+        version = applied.metadata?.resourceVersion;
       } catch (err) {
         errors.push(ObjectError.from(plan.obj, "apply", err));
         return;
       }
     }
+    if (version) fingerprints.set(objectId(plan.obj), { h: plan.hash, rv: version });
     changeSet.add(plan.obj, plan.action, { reason: plan.reason, diff: plan.diff });
   });
-  return { changeSet, errors, notAttempted: [] };
+  return { changeSet, errors, notAttempted: [], fingerprints };
 }
 
-async function planObject(api: RawObjectApi, obj: KubernetesObject, opts: ApplyOptions): Promise<Planned> {
+async function planObject(
+  api: RawObjectApi,
+  liveIndex: LiveIndex,
+  obj: KubernetesObject,
+  opts: ApplyOptions,
+): Promise<Planned> {
+  const hash = desiredHash(obj);
   const policy = obj.metadata?.annotations?.[SSA_ANNOTATION];
   if (policy === "Ignore" || policy === "ignore") {
-    return { obj, action: "skipped", reason: `${SSA_ANNOTATION}: Ignore` };
+    return { obj, hash, action: "skipped", reason: `${SSA_ANNOTATION}: Ignore` };
   }
-  const live = await getLive(api, obj);
+  const live = await liveIndex.get(obj);
+  const liveVersion = live?.metadata?.resourceVersion;
   if (live && (policy === "IfNotPresent" || policy === "ifnotpresent")) {
-    return { obj, action: "skipped", reason: `${SSA_ANNOTATION}: IfNotPresent and the object exists` };
+    return {
+      obj,
+      hash,
+      liveVersion,
+      action: "skipped",
+      reason: `${SSA_ANNOTATION}: IfNotPresent and the object exists`,
+    };
+  }
+  if (unchangedSince(opts.previous?.get(objectId(obj)), hash, live)) {
+    return { obj, hash, liveVersion, action: "unchanged" };
   }
   let dryRun: KubernetesObject;
   try {
@@ -143,6 +176,7 @@ async function planObject(api: RawObjectApi, obj: KubernetesObject, opts: ApplyO
     if (live && forced && isImmutableFieldError(err)) {
       return {
         obj,
+        hash,
         action: "configured",
         reason: "recreated: an immutable field changed",
         recreate: true,
@@ -152,10 +186,11 @@ async function planObject(api: RawObjectApi, obj: KubernetesObject, opts: ApplyO
     throw ObjectError.from(obj, "dry-run", err);
   }
   if (!live) {
-    return { obj, action: "created", diff: opts.withDiff ? objectDiff(undefined, dryRun) : undefined };
+    return { obj, hash, action: "created", diff: opts.withDiff ? objectDiff(undefined, dryRun) : undefined };
   }
-  if (jsonEqual(normalizeForDiff(live), normalizeForDiff(dryRun))) return { obj, action: "unchanged" };
-  return { obj, action: "configured", diff: opts.withDiff ? objectDiff(live, dryRun) : undefined };
+  if (jsonEqual(normalizeForDiff(live), normalizeForDiff(dryRun)))
+    return { obj, hash, liveVersion, action: "unchanged" };
+  return { obj, hash, action: "configured", diff: opts.withDiff ? objectDiff(live, dryRun) : undefined };
 }
 
 function serverSideApply(
@@ -174,11 +209,11 @@ function serverSideApply(
   );
 }
 
-async function recreate(api: RawObjectApi, obj: KubernetesObject): Promise<void> {
+async function recreate(api: RawObjectApi, obj: KubernetesObject): Promise<KubernetesObject> {
   await api.delete(obj, undefined, undefined, undefined, undefined, "Foreground");
   const deadline = Date.now() + 60_000;
   while ((await getLive(api, obj)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
-  await serverSideApply(api, obj, false);
+  return serverSideApply(api, obj, false);
 }
 
 /** A readable YAML diff of an object, server-managed fields dropped and Secret values masked. */

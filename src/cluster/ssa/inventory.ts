@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import { type KubernetesObject, PatchStrategy } from "@kubernetes/client-node";
 import { apiStatus, type RawObjectApi } from "../kube-client.js";
+import type { Fingerprint } from "./fingerprint.js";
 import { objectId } from "./object-id.js";
 
 export const OWNER_NAME_LABEL = "kustomize.toolkit.fluxcd.io/name";
@@ -17,6 +18,10 @@ export interface InventoryEntry {
   id: string;
   /** API version without the group: `v1`, `v1beta1`. */
   v: string;
+  /** Hash of the manifest last applied (see fingerprint.ts). */
+  h?: string;
+  /** resourceVersion right after that apply. */
+  rv?: string;
 }
 
 export interface KustomizationKey {
@@ -33,8 +38,21 @@ export interface Inventory {
   entries: InventoryEntry[];
 }
 
-export function inventoryEntries(objects: KubernetesObject[]): InventoryEntry[] {
-  return objects.map((o) => ({ id: objectId(o), v: (o.apiVersion ?? "").split("/").at(-1) ?? "" }));
+export function inventoryEntries(
+  objects: KubernetesObject[],
+  fingerprints: ReadonlyMap<string, Fingerprint> = new Map(),
+): InventoryEntry[] {
+  return objects.map((o) => {
+    const id = objectId(o);
+    return { id, v: (o.apiVersion ?? "").split("/").at(-1) ?? "", ...fingerprints.get(id) };
+  });
+}
+
+/** The fingerprints an inventory recorded, for the next apply's fast path. */
+export function inventoryFingerprints(inventory: Inventory | undefined): Map<string, Fingerprint> {
+  const out = new Map<string, Fingerprint>();
+  for (const e of inventory?.entries ?? []) if (e.h && e.rv) out.set(e.id, { h: e.h, rv: e.rv });
+  return out;
 }
 
 export function apiVersionOf(entry: InventoryEntry): string {
