@@ -19,6 +19,7 @@ import {
   DIGEST_LABEL,
   HR_NAME_LABEL,
   HR_NAMESPACE_LABEL,
+  markPendingFailed,
   type ReleaseRevision,
   releaseHistory,
   SCOPE_LABEL,
@@ -129,6 +130,11 @@ export async function reconcileHelmRelease(
     return finish();
   }
 
+  if (latest?.status.startsWith("pending-") && !opts.dryRun) {
+    await markPendingFailed(api, latest);
+    out.error(`release revision ${latest.revision} was left ${latest.status}; marked failed to unlock it`);
+    latest.status = "failed";
+  }
   const live = latest && latest.status !== "uninstalled" ? latest : undefined;
   const upToDate = live?.status === "deployed" && live.labels[DIGEST_LABEL] === digest;
   const context = { api, helm, hr, chart, values, digest, opts, out };

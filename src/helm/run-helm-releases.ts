@@ -25,7 +25,8 @@ import { composeValues } from "./values.js";
  * the default auth method; a wrapper may expose it as `kubeConfig`. Otherwise pass ReconcileOptions.kubeConfig.
  */
 export function kubeConfigOf(api: RawObjectApi): KubeConfig | undefined {
-  const config = (api as unknown as { configuration?: { authMethods?: { default?: unknown } } }).configuration;
+  const config = (api as unknown as { configuration?: { authMethods?: { default?: unknown } } })
+    .configuration;
   const auth = config?.authMethods?.default;
   if (auth instanceof KubeConfig) return auth;
   const wrapped = (auth as { kubeConfig?: unknown } | undefined)?.kubeConfig;

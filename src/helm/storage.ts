@@ -2,6 +2,7 @@
 // API: the labels gitops-bot puts on a release (`helm --labels`) say which HelmRelease and scope own it and
 // which chart, version and values it was made from, so a run needs no state of its own and `helm list` /
 // `helm history` keep working as usual.
+import { gunzipSync, gzipSync } from "node:zlib";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { RawObjectApi } from "../cluster/kube-client.js";
 
@@ -72,4 +73,51 @@ export async function releasesOfScope(api: RawObjectApi, scopeHash: string): Pro
     if ((latest.get(key)?.revision ?? -1) < r.revision) latest.set(key, r);
   }
   return [...latest.values()];
+}
+
+interface ReleaseSecret extends KubernetesObject {
+  data?: Record<string, string>;
+}
+
+function secretName(r: ReleaseRevision): string {
+  return `sh.helm.release.v1.${r.name}.v${r.revision}`;
+}
+
+/** Helm's storage encoding of a release: base64 of the gzipped JSON (inside the Secret's own base64). */
+export function decodeRelease(data: string): Record<string, unknown> {
+  const helmEncoded = Buffer.from(data, "base64").toString("utf8");
+  const raw = Buffer.from(helmEncoded, "base64");
+  const json = raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw;
+  return JSON.parse(json.toString("utf8")) as Record<string, unknown>;
+}
+
+export function encodeRelease(release: Record<string, unknown>): string {
+  const helmEncoded = gzipSync(Buffer.from(JSON.stringify(release))).toString("base64");
+  return Buffer.from(helmEncoded).toString("base64");
+}
+
+/**
+ * A release left `pending-*` (helm was killed mid-operation) locks it: every later helm command refuses.
+ * helm-controller marks such a revision failed so the next upgrade can proceed; so do we.
+ */
+export async function markPendingFailed(api: RawObjectApi, r: ReleaseRevision): Promise<void> {
+  const secret = (await api.read({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: secretName(r), namespace: r.namespace },
+  })) as ReleaseSecret;
+  const data = secret.data?.release;
+  if (!data) throw new Error(`Secret ${r.namespace}/${secretName(r)} holds no release`);
+  const release = decodeRelease(data);
+  const info = (release.info ?? {}) as Record<string, unknown>;
+  release.info = {
+    ...info,
+    status: "failed",
+    description: `gitops-bot: marked failed, the release was left ${info.status ?? r.status}`,
+  };
+  await api.replace({
+    ...secret,
+    metadata: { ...secret.metadata, labels: { ...secret.metadata?.labels, status: "failed" } },
+    data: { ...secret.data, release: encodeRelease(release) },
+  } as ReleaseSecret);
 }

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { RawObjectApi } from "../../src/cluster/kube-client.js";
+import { decodeRelease, encodeRelease } from "../../src/helm/storage.js";
 import type { HelmReleaseResult, KustomizationResult, RunResult } from "../../src/reconcile/result.js";
 import { runHasChanges, runSucceeded } from "../../src/reconcile/result.js";
 import { defaultReconcileOptions, type ReconcileOptions, reconcileTree } from "../../src/reconcile/run.js";
@@ -446,6 +447,54 @@ spec:
     const second = release(await f.run(), "remote");
     expect(second).toMatchObject({ status: "Ready", action: "upgraded", version: "0.6.0", revision: 2 });
     expect((await configData(f.api, f.ns, "remote-config")).chartVersion).toBe("0.6.0");
+  }, 120_000);
+
+  it("unlocks a release that helm left pending and upgrades it", async () => {
+    const f = await fixture((ns) => ({
+      "clusters/dev/charts.yaml": repoFile(ns),
+      "clusters/dev/app.yaml": helmReleaseYaml({ name: "stuck", namespace: ns, version: "0.1.0" }),
+    }));
+    expect(release(await f.run(), "stuck").action).toBe("installed");
+    f.write({
+      "clusters/dev/app.yaml": helmReleaseYaml({
+        name: "stuck",
+        namespace: f.ns,
+        version: "0.1.0",
+        extra: "  values:\n    color: red\n",
+      }),
+    });
+    expect(release(await f.run(), "stuck").revision).toBe(2);
+    // What a killed `helm upgrade` leaves behind: the latest revision in pending-upgrade.
+    const name = {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "sh.helm.release.v1.stuck.v2", namespace: f.ns },
+    };
+    const secret = (await f.api.read(name)) as {
+      data: { release: string };
+      metadata: { labels: Record<string, string> };
+    };
+    const decoded = decodeRelease(secret.data.release);
+    decoded.info = { ...(decoded.info as object), status: "pending-upgrade" };
+    await f.api.replace({
+      ...secret,
+      ...name,
+      metadata: { ...secret.metadata, labels: { ...secret.metadata.labels, status: "pending-upgrade" } },
+      data: { release: encodeRelease(decoded) },
+    });
+    expect((await helmHistory(f.ns, "stuck")).at(-1)?.status).toBe("pending-upgrade");
+
+    const unlocked = release(await f.run(), "stuck");
+    expect(unlocked).toMatchObject({ status: "Ready", action: "upgraded", revision: 3 });
+    expect(unlocked.errors).toEqual([
+      "release revision 2 was left pending-upgrade; marked failed to unlock it",
+    ]);
+    // helm supersedes the unlocked revision when the upgrade succeeds.
+    expect((await helmHistory(f.ns, "stuck")).map((h) => h.status)).toEqual([
+      "superseded",
+      "superseded",
+      "deployed",
+    ]);
   }, 120_000);
 
   it("fetches from a repository with basic auth and never prints the password", async () => {
