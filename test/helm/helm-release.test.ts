@@ -281,6 +281,26 @@ ${values}`,
     expect((await configData(f.api, f.ns, "broken-config")).color).toBe("fixed");
   }, 120_000);
 
+  it("retries a failed install as install.remediation says and uninstalls after the last failure", async () => {
+    const f = await fixture((ns) => ({
+      "clusters/dev/charts.yaml": repoFile(ns),
+      "clusters/dev/app.yaml": helmReleaseYaml({
+        name: "retry",
+        namespace: ns,
+        version: "0.1.0",
+        extra: "  install:\n    remediation:\n      retries: 1\n  values:\n    badLabel: 'not valid!'\n",
+      }),
+    }));
+    const failed = release(await f.run(), "retry");
+    expect(failed.status).toBe("Failed");
+    expect(failed.action).toBe("uninstalled");
+    expect(failed.message).toMatch(/^install failed: .*\(uninstalled\)$/);
+    expect(failed.errors.filter((e) => e.startsWith("install failed"))).toHaveLength(2);
+    expect(
+      JSON.parse(await helm(["list", "-n", f.ns, "-o", "json"], inject("kubeconfigPath"))),
+    ).toEqual([]);
+  }, 120_000);
+
   it("corrects drift when driftDetection is enabled, only reports it in warn mode, and honours ignore", async () => {
     const hr = (ns: string, name: string, drift: string) =>
       helmReleaseYaml({ name, namespace: ns, version: "0.1.0", extra: `  driftDetection:\n${drift}` });
