@@ -296,9 +296,7 @@ ${values}`,
     expect(failed.action).toBe("uninstalled");
     expect(failed.message).toMatch(/^install failed: .*\(uninstalled\)$/);
     expect(failed.errors.filter((e) => e.startsWith("install failed"))).toHaveLength(2);
-    expect(
-      JSON.parse(await helm(["list", "-n", f.ns, "-o", "json"], inject("kubeconfigPath"))),
-    ).toEqual([]);
+    expect(JSON.parse(await helm(["list", "-n", f.ns, "-o", "json"], inject("kubeconfigPath")))).toEqual([]);
   }, 120_000);
 
   it("corrects drift when driftDetection is enabled, only reports it in warn mode, and honours ignore", async () => {
