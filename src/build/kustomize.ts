@@ -9,8 +9,10 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmdirSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -84,15 +86,27 @@ export function generateKustomization(root: string, dir: string, limits: Manifes
   );
 }
 
-/** True when every document of the file is a Kubernetes object; invalid YAML still fails with its file named. */
+/**
+ * True when the file holds Kubernetes objects: a top-level `apiVersion` and `kind`. Decided from the text, not
+ * by parsing (kustomize parses it next, and reports bad YAML with the file's name), because parsing every file
+ * twice doubled the cost of large plain directories. The size limit still applies before anything is read.
+ */
 function isKubernetesManifest(abs: string, file: string, limits: ManifestLimits): boolean {
-  try {
-    return readManifestFile(abs, file, limits).length > 0;
-  } catch (err) {
-    if (err instanceof ManifestError && /has no (apiVersion|kind)|not a Kubernetes object/.test(err.reason))
-      return false;
-    throw err;
+  const size = statSync(abs).size;
+  if (size > limits.maxFileBytes) {
+    throw new ManifestError({ file }, `is ${size} bytes, over the ${limits.maxFileBytes}-byte limit`);
   }
+  const text = readFileSync(abs, "utf8");
+  if (/^\s*[[{]/.test(text)) {
+    // JSON: parse it, it is cheap and the only way to see the top level.
+    try {
+      const value = JSON.parse(text) as unknown;
+      return typeof value === "object" && value !== null && "apiVersion" in value && "kind" in value;
+    } catch (err) {
+      throw new ManifestError({ file }, `invalid JSON: ${(err as Error).message}`);
+    }
+  }
+  return /^apiVersion:[ \t]*\S/m.test(text) && /^kind:[ \t]*\S/m.test(text);
 }
 
 export function runKustomize(dir: string): Promise<string> {

@@ -97,9 +97,9 @@ describe("reconcile", () => {
     expect(new Set(Object.values(actions(ks(unchanged, "apps"))))).toEqual(new Set(["unchanged"]));
     // The fast path's evidence: every object's hash and resourceVersion are in the inventory.
     const inventory = await readInventory(f.api, { name: "apps", namespace: f.ns });
-    expect(inventory?.entries.every((e) => e.h && e.rv)).toBe(true);
+    expect(inventory?.entries.every((e) => e.h && e.l)).toBe(true);
 
-    // Someone edits one object in the cluster: its resourceVersion moves, so the next run compares it again.
+    // Someone edits one object in the cluster: its live hash moves, so the next run compares it again.
     await f.api.patch(
       {
         apiVersion: "v1",

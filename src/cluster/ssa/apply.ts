@@ -10,7 +10,7 @@ import { toYaml } from "../../reconcile/yaml.js";
 import type { RawObjectApi } from "../kube-client.js";
 import { type Action, ChangeSet } from "./changeset.js";
 import { isImmutableFieldError, ObjectError } from "./errors.js";
-import { desiredHash, type Fingerprint, unchangedSince } from "./fingerprint.js";
+import { desiredHash, type Fingerprint, liveHash, unchangedSince } from "./fingerprint.js";
 import { LiveIndex } from "./live-index.js";
 import { maskSecret, maskSecretPair } from "./mask-secrets.js";
 import { jsonEqual, normalizeForDiff } from "./normalize.js";
@@ -96,8 +96,8 @@ export async function applyAllStaged(
 interface Planned {
   obj: KubernetesObject;
   hash: string;
-  /** resourceVersion of the live object when it is left as it is. */
-  liveVersion?: string;
+  /** The live object when it is left as it is. */
+  liveObject?: KubernetesObject;
   action: Action;
   reason?: string;
   diff?: string;
@@ -125,19 +125,16 @@ async function applyStage(
 
   await mapLimit(planned, opts.concurrency, async (plan) => {
     if (!plan) return;
-    let version = plan.liveVersion;
+    let after = plan.liveObject;
     if (!opts.dryRun && (plan.action === "created" || plan.action === "configured")) {
       try {
-        const applied = plan.recreate
-          ? await recreate(api, plan.obj)
-          : await serverSideApply(api, plan.obj, false);
-        version = applied.metadata?.resourceVersion;
+        after = plan.recreate ? await recreate(api, plan.obj) : await serverSideApply(api, plan.obj, false);
       } catch (err) {
         errors.push(ObjectError.from(plan.obj, "apply", err));
         return;
       }
     }
-    if (version) fingerprints.set(objectId(plan.obj), { h: plan.hash, rv: version });
+    if (after) fingerprints.set(objectId(plan.obj), { h: plan.hash, l: liveHash(after) });
     changeSet.add(plan.obj, plan.action, { reason: plan.reason, diff: plan.diff });
   });
   return { changeSet, errors, notAttempted: [], fingerprints };
@@ -155,18 +152,17 @@ async function planObject(
     return { obj, hash, action: "skipped", reason: `${SSA_ANNOTATION}: Ignore` };
   }
   const live = await liveIndex.get(obj);
-  const liveVersion = live?.metadata?.resourceVersion;
   if (live && (policy === "IfNotPresent" || policy === "ifnotpresent")) {
     return {
       obj,
       hash,
-      liveVersion,
+      liveObject: live,
       action: "skipped",
       reason: `${SSA_ANNOTATION}: IfNotPresent and the object exists`,
     };
   }
   if (unchangedSince(opts.previous?.get(objectId(obj)), hash, live)) {
-    return { obj, hash, liveVersion, action: "unchanged" };
+    return { obj, hash, liveObject: live, action: "unchanged" };
   }
   let dryRun: KubernetesObject;
   try {
@@ -189,7 +185,7 @@ async function planObject(
     return { obj, hash, action: "created", diff: opts.withDiff ? objectDiff(undefined, dryRun) : undefined };
   }
   if (jsonEqual(normalizeForDiff(live), normalizeForDiff(dryRun)))
-    return { obj, hash, liveVersion, action: "unchanged" };
+    return { obj, hash, liveObject: live, action: "unchanged" };
   return { obj, hash, action: "configured", diff: opts.withDiff ? objectDiff(live, dryRun) : undefined };
 }
 

@@ -1,20 +1,44 @@
-// What the bot applied last time, per object: a hash of the desired manifest and the resourceVersion the API
-// server gave the object right after. If both still match, neither Git nor anyone in the cluster changed the
-// object since, and the (expensive) dry-run apply can be skipped: a no-op reconcile costs a LIST per kind.
-// Any write to the object — a kubectl edit, a controller, a status update — changes its resourceVersion and
-// sends it through the full dry-run comparison again, so drift is never missed.
+// What the bot applied last time, per object: a hash of the desired manifest, and a hash of the live object
+// right after — without its status, resourceVersion and the status subresource's managedFields entries. If
+// both still match, neither Git nor anyone in the cluster changed the object's spec or metadata since, and the
+// expensive dry-run apply can be skipped: a no-op reconcile costs one LIST per kind. Any write to spec or
+// metadata (a kubectl edit, a label removed, another field manager) changes the live hash and sends the object
+// through the full dry-run comparison again, so drift is never missed; status updates alone do not.
 import { createHash } from "node:crypto";
 import type { KubernetesObject } from "@kubernetes/client-node";
 
 export interface Fingerprint {
-  /** sha256 (truncated) of the desired object as applied. */
+  /** Hash of the desired object as applied. */
   h: string;
-  /** metadata.resourceVersion of the live object after our apply. */
-  rv: string;
+  /** Hash of the live object after the apply, status and bookkeeping left out. */
+  l: string;
+}
+
+function hash(value: unknown): string {
+  return createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 20);
 }
 
 export function desiredHash(obj: KubernetesObject): string {
-  return createHash("sha256").update(JSON.stringify(obj)).digest("hex").slice(0, 20);
+  return hash(obj);
+}
+
+interface ManagedFieldsEntry {
+  subresource?: string;
+}
+
+export function liveHash(live: KubernetesObject): string {
+  const { status: _status, ...rest } = live as KubernetesObject & { status?: unknown };
+  const {
+    resourceVersion: _rv,
+    managedFields,
+    ...metadata
+  } = (rest.metadata ?? {}) as NonNullable<KubernetesObject["metadata"]> & {
+    managedFields?: ManagedFieldsEntry[];
+  };
+  return hash({
+    ...rest,
+    metadata: { ...metadata, managedFields: managedFields?.filter((m) => m.subresource !== "status") },
+  });
 }
 
 export function unchangedSince(
@@ -22,6 +46,7 @@ export function unchangedSince(
   desired: string,
   live: KubernetesObject | undefined,
 ): boolean {
-  const rv = live?.metadata?.resourceVersion;
-  return previous !== undefined && rv !== undefined && previous.h === desired && previous.rv === rv;
+  return (
+    previous !== undefined && live !== undefined && previous.h === desired && previous.l === liveHash(live)
+  );
 }

@@ -20,8 +20,8 @@ export interface InventoryEntry {
   v: string;
   /** Hash of the manifest last applied (see fingerprint.ts). */
   h?: string;
-  /** resourceVersion right after that apply. */
-  rv?: string;
+  /** Hash of the live object right after that apply (see fingerprint.ts). */
+  l?: string;
 }
 
 export interface KustomizationKey {
@@ -51,7 +51,7 @@ export function inventoryEntries(
 /** The fingerprints an inventory recorded, for the next apply's fast path. */
 export function inventoryFingerprints(inventory: Inventory | undefined): Map<string, Fingerprint> {
   const out = new Map<string, Fingerprint>();
-  for (const e of inventory?.entries ?? []) if (e.h && e.rv) out.set(e.id, { h: e.h, rv: e.rv });
+  for (const e of inventory?.entries ?? []) if (e.h && e.l) out.set(e.id, { h: e.h, l: e.l });
   return out;
 }
 

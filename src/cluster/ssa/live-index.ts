@@ -56,7 +56,9 @@ export class LiveIndex {
             const live = { ...item, apiVersion: sample.apiVersion, kind: sample.kind };
             found.set(objectId(live), live);
           }
-          continueToken = page.metadata?._continue || undefined;
+          // The raw wire form (RawObjectApi) spells it `continue`; client-node's model class says `_continue`.
+          const meta = page.metadata as { continue?: string; _continue?: string } | undefined;
+          continueToken = meta?.continue || meta?._continue || undefined;
         } while (continueToken);
         for (const m of members) listed.set(objectId(m), found.get(objectId(m)) ?? null);
       } catch {
