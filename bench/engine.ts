@@ -82,7 +82,7 @@ function objects(ns: string, group: string, generation: number): object[] {
   return out;
 }
 
-function writeRepo(dir: string, ns: string, group: string, generation: number): Generated {
+export function writeRepo(dir: string, ns: string, group: string, generation: number): Generated {
   const clusterPath = "clusters/bench";
   mkdirSync(join(dir, clusterPath), { recursive: true });
   mkdirSync(join(dir, "apps"), { recursive: true });

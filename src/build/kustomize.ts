@@ -29,6 +29,13 @@ import {
 } from "../flux/manifests.js";
 import { toYaml } from "../reconcile/yaml.js";
 import { assertNoEscapingSymlinks, repoRelative, resolveInRepo } from "../source/repo-path.js";
+import {
+  buildCacheEnabled,
+  buildCacheKey,
+  memoTreeDigest,
+  readBuildCache,
+  writeBuildCache,
+} from "./build-cache.js";
 
 const kustomizationFiles = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 const overlayDir = ".gitops-bot-overlays";
@@ -139,7 +146,27 @@ export async function buildKustomization(
   const object = `Kustomization/${ks.namespace}/${ks.name}`;
   const where = { file: ks.file, object, field: "spec.path" };
   const target = resolveInRepo(work.dir, ks.spec.path ?? "./", where);
+  // The digest is taken before this build generates anything into the tree.
+  const tree = buildCacheEnabled() ? memoTreeDigest(work) : "";
   if (!hasKustomizationFile(target)) generateKustomization(work.dir, target, limits);
+  const spec0 = ks.spec;
+  const cacheKey = buildCacheKey({
+    binary: kustomizeBinary(),
+    tree,
+    build: {
+      path: relative(work.dir, target),
+      targetNamespace: spec0.targetNamespace,
+      namePrefix: spec0.namePrefix,
+      nameSuffix: spec0.nameSuffix,
+      patches: spec0.patches,
+      images: spec0.images,
+      components: spec0.components,
+      commonMetadata: spec0.commonMetadata,
+    },
+    limits,
+  });
+  const cached = buildCacheEnabled() ? readBuildCache(cacheKey) : undefined;
+  if (cached) return cached;
 
   // Beside the work tree, not inside it: an overlay inside a tree whose root is spec.path ("./") is a cycle.
   const overlayRoot = `${work.dir}${overlayDir}`;
@@ -184,8 +211,11 @@ export async function buildKustomization(
       // another build of the same run still has its overlay there
     }
   }
-  const objects = parseManifests(output, ks.spec.path ?? "./", limits).map((o) => o.object);
-  return objects.map((o) => withCommonMetadata(o, spec.commonMetadata));
+  const objects = parseManifests(output, ks.spec.path ?? "./", limits).map((o) =>
+    withCommonMetadata(o.object, spec.commonMetadata),
+  );
+  writeBuildCache(cacheKey, objects);
+  return objects;
 }
 
 function withCommonMetadata(

@@ -33,6 +33,8 @@ export default async function setup(project: TestProject) {
   process.env.GITOPS_BOT_KUSTOMIZE ??= join(binDir, "kustomize");
   process.env.GITOPS_BOT_HELM ??= join(binDir, "helm");
   process.env.KUBECONFIG = plane.kubeconfigPath;
+  // Builds cached by the tests stay with this run, not in the user's ~/.cache.
+  process.env.GITOPS_BOT_BUILD_CACHE ??= join(dir, "build-cache");
   console.log(
     `harness: kube-apiserver ${plane.version} at ${plane.server}, registry ${registry.host}, git ${git.url}; ` +
       `started in ${((Date.now() - started) / 1000).toFixed(1)} s (logs in ${dir})`,

@@ -14,8 +14,20 @@ export interface Fingerprint {
   l: string;
 }
 
+/** JSON with object keys sorted: a LIST item and a PATCH response of the same object hash alike. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
 function hash(value: unknown): string {
-  return createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 20);
+  return createHash("sha256").update(canonical(value)).digest("hex").slice(0, 20);
 }
 
 export function desiredHash(obj: KubernetesObject): string {

@@ -53,7 +53,7 @@ export class LiveIndex {
           );
           for (const item of page.items) {
             // LIST items carry no apiVersion/kind of their own.
-            const live = { ...item, apiVersion: sample.apiVersion, kind: sample.kind };
+            const live = { apiVersion: sample.apiVersion, kind: sample.kind, ...item };
             found.set(objectId(live), live);
           }
           // The raw wire form (RawObjectApi) spells it `continue`; client-node's model class says `_continue`.

@@ -1,0 +1,136 @@
+// Rendered output of kustomize builds, keyed by everything the output depends on: the content of the work
+// tree, the Kustomization's build fields, the kustomize binary and the manifest limits. kustomize needs
+// seconds for a thousand objects, and most reconciles (drift checks, re-runs, several replicas) build a
+// commit that was built before; Argo CD's repo server caches the same way.
+//
+// Entries live in memory and on disk (GITOPS_BOT_BUILD_CACHE, default ~/.cache/gitops-bot/builds, private
+// to the user since rendered Secrets may be in them); `GITOPS_BOT_BUILD_CACHE=off` turns caching off.
+import { createHash } from "node:crypto";
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import type { KubernetesObject } from "@kubernetes/client-node";
+
+const MEMORY_ENTRIES = 64;
+const DISK_ENTRIES = 256;
+const memory = new Map<string, KubernetesObject[]>();
+const treeDigests = new WeakMap<object, string>();
+
+function cacheDir(): string | undefined {
+  const configured = process.env.GITOPS_BOT_BUILD_CACHE;
+  if (configured === "off") return undefined;
+  return configured || join(homedir(), ".cache", "gitops-bot", "builds");
+}
+
+export function buildCacheEnabled(): boolean {
+  return cacheDir() !== undefined;
+}
+
+/** A digest of every file under `dir` (paths, modes, contents, symlink targets), skipping `skip` entries. */
+export function treeDigest(dir: string, skip: (name: string) => boolean = () => false): string {
+  const hash = createHash("sha256");
+  const visit = (d: string, rel: string) => {
+    for (const name of readdirSync(d).sort()) {
+      if (skip(name)) continue;
+      const full = join(d, name);
+      const path = rel ? `${rel}/${name}` : name;
+      const st = lstatSync(full);
+      if (st.isSymbolicLink()) hash.update(`L ${path} ${readlinkSync(full)}\0`);
+      else if (st.isDirectory()) visit(full, path);
+      else if (st.isFile()) {
+        hash.update(`F ${path} ${st.mode & 0o111 ? "x" : "-"} ${st.size}\0`);
+        hash.update(readFileSync(full));
+      }
+    }
+  };
+  visit(dir, "");
+  return hash.digest("hex");
+}
+
+/** The tree digest of a work tree, computed once per tree (before any build writes into it). */
+export function memoTreeDigest(tree: { dir: string }, skip?: (name: string) => boolean): string {
+  let digest = treeDigests.get(tree);
+  if (!digest) {
+    digest = treeDigest(tree.dir, skip);
+    treeDigests.set(tree, digest);
+  }
+  return digest;
+}
+
+function binaryIdentity(binary: string): string {
+  try {
+    const st = statSync(binary);
+    return `${binary}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return binary; // found on PATH: the name is all we have
+  }
+}
+
+export function buildCacheKey(parts: {
+  binary: string;
+  tree: string;
+  build: unknown;
+  limits: unknown;
+}): string {
+  return createHash("sha256")
+    .update(JSON.stringify([binaryIdentity(parts.binary), parts.tree, parts.build, parts.limits]))
+    .digest("hex");
+}
+
+export function readBuildCache(key: string): KubernetesObject[] | undefined {
+  const dir = cacheDir();
+  if (!dir) return undefined;
+  const hit = memory.get(key);
+  if (hit) return structuredClone(hit);
+  try {
+    const objects = JSON.parse(readFileSync(join(dir, `${key}.json`), "utf8")) as KubernetesObject[];
+    remember(key, objects);
+    return structuredClone(objects);
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeBuildCache(key: string, objects: KubernetesObject[]): void {
+  const dir = cacheDir();
+  if (!dir) return;
+  remember(key, structuredClone(objects));
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+    const tmp = join(dir, `.${key}.${process.pid}.tmp`);
+    writeFileSync(tmp, JSON.stringify(objects), { mode: 0o600 });
+    renameSync(tmp, join(dir, `${key}.json`));
+    trimDisk(dir);
+  } catch {
+    // A cache that cannot be written is only slower, never wrong.
+  }
+}
+
+function remember(key: string, objects: KubernetesObject[]): void {
+  memory.delete(key);
+  memory.set(key, objects);
+  while (memory.size > MEMORY_ENTRIES) {
+    const oldest = memory.keys().next().value;
+    if (oldest === undefined) break;
+    memory.delete(oldest);
+  }
+}
+
+function trimDisk(dir: string): void {
+  const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
+  if (files.length <= DISK_ENTRIES) return;
+  const byAge = files.map((f) => ({ f, t: statSync(join(dir, f)).mtimeMs })).sort((a, b) => a.t - b.t);
+  for (const { f } of byAge.slice(0, files.length - DISK_ENTRIES)) rmSync(join(dir, f), { force: true });
+}
