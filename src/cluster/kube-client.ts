@@ -71,12 +71,23 @@ export class RawObjectApi extends KubernetesObjectApi {
  */
 function pooledAuthentication(kc: KubeConfig) {
   const agents = new Map<string, HttpsAgent>();
-  return {
-    getName: () => "kubeconfig authentication, pooled connections",
-    applySecurityAuthentication: async (context: RequestContext): Promise<void> => {
-      await kc.applySecurityAuthentication(context);
-      const agent = context.getAgent();
-      if (!agent || agent.constructor !== HttpsAgent) return;
+  // What the kubeconfig's authentication produced, reused briefly: running it builds TLS options and an
+  // agent each time (a third of a millisecond per request). Tokens from exec plugins live for minutes, so a
+  // few seconds of reuse never sends an expired one.
+  let recent: { headers: [string, string][]; agent: HttpsAgent | undefined; at: number } | undefined;
+  const resolve = async () => {
+    if (recent && Date.now() - recent.at < AUTH_REUSE_MS) return recent;
+    const headers: [string, string][] = [];
+    let agent: unknown;
+    await kc.applySecurityAuthentication({
+      setHeaderParam: (key: string, value: string) => headers.push([key, value]),
+      setAgent: (a: unknown) => {
+        agent = a;
+      },
+    } as unknown as RequestContext);
+    let pooled: HttpsAgent | undefined;
+    // Proxy agents and plain HTTP are left as client-node made them (pooled stays undefined: not reused).
+    if (agent && (agent as object).constructor === HttpsAgent) {
       const options = (agent as HttpsAgent & { options: AgentOptions }).options;
       const key = JSON.stringify([
         options.ca,
@@ -86,17 +97,30 @@ function pooledAuthentication(kc: KubeConfig) {
         options.rejectUnauthorized,
         options.servername,
       ]);
-      let pooled = agents.get(key);
+      pooled = agents.get(key);
       if (!pooled) {
         pooled = new HttpsAgent({ ...options, keepAlive: true, maxSockets: 32 });
         agents.set(key, pooled);
       }
-      context.setAgent(pooled);
-      // The per-request agent was never used; close it so it holds nothing.
       (agent as HttpsAgent).destroy();
+      recent = { headers, agent: pooled, at: Date.now() };
+      return recent;
+    }
+    return { headers, agent: agent as HttpsAgent | undefined, at: 0 };
+  };
+  return {
+    getName: () => "kubeconfig authentication, pooled connections",
+    /** For code that needs the kubeconfig itself (the helm binary): see helm/run-helm-releases.ts. */
+    kubeConfig: kc,
+    applySecurityAuthentication: async (context: RequestContext): Promise<void> => {
+      const auth = await resolve();
+      for (const [key, value] of auth.headers) context.setHeaderParam(key, value);
+      if (auth.agent) context.setAgent(auth.agent);
     },
   };
 }
+
+const AUTH_REUSE_MS = 10_000;
 
 export function loadKubeConfig(target: ClusterTarget = {}): KubeConfig {
   const kc = new KubeConfig();

@@ -38,7 +38,7 @@ export interface ApplyOptions {
 }
 
 export function defaultApplyOptions(): ApplyOptions {
-  return { dryRun: false, force: false, withDiff: false, concurrency: 8, crdTimeoutMs: 60_000 };
+  return { dryRun: false, force: false, withDiff: false, concurrency: 16, crdTimeoutMs: 60_000 };
 }
 
 export interface ApplyResult {
