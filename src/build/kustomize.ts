@@ -25,7 +25,6 @@ import {
   isYamlFile,
   type ManifestLimits,
   parseManifests,
-  readManifestFile,
 } from "../flux/manifests.js";
 import { toYaml } from "../reconcile/yaml.js";
 import { assertNoEscapingSymlinks, repoRelative, resolveInRepo } from "../source/repo-path.js";

@@ -82,7 +82,7 @@ describe("pull request dry-run", () => {
       state: "success",
       description: "would create 2, change 0, prune 0",
     });
-    const body = (created.requests[0]?.body as { body: string }).body;
+    const body = (created.requests[0]!.body as { body: string }).body;
     expect(body).toContain(DIFF_COMMENT_MARKER);
     expect(body).toContain(`create \`ConfigMap/${ns}/a\``);
     expect(body).toContain(`create \`Secret/${ns}/db\``);
@@ -134,7 +134,7 @@ describe("pull request dry-run", () => {
     await bot.app.queue.idle();
     github.done(); // no POST of a second comment was declared
 
-    const body = (updated.requests[0]?.body as { body: string }).body;
+    const body = (updated.requests[0]!.body as { body: string }).body;
     expect(body).toContain(`change \`ConfigMap/${ns}/a\``);
     expect(body).toMatch(/-\s+color: blue/);
     expect(body).toMatch(/\+\s+color: green/);
@@ -171,7 +171,7 @@ describe("pull request dry-run", () => {
     await bot.app.queue.idle();
     github.done();
 
-    const body = (created.requests[0]?.body as { body: string }).body;
+    const body = (created.requests[0]!.body as { body: string }).body;
     expect(body.length).toBeLessThanOrEqual(65_536);
     expect(body).toMatch(/larger than a GitHub comment .*diff\(s\) shown as one line/);
     // Every object is still named, even where its diff had to go.
@@ -197,7 +197,7 @@ describe("pull request dry-run", () => {
     github.done();
 
     expect(finalStatuses(statuses)["gitops/diff/prod"]?.state).toBe("failure");
-    expect((created.requests[0]?.body as { body: string }).body).toContain(
+    expect((created.requests[0]!.body as { body: string }).body).toContain(
       "is not allowed to target cluster",
     );
   });

@@ -165,7 +165,7 @@ describe("push", () => {
     const status = finalStatuses(statuses)["gitops/config"];
     expect(status?.state).toBe("failure");
     expect(status?.description).toMatch(/\.github\/gitops\.yaml: line 2: clusters\[0\]/);
-    const output = (check.requests[0]?.body as { output: { summary: string } }).output.summary;
+    const output = (check.requests[0]!.body as { output: { summary: string } }).output.summary;
     expect(output).toContain("`.github/gitops.yaml` line 2, `clusters[0]`");
     expect(output).toMatch(/pth/);
   });

@@ -77,7 +77,12 @@ describe("in-memory work queue", () => {
 
   test("close waits for queued work and refuses new jobs", async () => {
     const ran: number[] = [];
-    const queue = new InMemoryQueue<number>({ run: async (n) => void (await tick(), ran.push(n)) });
+    const queue = new InMemoryQueue<number>({
+      run: async (n) => {
+        await tick();
+        ran.push(n);
+      },
+    });
     await queue.enqueue({ key: "k", supersedes: false, payload: 1 });
     await queue.enqueue({ key: "k", supersedes: false, payload: 2 });
     await queue.close();
