@@ -20,12 +20,7 @@ import { join, relative } from "node:path";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { ManifestError } from "../flux/errors.js";
 import type { FluxKustomization } from "../flux/kustomization.js";
-import {
-  defaultManifestLimits,
-  isYamlFile,
-  type ManifestLimits,
-  parseManifests,
-} from "../flux/manifests.js";
+import { defaultManifestLimits, isYamlFile, type ManifestLimits, parseManifests } from "../flux/manifests.js";
 import { toYaml } from "../reconcile/yaml.js";
 import { assertNoEscapingSymlinks, repoRelative, resolveInRepo } from "../source/repo-path.js";
 import {
