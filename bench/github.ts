@@ -233,6 +233,7 @@ async function pushToStatusBenchmark(): Promise<(string | number)[][]> {
       });
     const bot = createGitOpsApp({
       operator: operatorConfigSchema.parse({
+        images: { enabled: false },
         clusters: [{ name: "bench", kubeconfig: plane.kubeconfigPath, repositories: [`${OWNER}/${REPO}`] }],
       }),
       engine: { skipHealth: true },

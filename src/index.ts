@@ -5,6 +5,7 @@ import { type OperatorConfig, operatorConfigSchema } from "./config/operator-con
 import { DIFF_ACTIONS, onPullRequest } from "./github/handlers/pull-request.js";
 import { onPush } from "./github/handlers/push.js";
 import type { HttpHandler } from "./github/http-routes.js";
+import { ImageSchedule } from "./github/image-schedule.js";
 import { jobHandlers } from "./github/jobs/run-job.js";
 import type { GitOpsJob, JobDeps } from "./github/jobs/types.js";
 import { type DeliveryLog, InMemoryDeliveryLog } from "./queue/delivery-log.js";
@@ -20,12 +21,16 @@ export interface AppOptions {
   engine?: JobDeps["engine"];
   /** Host of the GitHub this bot serves (github.com or a GHE host). */
   githubHost?: string;
+  /** Called after every image scan, with the pull request action taken. */
+  onImageScan?: (automation: string, action: string) => void;
 }
 
 export interface GitOpsApp {
   appFn: ApplicationFunction;
   queue: WorkQueue<GitOpsJob>;
   deliveries: DeliveryLog;
+  /** Stops timers (image scans) and waits for queued work. */
+  close(): Promise<void>;
 }
 
 export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
@@ -39,9 +44,12 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
     }),
     operator.concurrency,
   );
+  let images: ImageSchedule | undefined;
   const appFn: ApplicationFunction = (app, { addHandler }) => {
     for (const route of opts.routes ?? []) addHandler(route);
+    images = operator.images.enabled ? new ImageSchedule(app.log, opts.onImageScan) : undefined;
     deps = {
+      images,
       github: (installationId) => app.auth(installationId),
       operator,
       clusters: new ClusterConnections(),
@@ -58,7 +66,11 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
     );
     app.log.info({ clusters: operator.clusters.map((c) => c.name) }, "gitops-bot loaded");
   };
-  return { appFn, queue, deliveries };
+  const close = async () => {
+    images?.stop();
+    await queue.close();
+  };
+  return { appFn, queue, deliveries, close };
 }
 
 /** For `probot run` users: the app with the operator configuration from GITOPS_BOT_CONFIG. */

@@ -88,7 +88,7 @@ export async function main(): Promise<Server> {
     try {
       await server.stop();
       // Runs already started finish, so no cluster is left half-applied and no status stays pending.
-      await app?.queue.close();
+      await app?.close();
       log.info("stopped");
       process.exit(0);
     } catch (err) {

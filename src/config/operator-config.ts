@@ -37,6 +37,14 @@ export const operatorConfigSchema = z.strictObject({
       forks: z.boolean().default(true),
     })
     .default({ forks: true }),
+  images: z
+    .strictObject({
+      /** Scan registries and open image-update pull requests for ImageUpdateAutomations. */
+      enabled: z.boolean().default(true),
+      /** Registry credentials, docker config format (`auths`), matched by registry host. */
+      dockerConfig: z.string().min(1).optional(),
+    })
+    .default({ enabled: true }),
   /** Runs (repository × cluster) in flight at once across the whole bot. */
   concurrency: z.number().int().min(1).max(64).default(4),
 });

@@ -134,6 +134,7 @@ describe("push", () => {
 
     const bot = await startBot({
       operator: {
+        images: { enabled: false },
         clusters: [{ name: "prod", kubeconfig: "/nonexistent", repositories: ["acme/platform"] }],
       },
     });

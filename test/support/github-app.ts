@@ -21,14 +21,25 @@ export interface TestBot {
 }
 
 export async function startBot(
-  opts: { operator?: unknown; engine?: JobDeps["engine"]; Octokit?: typeof ProbotOctokit } = {},
+  opts: {
+    operator?: unknown;
+    engine?: JobDeps["engine"];
+    Octokit?: typeof ProbotOctokit;
+    onImageScan?: (automation: string, action: string) => void;
+  } = {},
 ): Promise<TestBot> {
   const operator: OperatorConfig = operatorConfigSchema.parse(
     opts.operator ?? {
       clusters: [{ name: "dev", kubeconfig: inject("kubeconfigPath"), repositories: [`${OWNER}/${REPO}`] }],
+      // Image automation has its own tests (test/github/images.test.ts); here it would only add requests.
+      images: { enabled: false },
     },
   );
-  const app = createGitOpsApp({ operator, engine: { skipHealth: false, ...opts.engine } });
+  const app = createGitOpsApp({
+    operator,
+    engine: { skipHealth: false, ...opts.engine },
+    ...(opts.onImageScan ? { onImageScan: opts.onImageScan } : {}),
+  });
   const probot = await createTestProbot(app.appFn, opts.Octokit ? { Octokit: opts.Octokit } : {});
   return { probot, app };
 }

@@ -39,6 +39,14 @@ export async function runPushJob(job: PushJob, deps: JobDeps): Promise<void> {
     );
     return;
   }
+  if (job.branch === job.defaultBranch && deps.images) {
+    // The default branch holds the image automations: re-read them after every push to it.
+    await deps.queue.enqueue({
+      key: `images:${fullName(repo)}`,
+      supersedes: true,
+      payload: { ...job, type: "images" },
+    });
+  }
   const clusters = clustersForBranch(loaded.config, job.branch, job.defaultBranch);
   if (clusters.length === 0) {
     log.info("no cluster tracks this branch; push ignored");

@@ -4,6 +4,7 @@ import { fullName } from "../client.js";
 import { completeCheckRun } from "../views/check-run.js";
 import { setStatus, statusContext } from "../views/commit-status.js";
 import { runDiffJob } from "./diff-job.js";
+import { runImagesJob } from "./images-job.js";
 import { runPushJob } from "./push-job.js";
 import { runReconcileJob } from "./reconcile-job.js";
 import { type GitOpsJob, type JobDeps, jobRepo } from "./types.js";
@@ -18,6 +19,8 @@ export function jobHandlers(deps: () => JobDeps): WorkQueueHandlers<GitOpsJob> {
           return void (await runReconcileJob(job, deps()));
         case "diff":
           return runDiffJob(job, deps());
+        case "images":
+          return runImagesJob(job, deps());
       }
     },
     superseded: async (dropped, by) => {

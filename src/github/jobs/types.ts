@@ -8,6 +8,7 @@ import type { DeliveryLog } from "../../queue/delivery-log.js";
 import type { WorkQueue } from "../../queue/work-queue.js";
 import type { ReconcileOptions } from "../../reconcile/run.js";
 import type { GitHubClient } from "../client.js";
+import type { ImageSchedule } from "../image-schedule.js";
 
 interface RepoJob {
   deliveryId: string;
@@ -43,7 +44,12 @@ export interface DiffJob extends RepoJob {
   fork: boolean;
 }
 
-export type GitOpsJob = PushJob | ReconcileJob | DiffJob;
+/** Read a repository's image automations from its default branch and (re)schedule their scans. */
+export interface ImagesJob extends RepoJob {
+  type: "images";
+}
+
+export type GitOpsJob = PushJob | ReconcileJob | DiffJob | ImagesJob;
 
 export interface JobDeps {
   github: (installationId: number) => Promise<GitHubClient>;
@@ -54,6 +60,8 @@ export interface JobDeps {
   log: Logger;
   /** Host name of the GitHub this bot serves (github.com or a GHE host), for inventory scopes. */
   githubHost: string;
+  /** Image automation scans; absent when the operator turned image automation off. */
+  images?: ImageSchedule;
   /** Engine options for every run (e.g. concurrency); tests shorten timeouts here. */
   engine?: Partial<ReconcileOptions>;
 }
