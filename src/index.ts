@@ -2,6 +2,7 @@
 import type { ApplicationFunction } from "probot";
 import { ClusterConnections } from "./cluster/connections.js";
 import { type OperatorConfig, operatorConfigSchema } from "./config/operator-config.js";
+import { queueImageScansForInstallations } from "./github/discover-repositories.js";
 import { DIFF_ACTIONS, onPullRequest } from "./github/handlers/pull-request.js";
 import { onPush } from "./github/handlers/push.js";
 import type { HttpHandler } from "./github/http-routes.js";
@@ -21,6 +22,8 @@ export interface AppOptions {
   engine?: JobDeps["engine"];
   /** Host of the GitHub this bot serves (github.com or a GHE host). */
   githubHost?: string;
+  /** Find installed repositories at start-up and resume their image scans (the server does; tests do not). */
+  discoverOnStart?: boolean;
   /** Called after every image scan, with the pull request action taken. */
   onImageScan?: (automation: string, action: string) => void;
 }
@@ -65,6 +68,11 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
       onPullRequest(queue, deliveries),
     );
     app.log.info({ clusters: operator.clusters.map((c) => c.name) }, "gitops-bot loaded");
+    if (images && opts.discoverOnStart) {
+      queueImageScansForInstallations(app, queue)
+        .then((n) => app.log.info({ repositories: n }, "image automation: installed repositories queued"))
+        .catch((err: unknown) => app.log.warn({ err }, "image automation: cannot list installations"));
+    }
   };
   const close = async () => {
     images?.stop();

@@ -62,6 +62,7 @@ export async function main(): Promise<Server> {
     app = createGitOpsApp({
       routes,
       operator: operator.config,
+      discoverOnStart: true,
       githubHost: new URL(env.baseUrl).hostname.replace(/^api\./, ""),
     });
     await server.load(app.appFn);

@@ -2,6 +2,8 @@
 // ImageUpdateAutomation from GitHub (git data API), scan the real registry, and open the one image-update pull
 // request — GitHub simulated by the OpenAPI-checked mock, the registry real.
 import { afterEach, describe, expect, inject, it } from "vitest";
+import { operatorConfigSchema } from "../../src/config/operator-config.js";
+import { createGitOpsApp } from "../../src/index.js";
 import {
   INSTALLATION_ID,
   OWNER,
@@ -12,7 +14,7 @@ import {
   startBot,
 } from "../support/github-app.js";
 import { type GitHubMock, mockGitHub } from "../support/github-mock.js";
-import { receive, webhookExample } from "../support/probot.js";
+import { createTestProbot, receive, webhookExample } from "../support/probot.js";
 import { pushImageTags } from "../support/registry.js";
 
 const base = `/repos/${OWNER}/${REPO}`;
@@ -163,5 +165,41 @@ describe("image automation in the bot", () => {
     expect(changed[0]?.content).toBe(deployment(`${image}:5.2.1`));
     expect(pr.requests[0]!.body).toMatchObject({ head: "gitops-bot/image-updates/apps", base: "master" });
     expect((pr.requests[0]!.body as { body: string }).body).toContain("5.0.0");
+  });
+
+  it("resumes image scans at start-up for every repository the app is installed on", async () => {
+    github = mockGitHub();
+    const installations = github.reply("GET", "/app/installations", 200, [
+      { id: INSTALLATION_ID, account: { login: OWNER } },
+    ]);
+    github.installationToken(INSTALLATION_ID);
+    github.reply("GET", "/installation/repositories", 200, {
+      total_count: 2,
+      repositories: [
+        {
+          name: REPO,
+          full_name: `${OWNER}/${REPO}`,
+          owner: { login: OWNER },
+          default_branch: "master",
+          archived: false,
+        },
+        {
+          name: "old",
+          full_name: `${OWNER}/old`,
+          owner: { login: OWNER },
+          default_branch: "main",
+          archived: true,
+        },
+      ],
+    });
+    // The one live repository has not opted in (no .github/gitops.yaml): nothing else is read.
+    const config = replyRepoConfig(github, null);
+    const app = createGitOpsApp({ operator: operatorConfigSchema.parse({}), discoverOnStart: true });
+    stop = () => app.close();
+    await createTestProbot(app.appFn);
+    await expect.poll(() => config.requests.length).toBe(1);
+    await app.queue.idle();
+    github.done();
+    expect(installations.requests).toHaveLength(1);
   });
 });

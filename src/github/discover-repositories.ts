@@ -1,0 +1,37 @@
+// At start-up, find the repositories the app is installed on and queue an images job for each, so image scans
+// resume after a restart without waiting for the next push. Best effort: failures are logged, not fatal.
+import type { Probot } from "probot";
+import type { WorkQueue } from "../queue/work-queue.js";
+import type { GitOpsJob } from "./jobs/types.js";
+
+export async function queueImageScansForInstallations(
+  app: Probot,
+  queue: WorkQueue<GitOpsJob>,
+): Promise<number> {
+  const appClient = await app.auth();
+  const installations = await appClient.paginate(appClient.rest.apps.listInstallations, { per_page: 100 });
+  let queued = 0;
+  for (const installation of installations) {
+    const github = await app.auth(installation.id);
+    const repositories = await github.paginate(github.rest.apps.listReposAccessibleToInstallation, {
+      per_page: 100,
+    });
+    for (const r of repositories) {
+      if (r.archived || r.disabled) continue;
+      await queue.enqueue({
+        key: `images:${r.full_name}`,
+        supersedes: true,
+        payload: {
+          type: "images",
+          deliveryId: `startup:${r.full_name}`,
+          installationId: installation.id,
+          owner: r.owner.login,
+          repo: r.name,
+          defaultBranch: r.default_branch,
+        },
+      });
+      queued++;
+    }
+  }
+  return queued;
+}
