@@ -43,7 +43,8 @@ import type { HelmReleaseResult, KustomizationResult, RunResult } from "./result
 
 export type ProgressEvent =
   | { type: "planned"; kustomizations: number }
-  | { type: "started"; kustomization: string }
+  /** `kustomization` is the object's `namespace/name`; `kind` says whether it is a Kustomization or a HelmRelease. */
+  | { type: "started"; kustomization: string; kind?: "Kustomization" | "HelmRelease" }
   | { type: "applied"; kustomization: string; summary: string }
   | { type: "waiting"; kustomization: string; objects: number }
   | { type: "finished"; kustomization: string; status: KustomizationResult["status"] };
@@ -260,7 +261,7 @@ async function reconcileInOrder(
       }
       await acquire();
       try {
-        opts.onProgress?.({ type: "started", kustomization: key });
+        opts.onProgress?.({ type: "started", kustomization: key, kind: n.kind });
         const r = n.kind === "Kustomization" ? await reconcileOne(api, n.p, opts) : await helm.reconcile(n.p);
         opts.onProgress?.({ type: "finished", kustomization: key, status: r.status });
         return r;

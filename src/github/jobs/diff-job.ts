@@ -3,7 +3,7 @@
 // The PR's code is only read (kustomize build of its files); nothing from it is executed or applied.
 import { bindCluster } from "../../config/operator-config.js";
 import { clustersForBranch } from "../../config/repo-config.js";
-import type { RunResult } from "../../reconcile/result.js";
+import { type RunResult, runSucceeded } from "../../reconcile/result.js";
 import { defaultReconcileOptions, reconcileTree } from "../../reconcile/run.js";
 import { inventoryScope } from "../../reconcile/scope.js";
 import { fullName } from "../client.js";
@@ -20,21 +20,25 @@ export function diffVerdict(
   run: RunResult,
   failOnPrune: boolean,
 ): { state: "success" | "failure"; description: string } {
-  const failed =
-    run.errors.length > 0 ||
-    run.kustomizations.some((k) => k.status === "Failed" || k.status === "DependencyNotReady");
-  if (failed) return { state: "failure", description: runLine(run) };
-  const count = (a: string) =>
-    run.kustomizations.reduce((n, k) => n + k.changes.filter((c) => c.action === a).length, 0);
+  if (!runSucceeded(run)) return { state: "failure", description: runLine(run) };
+  const all = [
+    ...run.kustomizations.flatMap((k) => k.changes),
+    ...(run.helmReleases ?? []).flatMap((h) => h.changes),
+  ];
+  const count = (a: string) => all.filter((c) => c.action === a).length;
   const prunes = count("deleted");
-  if (failOnPrune && prunes > 0)
+  if (failOnPrune && prunes > 0) {
     return {
       state: "failure",
       description: `would prune ${prunes} object(s); pruning is gated in .github/gitops.yaml`,
     };
+  }
+  const releases = (run.helmReleases ?? []).filter(
+    (h) => h.action !== "unchanged" && h.action !== "none",
+  ).length;
   return {
     state: "success",
-    description: `would create ${count("created")}, change ${count("configured")}, prune ${prunes}`,
+    description: `would create ${count("created")}, change ${count("configured")}, prune ${prunes}${releases ? `; ${releases} Helm release(s) would change` : ""}`,
   };
 }
 

@@ -10,7 +10,7 @@ import { completeCheckRun, markCheckRunInProgress } from "../views/check-run.js"
 import { checkRunReport } from "../views/check-run-report.js";
 import { setStatus, statusContext } from "../views/commit-status.js";
 import { createDeployment, setDeploymentState } from "../views/deployment.js";
-import { kustomizationLine, runLine } from "../views/summary-line.js";
+import { helmReleaseLine, kustomizationLine, runLine } from "../views/summary-line.js";
 import { type JobDeps, jobRepo, type ReconcileJob } from "./types.js";
 
 /** Status contexts name Kustomizations by name; by namespace/name only where two share a name. */
@@ -79,7 +79,10 @@ export async function runReconcileJob(job: ReconcileJob, deps: JobDeps): Promise
         const name = event.kustomization.split("/").pop() ?? event.kustomization;
         pending.push(
           setStatus(github, repo, job.sha, {
-            context: statusContext.kustomization(clusterName, name),
+            context:
+              event.kind === "HelmRelease"
+                ? statusContext.helmRelease(clusterName, name)
+                : statusContext.kustomization(clusterName, name),
             state: "pending",
             description: "reconciling",
           }).catch((err) => log.warn({ err }, "cannot set pending status")),
@@ -96,6 +99,18 @@ export async function runReconcileJob(job: ReconcileJob, deps: JobDeps): Promise
       context: statusContext.kustomization(clusterName, kustomizationLabel(k, run.kustomizations)),
       state: stateOf(k),
       description: kustomizationLine(k),
+    });
+  }
+  for (const h of run.helmReleases ?? []) {
+    await setStatus(github, repo, job.sha, {
+      context: statusContext.helmRelease(clusterName, h.name),
+      state:
+        h.status === "Ready" || h.status === "Suspended"
+          ? "success"
+          : h.status === "DependencyNotReady"
+            ? "error"
+            : "failure",
+      description: helmReleaseLine(h),
     });
   }
   const report = checkRunReport(clusterName, job.sha, run);

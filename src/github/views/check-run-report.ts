@@ -1,8 +1,9 @@
 // The check run of one cluster reconcile: a markdown table of the ChangeSet per Kustomization, then failures
 // and the objects that changed, within GitHub's size limit.
 import type { KustomizationResult, RunResult } from "../../reconcile/result.js";
+import { runSucceeded } from "../../reconcile/result.js";
 import { type Block, CHECK_RUN_TEXT_LIMIT, fitBlocks } from "./markdown-budget.js";
-import { kustomizationLine, runLine } from "./summary-line.js";
+import { helmReleaseLine, kustomizationLine, runLine } from "./summary-line.js";
 
 export type CheckConclusion = "success" | "failure" | "skipped";
 
@@ -24,6 +25,36 @@ const icon: Record<KustomizationResult["status"], string> = {
   Suspended: "⏸️",
 };
 
+/** Rows for HelmReleases, and the sources the run fetched with their revisions. */
+export function helmAndSourceTables(run: RunResult): string {
+  const parts: string[] = [];
+  const releases = run.helmReleases ?? [];
+  if (releases.length > 0) {
+    parts.push(
+      [
+        "| HelmRelease | Status | Action | Chart | Revision | Took |",
+        "| --- | --- | --- | --- | ---: | ---: |",
+        ...releases.map(
+          (h) =>
+            `| ${icon[h.status]} \`${h.namespace}/${h.name}\` | ${h.status} | ${h.action} | ${cell(`${h.chart ?? ""} ${h.version ?? ""}`.trim())} | ${h.revision ?? ""} | ${(h.durationMs / 1000).toFixed(1)} s |`,
+        ),
+      ].join("\n"),
+    );
+  }
+  const sources = run.sources ?? [];
+  if (sources.length > 0) {
+    parts.push(
+      `Sources: ${sources
+        .map(
+          (src) =>
+            `\`${src.kind}/${src.namespace}/${src.name}\` ${src.error ? `❌ ${cell(src.error)}` : `@ \`${src.revision ?? "?"}\``}`,
+        )
+        .join(", ")}`,
+    );
+  }
+  return parts.join("\n\n");
+}
+
 export function changeTable(run: RunResult): string {
   const count = (k: KustomizationResult, a: string) => k.changes.filter((c) => c.action === a).length;
   const rows = run.kustomizations.map(
@@ -39,6 +70,14 @@ export function changeTable(run: RunResult): string {
 
 function failureBlocks(run: RunResult): Block[] {
   const blocks: Block[] = run.errors.map((e) => ({ text: `> ❌ ${cell(e)}` }));
+  for (const h of run.helmReleases ?? []) {
+    if (h.status === "Ready" || h.status === "Suspended") continue;
+    const lines = [
+      `**HelmRelease ${h.namespace}/${h.name}** — ${helmReleaseLine(h)}`,
+      ...h.errors.map((e) => `- ${e}`),
+    ];
+    blocks.push({ text: lines.join("\n"), fallback: lines[0] });
+  }
   for (const k of run.kustomizations) {
     if (k.status === "Ready" || k.status === "Suspended") continue;
     const lines = [`**${k.namespace}/${k.name}** — ${kustomizationLine(k)}`];
@@ -65,15 +104,14 @@ function changeBlocks(run: RunResult): Block[] {
 }
 
 export function checkRunReport(cluster: string, sha: string, run: RunResult): CheckRunReport {
-  const ok =
-    run.errors.length === 0 &&
-    run.kustomizations.every((k) => k.status === "Ready" || k.status === "Suspended");
+  const ok = runSucceeded(run);
   const failures = failureBlocks(run);
   const blocks: Block[] = [
     {
       text: `Cluster **${cluster}**, path \`${run.clusterPath}\`, commit \`${sha.slice(0, 7)}\`: ${runLine(run)}.\n`,
     },
     { text: changeTable(run) },
+    ...(helmAndSourceTables(run) ? [{ text: `\n${helmAndSourceTables(run)}` }] : []),
     ...(failures.length > 0 ? [{ text: "\n### Failures" }, ...failures] : []),
     ...(changeBlocks(run).length > 0 ? [{ text: "\n### Changes" }, ...changeBlocks(run)] : []),
   ];

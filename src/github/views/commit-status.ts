@@ -9,6 +9,7 @@ export type StatusState = "pending" | "success" | "failure" | "error";
 export const statusContext = {
   cluster: (cluster: string) => `gitops/${cluster}`,
   kustomization: (cluster: string, kustomization: string) => `gitops/${cluster}/${kustomization}`,
+  helmRelease: (cluster: string, name: string) => `gitops/${cluster}/helmrelease/${name}`,
   diff: (cluster: string) => `gitops/diff/${cluster}`,
   config: () => "gitops/config",
 };

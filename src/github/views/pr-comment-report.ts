@@ -1,9 +1,9 @@
 // The dry-run diff comment on a pull request: per cluster and Kustomization, what would be created, changed
 // (collapsible YAML diffs) and pruned. One comment per PR, found again by a hidden marker.
-import type { RunResult } from "../../reconcile/result.js";
-import { cell, changeTable } from "./check-run-report.js";
+import { type RunResult, runSucceeded } from "../../reconcile/result.js";
+import { cell, changeTable, helmAndSourceTables } from "./check-run-report.js";
 import { type Block, COMMENT_LIMIT, fitBlocks } from "./markdown-budget.js";
-import { kustomizationLine, runLine } from "./summary-line.js";
+import { helmReleaseLine, kustomizationLine, runLine } from "./summary-line.js";
 
 export const DIFF_COMMENT_MARKER = "<!-- gitops-bot:dry-run-diff -->";
 
@@ -26,11 +26,28 @@ function clusterBlocks(d: ClusterDiff): Block[] {
   const run = d.run;
   const blocks: Block[] = [
     {
-      text: `### ${run.errors.length > 0 || run.kustomizations.some((k) => k.status === "Failed") ? "❌" : "🔍"} ${d.cluster} — ${runLine(run)}`,
+      text: `### ${!runSucceeded(run) ? "❌" : "🔍"} ${d.cluster} — ${runLine(run)}`,
     },
   ];
   for (const e of run.errors) blocks.push({ text: `> ❌ ${cell(e)}` });
   if (run.kustomizations.length > 0) blocks.push({ text: changeTable(run) });
+  const helmTables = helmAndSourceTables(run);
+  if (helmTables) blocks.push({ text: helmTables });
+  for (const h of run.helmReleases ?? []) {
+    const title = `**HelmRelease ${h.namespace}/${h.name}**: ${helmReleaseLine(h, true)}`;
+    const changed = h.changes.filter((c) => c.action !== "unchanged");
+    if (h.status === "Ready" && changed.length === 0) continue;
+    blocks.push({ text: `${title}${h.errors.map((e) => `\n- ${e}`).join("")}` });
+    for (const c of changed) {
+      const label = `${c.action === "deleted" ? "🗑️ remove" : c.action === "created" ? "➕ create" : "✏️ change"} \`${c.subject}\``;
+      blocks.push({
+        text: c.diff
+          ? `<details><summary>${label}</summary>\n\n${fence(c.diff, "diff")}\n\n</details>`
+          : `- ${label}`,
+        fallback: `- ${label} (diff omitted)`,
+      });
+    }
+  }
   for (const k of run.kustomizations) {
     const created = k.changes.filter((c) => c.action === "created");
     const changed = k.changes.filter((c) => c.action === "configured");

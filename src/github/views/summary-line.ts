@@ -1,5 +1,5 @@
 // One line per result for commit status descriptions: "12 configured, 3 created, 1 pruned, healthy in 41 s".
-import type { KustomizationResult, RunResult } from "../../reconcile/result.js";
+import type { HelmReleaseResult, KustomizationResult, RunResult } from "../../reconcile/result.js";
 
 /** GitHub cuts commit status descriptions at 140 characters; cut them ourselves, visibly. */
 export const STATUS_DESCRIPTION_LIMIT = 140;
@@ -39,18 +39,27 @@ export function kustomizationLine(k: KustomizationResult, dryRun = false): strin
   }
 }
 
+/** A HelmRelease for a status description: "upgraded to podinfo 6.5.0 (revision 3)" or why it failed. */
+export function helmReleaseLine(h: HelmReleaseResult, dryRun = false): string {
+  if (h.status === "Suspended") return "suspended: not reconciled";
+  if (h.status !== "Ready") return clip(`${h.status}: ${h.message}`, STATUS_DESCRIPTION_LIMIT);
+  const chart = h.chart ? ` ${h.chart}${h.version ? ` ${h.version}` : ""}` : "";
+  const revision = h.revision !== undefined && !dryRun ? ` (revision ${h.revision})` : "";
+  return clip(`${dryRun ? `would be ${h.action}` : h.action}${chart}${revision}`, STATUS_DESCRIPTION_LIMIT);
+}
+
 export function runLine(run: RunResult): string {
   if (run.errors.length > 0) return clip(run.errors[0] ?? "failed", STATUS_DESCRIPTION_LIMIT);
-  const failed = run.kustomizations.filter((k) => k.status === "Failed" || k.status === "DependencyNotReady");
+  const bad = (s: string) => s === "Failed" || s === "DependencyNotReady";
+  const failed = [
+    ...run.kustomizations.filter((k) => bad(k.status)).map((k) => k.name),
+    ...(run.helmReleases ?? []).filter((h) => bad(h.status)).map((h) => `HelmRelease ${h.name}`),
+  ];
   const n = run.kustomizations.length;
+  const releases = run.helmReleases?.length ?? 0;
   if (failed.length > 0) {
-    return clip(
-      `${failed.length} of ${n} Kustomizations failed: ${failed.map((k) => k.name).join(", ")}`,
-      STATUS_DESCRIPTION_LIMIT,
-    );
+    return clip(`${failed.length} of ${n + releases} failed: ${failed.join(", ")}`, STATUS_DESCRIPTION_LIMIT);
   }
-  return clip(
-    `${n} Kustomization${n === 1 ? "" : "s"} ready in ${seconds(run.durationMs)}`,
-    STATUS_DESCRIPTION_LIMIT,
-  );
+  const what = `${n} Kustomization${n === 1 ? "" : "s"}${releases ? ` and ${releases} HelmRelease${releases === 1 ? "" : "s"}` : ""}`;
+  return clip(`${what} ready in ${seconds(run.durationMs)}`, STATUS_DESCRIPTION_LIMIT);
 }
