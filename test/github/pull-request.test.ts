@@ -201,4 +201,16 @@ describe("pull request dry-run", () => {
       "is not allowed to target cluster",
     );
   });
+
+  it("does not diff pull requests from forks when the operator disabled it", async () => {
+    github = mockGitHub(); // no request at all is expected
+    const bot = await startBot({
+      operator: { clusters: [], pullRequests: { forks: false }, images: { enabled: false } },
+    });
+    const payload = prPayload("opened", randomSha());
+    payload.pull_request.head.repo = { ...payload.pull_request.head.repo!, full_name: "someone/Hello-World" };
+    await receive(bot.probot, "pull_request", payload);
+    await bot.app.queue.idle();
+    github.done();
+  });
 });

@@ -288,4 +288,55 @@ describe("push", () => {
     expect(limited.requests).toHaveLength(1);
     expect(finalStatuses(statuses)["gitops/dev"]?.state).toBe("success");
   });
+
+  it("records a GitHub deployment for a cluster bound to an environment", async () => {
+    const api = testObjectApi();
+    const { clusterPath, dir } = await repoFor(api, () => ({ "a.yaml": configMap("a", { x: "1" }) }));
+    const sha = randomSha();
+    github = mockGitHub();
+    github.installationToken(INSTALLATION_ID);
+    replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath, environment: "staging" }]));
+    replyTarball(github, dir, sha);
+    github.reply("POST", `${base}/check-runs`, 201, { id: 14 });
+    github.reply("PATCH", `${base}/check-runs/14`, 200, { id: 14 }, { times: 2 });
+    github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 }, { times: 4 });
+    const deployment = github.reply("POST", `${base}/deployments`, 201, { id: 77 });
+    const states = github.reply("POST", `${base}/deployments/77/statuses`, 201, { id: 1 }, { times: 2 });
+
+    const bot = await startBot();
+    await receive(bot.probot, "push", pushPayload(sha));
+    await bot.app.queue.idle();
+    github.done();
+
+    expect(deployment.requests[0]!.body).toMatchObject({
+      ref: sha,
+      environment: "staging",
+      auto_merge: false,
+      required_contexts: [],
+    });
+    expect(states.requests.map((r) => (r.body as { state: string }).state)).toEqual([
+      "in_progress",
+      "success",
+    ]);
+  });
+
+  it("works against GitHub Enterprise Server at its own API root", async () => {
+    const api = testObjectApi();
+    const { clusterPath, dir } = await repoFor(api, () => ({ "a.yaml": configMap("a", { x: "1" }) }));
+    const sha = randomSha();
+    github = mockGitHub({ baseUrl: "https://ghe.example.com/api/v3" });
+    github.installationToken(INSTALLATION_ID);
+    replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
+    replyTarball(github, dir, sha);
+    github.reply("POST", `${base}/check-runs`, 201, { id: 15 });
+    github.reply("PATCH", `${base}/check-runs/15`, 200, { id: 15 }, { times: 2 });
+    const statuses = github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 }, { times: 4 });
+
+    const bot = await startBot({ baseUrl: "https://ghe.example.com/api/v3" });
+    await receive(bot.probot, "push", pushPayload(sha));
+    await bot.app.queue.idle();
+    github.done(); // every request went to ghe.example.com/api/v3; api.github.com would have matched nothing
+
+    expect(finalStatuses(statuses)["gitops/dev"]?.state).toBe("success");
+  });
 });

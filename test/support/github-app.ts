@@ -26,6 +26,8 @@ export async function startBot(
     engine?: JobDeps["engine"];
     Octokit?: typeof ProbotOctokit;
     onImageScan?: (automation: string, action: string) => void;
+    /** GitHub Enterprise Server API root, e.g. https://ghe.example.com/api/v3. */
+    baseUrl?: string;
   } = {},
 ): Promise<TestBot> {
   const operator: OperatorConfig = operatorConfigSchema.parse(
@@ -39,8 +41,12 @@ export async function startBot(
     operator,
     engine: { skipHealth: false, ...opts.engine },
     ...(opts.onImageScan ? { onImageScan: opts.onImageScan } : {}),
+    ...(opts.baseUrl ? { githubHost: new URL(opts.baseUrl).hostname } : {}),
   });
-  const probot = await createTestProbot(app.appFn, opts.Octokit ? { Octokit: opts.Octokit } : {});
+  const probot = await createTestProbot(app.appFn, {
+    ...(opts.Octokit ? { Octokit: opts.Octokit } : {}),
+    ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}),
+  });
   return { probot, app };
 }
 
