@@ -25,6 +25,8 @@ Commands:
   diff <cluster-path>        Show what reconcile would change, by server-side dry-run against the cluster
   reconcile <cluster-path>   Apply, prune and wait for health; print what changed
   create <kind> <name>       Write a Flux object (source, kustomization, helmrelease, image) as YAML
+  images scan <path>         List registry tags and the tag each ImagePolicy chooses
+  images update <path>       Write the chosen tags into the marked fields under update.path
 
 Run 'gitops-bot <command> --help' for a command's options.
 `,
