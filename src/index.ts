@@ -3,6 +3,7 @@ import type { ApplicationFunction } from "probot";
 import { ClusterConnections } from "./cluster/connections.js";
 import { type OperatorConfig, operatorConfigSchema } from "./config/operator-config.js";
 import { queueImageScansForInstallations } from "./github/discover-repositories.js";
+import { onIssueComment } from "./github/handlers/issue-comment.js";
 import { DIFF_ACTIONS, onPullRequest } from "./github/handlers/pull-request.js";
 import { onPush } from "./github/handlers/push.js";
 import type { HttpHandler } from "./github/http-routes.js";
@@ -63,6 +64,7 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
       engine: opts.engine,
     };
     app.on("push", onPush(queue, deliveries));
+    app.on("issue_comment.created", onIssueComment(queue, deliveries));
     app.on(
       DIFF_ACTIONS.map((a) => `pull_request.${a}` as const),
       onPullRequest(queue, deliveries),

@@ -39,7 +39,7 @@ export async function runPushJob(job: PushJob, deps: JobDeps): Promise<void> {
     );
     return;
   }
-  if (job.branch === job.defaultBranch && deps.images) {
+  if (job.branch === job.defaultBranch && deps.images && !job.onlyCluster) {
     // The default branch holds the image automations: re-read them after every push to it.
     await deps.queue.enqueue({
       key: `images:${fullName(repo)}`,
@@ -47,7 +47,9 @@ export async function runPushJob(job: PushJob, deps: JobDeps): Promise<void> {
       payload: { ...job, type: "images" },
     });
   }
-  const clusters = clustersForBranch(loaded.config, job.branch, job.defaultBranch);
+  const clusters = clustersForBranch(loaded.config, job.branch, job.defaultBranch).filter(
+    (c) => !job.onlyCluster || c.name === job.onlyCluster,
+  );
   if (clusters.length === 0) {
     log.info("no cluster tracks this branch; push ignored");
     return;

@@ -3,6 +3,7 @@ import type { WorkQueueHandlers } from "../../queue/work-queue.js";
 import { fullName } from "../client.js";
 import { completeCheckRun } from "../views/check-run.js";
 import { setStatus, statusContext } from "../views/commit-status.js";
+import { runCommandJob } from "./command-job.js";
 import { runDiffJob } from "./diff-job.js";
 import { runImagesJob } from "./images-job.js";
 import { runPushJob } from "./push-job.js";
@@ -21,6 +22,8 @@ export function jobHandlers(deps: () => JobDeps): WorkQueueHandlers<GitOpsJob> {
           return runDiffJob(job, deps());
         case "images":
           return runImagesJob(job, deps());
+        case "command":
+          return runCommandJob(job, deps());
       }
     },
     superseded: async (dropped, by) => {

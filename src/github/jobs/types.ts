@@ -8,6 +8,7 @@ import type { DeliveryLog } from "../../queue/delivery-log.js";
 import type { WorkQueue } from "../../queue/work-queue.js";
 import type { ReconcileOptions } from "../../reconcile/run.js";
 import type { GitHubClient } from "../client.js";
+import type { GitOpsCommand } from "../commands/parse-command.js";
 import type { ImageSchedule } from "../image-schedule.js";
 
 interface RepoJob {
@@ -23,6 +24,18 @@ export interface PushJob extends RepoJob {
   type: "push";
   branch: string;
   sha: string;
+  /** Reconcile only this cluster (`/gitops reconcile <cluster>`). */
+  onlyCluster?: string;
+}
+
+/** A `/gitops` command from a comment; the author's permission is checked before anything runs. */
+export interface CommandJob extends RepoJob {
+  type: "command";
+  issueNumber: number;
+  isPullRequest: boolean;
+  commentId: number;
+  user: string;
+  command: GitOpsCommand;
 }
 
 /** Reconcile one cluster at one commit. */
@@ -49,7 +62,7 @@ export interface ImagesJob extends RepoJob {
   type: "images";
 }
 
-export type GitOpsJob = PushJob | ReconcileJob | DiffJob | ImagesJob;
+export type GitOpsJob = PushJob | ReconcileJob | DiffJob | ImagesJob | CommandJob;
 
 export interface JobDeps {
   github: (installationId: number) => Promise<GitHubClient>;

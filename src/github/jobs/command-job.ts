@@ -1,0 +1,127 @@
+// `/gitops` commands: only people with write access may run them; the bot acknowledges with 👀 and replies
+// only when there is something to say (help, a refusal, a mistake).
+import { clustersForBranch } from "../../config/repo-config.js";
+import { fullName, type GitHubClient, type RepoRef } from "../client.js";
+import { COMMAND_HELP } from "../commands/parse-command.js";
+import { loadRepoConfig } from "../repo-config-loader.js";
+import { type CommandJob, type JobDeps, jobRepo } from "./types.js";
+
+const WRITERS = new Set(["admin", "maintain", "write"]);
+
+export async function canWrite(github: GitHubClient, repo: RepoRef, user: string): Promise<boolean> {
+  const { data } = await github.rest.repos.getCollaboratorPermissionLevel({ ...repo, username: user });
+  return WRITERS.has(data.role_name) || WRITERS.has(data.permission);
+}
+
+export async function runCommandJob(job: CommandJob, deps: JobDeps): Promise<void> {
+  const github = await deps.github(job.installationId);
+  const repo = jobRepo(job);
+  const log = deps.log.child({
+    repo: fullName(repo),
+    issue: job.issueNumber,
+    user: job.user,
+    command: job.command.verb,
+  });
+  const reply = (body: string) =>
+    github.rest.issues.createComment({ ...repo, issue_number: job.issueNumber, body });
+  if (!(await canWrite(github, repo, job.user))) {
+    log.info("command refused: no write access");
+    await reply(`@${job.user} \`/gitops\` commands need write access to ${fullName(repo)}.`);
+    return;
+  }
+  const command = job.command;
+  const acknowledge = () =>
+    github.rest.reactions.createForIssueComment({ ...repo, comment_id: job.commentId, content: "eyes" });
+  switch (command.verb) {
+    case "help":
+      await reply(COMMAND_HELP);
+      return;
+    case "unknown":
+      await reply(`@${job.user} I don't know \`${command.text}\`.\n\n${COMMAND_HELP}`);
+      return;
+    case "diff": {
+      if (!job.isPullRequest) {
+        await reply(`@${job.user} \`/gitops diff\` works on pull requests.`);
+        return;
+      }
+      const { data: pr } = await github.rest.pulls.get({ ...repo, pull_number: job.issueNumber });
+      await acknowledge();
+      await deps.queue.enqueue({
+        key: `diff:${fullName(repo)}#${pr.number}`,
+        supersedes: true,
+        payload: {
+          type: "diff",
+          deliveryId: job.deliveryId,
+          installationId: job.installationId,
+          ...repo,
+          defaultBranch: job.defaultBranch,
+          pullNumber: pr.number,
+          baseBranch: pr.base.ref,
+          baseSha: pr.base.sha,
+          headSha: pr.head.sha,
+          fork: pr.head.repo?.full_name !== fullName(repo),
+        },
+      });
+      return;
+    }
+    case "reconcile": {
+      const loaded = await loadRepoConfig(github, repo, job.defaultBranch);
+      if (loaded.kind !== "ok") {
+        await reply(
+          loaded.kind === "absent"
+            ? "This repository has no `.github/gitops.yaml` on its default branch."
+            : `\`.github/gitops.yaml\` is invalid: ${loaded.error.message}`,
+        );
+        return;
+      }
+      const clusters = loaded.config.clusters.filter((c) => !command.cluster || c.name === command.cluster);
+      if (clusters.length === 0) {
+        await reply(`@${job.user} no cluster named \`${command.cluster}\` in \`.github/gitops.yaml\`.`);
+        return;
+      }
+      await acknowledge();
+      const branches = new Set(clusters.map((c) => c.branch ?? job.defaultBranch));
+      for (const branch of branches) {
+        const { data: ref } = await github.rest.git.getRef({ ...repo, ref: `heads/${branch}` });
+        const bound = clustersForBranch(loaded.config, branch, job.defaultBranch).map((c) => c.name);
+        log.info({ branch, sha: ref.object.sha, clusters: bound }, "reconcile requested");
+        await deps.queue.enqueue({
+          key: `push:${fullName(repo)}@refs/heads/${branch}`,
+          supersedes: false,
+          payload: {
+            type: "push",
+            deliveryId: job.deliveryId,
+            installationId: job.installationId,
+            ...repo,
+            defaultBranch: job.defaultBranch,
+            branch,
+            sha: ref.object.sha,
+            ...(command.cluster ? { onlyCluster: command.cluster } : {}),
+          },
+        });
+      }
+      return;
+    }
+    case "images": {
+      if (!deps.images) {
+        await reply("Image automation is turned off on this gitops-bot server.");
+        return;
+      }
+      await acknowledge();
+      // Re-read the automations from the default branch; new ones are scanned at once, and the known ones now.
+      await deps.queue.enqueue({
+        key: `images:${fullName(repo)}`,
+        supersedes: true,
+        payload: {
+          type: "images",
+          deliveryId: job.deliveryId,
+          installationId: job.installationId,
+          ...repo,
+          defaultBranch: job.defaultBranch,
+        },
+      });
+      await deps.images.runNow(fullName(repo));
+      return;
+    }
+  }
+}

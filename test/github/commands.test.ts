@@ -1,0 +1,143 @@
+// `/gitops` commands in comments: parsed strictly, refused for people without write access, and turned into
+// the same jobs webhooks start. GitHub's example issue_comment payloads, OpenAPI-checked requests.
+import { afterEach, describe, expect, it, test } from "vitest";
+import { parseCommand } from "../../src/github/commands/parse-command.js";
+import {
+  INSTALLATION_ID,
+  OWNER,
+  REPO,
+  randomSha,
+  replyRepoConfig,
+  repoConfigYaml,
+  startBot,
+} from "../support/github-app.js";
+import { type GitHubMock, mockGitHub } from "../support/github-mock.js";
+import { receive, webhookExample } from "../support/probot.js";
+
+const base = `/repos/${OWNER}/${REPO}`;
+let github: GitHubMock | undefined;
+afterEach(() => github?.cleanup());
+
+test.each([
+  ["/gitops diff", { verb: "diff" }],
+  ["please run\n/gitops reconcile prod\nthanks", { verb: "reconcile", cluster: "prod" }],
+  ["/gitops reconcile", { verb: "reconcile" }],
+  ["/gitops images", { verb: "images" }],
+  ["/gitops", { verb: "help" }],
+  ["/gitops deploy-everything", { verb: "unknown", text: "/gitops deploy-everything" }],
+  ["> /gitops diff", undefined],
+  ["```\n/gitops diff\n```", undefined],
+  ["/gitopsdiff", undefined],
+  ["LGTM", undefined],
+])("parses %j", (body, expected) => {
+  expect(parseCommand(body)).toEqual(expected);
+});
+
+function commentPayload(body: string, opts: { pullRequest?: boolean; userType?: "User" | "Bot" } = {}) {
+  const payload = webhookExample("issue_comment", (p) => p.action === "created" && Boolean(p.installation));
+  payload.comment.body = body;
+  payload.installation = { id: INSTALLATION_ID, node_id: "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ==" };
+  if (opts.userType && payload.comment.user) payload.comment.user.type = opts.userType;
+  if (opts.pullRequest) {
+    Object.assign(payload.issue, {
+      pull_request: {
+        url: `https://api.github.com${base}/pulls/1`,
+        html_url: "",
+        diff_url: "",
+        patch_url: "",
+      },
+    });
+  }
+  return payload;
+}
+
+const permission = (github: GitHubMock, role: string) =>
+  github.reply("GET", `${base}/collaborators/Codertocat/permission`, 200, {
+    permission: role === "maintain" ? "write" : role,
+    role_name: role,
+    user: { login: "Codertocat" },
+  });
+
+describe("/gitops commands", () => {
+  it("refuses people without write access, and says so", async () => {
+    github = mockGitHub();
+    github.installationToken(INSTALLATION_ID);
+    permission(github, "read");
+    const reply = github.reply("POST", `${base}/issues/1/comments`, 201, { id: 1 });
+    const bot = await startBot();
+    await receive(bot.probot, "issue_comment", commentPayload("/gitops reconcile"));
+    await bot.app.queue.idle();
+    github.done(); // nothing but the permission check and the reply
+    expect((reply.requests[0]!.body as { body: string }).body).toContain("need write access");
+  });
+
+  it("re-runs the dry-run diff of a pull request for a writer", async () => {
+    github = mockGitHub();
+    github.installationToken(INSTALLATION_ID);
+    permission(github, "maintain");
+    github.reply("GET", `${base}/pulls/1`, 200, {
+      number: 1,
+      base: { ref: "master", sha: randomSha() },
+      head: { ref: "feature", sha: randomSha(), repo: { full_name: `${OWNER}/${REPO}` } },
+    });
+    const eyes = github.reply("POST", `${base}/issues/comments/492700400/reactions`, 201, {
+      id: 1,
+      content: "eyes",
+    });
+    // The diff job: no cluster tracks master in this configuration, so it stops after reading it.
+    const config = replyRepoConfig(
+      github,
+      repoConfigYaml([{ name: "dev", path: "clusters/dev", branch: "release" }]),
+    );
+    const bot = await startBot();
+    const payload = commentPayload("/gitops diff", { pullRequest: true });
+    payload.comment.id = 492700400;
+    await receive(bot.probot, "issue_comment", payload);
+    await bot.app.queue.idle();
+    github.done();
+    expect(eyes.requests[0]!.body).toEqual({ content: "eyes" });
+    expect(config.requests).toHaveLength(1);
+  });
+
+  it("reconciles one cluster's branch head on /gitops reconcile <cluster>", async () => {
+    const head = randomSha();
+    github = mockGitHub();
+    github.installationToken(INSTALLATION_ID);
+    permission(github, "admin");
+    const cfg = repoConfigYaml([
+      { name: "dev", path: "clusters/dev" },
+      { name: "prod", path: "clusters/prod" },
+    ]);
+    replyRepoConfig(github, cfg, 2); // the command, then the push job it queues
+    github.reply("POST", /\/issues\/comments\/\d+\/reactions$/, 201, { id: 1, content: "eyes" });
+    const ref = github.reply("GET", `${base}/git/ref/heads%2Fmaster`, 200, {
+      ref: "refs/heads/master",
+      object: { sha: head },
+    });
+    // Only prod, which this server does not know: a failing status and check on the head commit, nothing else.
+    const statuses = github.reply("POST", `${base}/statuses/${head}`, 201, { id: 1 });
+    const check = github.reply("POST", `${base}/check-runs`, 201, { id: 3 });
+    const bot = await startBot({ operator: { clusters: [], images: { enabled: false } } });
+    await receive(bot.probot, "issue_comment", commentPayload("/gitops reconcile prod"));
+    await bot.app.queue.idle();
+    github.done();
+    expect(ref.requests).toHaveLength(1);
+    expect(statuses.requests[0]!.body).toMatchObject({ context: "gitops/prod", state: "failure" });
+    expect(check.requests[0]!.body).toMatchObject({ name: "gitops / prod", head_sha: head });
+  });
+
+  it("answers /gitops help and unknown verbs with the list of commands, and ignores bots", async () => {
+    github = mockGitHub();
+    github.installationToken(INSTALLATION_ID);
+    permission(github, "write");
+    const reply = github.reply("POST", `${base}/issues/1/comments`, 201, { id: 1 });
+    const bot = await startBot();
+    await receive(bot.probot, "issue_comment", commentPayload("/gitops launch"));
+    await receive(bot.probot, "issue_comment", commentPayload("/gitops reconcile", { userType: "Bot" }));
+    await bot.app.queue.idle();
+    github.done();
+    const body = (reply.requests[0]!.body as { body: string }).body;
+    expect(body).toContain("I don't know `/gitops launch`");
+    expect(body).toContain("`/gitops reconcile [cluster]`");
+  });
+});
