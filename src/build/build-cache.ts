@@ -59,22 +59,59 @@ export function treeDigest(dir: string, skip: (name: string) => boolean = () => 
 }
 
 /** The tree digest of a work tree, computed once per tree (before any build writes into it). */
-export function memoTreeDigest(tree: { dir: string }, skip?: (name: string) => boolean): string {
+export function memoTreeDigest(tree: { dir: string }, skip?: (name: string) => boolean): string | undefined {
   let digest = treeDigests.get(tree);
-  if (!digest) {
-    digest = treeDigest(tree.dir, skip);
+  if (digest === undefined) {
+    // "" marks a tree whose builds must not be cached.
+    digest = referencesRemote(tree.dir, skip) ? "" : treeDigest(tree.dir, skip);
     treeDigests.set(tree, digest);
   }
-  return digest;
+  return digest || undefined;
 }
 
+/** The binary's path, size and mtime (looked up on PATH when given by name), so an upgrade misses the cache. */
 function binaryIdentity(binary: string): string {
-  try {
-    const st = statSync(binary);
-    return `${binary}:${st.size}:${st.mtimeMs}`;
-  } catch {
-    return binary; // found on PATH: the name is all we have
+  const candidates = binary.includes("/")
+    ? [binary]
+    : (process.env.PATH ?? "")
+        .split(":")
+        .filter(Boolean)
+        .map((dir) => join(dir, binary));
+  for (const candidate of candidates) {
+    try {
+      const st = statSync(candidate);
+      if (st.isFile()) return `${candidate}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      // not in this directory
+    }
   }
+  return binary;
+}
+
+const kustomizationNames = new Set(["kustomization.yaml", "kustomization.yml", "Kustomization"]);
+
+/**
+ * Whether any kustomization file in the tree reaches outside it (a remote base or resource, `?ref=`): such a
+ * build depends on more than the tree, so it is never cached.
+ */
+export function referencesRemote(dir: string, skip: (name: string) => boolean = () => false): boolean {
+  const visit = (d: string): boolean => {
+    for (const name of readdirSync(d)) {
+      if (skip(name)) continue;
+      const full = join(d, name);
+      const st = lstatSync(full);
+      if (st.isDirectory() && visit(full)) return true;
+      if (
+        st.isFile() &&
+        kustomizationNames.has(name) &&
+        /:\/\/|\?ref=|^\s*-\s*(github\.com|gitlab\.com|bitbucket\.org)\//m.test(readFileSync(full, "utf8"))
+      ) {
+        return true;
+      }
+    }
+    return false;
+  };
+  return visit(dir);
 }
 
 export function buildCacheKey(parts: {

@@ -141,12 +141,12 @@ export async function buildKustomization(
   const where = { file: ks.file, object, field: "spec.path" };
   const target = resolveInRepo(work.dir, ks.spec.path ?? "./", where);
   // The digest is taken before this build generates anything into the tree.
-  const tree = buildCacheEnabled() ? memoTreeDigest(work) : "";
+  const tree = buildCacheEnabled() ? memoTreeDigest(work) : undefined;
   if (!hasKustomizationFile(target)) generateKustomization(work.dir, target, limits);
   const spec0 = ks.spec;
   const cacheKey = buildCacheKey({
     binary: kustomizeBinary(),
-    tree,
+    tree: tree ?? "",
     build: {
       path: relative(work.dir, target),
       targetNamespace: spec0.targetNamespace,
@@ -159,7 +159,7 @@ export async function buildKustomization(
     },
     limits,
   });
-  const cached = buildCacheEnabled() ? readBuildCache(cacheKey) : undefined;
+  const cached = tree ? readBuildCache(cacheKey) : undefined;
   if (cached) return cached;
 
   // Beside the work tree, not inside it: an overlay inside a tree whose root is spec.path ("./") is a cycle.
@@ -208,7 +208,7 @@ export async function buildKustomization(
   const objects = parseManifests(output, ks.spec.path ?? "./", limits).map((o) =>
     withCommonMetadata(o.object, spec.commonMetadata),
   );
-  writeBuildCache(cacheKey, objects);
+  if (tree) writeBuildCache(cacheKey, objects);
   return objects;
 }
 

@@ -54,5 +54,17 @@ export function substituteObject(
   if (substitutionDisabled(obj)) return obj;
   const text = toYaml(obj);
   if (!text.includes("${")) return obj;
-  return parse(substituteText(text, vars, opts)) as KubernetesObject;
+  const substituted = substituteText(text, vars, opts);
+  try {
+    return parse(substituted, { prettyErrors: false }) as KubernetesObject;
+  } catch (err) {
+    // The parser's message quotes the offending line, which holds substituted values (maybe from a Secret):
+    // keep only where it broke.
+    const offset = (err as { pos?: [number, number] }).pos?.[0];
+    const line = offset === undefined ? undefined : substituted.slice(0, offset).split("\n").length;
+    const code = (err as { code?: string }).code ?? "YAML error";
+    throw new SubstitutionError(
+      `the substituted object is not valid YAML (${code}${line ? ` at line ${line}` : ""}); check that values with ':' or quotes are quoted`,
+    );
+  }
 }

@@ -37,12 +37,16 @@ export class RawObjectApi extends KubernetesObjectApi {
     return api;
   }
 
-  /** Whether a kind is namespaced, from the API server's discovery; undefined when the kind is unknown. */
+  /**
+   * Whether a kind is namespaced, from the API server's discovery; undefined when the server does not serve it.
+   * Other discovery failures (401, 5xx) are thrown: guessing a scope could put objects in the wrong namespace.
+   */
   async isNamespaced(apiVersion: string, kind: string): Promise<boolean | undefined> {
     try {
       return (await this.resource(apiVersion, kind))?.namespaced;
-    } catch {
-      return undefined;
+    } catch (err) {
+      if (apiStatus(err) === 404) return undefined;
+      throw err;
     }
   }
 

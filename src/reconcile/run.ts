@@ -461,8 +461,12 @@ async function prepareObjects(
       throw new Error(`post-build substitution of ${subjectOf(original)} failed: ${why}`);
     }
     obj.metadata = { ...obj.metadata };
-    if (!obj.metadata.namespace && (await namespaced(api, obj, crdScopes))) {
+    const scope = await namespaced(api, obj, crdScopes);
+    if (scope === true && !obj.metadata.namespace) {
       obj.metadata.namespace = p.ks.spec.targetNamespace ?? "default";
+    } else if (scope === false && obj.metadata.namespace) {
+      // kustomize's `namespace:` (targetNamespace) also stamps kinds it does not know are cluster-scoped.
+      delete obj.metadata.namespace;
     }
     obj.metadata.labels = {
       ...obj.metadata.labels,
@@ -483,11 +487,12 @@ async function namespaced(
   api: RawObjectApi,
   obj: KubernetesObject,
   crdScopes: Map<string, string>,
-): Promise<boolean> {
+): Promise<boolean | undefined> {
   const group = obj.apiVersion?.includes("/") ? obj.apiVersion.split("/")[0] : "";
   const fromCrd = crdScopes.get(`${group}/${obj.kind}`);
   if (fromCrd) return fromCrd === "Namespaced";
-  return (await api.isNamespaced(obj.apiVersion ?? "", obj.kind ?? "")) ?? false;
+  // undefined: a kind the API server does not serve; its apply fails with the server's own message.
+  return api.isNamespaced(obj.apiVersion ?? "", obj.kind ?? "");
 }
 
 function healthCheckTargets(p: PlannedKustomization, objects: KubernetesObject[]): KubernetesObject[] {

@@ -4,7 +4,7 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { treeDigest } from "../../src/build/build-cache.js";
+import { referencesRemote, treeDigest } from "../../src/build/build-cache.js";
 import { buildTree, defaultReconcileOptions } from "../../src/reconcile/run.js";
 import { configMap, fluxKustomization, makeRepo, writeTree } from "../support/repo-tree.js";
 
@@ -84,5 +84,16 @@ describe("build cache", () => {
     expect(executable).not.toBe(first);
     writeTree(dir, { "b/c.yaml": "y: 3\n" });
     expect(treeDigest(dir)).not.toBe(executable);
+  });
+
+  it("never caches a tree whose kustomizations reach outside it", () => {
+    const local = makeRepo({ "apps/kustomization.yaml": "resources:\n- a.yaml\n" });
+    const remote = makeRepo({
+      "apps/kustomization.yaml": "resources:\n- https://github.com/acme/base//deploy?ref=main\n",
+    });
+    const shorthand = makeRepo({ "apps/kustomization.yaml": "resources:\n- github.com/acme/base/deploy\n" });
+    expect(referencesRemote(local)).toBe(false);
+    expect(referencesRemote(remote)).toBe(true);
+    expect(referencesRemote(shorthand)).toBe(true);
   });
 });

@@ -49,3 +49,17 @@ describe("post-build substitution (Flux semantics)", () => {
     expect(substituteObject(obj, vars)).toEqual(obj);
   });
 });
+
+describe("substitution errors", () => {
+  it("never quote the substituted values (they may come from a Secret)", () => {
+    const obj = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x" }, data: { a: "${pw}" } };
+    let message = "";
+    try {
+      substituteObject(obj, { pw: '"s3cret: [unbalanced' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/not valid YAML .*at line \d+/);
+    expect(message).not.toContain("s3cret");
+  });
+});

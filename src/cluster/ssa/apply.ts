@@ -87,7 +87,13 @@ export async function applyAllStaged(
   for (const o of rest.filter((o) => pendingKinds.has(kindKey(o)))) {
     changeSet.add(o, "created", { reason: "its CustomResourceDefinition is created in the same change" });
   }
-  const second = await applyStage(api, validatable, opts);
+  // A CRD that changed in this run may change how its objects are defaulted or pruned: compare them in full.
+  const changedKinds = changedCustomKinds(first.changeSet, crds);
+  const previous =
+    changedKinds.size > 0 && opts.previous
+      ? new Map([...opts.previous].filter(([id]) => !changedKinds.has(idKindKey(id))))
+      : opts.previous;
+  const second = await applyStage(api, validatable, { ...opts, previous });
   changeSet.append(second.changeSet);
   for (const [id, f] of second.fingerprints) fingerprints.set(id, f);
   return { changeSet, errors: second.errors, notAttempted: [], fingerprints };
@@ -217,6 +223,24 @@ export function objectDiff(before: KubernetesObject | undefined, after: Kubernet
   if (!before) return unifiedDiff("", toYaml(maskSecret(normalizeForDiff(after))));
   const [b, a] = maskSecretPair(normalizeForDiff(before), normalizeForDiff(after));
   return unifiedDiff(toYaml(b), toYaml(a));
+}
+
+/** `group/Kind` of an object id (`namespace_name_group_kind`). */
+function idKindKey(id: string): string {
+  const parts = id.split("_");
+  return `${parts.at(-2) ?? ""}/${parts.at(-1) ?? ""}`;
+}
+
+/** `group/Kind` of the custom kinds whose CRD was created or configured in this change set. */
+function changedCustomKinds(defs: ChangeSet, crds: KubernetesObject[]): Set<string> {
+  const changed = new Set(
+    defs.entries.filter((e) => e.action === "created" || e.action === "configured").map((e) => e.id),
+  );
+  const kinds = new Set<string>();
+  for (const crd of crds as (KubernetesObject & { spec?: { group?: string; names?: { kind?: string } } })[]) {
+    if (changed.has(objectId(crd))) kinds.add(`${crd.spec?.group}/${crd.spec?.names?.kind}`);
+  }
+  return kinds;
 }
 
 function kindKey(obj: KubernetesObject): string {

@@ -32,7 +32,7 @@ export class LiveIndex {
       const sample = members[0];
       if (!sample?.apiVersion || !sample.kind || members.length < LIST_THRESHOLD) return;
       const namespace = sample.metadata?.namespace;
-      const namespaced = await api.isNamespaced(sample.apiVersion, sample.kind);
+      const namespaced = await api.isNamespaced(sample.apiVersion, sample.kind).catch(() => undefined);
       // Unknown kinds (a CRD applied in this run) and namespaced objects without a namespace are read one by one.
       if (namespaced === undefined || (namespaced && !namespace)) return;
       try {
