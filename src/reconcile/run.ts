@@ -42,7 +42,8 @@ import { postBuildVars } from "./post-build-vars.js";
 import type { HelmReleaseResult, KustomizationResult, RunResult } from "./result.js";
 
 export type ProgressEvent =
-  | { type: "planned"; kustomizations: number }
+  /** `keys`: `namespace/name` of every Kustomization and HelmRelease the run will reconcile. */
+  | { type: "planned"; kustomizations: number; keys?: { kustomizations: string[]; helmReleases: string[] } }
   /** `kustomization` is the object's `namespace/name`; `kind` says whether it is a Kustomization or a HelmRelease. */
   | { type: "started"; kustomization: string; kind?: "Kustomization" | "HelmRelease" }
   | { type: "applied"; kustomization: string; summary: string }
@@ -125,7 +126,14 @@ export async function reconcileTree(api: RawObjectApi, options: ReconcileOptions
       return result;
     }
     for (const note of plan.notes) options.log?.info({ clusterPath: options.clusterPath }, note);
-    options.onProgress?.({ type: "planned", kustomizations: plan.kustomizations.length });
+    options.onProgress?.({
+      type: "planned",
+      kustomizations: plan.kustomizations.length,
+      keys: {
+        kustomizations: plan.kustomizations.map((p) => kustomizationKey(p.ks)),
+        helmReleases: plan.helmReleases.map((p) => `${p.hr.namespace}/${p.hr.name}`),
+      },
+    });
     const done = await reconcileInOrder(api, plan, options, result, helm);
     result.kustomizations = done.kustomizations;
     const helmReleases = done.helmReleases;

@@ -8,6 +8,7 @@ import {
   OWNER,
   REPO,
   randomSha,
+  replyBranchHead,
   replyRepoConfig,
   replyTarball,
   repoConfigYaml,
@@ -51,6 +52,7 @@ describe("HelmReleases in the GitHub App", () => {
     github = mockGitHub();
     github.installationToken(INSTALLATION_ID);
     replyRepoConfig(github, config);
+    replyBranchHead(github, sha);
     replyTarball(github, dir, sha);
     github.reply("POST", `${base}/check-runs`, 201, { id: 21 });
     const checks = github.reply("PATCH", `${base}/check-runs/21`, 200, { id: 21 }, { times: 2 });

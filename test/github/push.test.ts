@@ -9,6 +9,7 @@ import {
   OWNER,
   REPO,
   randomSha,
+  replyBranchHead,
   replyRepoConfig,
   replyTarball,
   repoConfigYaml,
@@ -57,6 +58,7 @@ describe("push", () => {
     github = mockGitHub();
     github.installationToken(INSTALLATION_ID);
     const config = replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
+    replyBranchHead(github, sha);
     replyTarball(github, dir, sha);
     const created = github.reply("POST", `${base}/check-runs`, 201, { id: 7 });
     const updated = github.reply("PATCH", `${base}/check-runs/7`, 200, { id: 7 }, { times: 2 });
@@ -103,6 +105,7 @@ describe("push", () => {
     github = mockGitHub();
     github.installationToken(INSTALLATION_ID);
     replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
+    replyBranchHead(github, sha);
     replyTarball(github, dir, sha);
     github.reply("POST", `${base}/check-runs`, 201, { id: 8 });
     const updated = github.reply("PATCH", `${base}/check-runs/8`, 200, { id: 8 }, { times: 2 });
@@ -193,6 +196,7 @@ describe("push", () => {
     github = mockGitHub();
     github.installationToken(INSTALLATION_ID);
     replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
+    replyBranchHead(github, sha);
     replyTarball(github, dir, sha);
     github.reply("POST", `${base}/check-runs`, 201, { id: 11 });
     github.reply("PATCH", `${base}/check-runs/11`, 200, { id: 11 }, { times: 2 });
@@ -215,6 +219,8 @@ describe("push", () => {
     github.installationToken(INSTALLATION_ID);
     replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]), 3);
     // The first commit's download is slow, so the others queue up behind it.
+    replyBranchHead(github, first);
+    replyBranchHead(github, third);
     replyTarball(github, dir, first, { delayMs: 1500 });
     replyTarball(github, dir, third);
     github.reply("POST", `${base}/check-runs`, 201, { id: 12 }, { times: 3 });
@@ -249,6 +255,7 @@ describe("push", () => {
     github = mockGitHub();
     github.installationToken(INSTALLATION_ID);
     replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
+    replyBranchHead(github, sha);
     replyTarball(github, dir, sha);
     // A secondary rate limit on the check run, then a primary one on the first status: both are retried.
     const limited = github.reply(
@@ -296,6 +303,7 @@ describe("push", () => {
     github = mockGitHub();
     github.installationToken(INSTALLATION_ID);
     replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath, environment: "staging" }]));
+    replyBranchHead(github, sha);
     replyTarball(github, dir, sha);
     github.reply("POST", `${base}/check-runs`, 201, { id: 14 });
     github.reply("PATCH", `${base}/check-runs/14`, 200, { id: 14 }, { times: 2 });
@@ -327,6 +335,7 @@ describe("push", () => {
     github = mockGitHub({ baseUrl: "https://ghe.example.com/api/v3" });
     github.installationToken(INSTALLATION_ID);
     replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
+    replyBranchHead(github, sha);
     replyTarball(github, dir, sha);
     github.reply("POST", `${base}/check-runs`, 201, { id: 15 });
     github.reply("PATCH", `${base}/check-runs/15`, 200, { id: 15 }, { times: 2 });
@@ -338,5 +347,27 @@ describe("push", () => {
     github.done(); // every request went to ghe.example.com/api/v3; api.github.com would have matched nothing
 
     expect(finalStatuses(statuses)["gitops/dev"]?.state).toBe("success");
+  });
+
+  it("does not apply a commit that is no longer the branch head (deliveries out of order)", async () => {
+    const [old, newer] = [randomSha(), randomSha()];
+    github = mockGitHub();
+    github.installationToken(INSTALLATION_ID);
+    replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: "clusters/whatever" }]));
+    replyBranchHead(github, newer);
+    github.reply("POST", `${base}/check-runs`, 201, { id: 16 });
+    const checks = github.reply("PATCH", `${base}/check-runs/16`, 200, { id: 16 }, { times: 2 });
+    const statuses = github.reply("POST", `${base}/statuses/${old}`, 201, { id: 1 }, { times: 2 });
+
+    const bot = await startBot();
+    await receive(bot.probot, "push", pushPayload(old));
+    await bot.app.queue.idle();
+    github.done(); // no tarball was fetched
+
+    expect(finalStatuses(statuses)["gitops/dev"]).toEqual({
+      state: "error",
+      description: `superseded: master is at ${newer.slice(0, 7)} now; not applied`,
+    });
+    expect(checks.requests[1]!.body).toMatchObject({ conclusion: "skipped" });
   });
 });

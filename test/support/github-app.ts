@@ -102,6 +102,14 @@ export function replyTarball(
   });
 }
 
+/** The branch head the reconcile job checks before applying (deliveries can arrive out of order). */
+export function replyBranchHead(github: GitHubMock, sha: string, branch = "master"): MockedRoute {
+  return github.reply("GET", `/repos/${OWNER}/${REPO}/git/ref/heads%2F${branch}`, 200, {
+    ref: `refs/heads/${branch}`,
+    object: { sha, type: "commit" },
+  });
+}
+
 /** Commit statuses the bot posted, last state per context. */
 export function finalStatuses(route: MockedRoute): Record<string, { state: string; description: string }> {
   const out: Record<string, { state: string; description: string }> = {};
