@@ -42,6 +42,8 @@ export interface HelmReleaseOptions {
   scope: string;
   /** Skip waiting for the release's workloads (helm `--wait=hookOnly`). */
   skipHealth: boolean;
+  /** Changes from outside the repository (a fork's PR): valuesFrom Secrets are not read. */
+  untrusted?: boolean;
 }
 
 const seconds = (ms: number) => `${Math.max(1, Math.ceil(ms / 1000))}s`;

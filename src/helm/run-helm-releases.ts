@@ -76,7 +76,7 @@ export class HelmRunner {
         this.resolver.chart(hr).catch((err: Error) => {
           throw new Error(`chart: ${err.message}`);
         }),
-        composeValues(this.api, hr),
+        composeValues(this.api, hr, { readSecrets: !this.opts.untrusted }),
       ]);
       secrets = values.secretStrings;
       return await reconcileHelmRelease(this.api, this.helm(), hr, chart, values, this.opts);

@@ -81,13 +81,23 @@ function collectStrings(value: unknown, into: string[]): void {
   else if (isMap(value)) for (const v of Object.values(value)) collectStrings(v, into);
 }
 
-export async function composeValues(api: RawObjectApi, hr: FluxHelmRelease): Promise<ComposedValues> {
+export async function composeValues(
+  api: RawObjectApi,
+  hr: FluxHelmRelease,
+  opts: { readSecrets?: boolean } = {},
+): Promise<ComposedValues> {
   let values: Values = {};
   const secretStrings: string[] = [];
   const secretPaths: string[][] = [];
   for (const [i, ref] of (hr.spec.valuesFrom ?? []).entries()) {
     const field = `spec.valuesFrom[${i}]`;
     const subject = `${ref.kind}/${hr.namespace}/${ref.name}`;
+    if (ref.kind === "Secret" && opts.readSecrets === false) {
+      if (ref.optional) continue;
+      throw new Error(
+        `${field}: ${subject} is not read for changes from outside the repository (a fork's pull request)`,
+      );
+    }
     let obj: KubernetesObject & { data?: Record<string, string> };
     try {
       obj = await api.read({

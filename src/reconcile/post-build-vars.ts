@@ -4,12 +4,23 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { apiMessage, apiStatus, type RawObjectApi } from "../cluster/kube-client.js";
 import type { FluxKustomization } from "../flux/kustomization.js";
 
+/** Values that came from Secrets: outputs of dry runs are scrubbed of them. */
+export const secretDerivedValues = new WeakMap<Record<string, string>, string[]>();
+
 export async function postBuildVars(
   api: RawObjectApi | undefined,
   ks: FluxKustomization,
+  opts: { readSecrets?: boolean } = {},
 ): Promise<Record<string, string>> {
   const vars: Record<string, string> = {};
+  const fromSecrets: string[] = [];
   for (const ref of ks.spec.postBuild?.substituteFrom ?? []) {
+    if (ref.kind === "Secret" && opts.readSecrets === false) {
+      if (ref.optional) continue;
+      throw new Error(
+        `substituteFrom Secret/${ks.namespace}/${ref.name} is not read for changes from outside the repository (a fork's pull request): its values could show in the diff`,
+      );
+    }
     if (!api)
       throw new Error(
         `substituteFrom ${ref.kind}/${ks.namespace}/${ref.name} needs a cluster to read it from`,
@@ -28,7 +39,10 @@ export async function postBuildVars(
     }
     for (const [key, value] of Object.entries(obj.data ?? {})) {
       vars[key] = ref.kind === "Secret" ? Buffer.from(value, "base64").toString("utf8") : value;
+      if (ref.kind === "Secret") fromSecrets.push(vars[key]);
     }
   }
-  return { ...vars, ...(ks.spec.postBuild?.substitute ?? {}) };
+  const all = { ...vars, ...(ks.spec.postBuild?.substitute ?? {}) };
+  secretDerivedValues.set(all, fromSecrets);
+  return all;
 }

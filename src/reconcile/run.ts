@@ -38,7 +38,18 @@ import {
   planTree,
   type TreePlan,
 } from "./plan.js";
-import { postBuildVars } from "./post-build-vars.js";
+import { postBuildVars, secretDerivedValues } from "./post-build-vars.js";
+
+/** Secret-derived substitution values per planned Kustomization, to scrub from its dry-run output. */
+const secretsOf = new WeakMap<PlannedKustomization, string[]>();
+
+/** Replaces every occurrence of a secret value (4 characters or more) in text with *****. */
+export function scrubSecrets(text: string, secrets: string[]): string {
+  let out = text;
+  for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join("*****");
+  return out;
+}
+
 import type { HelmReleaseResult, KustomizationResult, RunResult } from "./result.js";
 
 export type ProgressEvent =
@@ -64,6 +75,11 @@ export interface ReconcileOptions extends PlanOptions {
   /** Skip health checks even where the Kustomization asks for them (e.g. a quick CLI run). */
   skipHealth: boolean;
   onProgress?: (event: ProgressEvent) => void;
+  /**
+   * The tree comes from someone who may not read the cluster's Secrets (a pull request from a fork): no Secret
+   * is read — not for substitution, source credentials or Helm values — so none can be sent elsewhere or shown.
+   */
+  untrusted?: boolean;
   log?: Logger;
   /** The cluster's KubeConfig, for the helm binary; default: the one `api` was made from. */
   kubeConfig?: KubeConfig;
@@ -108,7 +124,13 @@ export async function reconcileTree(api: RawObjectApi, options: ReconcileOptions
     selfSourceNames: options.selfSourceNames,
     selfDir: work.dir,
     cacheDir: options.cacheDir ?? defaultCacheDir(),
-    secrets: clusterSecretReader(api),
+    secrets: options.untrusted
+      ? async (namespace, name) => {
+          throw new Error(
+            `credentials Secret ${namespace}/${name} are not used for changes from outside the repository (a fork's pull request)`,
+          );
+        }
+      : clusterSecretReader(api),
   });
   const helm = new HelmRunner(api, resolver, {
     dryRun: options.dryRun,
@@ -116,6 +138,7 @@ export async function reconcileTree(api: RawObjectApi, options: ReconcileOptions
     scope: options.scope,
     skipHealth: options.skipHealth,
     kubeConfig: options.kubeConfig,
+    untrusted: options.untrusted,
   });
   try {
     let plan: TreePlan;
@@ -359,6 +382,12 @@ async function reconcileOne(
     previous: inventoryFingerprints(previous),
   });
   const changeSet = applied.changeSet;
+  const secrets = secretsOf.get(p) ?? [];
+  if (secrets.length > 0) {
+    // Values substituted from Secrets must not surface in diffs or errors, whatever object they landed in.
+    for (const entry of changeSet.entries) if (entry.diff) entry.diff = scrubSecrets(entry.diff, secrets);
+    for (const e of applied.errors) e.message = scrubSecrets(e.message, secrets);
+  }
   opts.onProgress?.({ type: "applied", kustomization: key, summary: changeSet.summary() });
   const current = inventoryEntries(objects, applied.fingerprints);
   if (applied.errors.length > 0) {
@@ -447,7 +476,10 @@ async function prepareObjects(
   p: PlannedKustomization,
   opts: ReconcileOptions,
 ): Promise<KubernetesObject[]> {
-  const vars = p.ks.spec.postBuild ? await postBuildVars(api, p.ks) : undefined;
+  const vars = p.ks.spec.postBuild
+    ? await postBuildVars(api, p.ks, { readSecrets: !opts.untrusted })
+    : undefined;
+  if (vars) secretsOf.set(p, secretDerivedValues.get(vars) ?? []);
   const crdScopes = new Map<string, string>();
   for (const o of p.objects as (KubernetesObject & {
     spec?: { group?: string; names?: { kind?: string }; scope?: string };

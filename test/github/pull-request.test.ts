@@ -213,4 +213,61 @@ describe("pull request dry-run", () => {
     await bot.app.queue.idle();
     github.done();
   });
+
+  it("scrubs values substituted from Secrets, and reads no Secret at all for a fork's pull request", async () => {
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "prsec");
+    await api.create({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "vars", namespace: ns },
+      stringData: { password: "correct-horse-battery" },
+    } as Parameters<typeof api.create>[0]);
+    const clusterPath = `clusters/${ns}`;
+    const dir = makeRepo({
+      [`${clusterPath}/apps.yaml`]: fluxKustomization({
+        name: "apps",
+        namespace: ns,
+        path: `./apps/${ns}`,
+        extra: `  targetNamespace: ${ns}\n  postBuild:\n    substituteFrom:\n      - kind: Secret\n        name: vars\n`,
+      }),
+      [`apps/${ns}/leak.yaml`]: configMap("leak", { dsn: "postgres://app:${password}@db" }),
+    });
+    const run = async (fork: boolean) => {
+      const head = randomSha();
+      github = mockGitHub();
+      github.installationToken(INSTALLATION_ID);
+      replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
+      replyTarball(github, dir, head);
+      const statuses = github.reply("POST", `${base}/statuses/${head}`, 201, { id: 1 }, { times: 2 });
+      github.reply("GET", `${base}/issues/2/comments`, 200, []);
+      const created = github.reply("POST", `${base}/issues/2/comments`, 201, { id: 102 });
+      const bot = await startBot();
+      const payload = prPayload("opened", head);
+      if (fork)
+        payload.pull_request.head.repo = {
+          ...payload.pull_request.head.repo!,
+          full_name: "someone/Hello-World",
+        };
+      await receive(bot.probot, "pull_request", payload);
+      await bot.app.queue.idle();
+      github.done();
+      github = undefined;
+      return {
+        body: (created.requests[0]!.body as { body: string }).body,
+        status: finalStatuses(statuses)["gitops/diff/dev"],
+      };
+    };
+
+    const same = await run(false);
+    expect(same.body).toContain("postgres://app:*****@db");
+    expect(same.body).not.toContain("correct-horse-battery");
+
+    const fork = await run(true);
+    expect(fork.status?.state).toBe("failure");
+    expect(fork.body).toContain(
+      `substituteFrom Secret/${ns}/vars is not read for changes from outside the repository`,
+    );
+    expect(fork.body).not.toContain("correct-horse-battery");
+  });
 });

@@ -92,6 +92,8 @@ export async function runDiffJob(job: DiffJob, deps: JobDeps): Promise<void> {
           ...deps.engine,
           dryRun: true,
           withDiff: true,
+          // A fork's author may not read this cluster's Secrets; the bot must not read them on their behalf.
+          untrusted: job.fork,
         });
         results.push({ cluster: cluster.name, run });
       } catch (err) {
