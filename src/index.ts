@@ -1,7 +1,7 @@
 // The probot application: wires event handlers to the queue and the queue to the jobs, nothing else.
 import type { ApplicationFunction } from "probot";
 import { ClusterConnections } from "./cluster/connections.js";
-import { type OperatorConfig, operatorConfigSchema } from "./config/operator-config.js";
+import { loadOperatorConfig, type OperatorConfig, operatorConfigSchema } from "./config/operator-config.js";
 import { queueImageScansForInstallations } from "./github/discover-repositories.js";
 import { onIssueComment } from "./github/handlers/issue-comment.js";
 import { DIFF_ACTIONS, onPullRequest } from "./github/handlers/pull-request.js";
@@ -83,9 +83,15 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
   return { appFn, queue, deliveries, close };
 }
 
-/** For `probot run` users: the app with the operator configuration from GITOPS_BOT_CONFIG. */
+/** For `probot run` users: the app with the operator configuration from GITOPS_BOT_CONFIG and GHE_HOST. */
 export function createApp(opts: AppOptions = {}): ApplicationFunction {
-  return createGitOpsApp(opts).appFn;
+  return createGitOpsApp({
+    operator: loadOperatorConfig().config,
+    githubHost: process.env.GHE_HOST || "github.com",
+    ...opts,
+  }).appFn;
 }
 
-export default createApp();
+/** `probot run ./dist/index.js`: the configuration is read when probot loads the app, not at import. */
+const defaultApp: ApplicationFunction = (app, options) => createApp()(app, options);
+export default defaultApp;

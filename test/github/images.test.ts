@@ -147,7 +147,11 @@ describe("image automation in the bot", () => {
       scanDone = resolve;
     });
     const bot = await startBot({
-      operator: { clusters: [], images: { enabled: true } },
+      // The repository must be allowed on some cluster for the operator's registry access to be used.
+      operator: {
+        clusters: [{ name: "dev", kubeconfig: "/unused", repositories: [`${OWNER}/${REPO}`] }],
+        images: { enabled: true },
+      },
       // Scans run on the schedule, outside the queue: wait for the first one.
       onImageScan: (automation, action) => scanDone(`${automation}: ${action}`),
     });
@@ -194,7 +198,12 @@ describe("image automation in the bot", () => {
     });
     // The one live repository has not opted in (no .github/gitops.yaml): nothing else is read.
     const config = replyRepoConfig(github, null);
-    const app = createGitOpsApp({ operator: operatorConfigSchema.parse({}), discoverOnStart: true });
+    const app = createGitOpsApp({
+      operator: operatorConfigSchema.parse({
+        clusters: [{ name: "dev", kubeconfig: "/unused", repositories: [`${OWNER}/*`] }],
+      }),
+      discoverOnStart: true,
+    });
     stop = () => app.close();
     await createTestProbot(app.appFn);
     await expect.poll(() => config.requests.length).toBe(1);

@@ -202,16 +202,24 @@ describe("pull request dry-run", () => {
     );
   });
 
-  it("does not diff pull requests from forks when the operator disabled it", async () => {
-    github = mockGitHub(); // no request at all is expected
+  it("does not diff pull requests from forks when the operator disabled it, but says so in the status", async () => {
+    const head = randomSha();
+    github = mockGitHub();
+    github.installationToken(INSTALLATION_ID);
+    replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: "clusters/dev" }]));
+    const statuses = github.reply("POST", `${base}/statuses/${head}`, 201, { id: 1 });
     const bot = await startBot({
       operator: { clusters: [], pullRequests: { forks: false }, images: { enabled: false } },
     });
-    const payload = prPayload("opened", randomSha());
+    const payload = prPayload("opened", head);
     payload.pull_request.head.repo = { ...payload.pull_request.head.repo!, full_name: "someone/Hello-World" };
     await receive(bot.probot, "pull_request", payload);
     await bot.app.queue.idle();
-    github.done();
+    github.done(); // no tarball, no comment: nothing from the fork was read
+    expect(finalStatuses(statuses)["gitops/diff/dev"]).toEqual({
+      state: "success",
+      description: "not diffed: pull requests from forks are not diffed on this server",
+    });
   });
 
   it("scrubs values substituted from Secrets, and reads no Secret at all for a fork's pull request", async () => {

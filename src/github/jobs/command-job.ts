@@ -9,8 +9,14 @@ import { type CommandJob, type JobDeps, jobRepo } from "./types.js";
 const WRITERS = new Set(["admin", "maintain", "write"]);
 
 export async function canWrite(github: GitHubClient, repo: RepoRef, user: string): Promise<boolean> {
-  const { data } = await github.rest.repos.getCollaboratorPermissionLevel({ ...repo, username: user });
-  return WRITERS.has(data.role_name) || WRITERS.has(data.permission);
+  try {
+    const { data } = await github.rest.repos.getCollaboratorPermissionLevel({ ...repo, username: user });
+    return WRITERS.has(data.role_name) || WRITERS.has(data.permission);
+  } catch (err) {
+    // Not a collaborator at all.
+    if ((err as { status?: number }).status === 404) return false;
+    throw err;
+  }
 }
 
 export async function runCommandJob(job: CommandJob, deps: JobDeps): Promise<void> {

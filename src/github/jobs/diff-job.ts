@@ -2,7 +2,7 @@
 // rendered into the PR's one diff comment, with a gitops/diff/<cluster> status per cluster to gate the merge.
 // The PR's code is only read (kustomize build of its files); nothing from it is executed or applied.
 import { bindCluster } from "../../config/operator-config.js";
-import { clustersForBranch } from "../../config/repo-config.js";
+import { clustersForBranch, type RepoConfig } from "../../config/repo-config.js";
 import { type RunResult, runSucceeded } from "../../reconcile/result.js";
 import { defaultReconcileOptions, reconcileTree } from "../../reconcile/run.js";
 import { inventoryScope } from "../../reconcile/scope.js";
@@ -42,12 +42,38 @@ export function diffVerdict(
   };
 }
 
+/** A success status per cluster the base branch drives, saying why there is no diff. */
+async function skipDiffStatuses(
+  deps: JobDeps,
+  job: DiffJob,
+  why: string,
+  config?: RepoConfig,
+): Promise<void> {
+  const github = await deps.github(job.installationId);
+  const repo = jobRepo(job);
+  let clusters = config ? clustersForBranch(config, job.baseBranch, job.defaultBranch) : undefined;
+  if (!clusters) {
+    const loaded = await loadRepoConfig(github, repo, job.defaultBranch);
+    clusters =
+      loaded.kind === "ok" ? clustersForBranch(loaded.config, job.baseBranch, job.defaultBranch) : [];
+  }
+  for (const c of clusters) {
+    await setStatus(github, repo, job.headSha, {
+      context: statusContext.diff(c.name),
+      state: "success",
+      description: why,
+    });
+  }
+}
+
 export async function runDiffJob(job: DiffJob, deps: JobDeps): Promise<void> {
   const github = await deps.github(job.installationId);
   const repo = jobRepo(job);
   const log = deps.log.child({ repo: fullName(repo), pull: job.pullNumber, sha: job.headSha });
   if (job.fork && !deps.operator.pullRequests.forks) {
     log.info("pull request from a fork; fork diffs are disabled by the operator");
+    // Still say so on the PR: a required gitops/diff/* check must not wait forever.
+    await skipDiffStatuses(deps, job, "not diffed: pull requests from forks are not diffed on this server");
     return;
   }
   const loaded = await loadRepoConfig(github, repo, job.defaultBranch);
@@ -60,7 +86,15 @@ export async function runDiffJob(job: DiffJob, deps: JobDeps): Promise<void> {
     });
     return;
   }
-  if (!loaded.config.pullRequests.diff) return;
+  if (!loaded.config.pullRequests.diff) {
+    await skipDiffStatuses(
+      deps,
+      job,
+      "not diffed: pullRequests.diff is off in .github/gitops.yaml",
+      loaded.config,
+    );
+    return;
+  }
   const clusters = clustersForBranch(loaded.config, job.baseBranch, job.defaultBranch);
   if (clusters.length === 0) {
     log.info("no cluster tracks the base branch; no diff");

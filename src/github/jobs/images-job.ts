@@ -2,6 +2,7 @@
 // repository's default branch (git data API, no clone), and (re)schedule one scan per automation on its
 // `interval`. A scan lists tags, applies the policies, and opens or refreshes the automation's one pull request.
 import { readFileSync } from "node:fs";
+import { repositoryAllowed } from "../../config/operator-config.js";
 import { loadImageAutomation } from "../../images/load.js";
 import { githubRepositoryFiles, syncImageUpdatePullRequest } from "../../images/pull-request.js";
 import { credentialsFor, parseDockerConfig } from "../../images/registry/auth.js";
@@ -18,8 +19,11 @@ export async function runImagesJob(job: ImagesJob, deps: JobDeps): Promise<void>
   const github = await deps.github(job.installationId);
   const repo = jobRepo(job);
   const log = deps.log.child({ repo: fullName(repo), job: "images" });
-  // Only repositories that opted into gitops-bot are scanned.
-  if ((await loadRepoConfig(github, repo, job.defaultBranch)).kind === "absent") {
+  // Only repositories that opted into gitops-bot, and that the operator allows on some cluster, are scanned:
+  // the operator's registry credentials are not for every repository the app is installed on.
+  const allowed = deps.operator.clusters.some((c) => repositoryAllowed(c, fullName(repo)));
+  if (!allowed || (await loadRepoConfig(github, repo, job.defaultBranch)).kind === "absent") {
+    if (!allowed) log.info("repository not allowed on any cluster of this server; image automation skipped");
     deps.images.scheduleRepository(fullName(repo), []);
     return;
   }

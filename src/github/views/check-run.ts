@@ -2,6 +2,8 @@
 // completed with the ChangeSet report.
 import type { GitHubClient, RepoRef } from "../client.js";
 import type { CheckRunReport } from "./check-run-report.js";
+import { CHECK_RUN_TEXT_LIMIT } from "./markdown-budget.js";
+import { clip } from "./summary-line.js";
 
 export const checkRunName = (cluster: string) => `gitops / ${cluster}`;
 
@@ -62,6 +64,6 @@ export async function createFailedCheckRun(
     status: "completed",
     conclusion: "failure",
     completed_at: new Date().toISOString(),
-    output: { title: title.slice(0, 255), summary },
+    output: { title: title.slice(0, 255), summary: clip(summary, CHECK_RUN_TEXT_LIMIT) },
   });
 }
