@@ -21,11 +21,14 @@ export function fitBlocks(
   let used = 0;
   let shortened = 0;
   let omitted = 0;
+  // What the blocks after i need at least, so an early huge diff cannot starve later summaries (suffix sums).
+  const restAfter = new Array<number>(blocks.length + 1).fill(0);
+  for (let i = blocks.length - 1; i >= 0; i--) {
+    const b = blocks[i] as Block;
+    restAfter[i] = (restAfter[i + 1] ?? 0) + Math.min(b.text.length, (b.fallback ?? "").length || 80);
+  }
   blocks.forEach((block, i) => {
-    // What the remaining blocks need at least, so an early huge diff cannot starve later summaries.
-    const rest = blocks
-      .slice(i + 1)
-      .reduce((n, b) => n + Math.min(b.text.length, (b.fallback ?? "").length || 80), 0);
+    const rest = restAfter[i + 1] ?? 0;
     const budget = limit - reserve - used;
     if (block.text.length + 1 <= budget - Math.min(rest, budget / 2)) {
       out.push(block.text);
