@@ -31,6 +31,9 @@ export class LiveIndex {
     await mapLimit([...groups.values()], concurrency, async (members) => {
       const sample = members[0];
       if (!sample?.apiVersion || !sample.kind || members.length < LIST_THRESHOLD) return;
+      // Secrets are read one by one: listing them would read every Secret in the namespace (Helm keeps its
+      // releases there), which costs memory and reads more secrets than the bot needs.
+      if (sample.kind === "Secret" && sample.apiVersion === "v1") return;
       const namespace = sample.metadata?.namespace;
       const namespaced = await api.isNamespaced(sample.apiVersion, sample.kind).catch(() => undefined);
       // Unknown kinds (a CRD applied in this run) and namespaced objects without a namespace are read one by one.
