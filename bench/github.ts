@@ -218,6 +218,9 @@ async function pushToStatusBenchmark(): Promise<(string | number)[][]> {
       .get(/\/contents\//)
       .reply(200, { type: "file", encoding: "base64", content: Buffer.from(config).toString("base64") });
     nock(API)
+      .get(`/repos/${OWNER}/${REPO}/git/ref/heads%2Fmain`)
+      .reply(200, { ref: "refs/heads/main", object: { sha, type: "commit" } });
+    nock(API)
       .get(`/repos/${OWNER}/${REPO}/tarball/${sha}`)
       .reply(200, tarball(repoDir, sha), { "content-type": "application/x-gzip" });
     nock(API).persist().post(`/repos/${OWNER}/${REPO}/check-runs`).reply(201, { id: 1 });
@@ -265,11 +268,15 @@ async function pushToStatusBenchmark(): Promise<(string | number)[][]> {
       [`baseline: engine alone, ${configured} objects changed`, ms(plain), "—", "—"],
     ];
   } finally {
-    execFileSync(
-      "kubectl",
-      ["--kubeconfig", (await benchCluster()).kubeconfigPath, "delete", "namespace", ns, "--wait=false"],
-      { stdio: "ignore" },
-    );
+    try {
+      execFileSync(
+        "kubectl",
+        ["--kubeconfig", (await benchCluster()).kubeconfigPath, "delete", "namespace", ns, "--wait=false"],
+        { stdio: "ignore" },
+      );
+    } catch {
+      // the namespace was never created: the benchmark failed before, and that error is the one to see
+    }
     rmSync(work, { recursive: true, force: true });
   }
 }
