@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it, test } from "vitest";
 import { parseCommand } from "../../src/github/commands/parse-command.js";
 import {
+  INSTALLATION,
   INSTALLATION_ID,
   OWNER,
   REPO,
@@ -36,7 +37,7 @@ test.each([
 function commentPayload(body: string, opts: { pullRequest?: boolean; userType?: "User" | "Bot" } = {}) {
   const payload = webhookExample("issue_comment", (p) => p.action === "created" && Boolean(p.installation));
   payload.comment.body = body;
-  payload.installation = { id: INSTALLATION_ID, node_id: "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ==" };
+  payload.installation = INSTALLATION;
   if (opts.userType && payload.comment.user) payload.comment.user.type = opts.userType;
   if (opts.pullRequest) {
     Object.assign(payload.issue, {

@@ -6,6 +6,8 @@ import {
   finalStatuses,
   INSTALLATION_ID,
   OWNER,
+  pullRequestExample,
+  pushExample,
   REPO,
   randomSha,
   replyBranchHead,
@@ -22,7 +24,7 @@ import {
   startHelmRepo,
 } from "../support/helm-repo.js";
 import { createNamespace, testObjectApi } from "../support/kube.js";
-import { receive, webhookExample } from "../support/probot.js";
+import { receive } from "../support/probot.js";
 import { makeRepo, writeTree } from "../support/repo-tree.js";
 
 const base = `/repos/${OWNER}/${REPO}`;
@@ -34,8 +36,6 @@ beforeAll(async () => {
 });
 afterAll(() => charts?.stop());
 afterEach(() => github?.cleanup());
-
-const installation = { id: INSTALLATION_ID, node_id: "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ==" };
 
 describe("HelmReleases in the GitHub App", () => {
   it("installs on push with a status per HelmRelease, then diffs a values change on a pull request", async () => {
@@ -58,10 +58,7 @@ describe("HelmReleases in the GitHub App", () => {
     const checks = github.reply("PATCH", `${base}/check-runs/21`, 200, { id: 21 }, { times: 2 });
     const statuses = github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 }, { times: 4 });
     const bot = await startBot();
-    const push = webhookExample("push", (p) => p.ref === "refs/heads/master" && Boolean(p.installation));
-    push.after = sha;
-    push.installation = installation;
-    await receive(bot.probot, "push", push);
+    await receive(bot.probot, "push", pushExample(sha));
     await bot.app.queue.idle();
     github.done();
 
@@ -92,9 +89,7 @@ describe("HelmReleases in the GitHub App", () => {
     const prStatuses = github.reply("POST", `${base}/statuses/${head}`, 201, { id: 1 }, { times: 2 });
     github.reply("GET", `${base}/issues/2/comments`, 200, []);
     const comment = github.reply("POST", `${base}/issues/2/comments`, 201, { id: 5 });
-    const pr = webhookExample("pull_request", (p) => p.action === "opened" && Boolean(p.installation));
-    pr.pull_request.head.sha = head;
-    await receive(bot.probot, "pull_request", Object.assign(pr, { installation }));
+    await receive(bot.probot, "pull_request", pullRequestExample("opened", head));
     await bot.app.queue.idle();
     github.done();
 

@@ -7,6 +7,7 @@ import { createGitOpsApp } from "../../src/index.js";
 import {
   INSTALLATION_ID,
   OWNER,
+  pushExample,
   REPO,
   randomSha,
   replyRepoConfig,
@@ -14,7 +15,7 @@ import {
   startBot,
 } from "../support/github-app.js";
 import { type GitHubMock, mockGitHub } from "../support/github-mock.js";
-import { createTestProbot, receive, webhookExample } from "../support/probot.js";
+import { createTestProbot, receive } from "../support/probot.js";
 import { pushImageTags } from "../support/registry.js";
 
 const base = `/repos/${OWNER}/${REPO}`;
@@ -156,10 +157,7 @@ describe("image automation in the bot", () => {
       onImageScan: (automation, action) => scanDone(`${automation}: ${action}`),
     });
     stop = () => bot.app.close();
-    const payload = webhookExample("push", (p) => p.ref === "refs/heads/master" && Boolean(p.installation));
-    payload.after = randomSha();
-    payload.installation = { id: INSTALLATION_ID, node_id: "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ==" };
-    await receive(bot.probot, "push", payload);
+    await receive(bot.probot, "push", pushExample(randomSha()));
     await bot.app.queue.idle();
     expect(await scanned).toBe("flux-system/apps: created");
     github.done();

@@ -7,6 +7,7 @@ import {
   finalStatuses,
   INSTALLATION_ID,
   OWNER,
+  pullRequestExample,
   REPO,
   randomSha,
   replyRepoConfig,
@@ -16,22 +17,14 @@ import {
 } from "../support/github-app.js";
 import { type GitHubMock, mockGitHub } from "../support/github-mock.js";
 import { createNamespace, exists, testObjectApi } from "../support/kube.js";
-import { receive, webhookExample } from "../support/probot.js";
+import { receive } from "../support/probot.js";
 import { configMap, fluxKustomization, makeRepo } from "../support/repo-tree.js";
 
 const base = `/repos/${OWNER}/${REPO}`;
 let github: GitHubMock | undefined;
 afterEach(() => github?.cleanup());
 
-type Action = "opened" | "synchronize";
-
-function prPayload(action: Action, headSha: string) {
-  const payload = webhookExample("pull_request", (p) => p.action === action && Boolean(p.installation));
-  payload.pull_request.head.sha = headSha;
-  return Object.assign(payload, {
-    installation: { id: INSTALLATION_ID, node_id: "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ==" },
-  });
-}
+const prPayload = pullRequestExample;
 
 async function prRepo(api: RawObjectApi, objects: (ns: string) => Record<string, string>) {
   const ns = await createNamespace(api, "pr");

@@ -7,6 +7,7 @@ import {
   finalStatuses,
   INSTALLATION_ID,
   OWNER,
+  pushExample,
   REPO,
   randomSha,
   replyBranchHead,
@@ -17,20 +18,14 @@ import {
 } from "../support/github-app.js";
 import { type GitHubMock, mockGitHub } from "../support/github-mock.js";
 import { createNamespace, exists, testObjectApi } from "../support/kube.js";
-import { receive, webhookExample } from "../support/probot.js";
+import { receive } from "../support/probot.js";
 import { configMap, fluxKustomization, makeRepo } from "../support/repo-tree.js";
 
 const base = `/repos/${OWNER}/${REPO}`;
 let github: GitHubMock | undefined;
 afterEach(() => github?.cleanup());
 
-function pushPayload(sha: string, ref = "refs/heads/master") {
-  const payload = webhookExample("push", (p) => p.ref === "refs/heads/master" && Boolean(p.installation));
-  payload.ref = ref;
-  payload.after = sha;
-  payload.installation = { id: INSTALLATION_ID, node_id: "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ==" };
-  return payload;
-}
+const pushPayload = pushExample;
 
 async function repoFor(api: RawObjectApi, objects: (ns: string) => Record<string, string>) {
   const ns = await createNamespace(api, "gh");

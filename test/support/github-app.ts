@@ -9,7 +9,7 @@ import { type OperatorConfig, operatorConfigSchema } from "../../src/config/oper
 import type { JobDeps } from "../../src/github/jobs/types.js";
 import { createGitOpsApp, type GitOpsApp } from "../../src/index.js";
 import type { GitHubMock, MockedRoute } from "./github-mock.js";
-import { createTestProbot } from "./probot.js";
+import { createTestProbot, webhookExample } from "./probot.js";
 
 export const OWNER = "Codertocat";
 export const REPO = "Hello-World";
@@ -48,6 +48,25 @@ export async function startBot(
     ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}),
   });
   return { probot, app };
+}
+
+/** The installation every test payload comes from. */
+export const INSTALLATION = { id: INSTALLATION_ID, node_id: "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ==" };
+
+/** GitHub's example push to a branch, for commit `sha` on `ref`, from the test installation. */
+export function pushExample(sha: string, ref = "refs/heads/master") {
+  const payload = webhookExample("push", (p) => p.ref === "refs/heads/master" && Boolean(p.installation));
+  payload.ref = ref;
+  payload.after = sha;
+  payload.installation = INSTALLATION;
+  return payload;
+}
+
+/** GitHub's example pull_request `action` event with head commit `headSha`, from the test installation. */
+export function pullRequestExample(action: "opened" | "synchronize", headSha: string) {
+  const payload = webhookExample("pull_request", (p) => p.action === action && Boolean(p.installation));
+  payload.pull_request.head.sha = headSha;
+  return Object.assign(payload, { installation: INSTALLATION });
 }
 
 export function randomSha(): string {
