@@ -98,6 +98,11 @@ function gitEnv(creds: GitCredentials): GitEnv {
   };
 }
 
+const gitBoilerplate = new Set([
+  "Please make sure you have the correct access rights",
+  "and the repository exists.",
+]);
+
 function git(args: string[], g: GitEnv, opts: { cwd?: string; timeoutMs: number }): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
@@ -114,7 +119,11 @@ function git(args: string[], g: GitEnv, opts: { cwd?: string; timeoutMs: number 
         if (!err) return resolve(stdout);
         if ((err as NodeJS.ErrnoException).code === "ENOENT")
           return reject(new Error("git not found on PATH"));
-        const text = (stderr.trim() || err.message).split("\n").filter((l) => !l.startsWith("hint:"));
+        // git ends every failed remote access with the same advice, which would push the real cause (ssh's
+        // "Host key verification failed.", "Permission denied (publickey).") out of the last lines.
+        const text = (stderr.trim() || err.message)
+          .split("\n")
+          .filter((l) => l.trim() && !l.startsWith("hint:") && !gitBoilerplate.has(l.trim()));
         reject(
           new Error(
             redact(
