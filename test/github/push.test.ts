@@ -365,4 +365,22 @@ describe("push", () => {
     });
     expect(checks.requests[1]!.body).toMatchObject({ conclusion: "skipped" });
   });
+
+  it("does not leave a check queued when the bot shuts down before the run could be queued", async () => {
+    const sha = randomSha();
+    github = mockGitHub();
+    github.installationToken(INSTALLATION_ID);
+    replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: "clusters/dev" }]));
+    github.reply("POST", `${base}/check-runs`, 201, { id: 17 });
+    const check = github.reply("PATCH", `${base}/check-runs/17`, 200, { id: 17 });
+    const statuses = github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 }, { times: 2 });
+
+    const bot = await startBot();
+    await receive(bot.probot, "push", pushPayload(sha));
+    await bot.app.close(); // SIGTERM arrives while the push is being read
+    github.done();
+
+    expect(finalStatuses(statuses)["gitops/dev"]?.state).toBe("error");
+    expect(check.requests[0]!.body).toMatchObject({ status: "completed", conclusion: "skipped" });
+  });
 });

@@ -4,7 +4,12 @@ import { bindCluster } from "../../config/operator-config.js";
 import { clustersForBranch } from "../../config/repo-config.js";
 import { fullName } from "../client.js";
 import { loadRepoConfig } from "../repo-config-loader.js";
-import { checkRunName, createFailedCheckRun, createQueuedCheckRun } from "../views/check-run.js";
+import {
+  checkRunName,
+  completeCheckRun,
+  createFailedCheckRun,
+  createQueuedCheckRun,
+} from "../views/check-run.js";
 import { setStatus, statusContext } from "../views/commit-status.js";
 import { type JobDeps, jobRepo, type PushJob } from "./types.js";
 
@@ -79,10 +84,26 @@ export async function runPushJob(job: PushJob, deps: JobDeps): Promise<void> {
       state: "pending",
       description: "queued",
     });
-    await deps.queue.enqueue({
-      key: `reconcile:${fullName(repo)}:${cluster.name}`,
-      supersedes: true,
-      payload: { ...job, type: "reconcile", cluster, checkRunId },
-    });
+    try {
+      await deps.queue.enqueue({
+        key: `reconcile:${fullName(repo)}:${cluster.name}`,
+        supersedes: true,
+        payload: { ...job, type: "reconcile", cluster, checkRunId },
+      });
+    } catch (err) {
+      // The bot is shutting down: say so rather than leave a check queued forever.
+      const message = "not run: gitops-bot was shutting down; push again or comment /gitops reconcile";
+      await setStatus(github, repo, job.sha, {
+        context: statusContext.cluster(cluster.name),
+        state: "error",
+        description: message,
+      });
+      await completeCheckRun(github, repo, checkRunId, {
+        title: `${cluster.name}: ${message}`,
+        summary: message,
+        conclusion: "skipped",
+      });
+      throw err;
+    }
   }
 }
