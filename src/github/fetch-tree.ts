@@ -16,26 +16,21 @@ export interface FetchedTree {
 }
 
 export async function fetchTree(github: GitHubClient, repo: RepoRef, sha: string): Promise<FetchedTree> {
-  const response = await github.rest.repos.downloadTarballArchive({ ...repo, ref: sha });
-  const data = response.data as unknown;
-  const bytes =
-    data instanceof ArrayBuffer
-      ? Buffer.from(data)
-      : Buffer.isBuffer(data)
-        ? data
-        : typeof data === "string"
-          ? Buffer.from(data, "binary")
-          : undefined;
-  if (!bytes) throw new Error(`GitHub returned no tarball for ${repo.owner}/${repo.repo}@${sha}`);
-  if (bytes.length > MAX_TARBALL_BYTES) {
-    throw new Error(
-      `${repo.owner}/${repo.repo}@${sha.slice(0, 7)} is ${Math.round(bytes.length / 1e6)} MB, over the ${MAX_TARBALL_BYTES / 1e6} MB limit`,
-    );
-  }
+  // Streamed, not buffered: a large repository costs a pipe, not its size in memory.
+  const response = await github.request("GET /repos/{owner}/{repo}/tarball/{ref}", {
+    ...repo,
+    ref: sha,
+    request: { parseSuccessResponseBody: false },
+  });
+  const body = response.data as unknown;
+  if (!(body instanceof ReadableStream))
+    throw new Error(`GitHub returned no tarball for ${repo.owner}/${repo.repo}@${sha}`);
   const dir = mkdtempSync(join(tmpdir(), "gitops-bot-tree-"));
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
   try {
-    await extractTarball(bytes, dir);
+    await extractTarball(body as ReadableStream<Uint8Array>, dir, {
+      what: `${repo.owner}/${repo.repo}@${sha.slice(0, 7)}`,
+    });
   } catch (err) {
     cleanup();
     throw err;
@@ -43,29 +38,62 @@ export async function fetchTree(github: GitHubClient, repo: RepoRef, sha: string
   return { dir, cleanup };
 }
 
-/** GitHub's tarballs hold one top-level directory (`owner-repo-sha/`); its contents become `dir`. */
-export function extractTarball(bytes: Buffer, dir: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const tar = spawn(
-      "tar",
-      ["-xz", "--strip-components=1", "--no-same-owner", "--no-same-permissions", "-C", dir, "-f", "-"],
-      { stdio: ["pipe", "ignore", "pipe"] },
-    );
-    let stderr = "";
-    tar.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    tar.on("error", reject);
-    tar.on("close", (code) =>
-      code === 0
-        ? resolve()
-        : reject(
-            new Error(`cannot extract the repository tarball: ${stderr.trim() || `tar exited ${code}`}`),
-          ),
-    );
-    tar.stdin.on("error", () => {
-      // tar closed its input early; the exit code tells why
-    });
-    tar.stdin.end(bytes);
+/**
+ * GitHub's tarballs hold one top-level directory (`owner-repo-sha/`); its contents become `dir`. Stops (and
+ * fails) once more than `maxBytes` (default MAX_TARBALL_BYTES) arrived.
+ */
+export async function extractTarball(
+  source: ReadableStream<Uint8Array> | Buffer,
+  dir: string,
+  opts: { what?: string; maxBytes?: number } = {},
+): Promise<void> {
+  const what = opts.what ?? "the repository";
+  const maxBytes = opts.maxBytes ?? MAX_TARBALL_BYTES;
+  const tar = spawn(
+    "tar",
+    ["-xz", "--strip-components=1", "--no-same-owner", "--no-same-permissions", "-C", dir, "-f", "-"],
+    { stdio: ["pipe", "ignore", "pipe"] },
+  );
+  let stderr = "";
+  tar.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
   });
+  const exited = new Promise<number | null>((resolve, reject) => {
+    tar.on("error", reject);
+    tar.on("close", resolve);
+  });
+  tar.stdin.on("error", () => {
+    // tar closed its input early; its exit code tells why
+  });
+  let received = 0;
+  let tooLarge = false;
+  const write = (chunk: Uint8Array) =>
+    new Promise<void>((resolve) => (tar.stdin.write(chunk) ? resolve() : tar.stdin.once("drain", resolve)));
+  if (Buffer.isBuffer(source)) {
+    received = source.length;
+    tooLarge = received > maxBytes;
+    if (!tooLarge) await write(source);
+  } else {
+    const reader = source.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      received += value.length;
+      if (received > maxBytes) {
+        tooLarge = true;
+        await reader.cancel();
+        break;
+      }
+      await write(value);
+    }
+  }
+  if (tooLarge) {
+    tar.kill();
+    await exited.catch(() => undefined);
+    throw new Error(`${what} is over the ${maxBytes} bytes limit for a repository tarball`);
+  }
+  tar.stdin.end();
+  const code = await exited;
+  if (code !== 0)
+    throw new Error(`cannot extract the repository tarball: ${stderr.trim() || `tar exited ${code}`}`);
 }
