@@ -124,7 +124,7 @@ function pooledAuthentication(kc: KubeConfig) {
   };
 }
 
-const AUTH_REUSE_MS = 10_000;
+const AUTH_REUSE_MS = 2_000;
 
 export function loadKubeConfig(target: ClusterTarget = {}): KubeConfig {
   const kc = new KubeConfig();
