@@ -5,21 +5,12 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { z } from "zod";
 import { isDuration, parseDuration } from "./duration.js";
 import { ManifestError } from "./errors.js";
+import { kustomizeImage, kustomizePatch, targetSelector } from "./kustomize-fields.js";
 
 export const HELM_GROUP = "helm.toolkit.fluxcd.io";
 
 const duration = z.string().refine(isDuration, { message: "must be a duration like 30s, 5m or 1h30m" });
 const crdsPolicy = z.enum(["Skip", "Create", "CreateReplace"]);
-
-const selector = z.object({
-  group: z.string().optional(),
-  version: z.string().optional(),
-  kind: z.string().optional(),
-  name: z.string().optional(),
-  namespace: z.string().optional(),
-  annotationSelector: z.string().optional(),
-  labelSelector: z.string().optional(),
-});
 
 const remediation = z.object({
   retries: z.number().int().optional(),
@@ -72,7 +63,7 @@ export const helmReleaseSpecSchema = z
       .object({
         mode: z.enum(["enabled", "warn", "disabled"]).optional(),
         ignore: z
-          .array(z.object({ paths: z.array(z.string().startsWith("/")), target: selector.optional() }))
+          .array(z.object({ paths: z.array(z.string().startsWith("/")), target: targetSelector.optional() }))
           .optional(),
       })
       .optional(),
@@ -153,19 +144,8 @@ export const helmReleaseSpecSchema = z
         z.object({
           kustomize: z
             .object({
-              patches: z
-                .array(z.object({ patch: z.string().min(1), target: selector.optional() }))
-                .optional(),
-              images: z
-                .array(
-                  z.object({
-                    name: z.string().min(1),
-                    newName: z.string().optional(),
-                    newTag: z.string().optional(),
-                    digest: z.string().optional(),
-                  }),
-                )
-                .optional(),
+              patches: z.array(kustomizePatch).optional(),
+              images: z.array(kustomizeImage).optional(),
             })
             .optional(),
         }),

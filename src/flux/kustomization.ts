@@ -4,6 +4,7 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { z } from "zod";
 import { isDuration, parseDuration } from "./duration.js";
 import { ManifestError } from "./errors.js";
+import { kustomizeImage, kustomizePatch } from "./kustomize-fields.js";
 
 export const KUSTOMIZATION_GROUP = "kustomize.toolkit.fluxcd.io";
 
@@ -13,16 +14,6 @@ const varName = /^[_a-zA-Z][_a-zA-Z0-9]*$/;
 const crossNamespaceRef = z.object({
   name: z.string().min(1),
   namespace: z.string().optional(),
-});
-
-const selector = z.object({
-  group: z.string().optional(),
-  version: z.string().optional(),
-  kind: z.string().optional(),
-  name: z.string().optional(),
-  namespace: z.string().optional(),
-  annotationSelector: z.string().optional(),
-  labelSelector: z.string().optional(),
 });
 
 export const kustomizationSpecSchema = z
@@ -47,17 +38,8 @@ export const kustomizationSpecSchema = z
         annotations: z.record(z.string(), z.string()).optional(),
       })
       .optional(),
-    patches: z.array(z.object({ patch: z.string().min(1), target: selector.optional() })).optional(),
-    images: z
-      .array(
-        z.object({
-          name: z.string().min(1),
-          newName: z.string().optional(),
-          newTag: z.string().optional(),
-          digest: z.string().optional(),
-        }),
-      )
-      .optional(),
+    patches: z.array(kustomizePatch).optional(),
+    images: z.array(kustomizeImage).optional(),
     components: z.array(z.string()).optional(),
     postBuild: z
       .object({
