@@ -1,4 +1,6 @@
 // Go duration strings, as Flux objects write them: "30s", "5m", "1h30m", "1.5h", "250ms".
+import { z } from "zod";
+
 const unitMs: Record<string, number> = {
   ns: 1e-6,
   us: 1e-3,
@@ -31,3 +33,8 @@ export function isDuration(text: string): boolean {
     return false;
   }
 }
+
+/** The schema of a duration field in any Flux object. */
+export const durationSchema = z
+  .string()
+  .refine(isDuration, { message: "must be a duration like 30s, 5m or 1h30m" });

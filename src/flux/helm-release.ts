@@ -3,13 +3,12 @@
 import { createHash } from "node:crypto";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { z } from "zod";
-import { isDuration, parseDuration } from "./duration.js";
+import { durationSchema as duration, parseDuration } from "./duration.js";
 import { ManifestError } from "./errors.js";
 import { kustomizeImage, kustomizePatch, targetSelector } from "./kustomize-fields.js";
 
 export const HELM_GROUP = "helm.toolkit.fluxcd.io";
 
-const duration = z.string().refine(isDuration, { message: "must be a duration like 30s, 5m or 1h30m" });
 const crdsPolicy = z.enum(["Skip", "Create", "CreateReplace"]);
 
 const remediation = z.object({

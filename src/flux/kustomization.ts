@@ -2,13 +2,12 @@
 // meanings follow Flux's API reference; docs/flux-compatibility.md says where we differ.
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { z } from "zod";
-import { isDuration, parseDuration } from "./duration.js";
+import { durationSchema as duration, parseDuration } from "./duration.js";
 import { ManifestError } from "./errors.js";
 import { kustomizeImage, kustomizePatch } from "./kustomize-fields.js";
 
 export const KUSTOMIZATION_GROUP = "kustomize.toolkit.fluxcd.io";
 
-const duration = z.string().refine(isDuration, { message: "must be a duration like 30s, 5m or 1h30m" });
 const varName = /^[_a-zA-Z][_a-zA-Z0-9]*$/;
 
 const crossNamespaceRef = z.object({

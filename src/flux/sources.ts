@@ -3,14 +3,13 @@
 // which older repositories still use). docs/flux-compatibility.md says where we differ.
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { z } from "zod";
-import { isDuration, parseDuration } from "./duration.js";
+import { durationSchema as duration, parseDuration } from "./duration.js";
 import { ManifestError } from "./errors.js";
 
 export const SOURCE_GROUP = "source.toolkit.fluxcd.io";
 export type SourceKind = "GitRepository" | "OCIRepository" | "HelmRepository";
 export const sourceKinds: readonly SourceKind[] = ["GitRepository", "OCIRepository", "HelmRepository"];
 
-const duration = z.string().refine(isDuration, { message: "must be a duration like 30s, 5m or 1h30m" });
 const localRef = z.object({ name: z.string().min(1) });
 
 export const gitRepositorySpecSchema = z

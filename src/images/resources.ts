@@ -2,7 +2,7 @@
 // defaults and validation, with field names from Flux's API reference. Anything else in the files is ignored.
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { z } from "zod";
-import { isDuration, parseDuration } from "../flux/duration.js";
+import { durationSchema as duration, parseDuration } from "../flux/duration.js";
 import { ManifestError } from "../flux/errors.js";
 import type { SourcedObject } from "../flux/manifests.js";
 import { compileGoRegexp } from "./policy/go-regexp.js";
@@ -13,7 +13,6 @@ export const IMAGE_GROUP = "image.toolkit.fluxcd.io";
 /** Flux's default `exclusionList`: cosign signatures are tags too, and never what you deploy. */
 export const DEFAULT_EXCLUSION_LIST = ["^.*\\.sig$"];
 
-const duration = z.string().refine(isDuration, { message: "must be a duration like 30s, 5m or 1h30m" });
 const localRef = z.object({ name: z.string().min(1) });
 const namespacedRef = z.object({ name: z.string().min(1), namespace: z.string().optional() });
 const order = z.enum(["asc", "desc"]);
