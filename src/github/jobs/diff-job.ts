@@ -5,7 +5,6 @@ import { bindCluster } from "../../config/operator-config.js";
 import { clustersForBranch, type RepoConfig } from "../../config/repo-config.js";
 import { type RunResult, runSucceeded } from "../../reconcile/result.js";
 import { defaultReconcileOptions, reconcileTree } from "../../reconcile/run.js";
-import { inventoryScope } from "../../reconcile/scope.js";
 import { fullName } from "../client.js";
 import { fetchTree } from "../fetch-tree.js";
 import { loadRepoConfig } from "../repo-config-loader.js";
@@ -14,7 +13,7 @@ import { upsertDiffComment } from "../views/pr-comment.js";
 import { type ClusterDiff, diffComment } from "../views/pr-comment-report.js";
 import { runLine } from "../views/summary-line.js";
 import type { DiffJob, JobDeps } from "./types.js";
-import { jobRepo } from "./types.js";
+import { jobRepo, repositoryScope } from "./types.js";
 
 export function diffVerdict(
   run: RunResult,
@@ -121,7 +120,7 @@ export async function runDiffJob(job: DiffJob, deps: JobDeps): Promise<void> {
       try {
         const run = await reconcileTree(deps.clusters.get(binding.cluster), {
           ...defaultReconcileOptions(tree.dir, cluster.path),
-          scope: inventoryScope(`${deps.githubHost}/${fullName(repo)}`.toLowerCase(), cluster.path),
+          scope: repositoryScope(deps, repo, cluster.path),
           log: log.child({ cluster: cluster.name }),
           ...deps.engine,
           dryRun: true,

@@ -4,7 +4,6 @@
 import { bindCluster } from "../../config/operator-config.js";
 import type { KustomizationStatus, RunResult } from "../../reconcile/result.js";
 import { defaultReconcileOptions, reconcileTree } from "../../reconcile/run.js";
-import { inventoryScope } from "../../reconcile/scope.js";
 import { fullName } from "../client.js";
 import { fetchTree } from "../fetch-tree.js";
 import { completeCheckRun, markCheckRunInProgress } from "../views/check-run.js";
@@ -12,7 +11,7 @@ import { checkRunReport } from "../views/check-run-report.js";
 import { setStatus, statusContext } from "../views/commit-status.js";
 import { createDeployment, setDeploymentState } from "../views/deployment.js";
 import { helmReleaseLine, kustomizationLine, runLine } from "../views/summary-line.js";
-import { type JobDeps, jobRepo, type ReconcileJob } from "./types.js";
+import { type JobDeps, jobRepo, type ReconcileJob, repositoryScope } from "./types.js";
 
 /** Above this many Kustomizations and HelmReleases, no "reconciling" statuses: GitHub limits writes per minute. */
 export const PENDING_STATUS_LIMIT = 20;
@@ -94,7 +93,7 @@ export async function runReconcileJob(job: ReconcileJob, deps: JobDeps): Promise
     if (deploymentId) await setDeploymentState(github, repo, deploymentId, "in_progress", "reconciling");
     run = await reconcileTree(api, {
       ...defaultReconcileOptions(tree.dir, job.cluster.path),
-      scope: inventoryScope(`${deps.githubHost}/${fullName(repo)}`.toLowerCase(), job.cluster.path),
+      scope: repositoryScope(deps, repo, job.cluster.path),
       log,
       ...deps.engine,
       onProgress: (event) => {

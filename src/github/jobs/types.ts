@@ -7,6 +7,7 @@ import type { RepoCluster } from "../../config/repo-config.js";
 import type { DeliveryLog } from "../../queue/delivery-log.js";
 import type { WorkQueue } from "../../queue/work-queue.js";
 import type { ReconcileOptions } from "../../reconcile/run.js";
+import { inventoryScope } from "../../reconcile/scope.js";
 import type { GitHubClient } from "../client.js";
 import type { GitOpsCommand } from "../commands/parse-command.js";
 import type { ImageSchedule } from "../image-schedule.js";
@@ -77,6 +78,15 @@ export interface JobDeps {
   images?: ImageSchedule;
   /** Engine options for every run (e.g. concurrency); tests shorten timeouts here. */
   engine?: Partial<ReconcileOptions>;
+}
+
+/** The inventory scope of a cluster path of a GitHub repository (the CLI on a clone computes the same). */
+export function repositoryScope(
+  deps: Pick<JobDeps, "githubHost">,
+  job: { owner: string; repo: string },
+  clusterPath: string,
+): string {
+  return inventoryScope(`${deps.githubHost}/${job.owner}/${job.repo}`.toLowerCase(), clusterPath);
 }
 
 export function jobRepo(job: { owner: string; repo: string }) {
