@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { RawObjectApi } from "../../src/cluster/kube-client.js";
 import { DIFF_COMMENT_MARKER } from "../../src/github/views/pr-comment-report.js";
 import {
+  appsRepo,
   finalStatuses,
   INSTALLATION_ID,
   OWNER,
@@ -26,20 +27,8 @@ afterEach(() => github?.cleanup());
 
 const prPayload = pullRequestExample;
 
-async function prRepo(api: RawObjectApi, objects: (ns: string) => Record<string, string>) {
-  const ns = await createNamespace(api, "pr");
-  const clusterPath = `clusters/${ns}`;
-  const dir = makeRepo({
-    [`${clusterPath}/apps.yaml`]: fluxKustomization({
-      name: "apps",
-      namespace: ns,
-      path: `./apps/${ns}`,
-      extra: `  targetNamespace: ${ns}\n`,
-    }),
-    ...Object.fromEntries(Object.entries(objects(ns)).map(([f, c]) => [`apps/${ns}/${f}`, c])),
-  });
-  return { ns, clusterPath, dir };
-}
+const prRepo = (api: RawObjectApi, objects: (ns: string) => Record<string, string>) =>
+  appsRepo(api, "pr", objects);
 
 const secret = (name: string, value: string) =>
   `apiVersion: v1\nkind: Secret\nmetadata:\n  name: ${name}\nstringData:\n  password: ${value}\n`;

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { RawObjectApi } from "../../src/cluster/kube-client.js";
 import { GitOpsOctokit } from "../../src/github/octokit.js";
 import {
+  appsRepo,
   finalStatuses,
   INSTALLATION_ID,
   OWNER,
@@ -17,9 +18,9 @@ import {
   startBot,
 } from "../support/github-app.js";
 import { type GitHubMock, mockGitHub } from "../support/github-mock.js";
-import { createNamespace, exists, testObjectApi } from "../support/kube.js";
+import { exists, testObjectApi } from "../support/kube.js";
 import { receive } from "../support/probot.js";
-import { configMap, fluxKustomization, makeRepo } from "../support/repo-tree.js";
+import { configMap } from "../support/repo-tree.js";
 
 const base = `/repos/${OWNER}/${REPO}`;
 let github: GitHubMock | undefined;
@@ -27,20 +28,8 @@ afterEach(() => github?.cleanup());
 
 const pushPayload = pushExample;
 
-async function repoFor(api: RawObjectApi, objects: (ns: string) => Record<string, string>) {
-  const ns = await createNamespace(api, "gh");
-  const clusterPath = `clusters/${ns}`;
-  const dir = makeRepo({
-    [`${clusterPath}/apps.yaml`]: fluxKustomization({
-      name: "apps",
-      namespace: ns,
-      path: `./apps/${ns}`,
-      extra: `  targetNamespace: ${ns}\n`,
-    }),
-    ...Object.fromEntries(Object.entries(objects(ns)).map(([f, c]) => [`apps/${ns}/${f}`, c])),
-  });
-  return { ns, clusterPath, dir };
-}
+const repoFor = (api: RawObjectApi, objects: (ns: string) => Record<string, string>) =>
+  appsRepo(api, "gh", objects);
 
 describe("push", () => {
   it("reconciles the bound cluster and reports statuses per Kustomization and a check run table", async () => {

@@ -5,11 +5,14 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import type { Probot, ProbotOctokit } from "probot";
 import { inject } from "vitest";
+import type { RawObjectApi } from "../../src/cluster/kube-client.js";
 import { type OperatorConfig, operatorConfigSchema } from "../../src/config/operator-config.js";
 import type { JobDeps } from "../../src/github/jobs/types.js";
 import { createGitOpsApp, type GitOpsApp } from "../../src/index.js";
 import type { GitHubMock, MockedRoute } from "./github-mock.js";
+import { createNamespace } from "./kube.js";
 import { createTestProbot, webhookExample } from "./probot.js";
+import { fluxKustomization, makeRepo } from "./repo-tree.js";
 
 export const OWNER = "Codertocat";
 export const REPO = "Hello-World";
@@ -48,6 +51,29 @@ export async function startBot(
     ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}),
   });
   return { probot, app };
+}
+
+/**
+ * A repository with one Kustomization `apps` in a new namespace, its cluster path `clusters/<ns>` (so every test
+ * has its own inventory scope) and `objects(ns)` as the files of `apps/<ns>/`.
+ */
+export async function appsRepo(
+  api: RawObjectApi,
+  prefix: string,
+  objects: (ns: string) => Record<string, string>,
+) {
+  const ns = await createNamespace(api, prefix);
+  const clusterPath = `clusters/${ns}`;
+  const dir = makeRepo({
+    [`${clusterPath}/apps.yaml`]: fluxKustomization({
+      name: "apps",
+      namespace: ns,
+      path: `./apps/${ns}`,
+      extra: `  targetNamespace: ${ns}\n`,
+    }),
+    ...Object.fromEntries(Object.entries(objects(ns)).map(([f, c]) => [`apps/${ns}/${f}`, c])),
+  });
+  return { ns, clusterPath, dir };
 }
 
 /** The installation every test payload comes from. */
