@@ -2,13 +2,14 @@
 // engine (cold, no-op, 1 % change) beside `kubectl apply --server-side` of the same rendered manifests, on
 // the same API server in the same run.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { defaultPlanOptions } from "../src/reconcile/plan.js";
 import { buildTree } from "../src/reconcile/run.js";
 import { benchCluster } from "./support/cluster.js";
+import { BENCH_CLUSTER_PATH, writeBenchRepo } from "./support/repo.js";
 import { mib, ms, printTable } from "./support/table.js";
 
 interface Generated {
@@ -83,29 +84,11 @@ function objects(ns: string, group: string, generation: number): object[] {
 }
 
 export function writeRepo(dir: string, ns: string, group: string, generation: number): Generated {
-  const clusterPath = "clusters/bench";
-  mkdirSync(join(dir, clusterPath), { recursive: true });
-  mkdirSync(join(dir, "apps"), { recursive: true });
-  writeFileSync(
-    join(dir, clusterPath, "apps.yaml"),
-    stringify({
-      apiVersion: "kustomize.toolkit.fluxcd.io/v1",
-      kind: "Kustomization",
-      metadata: { name: "apps", namespace: "flux-system" },
-      spec: {
-        interval: "10m",
-        path: "./apps",
-        prune: true,
-        sourceRef: { kind: "GitRepository", name: "flux-system" },
-      },
-    }),
-  );
-  const docs = [
+  writeBenchRepo(dir, "bench-engine", [
     { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } },
     ...objects(ns, group, generation),
-  ];
-  writeFileSync(join(dir, "apps", "all.yaml"), docs.map((d) => stringify(d)).join("---\n"));
-  return { dir, clusterPath };
+  ]);
+  return { dir, clusterPath: BENCH_CLUSTER_PATH };
 }
 
 function timed(

@@ -6,7 +6,7 @@
 
 import { execFileSync } from "node:child_process";
 import { createHmac, generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import nock from "nock";
@@ -17,9 +17,11 @@ import { loadKubeConfig, makeObjectApi } from "../src/cluster/kube-client.js";
 import { operatorConfigSchema } from "../src/config/operator-config.js";
 import { healthzHandler } from "../src/github/http-routes.js";
 import { createGitOpsApp } from "../src/index.js";
+import { runSucceeded } from "../src/reconcile/result.js";
 import { defaultReconcileOptions, reconcileTree } from "../src/reconcile/run.js";
 import { freePort } from "../test/support/processes.js";
 import { benchCluster } from "./support/cluster.js";
+import { writeBenchRepo } from "./support/repo.js";
 import { ms, percentile, printTable } from "./support/table.js";
 
 const SECRET = "bench-secret";
@@ -99,7 +101,7 @@ async function startServer(appFn: Parameters<Server["load"]>[0]): Promise<{ serv
   return { server, port };
 }
 
-function objectsYaml(ns: string, generation: number): string {
+function writeRepo(dir: string, ns: string, generation: number): void {
   const docs: object[] = [{ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }];
   for (let i = 0; i < 200; i++) {
     docs.push({
@@ -109,27 +111,7 @@ function objectsYaml(ns: string, generation: number): string {
       data: { generation: String(generation), i: String(i) },
     });
   }
-  return docs.map((d) => stringify(d)).join("---\n");
-}
-
-function writeRepo(dir: string, ns: string, generation: number): void {
-  mkdirSync(join(dir, "clusters/bench"), { recursive: true });
-  mkdirSync(join(dir, "apps"), { recursive: true });
-  writeFileSync(
-    join(dir, "clusters/bench/apps.yaml"),
-    stringify({
-      apiVersion: "kustomize.toolkit.fluxcd.io/v1",
-      kind: "Kustomization",
-      metadata: { name: "apps", namespace: "flux-system" },
-      spec: {
-        interval: "10m",
-        path: "./apps",
-        prune: true,
-        sourceRef: { kind: "GitRepository", name: "flux-system" },
-      },
-    }),
-  );
-  writeFileSync(join(dir, "apps/all.yaml"), objectsYaml(ns, generation));
+  writeBenchRepo(dir, "bench-github", docs);
 }
 
 function tarball(dir: string, sha: string): Buffer {
@@ -226,12 +208,16 @@ async function pushToStatusBenchmark(): Promise<(string | number)[][]> {
     nock(API).persist().post(`/repos/${OWNER}/${REPO}/check-runs`).reply(201, { id: 1 });
     nock(API).persist().patch(`/repos/${OWNER}/${REPO}/check-runs/1`).reply(200, { id: 1 });
     let finalAt = 0;
+    let finalStatus = "";
     nock(API)
       .persist()
       .post(`/repos/${OWNER}/${REPO}/statuses/${sha}`)
       .reply(201, (_uri, body) => {
         const b = body as { context: string; state: string };
-        if (b.context === "gitops/bench" && b.state !== "pending") finalAt = performance.now();
+        if (b.context === "gitops/bench" && b.state !== "pending") {
+          finalAt = performance.now();
+          finalStatus = `${b.state}: ${(b as { description?: string }).description}`;
+        }
         return { id: 1 };
       });
     const bot = createGitOpsApp({
@@ -248,6 +234,8 @@ async function pushToStatusBenchmark(): Promise<(string | number)[][]> {
       await post(`http://127.0.0.1:${port}/api/github/webhooks`, pushBody(sha));
       await bot.queue.idle();
       if (!finalAt) throw new Error("the bot posted no final status");
+      if (!finalStatus.startsWith("success"))
+        throw new Error(`the bot's run did not succeed: ${finalStatus}`);
       viaBot = finalAt - started;
     } finally {
       await server.stop();
@@ -259,6 +247,8 @@ async function pushToStatusBenchmark(): Promise<(string | number)[][]> {
     const t = performance.now();
     const run = await reconcileTree(api, options);
     const plain = performance.now() - t;
+    if (!runSucceeded(run))
+      throw new Error(`the engine run failed: ${JSON.stringify(run, null, 2).slice(0, 3000)}`);
     const configured = run.kustomizations.reduce(
       (n, k) => n + k.changes.filter((c) => c.action === "configured").length,
       0,
