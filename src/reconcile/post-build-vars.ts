@@ -4,14 +4,17 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { apiMessage, apiStatus, type RawObjectApi } from "../cluster/kube-client.js";
 import type { FluxKustomization } from "../flux/kustomization.js";
 
-/** Values that came from Secrets: outputs of dry runs are scrubbed of them. */
-export const secretDerivedValues = new WeakMap<Record<string, string>, string[]>();
+export interface PostBuildVars {
+  vars: Record<string, string>;
+  /** Values that came from Secrets: outputs are scrubbed of them. */
+  secretValues: string[];
+}
 
 export async function postBuildVars(
   api: RawObjectApi | undefined,
   ks: FluxKustomization,
   opts: { readSecrets?: boolean } = {},
-): Promise<Record<string, string>> {
+): Promise<PostBuildVars> {
   const vars: Record<string, string> = {};
   const fromSecrets: string[] = [];
   for (const ref of ks.spec.postBuild?.substituteFrom ?? []) {
@@ -42,7 +45,5 @@ export async function postBuildVars(
       if (ref.kind === "Secret") fromSecrets.push(vars[key]);
     }
   }
-  const all = { ...vars, ...(ks.spec.postBuild?.substitute ?? {}) };
-  secretDerivedValues.set(all, fromSecrets);
-  return all;
+  return { vars: { ...vars, ...(ks.spec.postBuild?.substitute ?? {}) }, secretValues: fromSecrets };
 }

@@ -38,10 +38,7 @@ import {
   planTree,
   type TreePlan,
 } from "./plan.js";
-import { postBuildVars, secretDerivedValues } from "./post-build-vars.js";
-
-/** Secret-derived substitution values per planned Kustomization, to scrub from its dry-run output. */
-const secretsOf = new WeakMap<PlannedKustomization, string[]>();
+import { postBuildVars } from "./post-build-vars.js";
 
 /** Replaces every occurrence of a secret value (4 characters or more) in text with *****. */
 export function scrubSecrets(text: string, secrets: string[]): string {
@@ -359,8 +356,9 @@ async function reconcileOne(
   if (p.buildError) return done(failedResult(p, p.buildError));
 
   let objects: KubernetesObject[];
+  let secrets: string[];
   try {
-    objects = await prepareObjects(api, p, opts);
+    ({ objects, secretValues: secrets } = await prepareObjects(api, p, opts));
   } catch (err) {
     return done(failedResult(p, `Kustomization/${key}: ${(err as Error).message}`));
   }
@@ -382,7 +380,6 @@ async function reconcileOne(
     previous: inventoryFingerprints(previous),
   });
   const changeSet = applied.changeSet;
-  const secrets = secretsOf.get(p) ?? [];
   if (secrets.length > 0) {
     // Values substituted from Secrets must not surface in diffs or errors, whatever object they landed in.
     for (const entry of changeSet.entries) if (entry.diff) entry.diff = scrubSecrets(entry.diff, secrets);
@@ -475,11 +472,11 @@ async function prepareObjects(
   api: RawObjectApi,
   p: PlannedKustomization,
   opts: ReconcileOptions,
-): Promise<KubernetesObject[]> {
-  const vars = p.ks.spec.postBuild
+): Promise<{ objects: KubernetesObject[]; secretValues: string[] }> {
+  const postBuild = p.ks.spec.postBuild
     ? await postBuildVars(api, p.ks, { readSecrets: !opts.untrusted })
     : undefined;
-  if (vars) secretsOf.set(p, secretDerivedValues.get(vars) ?? []);
+  const vars = postBuild?.vars;
   const crdScopes = new Map<string, string>();
   for (const o of p.objects as (KubernetesObject & {
     spec?: { group?: string; names?: { kind?: string }; scope?: string };
@@ -520,7 +517,7 @@ async function prepareObjects(
   }
   if (opts.log)
     opts.log.debug({ kustomization: kustomizationKey(p.ks), objects: out.length }, "prepared objects");
-  return out;
+  return { objects: out, secretValues: postBuild?.secretValues ?? [] };
 }
 
 async function namespaced(
