@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
+import { durationSchema, parseDuration } from "../flux/duration.js";
 import { parseConfigYaml } from "./config-error.js";
 
 export const OPERATOR_CONFIG_ENV = "GITOPS_BOT_CONFIG";
@@ -11,6 +12,87 @@ export const DEFAULT_OPERATOR_CONFIG = "gitops-bot.yaml";
 const repositoryPattern = z
   .string()
   .regex(/^[A-Za-z0-9_.*-]+\/[A-Za-z0-9_.*-]+$/, "must be owner/repo, where either part may use * wildcards");
+
+const namespacePattern = z
+  .string()
+  .regex(/^[a-z0-9*]([-a-z0-9*]*[a-z0-9*])?$/, "must be a namespace name, where * matches any characters")
+  .max(63);
+
+/**
+ * What one repository may do on a cluster (Flux's multi-tenancy lockdown). A repository listed as a plain
+ * string is a platform repository: any namespace, cluster-scoped kinds, cross-namespace references, the bot's
+ * own identity. A tenant entry narrows that; docs/security.md explains the model.
+ */
+export const repositoryGrantSchema = z.strictObject({
+  /** owner/repo pattern; `*` matches within one part. */
+  repository: repositoryPattern,
+  /** Namespaces its objects, targetNamespace and every Secret/ConfigMap it reads may be in; `*` wildcards. */
+  namespaces: z.array(namespacePattern).min(1, "list the namespaces this repository may use").optional(),
+  /** Whether it may apply cluster-scoped kinds (Namespaces, CRDs, ClusterRoles, …). */
+  clusterScoped: z.boolean().default(true),
+  /** ServiceAccount (in the Kustomization's namespace) impersonated when a Kustomization names none (Flux --default-service-account). */
+  serviceAccountName: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a ServiceAccount name")
+    .max(253)
+    .optional(),
+  /** Whether sourceRef, dependsOn, valuesFrom and substituteFrom may name another namespace (Flux --no-cross-namespace-refs). */
+  crossNamespaceRefs: z.boolean().default(true),
+});
+
+export type RepositoryGrant = z.infer<typeof repositoryGrantSchema>;
+
+const repositoryEntry = z.union([repositoryPattern, repositoryGrantSchema]);
+
+/** Hosts and networks repository content may make the bot reach (sources, registries, charts, notifications). */
+export const outboundPolicySchema = z.strictObject({
+  /** When non-empty, only these hosts (`example.com`, `*.example.com`) and CIDRs (`10.0.0.0/8`) are reached. */
+  allow: z.array(z.string().min(1)).default([]),
+  /** Never reached, whatever `allow` says. Link-local and cloud metadata addresses are always denied. */
+  deny: z.array(z.string().min(1)).default([]),
+  /** Let repository content reach 169.254.0.0/16 and fd00:ec2::254 (cloud metadata). Almost never wanted. */
+  allowLinkLocal: z.boolean().default(false),
+});
+
+export type OutboundPolicyConfig = z.infer<typeof outboundPolicySchema>;
+
+export const securitySchema = z.strictObject({
+  outbound: outboundPolicySchema.default({ allow: [], deny: [], allowLinkLocal: false }),
+  /** Let kustomize fetch remote resources/bases (URLs, git). Never for pull requests from forks. */
+  remoteKustomizeResources: z.boolean().default(false),
+  /** The longest a source fetch may take, whatever a source's spec.timeout says. */
+  maxSourceTimeout: durationSchema.default("5m"),
+  /** The longest one kustomize build or helm command may run. */
+  maxBuildTime: durationSchema.default("2m"),
+  /** The shortest interval a Flux object or image scan may ask for. */
+  minInterval: durationSchema.default("30s"),
+});
+
+export type SecurityConfig = z.infer<typeof securitySchema>;
+
+/** The security section's durations in milliseconds, for code that enforces them. */
+export function securityLimits(security: SecurityConfig): {
+  maxSourceTimeoutMs: number;
+  maxBuildTimeMs: number;
+  minIntervalMs: number;
+} {
+  return {
+    maxSourceTimeoutMs: parseDuration(security.maxSourceTimeout),
+    maxBuildTimeMs: parseDuration(security.maxBuildTime),
+    minIntervalMs: parseDuration(security.minInterval),
+  };
+}
+
+export const queueSchema = z.strictObject({
+  /** Jobs waiting across the whole bot; more are refused (and say so in their status). */
+  maxWaiting: z.number().int().min(1).max(100_000).default(1000),
+  /** Jobs waiting per repository; more are refused. */
+  maxWaitingPerRepository: z.number().int().min(1).max(10_000).default(50),
+  /** Jobs one repository may run at once, so one repository never holds every slot. */
+  maxRunningPerRepository: z.number().int().min(1).max(64).default(2),
+});
+
+export type QueueConfig = z.infer<typeof queueSchema>;
 
 export const operatorClusterSchema = z
   .strictObject({
@@ -22,7 +104,11 @@ export const operatorClusterSchema = z
     /** Use the pod's service account (the bot runs inside this cluster). */
     inCluster: z.boolean().default(false),
     /** Repositories allowed to target this cluster: owner/repo patterns, `*` matches within one part. */
-    repositories: z.array(repositoryPattern).min(1, "list the repositories allowed to target this cluster"),
+    /**
+     * Repositories allowed to target this cluster: an owner/repo pattern (a platform repository, full trust on
+     * this cluster) or a grant that narrows what it may do (namespaces, cluster-scoped kinds, service account).
+     */
+    repositories: z.array(repositoryEntry).min(1, "list the repositories allowed to target this cluster"),
   })
   .refine((c) => !(c.inCluster && c.kubeconfig), {
     message: "inCluster and kubeconfig exclude each other",
@@ -47,6 +133,14 @@ export const operatorConfigSchema = z.strictObject({
     .default({ enabled: true }),
   /** Runs (repository × cluster) in flight at once across the whole bot. */
   concurrency: z.number().int().min(1).max(64).default(4),
+  queue: queueSchema.default({ maxWaiting: 1000, maxWaitingPerRepository: 50, maxRunningPerRepository: 2 }),
+  security: securitySchema.default({
+    outbound: { allow: [], deny: [], allowLinkLocal: false },
+    remoteKustomizeResources: false,
+    maxSourceTimeout: "5m",
+    maxBuildTime: "2m",
+    minInterval: "30s",
+  }),
 });
 
 export type OperatorCluster = z.infer<typeof operatorClusterSchema>;
@@ -78,19 +172,44 @@ function patternToRegExp(pattern: string): RegExp {
   return new RegExp(`^${escaped}$`, "i");
 }
 
-/** Whether `repository` (owner/repo) may target `cluster`. GitHub names are case-insensitive. */
-export function repositoryAllowed(cluster: OperatorCluster, repository: string): boolean {
-  return cluster.repositories.some((p) => patternToRegExp(p).test(repository));
+/** The full grant of a platform repository (a plain string entry). */
+function platformGrant(repository: string): RepositoryGrant {
+  return { repository, clusterScoped: true, crossNamespaceRefs: true };
 }
 
-export type ClusterBinding = { ok: true; cluster: OperatorCluster } | { ok: false; reason: string };
+/** What `repository` (owner/repo) may do on `cluster`: the first entry that matches, or undefined. */
+export function repositoryGrant(cluster: OperatorCluster, repository: string): RepositoryGrant | undefined {
+  for (const entry of cluster.repositories) {
+    const grant = typeof entry === "string" ? platformGrant(entry) : entry;
+    if (patternToRegExp(grant.repository).test(repository)) return grant;
+  }
+  return undefined;
+}
+
+/** Whether `repository` (owner/repo) may target `cluster`. GitHub names are case-insensitive. */
+export function repositoryAllowed(cluster: OperatorCluster, repository: string): boolean {
+  return repositoryGrant(cluster, repository) !== undefined;
+}
+
+/** Whether a namespace is within a grant's namespaces (`*` wildcards); every namespace when it lists none. */
+export function namespaceAllowed(grant: RepositoryGrant, namespace: string): boolean {
+  if (!grant.namespaces) return true;
+  return grant.namespaces.some((p) =>
+    new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`).test(namespace),
+  );
+}
+
+export type ClusterBinding =
+  | { ok: true; cluster: OperatorCluster; grant: RepositoryGrant }
+  | { ok: false; reason: string };
 
 /** Resolves a cluster a repository names to the operator's cluster, or says why it may not be used. */
 export function bindCluster(config: OperatorConfig, name: string, repository: string): ClusterBinding {
   const cluster = config.clusters.find((c) => c.name === name);
   if (!cluster) return { ok: false, reason: `cluster "${name}" is not configured on this gitops-bot server` };
-  if (!repositoryAllowed(cluster, repository)) {
+  const grant = repositoryGrant(cluster, repository);
+  if (!grant) {
     return { ok: false, reason: `repository ${repository} is not allowed to target cluster "${name}"` };
   }
-  return { ok: true, cluster };
+  return { ok: true, cluster, grant };
 }

@@ -38,3 +38,15 @@ export function isDuration(text: string): boolean {
 export const durationSchema = z
   .string()
   .refine(isDuration, { message: "must be a duration like 30s, 5m or 1h30m" });
+
+/** The longest delay Node's timers take (2^31-1 ms, about 24.8 days); longer ones fire at once. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * An interval from repository content, made safe to schedule: never below `floorMs` (an `interval: 0s` would
+ * loop) and never past what a Node timer can hold (a longer one would fire immediately, i.e. loop too).
+ */
+export function clampInterval(ms: number, floorMs: number): number {
+  if (!Number.isFinite(ms) || ms < floorMs) return floorMs;
+  return Math.min(ms, MAX_TIMER_MS);
+}
