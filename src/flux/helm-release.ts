@@ -6,6 +6,18 @@ import { z } from "zod";
 import { durationSchema as duration, parseDuration } from "./duration.js";
 import { ManifestError } from "./errors.js";
 import { kustomizeImage, kustomizePatch, targetSelector } from "./kustomize-fields.js";
+import {
+  chartNameError,
+  checked,
+  checkedMetadata,
+  dataKeyError,
+  namespaceSchema,
+  objectNameSchema,
+  quoted,
+  reconcilerNameError,
+  relativePathError,
+  releaseNameError,
+} from "./names.js";
 
 export const HELM_GROUP = "helm.toolkit.fluxcd.io";
 
@@ -26,8 +38,8 @@ export const helmReleaseSpecSchema = z
           version: z.string().optional(),
           sourceRef: z.object({
             kind: z.enum(["HelmRepository", "GitRepository", "Bucket"]),
-            name: z.string().min(1),
-            namespace: z.string().optional(),
+            name: objectNameSchema,
+            namespace: namespaceSchema.optional(),
             apiVersion: z.string().optional(),
           }),
           interval: duration.optional(),
@@ -42,20 +54,22 @@ export const helmReleaseSpecSchema = z
     chartRef: z
       .object({
         kind: z.enum(["OCIRepository", "HelmChart", "ExternalArtifact"]),
-        name: z.string().min(1),
-        namespace: z.string().optional(),
+        name: objectNameSchema,
+        namespace: namespaceSchema.optional(),
         apiVersion: z.string().optional(),
       })
       .optional(),
     interval: duration,
     timeout: duration.optional(),
     suspend: z.boolean().optional(),
-    releaseName: z.string().min(1).max(53).optional(),
-    targetNamespace: z.string().min(1).max(63).optional(),
-    storageNamespace: z.string().min(1).max(63).optional(),
-    dependsOn: z.array(z.object({ name: z.string().min(1), namespace: z.string().optional() })).optional(),
+    releaseName: checked(releaseNameError).optional(),
+    targetNamespace: namespaceSchema.optional(),
+    storageNamespace: namespaceSchema.optional(),
+    dependsOn: z
+      .array(z.object({ name: objectNameSchema, namespace: namespaceSchema.optional() }))
+      .optional(),
     maxHistory: z.number().int().min(0).optional(),
-    serviceAccountName: z.string().optional(),
+    serviceAccountName: objectNameSchema.optional(),
     kubeConfig: z.unknown().optional(),
     persistentClient: z.boolean().optional(),
     driftDetection: z
@@ -130,8 +144,8 @@ export const helmReleaseSpecSchema = z
       .array(
         z.object({
           kind: z.enum(["ConfigMap", "Secret"]),
-          name: z.string().min(1),
-          valuesKey: z.string().optional(),
+          name: objectNameSchema,
+          valuesKey: checked(dataKeyError).optional(),
           targetPath: z.string().optional(),
           optional: z.boolean().optional(),
         }),
@@ -175,6 +189,8 @@ export interface FluxHelmRelease {
   timeoutMs: number;
 }
 
+const forbiddenKeys = new Set(["__proto__", "prototype", "constructor"]);
+
 export function isHelmRelease(obj: KubernetesObject): boolean {
   return obj.kind === "HelmRelease" && (obj.apiVersion ?? "").startsWith(`${HELM_GROUP}/`);
 }
@@ -193,11 +209,8 @@ export function defaultReleaseName(name: string, targetNamespace: string | undef
 
 /** Validates a Flux HelmRelease object read from `file`; errors name the file, object and field. */
 export function parseHelmRelease(obj: KubernetesObject, file: string): FluxHelmRelease {
-  const name = obj.metadata?.name;
-  const namespace = obj.metadata?.namespace ?? "flux-system";
-  const subject = `HelmRelease/${namespace}/${name ?? "<no name>"}`;
+  const { name, namespace, subject } = checkedMetadata(obj, "HelmRelease", file, reconcilerNameError);
   const where = (field: string) => ({ file, object: subject, field });
-  if (!name) throw new ManifestError(where("metadata.name"), "is required");
   if (obj.apiVersion !== `${HELM_GROUP}/v2`) {
     throw new ManifestError(
       where("apiVersion"),
@@ -218,6 +231,13 @@ export function parseHelmRelease(obj: KubernetesObject, file: string): FluxHelmR
   }
   if (spec.chart?.spec.sourceRef.kind === "Bucket") {
     throw new ManifestError(where("spec.chart.spec.sourceRef.kind"), "Bucket sources are not supported");
+  }
+  if (spec.chart) {
+    // From a GitRepository the chart is a directory in it; from a HelmRepository, a name in its index.
+    const chart = spec.chart.spec.chart;
+    const why =
+      spec.chart.spec.sourceRef.kind === "GitRepository" ? relativePathError(chart) : chartNameError(chart);
+    if (why) throw new ManifestError(where("spec.chart.spec.chart"), why);
   }
   if (spec.chartRef && spec.chartRef.kind !== "OCIRepository") {
     throw new ManifestError(
@@ -251,7 +271,15 @@ export function parseHelmRelease(obj: KubernetesObject, file: string): FluxHelmR
     if (ref.targetPath !== undefined && !/^[^.[\]]+(\.[^.[\]]+|\[\d+\])*$/.test(ref.targetPath)) {
       throw new ManifestError(
         where(`spec.valuesFrom[${i}].targetPath`),
-        `"${ref.targetPath}" is not a dotted path like a.b.c or list[0].name`,
+        `${quoted(ref.targetPath)} is not a dotted path like a.b.c or list[0].name`,
+      );
+    }
+    // A values path names keys of plain objects; these would reach JavaScript's prototypes instead.
+    const reserved = ref.targetPath?.split(/[.[\]]/).find((part) => forbiddenKeys.has(part));
+    if (reserved !== undefined) {
+      throw new ManifestError(
+        where(`spec.valuesFrom[${i}].targetPath`),
+        `${quoted(ref.targetPath as string)} uses the reserved key "${reserved}"`,
       );
     }
   });

@@ -5,30 +5,44 @@ import { z } from "zod";
 import { durationSchema as duration, parseDuration } from "./duration.js";
 import { ManifestError } from "./errors.js";
 import { kustomizeImage, kustomizePatch } from "./kustomize-fields.js";
+import {
+  checked,
+  checkedMetadata,
+  namespaceSchema,
+  objectNameSchema,
+  pathDepth,
+  reconcilerNameError,
+  relativePathError,
+  resourceNameError,
+} from "./names.js";
 
 export const KUSTOMIZATION_GROUP = "kustomize.toolkit.fluxcd.io";
 
 const varName = /^[_a-zA-Z][_a-zA-Z0-9]*$/;
 
 const crossNamespaceRef = z.object({
-  name: z.string().min(1),
-  namespace: z.string().optional(),
+  name: objectNameSchema,
+  namespace: namespaceSchema.optional(),
 });
+
+const repositoryPath = checked((value) => relativePathError(value));
+/** Components are relative to spec.path; how far up they may go is checked against it after parsing. */
+const componentPath = checked((value) => relativePathError(value, { maxUp: Number.POSITIVE_INFINITY }));
 
 export const kustomizationSpecSchema = z
   .object({
     interval: duration,
     retryInterval: duration.optional(),
     timeout: duration.optional(),
-    path: z.string().optional(),
+    path: repositoryPath.optional(),
     prune: z.boolean(),
     sourceRef: z.object({
       kind: z.enum(["GitRepository", "OCIRepository", "Bucket"]),
-      name: z.string().min(1),
-      namespace: z.string().optional(),
+      name: objectNameSchema,
+      namespace: namespaceSchema.optional(),
       apiVersion: z.string().optional(),
     }),
-    targetNamespace: z.string().max(63).optional(),
+    targetNamespace: namespaceSchema.optional(),
     namePrefix: z.string().max(200).optional(),
     nameSuffix: z.string().max(200).optional(),
     commonMetadata: z
@@ -39,7 +53,7 @@ export const kustomizationSpecSchema = z
       .optional(),
     patches: z.array(kustomizePatch).optional(),
     images: z.array(kustomizeImage).optional(),
-    components: z.array(z.string()).optional(),
+    components: z.array(componentPath).optional(),
     postBuild: z
       .object({
         substitute: z
@@ -52,7 +66,7 @@ export const kustomizationSpecSchema = z
           .array(
             z.object({
               kind: z.enum(["ConfigMap", "Secret"]),
-              name: z.string().min(1),
+              name: objectNameSchema,
               optional: z.boolean().optional(),
             }),
           )
@@ -67,13 +81,13 @@ export const kustomizationSpecSchema = z
         z.object({
           apiVersion: z.string().optional(),
           kind: z.string().min(1),
-          name: z.string().min(1),
-          namespace: z.string().optional(),
+          name: checked(resourceNameError),
+          namespace: namespaceSchema.optional(),
         }),
       )
       .optional(),
     force: z.boolean().optional(),
-    serviceAccountName: z.string().optional(),
+    serviceAccountName: objectNameSchema.optional(),
     kubeConfig: z.unknown().optional(),
     decryption: z.unknown().optional(),
   })
@@ -102,10 +116,7 @@ export function kustomizationKey(ks: { name: string; namespace: string }): strin
 
 /** Validates a Flux Kustomization object read from `file`; errors name the file, object and field. */
 export function parseKustomization(obj: KubernetesObject, file: string): FluxKustomization {
-  const name = obj.metadata?.name;
-  const namespace = obj.metadata?.namespace ?? "flux-system";
-  const subject = `Kustomization/${namespace}/${name ?? "<no name>"}`;
-  if (!name) throw new ManifestError({ file, object: subject, field: "metadata.name" }, "is required");
+  const { name, namespace, subject } = checkedMetadata(obj, "Kustomization", file, reconcilerNameError);
   if (obj.apiVersion !== `${KUSTOMIZATION_GROUP}/v1`) {
     throw new ManifestError(
       { file, object: subject, field: "apiVersion" },
@@ -119,6 +130,11 @@ export function parseKustomization(obj: KubernetesObject, file: string): FluxKus
     throw new ManifestError({ file, object: subject, field }, issue?.message ?? "invalid");
   }
   const spec = parsed.data;
+  const maxUp = pathDepth(spec.path ?? "");
+  (spec.components ?? []).forEach((component, i) => {
+    const why = relativePathError(component, { maxUp });
+    if (why) throw new ManifestError({ file, object: subject, field: `spec.components[${i}]` }, why);
+  });
   if (spec.decryption) {
     throw new ManifestError(
       { file, object: subject, field: "spec.decryption" },

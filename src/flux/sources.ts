@@ -5,12 +5,22 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { z } from "zod";
 import { durationSchema as duration, parseDuration } from "./duration.js";
 import { ManifestError } from "./errors.js";
+import {
+  checked,
+  checkedMetadata,
+  commitError,
+  gitRefNameError,
+  objectNameSchema,
+  ociTagError,
+  relativePathError,
+} from "./names.js";
 
 export const SOURCE_GROUP = "source.toolkit.fluxcd.io";
 export type SourceKind = "GitRepository" | "OCIRepository" | "HelmRepository";
 export const sourceKinds: readonly SourceKind[] = ["GitRepository", "OCIRepository", "HelmRepository"];
 
-const localRef = z.object({ name: z.string().min(1) });
+const localRef = z.object({ name: objectNameSchema });
+const sourcePath = checked((value) => relativePathError(value));
 
 export const gitRepositorySpecSchema = z
   .object({
@@ -22,14 +32,11 @@ export const gitRepositorySpecSchema = z
     timeout: duration.optional(),
     ref: z
       .object({
-        branch: z.string().min(1).optional(),
-        tag: z.string().min(1).optional(),
+        branch: checked((value) => gitRefNameError(value, "branch")).optional(),
+        tag: checked((value) => gitRefNameError(value, "tag")).optional(),
         semver: z.string().min(1).optional(),
         name: z.string().min(1).optional(),
-        commit: z
-          .string()
-          .regex(/^[0-9a-f]{7,40}$/, { message: "must be a hexadecimal commit SHA" })
-          .optional(),
+        commit: checked(commitError).optional(),
       })
       .optional(),
     ignore: z.string().optional(),
@@ -37,8 +44,8 @@ export const gitRepositorySpecSchema = z
       .array(
         z.object({
           repository: localRef,
-          fromPath: z.string().optional(),
-          toPath: z.string().optional(),
+          fromPath: sourcePath.optional(),
+          toPath: sourcePath.optional(),
         }),
       )
       .optional(),
@@ -55,7 +62,7 @@ export const ociRepositorySpecSchema = z
     url: z.string().regex(/^oci:\/\//, { message: "must start with oci://" }),
     ref: z
       .object({
-        tag: z.string().min(1).optional(),
+        tag: checked(ociTagError).optional(),
         semver: z.string().min(1).optional(),
         semverFilter: z.string().optional(),
         digest: z
@@ -79,7 +86,7 @@ export const ociRepositorySpecSchema = z
     suspend: z.boolean().optional(),
     verify: z.unknown().optional(),
     certSecretRef: localRef.optional(),
-    serviceAccountName: z.string().optional(),
+    serviceAccountName: objectNameSchema.optional(),
   })
   .passthrough();
 
@@ -154,10 +161,7 @@ function parseSpec<T>(schema: z.ZodType<T>, obj: KubernetesObject, file: string,
 /** Validates a Flux source object read from `file`; errors name the file, object and field. */
 export function parseSource(obj: KubernetesObject, file: string): FluxSource {
   const kind = obj.kind as SourceKind;
-  const name = obj.metadata?.name;
-  const namespace = obj.metadata?.namespace ?? "flux-system";
-  const subject = `${kind}/${namespace}/${name ?? "<no name>"}`;
-  if (!name) throw new ManifestError({ file, object: subject, field: "metadata.name" }, "is required");
+  const { name, namespace, subject } = checkedMetadata(obj, kind, file);
   const version = (obj.apiVersion ?? "").split("/")[1] ?? "";
   if (!versions[kind]?.includes(version)) {
     throw new ManifestError(
