@@ -1,14 +1,24 @@
 // The repository tree at one commit, from GitHub's tarball endpoint with the installation token: no clone, and
-// no credentials written to disk. Extracted by the system `tar`, which refuses absolute paths and `..`;
-// symlinks that point out of the tree are rejected later by the engine (source/repo-path.ts).
-import { spawn } from "node:child_process";
+// no credentials written to disk. Streamed into the engine's own extractor (source/tar-extract.ts): absolute
+// names and `..` refused, nothing written through a symlink, symlinks that lead out of the tree left out, and
+// the download, the unpacked size and the number of files bounded while it streams.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import {
+  ArchiveError,
+  type ArchiveInput,
+  ArchiveLimitError,
+  type ArchiveLimits,
+  extractTarGz,
+} from "../source/tar-extract.js";
 import type { GitHubClient, RepoRef } from "./client.js";
 
 /** A tarball larger than this is refused rather than filling the disk. */
 export const MAX_TARBALL_BYTES = 256 * 1024 * 1024;
+/** What a repository tree may unpack to: bytes and files. */
+export const MAX_TREE_BYTES = 1024 * 1024 * 1024;
+export const MAX_TREE_FILES = 100_000;
 
 export interface FetchedTree {
   dir: string;
@@ -40,60 +50,35 @@ export async function fetchTree(github: GitHubClient, repo: RepoRef, sha: string
 
 /**
  * GitHub's tarballs hold one top-level directory (`owner-repo-sha/`); its contents become `dir`. Stops (and
- * fails) once more than `maxBytes` (default MAX_TARBALL_BYTES) arrived.
+ * fails) once more than `maxBytes` (default MAX_TARBALL_BYTES) arrived, or the tree unpacks to more than
+ * `limits` allow.
  */
 export async function extractTarball(
   source: ReadableStream<Uint8Array> | Buffer,
   dir: string,
-  opts: { what?: string; maxBytes?: number } = {},
+  opts: { what?: string; maxBytes?: number; limits?: Partial<ArchiveLimits> } = {},
 ): Promise<void> {
   const what = opts.what ?? "the repository";
   const maxBytes = opts.maxBytes ?? MAX_TARBALL_BYTES;
-  const tar = spawn(
-    "tar",
-    ["-xz", "--strip-components=1", "--no-same-owner", "--no-same-permissions", "-C", dir, "-f", "-"],
-    { stdio: ["pipe", "ignore", "pipe"] },
-  );
-  let stderr = "";
-  tar.stderr.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve, reject) => {
-    tar.on("error", reject);
-    tar.on("close", resolve);
-  });
-  tar.stdin.on("error", () => {
-    // tar closed its input early; its exit code tells why
-  });
-  let received = 0;
-  let tooLarge = false;
-  const write = (chunk: Uint8Array) =>
-    new Promise<void>((resolve) => (tar.stdin.write(chunk) ? resolve() : tar.stdin.once("drain", resolve)));
-  if (Buffer.isBuffer(source)) {
-    received = source.length;
-    tooLarge = received > maxBytes;
-    if (!tooLarge) await write(source);
-  } else {
-    const reader = source.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      received += value.length;
-      if (received > maxBytes) {
-        tooLarge = true;
-        await reader.cancel();
-        break;
-      }
-      await write(value);
-    }
+  try {
+    await extractTarGz(source as ArchiveInput, dir, {
+      what,
+      stripComponents: 1,
+      // A repository may hold a link to /usr/bin/python in a corner; the engine refuses to follow such links
+      // anyway (source/repo-path.ts), so it is left out rather than failing the whole tree.
+      escapingSymlinks: "skip",
+      limits: {
+        maxUnpackedBytes: MAX_TREE_BYTES,
+        maxEntries: MAX_TREE_FILES,
+        ...opts.limits,
+        maxCompressedBytes: maxBytes,
+      },
+    });
+  } catch (err) {
+    if (err instanceof ArchiveLimitError && err.limit === "maxCompressedBytes")
+      throw new Error(`${what} is over the ${maxBytes} bytes limit for a repository tarball`, { cause: err });
+    if (err instanceof ArchiveError)
+      throw new Error(`cannot extract the repository tarball: ${err.message}`, { cause: err });
+    throw err;
   }
-  if (tooLarge) {
-    tar.kill();
-    await exited.catch(() => undefined);
-    throw new Error(`${what} is over the ${maxBytes} bytes limit for a repository tarball`);
-  }
-  tar.stdin.end();
-  const code = await exited;
-  if (code !== 0)
-    throw new Error(`cannot extract the repository tarball: ${stderr.trim() || `tar exited ${code}`}`);
 }

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { extractTarball } from "../../src/github/fetch-tree.js";
+import { tarGzOf } from "../source/tar-fixture.js";
 
 function tarball(files: Record<string, string>, prefix = "acme-repo-abc1234"): Buffer {
   const root = mkdtempSync(join(tmpdir(), "gitops-bot-tar-src-"));
@@ -46,5 +47,39 @@ describe("extractTarball", () => {
     await expect(extractTarball(Buffer.from("not a tarball"), dir)).rejects.toThrow(
       /cannot extract the repository tarball/,
     );
+  });
+
+  it("refuses members outside the tree and leaves out symlinks that lead out, touching nothing outside", async () => {
+    const outside = mkdtempSync(join(tmpdir(), "gitops-bot-canary-"));
+    writeFileSync(join(outside, "canary.txt"), "canary\n");
+    const dir = mkdtempSync(join(tmpdir(), "gitops-bot-tar-"));
+    await expect(
+      extractTarball(
+        stream(tarGzOf([{ path: `acme-repo-abc/../../${outside}/canary.txt`, content: "owned" }])),
+        dir,
+        { what: "acme/repo@abc1234" },
+      ),
+    ).rejects.toThrow(
+      /cannot extract the repository tarball: acme\/repo@abc1234: member ".*" contains ".."; refused/,
+    );
+    await extractTarball(
+      stream(
+        tarGzOf([
+          { path: "acme-repo-abc/a.yaml", content: "a: 1\n" },
+          { type: "symlink", path: "acme-repo-abc/evil", target: outside },
+        ]),
+      ),
+      dir,
+      { what: "acme/repo@abc1234" },
+    );
+    expect(existsSync(join(dir, "evil"))).toBe(false);
+    await expect(
+      extractTarball(
+        stream(tarGzOf([{ path: "acme-repo-abc/f.bin", content: Buffer.alloc(4 * 1024 * 1024) }])),
+        mkdtempSync(join(tmpdir(), "gitops-bot-tar-")),
+        { what: "acme/repo@abc1234", limits: { maxUnpackedBytes: 1024 * 1024 } },
+      ),
+    ).rejects.toThrow("acme/repo@abc1234: unpacks to more than 1048576 bytes; refused");
+    expect(readFileSync(join(outside, "canary.txt"), "utf8")).toBe("canary\n");
   });
 });
