@@ -1,28 +1,30 @@
 // Rendering a Flux Kustomization with the real `kustomize` binary, as kustomize-controller does:
 // a directory without kustomization.yaml gets one generated from its manifests, and the Flux fields
 // (targetNamespace, namePrefix/Suffix, patches, images, components) go into an overlay around spec.path.
-// Builds run in a private copy of the checkout, never in the user's files.
-import { execFile } from "node:child_process";
+// Builds run in a private copy of the checkout, never in the user's files, and are bounded: every reference a
+// kustomization makes is checked first (kustomize-references.ts: no remote resources unless the operator allows
+// them, nothing outside the tree, no Helm inflation), kustomize runs through runTool (minimal environment,
+// timeout, output cap) with its default load restrictor and without exec/KRM plugins.
 import {
   cpSync,
   existsSync,
-  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
-  rmdirSync,
+  realpathSync,
   rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { isAbsolute, join, relative, sep } from "node:path";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { ManifestError } from "../flux/errors.js";
 import type { FluxKustomization } from "../flux/kustomization.js";
 import { defaultManifestLimits, isYamlFile, type ManifestLimits, parseManifests } from "../flux/manifests.js";
 import { toYaml } from "../reconcile/yaml.js";
 import { assertNoEscapingSymlinks, repoRelative, resolveInRepo } from "../source/repo-path.js";
+import { runTool, ToolError } from "../util/child-process.js";
 import {
   buildCacheEnabled,
   buildCacheKey,
@@ -30,12 +32,27 @@ import {
   readBuildCache,
   writeBuildCache,
 } from "./build-cache.js";
-
-const kustomizationFiles = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
-const overlayDir = ".gitops-bot-overlays";
+import {
+  assertBuildReferences,
+  kustomizationFileNames as kustomizationFiles,
+} from "./kustomize-references.js";
 
 export function kustomizeBinary(): string {
   return process.env.GITOPS_BOT_KUSTOMIZE || "kustomize";
+}
+
+/** How a kustomize build is bounded. The operator's `security` section sets these for the GitHub App. */
+export interface KustomizeOptions {
+  /** kustomize is killed after this long (operator `security.maxBuildTime`). */
+  timeoutMs: number;
+  /** kustomize printing more than this is stopped. */
+  maxOutputBytes: number;
+  /** Remote bases and resources (http(s), git); operator `security.remoteKustomizeResources`, never for forks. */
+  allowRemoteResources: boolean;
+}
+
+export function defaultKustomizeOptions(): KustomizeOptions {
+  return { timeoutMs: 2 * 60_000, maxOutputBytes: 256 * 1024 * 1024, allowRemoteResources: false };
 }
 
 export interface WorkTree {
@@ -43,16 +60,48 @@ export interface WorkTree {
   cleanup(): void;
 }
 
+/** Work trees made by prepareWorkTree and not cleaned up yet: the trees kustomize builds are confined to. */
+const liveWorkTrees = new Set<string>();
+
+function inside(root: string, target: string): boolean {
+  const rel = relative(root, target);
+  return rel === "" || (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
+}
+
+/** The work tree `dir` is in, when prepareWorkTree made it. */
+function workTreeOf(dir: string): string | undefined {
+  let real: string;
+  try {
+    real = realpathSync(dir);
+  } catch {
+    return undefined;
+  }
+  for (const root of liveWorkTrees) if (inside(root, real)) return root;
+  return undefined;
+}
+
 /** Copies a checkout (without .git) to a private temporary directory, refusing symlinks that lead out. */
 export function prepareWorkTree(repoDir: string): WorkTree {
   assertNoEscapingSymlinks(repoDir, repoDir);
-  const dir = mkdtempSync(join(tmpdir(), "gitops-bot-build-"));
-  cpSync(repoDir, dir, {
-    recursive: true,
-    verbatimSymlinks: true,
-    filter: (src) => !src.endsWith("/.git") && !src.includes("/.git/"),
-  });
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), "gitops-bot-build-")));
+  try {
+    cpSync(repoDir, dir, {
+      recursive: true,
+      verbatimSymlinks: true,
+      filter: (src) => !src.endsWith("/.git") && !src.includes("/.git/"),
+    });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  liveWorkTrees.add(dir);
+  return {
+    dir,
+    cleanup: () => {
+      liveWorkTrees.delete(dir);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 function hasKustomizationFile(dir: string): boolean {
@@ -110,25 +159,60 @@ function isKubernetesManifest(abs: string, file: string, limits: ManifestLimits)
   return /^apiVersion:[ \t]*\S/m.test(text) && /^kind:[ \t]*\S/m.test(text);
 }
 
-export function runKustomize(dir: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(kustomizeBinary(), ["build", dir], { maxBuffer: 512 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === "ENOENT") {
-          reject(
-            new Error(
-              `kustomize binary "${kustomizeBinary()}" not found: install kustomize v5 or set GITOPS_BOT_KUSTOMIZE`,
-            ),
-          );
-        } else {
-          reject(new Error((stderr || err.message).trim().replace(/^Error: /, "")));
-        }
-        return;
-      }
-      resolve(stdout);
-    });
+export interface RunKustomizeOptions extends Partial<KustomizeOptions> {
+  /**
+   * The tree every reference must stay inside; default: the work tree (from prepareWorkTree) `dir` is in, else
+   * `dir` itself.
+   */
+  root?: string;
+  /** The largest kustomization file read while checking references. */
+  maxFileBytes?: number;
+}
+
+/**
+ * `kustomize build <dir>`, after checking every kustomization it reaches (kustomize-references.ts). Errors: a
+ * ManifestError naming the kustomization file and field of a refused reference, else an Error with
+ * kustomize's own message (or the timeout / output limit).
+ */
+export async function runKustomize(dir: string, options: RunKustomizeOptions = {}): Promise<string> {
+  const opts = { ...defaultKustomizeOptions(), ...definedOnly(options) };
+  assertBuildReferences([dir], {
+    root: options.root ?? workTreeOf(dir) ?? dir,
+    allowRemoteResources: opts.allowRemoteResources,
+    maxFileBytes: options.maxFileBytes ?? defaultManifestLimits().maxFileBytes,
   });
+  return kustomizeBuild(dir, opts, "kustomize build");
+}
+
+/** Keeps callers' `undefined` from overriding a default. */
+function definedOnly<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Runs the binary: default load restrictor (files only from inside each kustomization's root), no plugins. */
+async function kustomizeBuild(dir: string, opts: KustomizeOptions, label: string): Promise<string> {
+  try {
+    const { stdout } = await runTool({
+      binary: kustomizeBinary(),
+      args: ["build", dir],
+      timeoutMs: opts.timeoutMs,
+      maxOutputBytes: opts.maxOutputBytes,
+      label,
+    });
+    return stdout;
+  } catch (err) {
+    if (!(err instanceof ToolError)) throw err;
+    if (err.reason === "not-found") {
+      throw new Error(
+        `kustomize binary "${kustomizeBinary()}" not found: install kustomize v5 or set GITOPS_BOT_KUSTOMIZE`,
+        { cause: err },
+      );
+    }
+    if (err.reason === "exit" && err.stderr.trim()) {
+      throw new Error(err.stderr.trim().replace(/^Error: /, ""), { cause: err });
+    }
+    throw err;
+  }
 }
 
 /** Builds one Flux Kustomization inside a work tree and returns its objects, commonMetadata applied. */
@@ -136,7 +220,9 @@ export async function buildKustomization(
   work: WorkTree,
   ks: FluxKustomization,
   limits: ManifestLimits = defaultManifestLimits(),
+  options: Partial<KustomizeOptions> = {},
 ): Promise<KubernetesObject[]> {
+  const opts = { ...defaultKustomizeOptions(), ...definedOnly(options) };
   const object = `Kustomization/${ks.namespace}/${ks.name}`;
   const where = { file: ks.file, object, field: "spec.path" };
   const target = resolveInRepo(work.dir, ks.spec.path ?? "./", where);
@@ -162,20 +248,28 @@ export async function buildKustomization(
   const cached = tree ? readBuildCache(cacheKey) : undefined;
   if (cached) return cached;
 
-  // Beside the work tree, not inside it: an overlay inside a tree whose root is spec.path ("./") is a cycle.
-  const overlayRoot = `${work.dir}${overlayDir}`;
-  const overlay = join(overlayRoot, `${ks.namespace}-${ks.name}`);
-  mkdirSync(overlay, { recursive: true });
   const spec = ks.spec;
-  const components = (spec.components ?? []).map((c, i) =>
-    relative(
-      overlay,
-      resolveInRepo(work.dir, join(relative(work.dir, target), c), {
-        ...where,
-        field: `spec.components[${i}]`,
-      }),
-    ),
+  const componentDirs = (spec.components ?? []).map((c, i) =>
+    resolveInRepo(work.dir, join(relative(work.dir, target), c), {
+      ...where,
+      field: `spec.components[${i}]`,
+    }),
   );
+  try {
+    assertBuildReferences([target, ...componentDirs], {
+      root: work.dir,
+      allowRemoteResources: opts.allowRemoteResources,
+      maxFileBytes: limits.maxFileBytes,
+    });
+  } catch (err) {
+    if (!(err instanceof ManifestError)) throw err;
+    throw new ManifestError({ file: ks.file, object }, err.message, { cause: err });
+  }
+
+  // A private directory of its own, outside the work tree (an overlay inside a tree whose root is spec.path
+  // "./" is a cycle); no repository string is part of its path, and only this function removes it.
+  const overlay = mkdtempSync(join(tmpdir(), "gitops-bot-overlay-"));
+  const components = componentDirs.map((c) => relative(overlay, c));
   const kustomization: Record<string, unknown> = {
     apiVersion: "kustomize.config.k8s.io/v1beta1",
     kind: "Kustomization",
@@ -187,29 +281,30 @@ export async function buildKustomization(
     ...(spec.images?.length ? { images: spec.images } : {}),
     ...(components.length ? { components } : {}),
   };
-  writeFileSync(join(overlay, "kustomization.yaml"), toYaml(kustomization));
-
   let output: string;
   try {
-    output = await runKustomize(overlay);
+    writeFileSync(join(overlay, "kustomization.yaml"), toYaml(kustomization));
+    output = await kustomizeBuild(overlay, opts, `kustomize build ${spec.path ?? "./"}`);
   } catch (err) {
-    throw new ManifestError(
-      { file: ks.file, object },
-      `kustomize build ${ks.spec.path ?? "./"} failed: ${(err as Error).message}`,
-    );
+    throw new ManifestError({ file: ks.file, object }, buildFailure(err, spec.path ?? "./"), { cause: err });
   } finally {
     rmSync(overlay, { recursive: true, force: true });
-    try {
-      rmdirSync(overlayRoot);
-    } catch {
-      // another build of the same run still has its overlay there
-    }
   }
   const objects = parseManifests(output, ks.spec.path ?? "./", limits).map((o) =>
     withCommonMetadata(o.object, spec.commonMetadata),
   );
   if (tree) writeBuildCache(cacheKey, objects);
   return objects;
+}
+
+/** What went wrong in a build, for the Kustomization's error: kustomize's words, or which bound stopped it. */
+function buildFailure(err: unknown, path: string): string {
+  const message = (err as Error).message;
+  if (err instanceof ToolError && err.reason === "timeout") {
+    return `${message} (the build time limit, operator setting security.maxBuildTime)`;
+  }
+  if (err instanceof ToolError && err.reason === "output-limit") return message;
+  return `kustomize build ${path} failed: ${message}`;
 }
 
 function withCommonMetadata(

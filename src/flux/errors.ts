@@ -13,8 +13,9 @@ export class ManifestError extends Error {
   constructor(
     readonly location: ManifestLocation,
     readonly reason: string,
+    options?: ErrorOptions,
   ) {
     const where = [location.file, location.object, location.field].filter(Boolean).join(": ");
-    super(where ? `${where}: ${reason}` : reason);
+    super(where ? `${where}: ${reason}` : reason, options);
   }
 }
