@@ -1,16 +1,19 @@
 // GitRepository sources: resolve the ref (branch, tag, semver range or commit) with `git ls-remote`, fetch
 // that one commit shallowly with the real git, apply the ignore rules and store the tree in the
-// content-addressed cache, keyed by URL, commit and ignore rules. Credentials reach git through the
-// environment (an http.extraHeader, or an SSH key in a private temporary file), never through the command
-// line, a config file or the cache, and are removed from anything git prints.
-import { execFile } from "node:child_process";
+// content-addressed cache, keyed by URL, commit, ignore rules and the credentials used (cache.ts
+// credentialScope). Credentials reach git through the environment (an http.extraHeader, or an SSH key in a
+// private temporary file), never through the command line, a config file or the cache, and are removed from
+// anything git prints. git runs through runTool: a minimal environment and private HOME (no credential helper,
+// ssh-agent or config of the host), http(s) and ssh transports only, and one deadline for the whole fetch.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import semver from "semver";
 import type { GitRepositorySpec } from "../flux/sources.js";
-import { cached, cachePath, sha256Hex } from "./cache.js";
+import { runTool, ToolError } from "../util/child-process.js";
+import { cached, cachePath, credentialScope, sha256Hex } from "./cache.js";
 import { type BasicAuth, basicAuthHeader, displayUrl, redact } from "./credentials.js";
+import { formatMs } from "./http-body.js";
 
 export interface GitCredentials {
   basic?: BasicAuth;
@@ -53,21 +56,22 @@ const defaultIgnore = [
   "**/.flux.yaml",
 ];
 
+/** What git may print on stdout (ls-remote of a repository with many tags, ls-files of a large tree). */
+const maxGitOutputBytes = 64 * 1024 * 1024;
+
 interface GitEnv {
-  env: NodeJS.ProcessEnv;
+  env: Record<string, string>;
   secrets: string[];
+  /** When the whole fetch must be done (the source's timeout, from its start). */
+  deadline: number;
+  timeoutMs: number;
   cleanup(): void;
 }
 
-function gitEnv(creds: GitCredentials): GitEnv {
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: tmpdir(),
-    GIT_CONFIG_NOSYSTEM: "1",
-    GIT_CONFIG_GLOBAL: "/dev/null",
-    GIT_TERMINAL_PROMPT: "0",
-    GIT_ASKPASS: "/bin/false",
-    SSH_ASKPASS: "/bin/false",
+function gitEnv(creds: GitCredentials, timeoutMs: number): GitEnv {
+  const env: Record<string, string> = {
+    // Only network transports: no file://, local paths, ext:: (which runs a command) or fd::.
+    GIT_ALLOW_PROTOCOL: "http:https:ssh",
   };
   const secrets: string[] = [];
   let keyDir: string | undefined;
@@ -87,11 +91,14 @@ function gitEnv(creds: GitCredentials): GitEnv {
     });
     writeFileSync(hosts, creds.ssh.knownHosts ?? "", { mode: 0o600 });
     const strict = creds.ssh.knownHosts ? "yes" : "accept-new";
-    env.GIT_SSH_COMMAND = `ssh -i ${key} -o IdentitiesOnly=yes -o UserKnownHostsFile=${hosts} -o StrictHostKeyChecking=${strict} -o BatchMode=yes`;
+    // -F /dev/null and IdentityAgent=none: no ssh config or agent of the host, only the Secret's key.
+    env.GIT_SSH_COMMAND = `ssh -F /dev/null -i ${key} -o IdentitiesOnly=yes -o IdentityAgent=none -o UserKnownHostsFile=${hosts} -o StrictHostKeyChecking=${strict} -o BatchMode=yes`;
   }
   return {
     env,
     secrets,
+    deadline: Date.now() + timeoutMs,
+    timeoutMs,
     cleanup: () => {
       if (keyDir) rmSync(keyDir, { recursive: true, force: true });
     },
@@ -103,41 +110,41 @@ const gitBoilerplate = new Set([
   "and the repository exists.",
 ]);
 
-function git(args: string[], g: GitEnv, opts: { cwd?: string; timeoutMs: number }): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      "git",
+async function git(args: string[], g: GitEnv, opts: { cwd?: string } = {}): Promise<string> {
+  const left = g.deadline - Date.now();
+  if (left <= 0) throw new Error(`timed out after ${formatMs(g.timeoutMs)}`);
+  try {
+    const { stdout } = await runTool({
+      binary: "git",
       args,
-      {
-        cwd: opts.cwd,
-        env: g.env,
-        maxBuffer: 64 * 1024 * 1024,
-        timeout: opts.timeoutMs,
-        killSignal: "SIGKILL",
-      },
-      (err, stdout, stderr) => {
-        if (!err) return resolve(stdout);
-        if ((err as NodeJS.ErrnoException).code === "ENOENT")
-          return reject(new Error("git not found on PATH"));
-        // git ends every failed remote access with the same advice, which would push the real cause (ssh's
-        // "Host key verification failed.", "Permission denied (publickey).") out of the last lines.
-        const text = (stderr.trim() || err.message)
-          .split("\n")
-          .filter((l) => l.trim() && !l.startsWith("hint:") && !gitBoilerplate.has(l.trim()));
-        reject(
-          new Error(
-            redact(
-              text
-                .slice(-3)
-                .join("; ")
-                .replace(/^fatal: /, ""),
-              g.secrets,
-            ),
-          ),
-        );
-      },
+      cwd: opts.cwd,
+      env: g.env,
+      timeoutMs: left,
+      maxOutputBytes: maxGitOutputBytes,
+      label: `git ${args[0]}`,
+    });
+    return stdout;
+  } catch (err) {
+    if (!(err instanceof ToolError)) throw err;
+    // No `cause` here and below: a ToolError carries git's raw stderr, which may hold a credential.
+    if (err.reason === "not-found") throw new Error("git not found on PATH");
+    if (err.reason === "timeout") throw new Error(`timed out after ${formatMs(g.timeoutMs)}`);
+    if (err.reason === "output-limit") throw new Error(redact(err.message, g.secrets));
+    // git ends every failed remote access with the same advice, which would push the real cause (ssh's
+    // "Host key verification failed.", "Permission denied (publickey).") out of the last lines.
+    const text = (err.stderr.trim() || err.message)
+      .split("\n")
+      .filter((l) => l.trim() && !l.startsWith("hint:") && !gitBoilerplate.has(l.trim()));
+    throw new Error(
+      redact(
+        text
+          .slice(-3)
+          .join("; ")
+          .replace(/^fatal: /, ""),
+        g.secrets,
+      ),
     );
-  });
+  }
 }
 
 interface RemoteRef {
@@ -162,11 +169,13 @@ export async function resolveGitRef(
   url: string,
   ref: GitRepositorySpec["ref"],
   g: GitEnv,
-  timeoutMs: number,
 ): Promise<{ commit: string; revision: string; fetchRef?: string }> {
   const r = ref ?? {};
   if (r.commit) {
     const commit = r.commit;
+    // A commit needs no lookup, but the cache must not answer before the server has: this run proves, with
+    // its own credentials (or none), that it may read the repository at all.
+    await git(["ls-remote", url, r.branch ? `refs/heads/${r.branch}` : "HEAD"], g);
     return {
       commit,
       revision: r.branch ? `${r.branch}@sha1:${commit}` : `sha1:${commit}`,
@@ -175,7 +184,7 @@ export async function resolveGitRef(
   }
   if (r.semver) {
     if (!semver.validRange(r.semver)) throw new Error(`ref.semver "${r.semver}" is not a valid semver range`);
-    const tags = parseLsRemote(await git(["ls-remote", "--tags", url], g, { timeoutMs })).map((t) => ({
+    const tags = parseLsRemote(await git(["ls-remote", "--tags", url], g)).map((t) => ({
       tag: t.name.replace(/^refs\/tags\//, ""),
       sha: t.sha,
     }));
@@ -195,14 +204,14 @@ export async function resolveGitRef(
   }
   if (r.tag) {
     const found = parseLsRemote(
-      await git(["ls-remote", url, `refs/tags/${r.tag}`, `refs/tags/${r.tag}^{}`], g, { timeoutMs }),
+      await git(["ls-remote", url, `refs/tags/${r.tag}`, `refs/tags/${r.tag}^{}`], g),
     )[0];
     if (!found) throw new Error(`tag "${r.tag}" not found`);
     return { commit: found.sha, revision: `${r.tag}@sha1:${found.sha}`, fetchRef: `refs/tags/${r.tag}` };
   }
   // Flux's default when no ref is given is the master branch.
   const branch = r.branch ?? "master";
-  const found = parseLsRemote(await git(["ls-remote", url, `refs/heads/${branch}`], g, { timeoutMs }))[0];
+  const found = parseLsRemote(await git(["ls-remote", url, `refs/heads/${branch}`], g))[0];
   if (!found) throw new Error(`branch "${branch}" not found`);
   return { commit: found.sha, revision: `${branch}@sha1:${found.sha}`, fetchRef: `refs/heads/${branch}` };
 }
@@ -214,42 +223,36 @@ export async function fetchGitRepository(
   cacheDir: string,
   timeoutMs: number,
 ): Promise<GitArtifact> {
-  const g = gitEnv(creds);
+  const g = gitEnv(creds, timeoutMs);
   const url = spec.url;
   try {
-    const resolved = await resolveGitRef(url, spec.ref, g, timeoutMs);
+    const resolved = await resolveGitRef(url, spec.ref, g);
     const key = `${sha256Hex(url).slice(0, 16)}-${resolved.commit}-${sha256Hex(spec.ignore ?? "").slice(0, 8)}`;
-    const dir = await cached(cachePath(cacheDir, "git", key), async (tmp) => {
+    // Entries are kept per credential identity: a tree fetched with a Secret is never served to a run
+    // without it (or with another one).
+    const scope = credentialScope(cacheDir, creds.basic || creds.ssh ? creds : undefined);
+    const dir = await cached(cachePath(cacheDir, `git/${scope}`, key), async (tmp) => {
       mkdirSync(tmp, { recursive: true });
-      await git(["init", "--quiet", tmp], g, { timeoutMs });
+      await git(["init", "--quiet", tmp], g);
       let fetched = false;
       if (resolved.commit.length === 40) {
-        fetched = await git(["fetch", "--quiet", "--depth", "1", url, resolved.commit], g, {
-          cwd: tmp,
-          timeoutMs,
-        })
+        fetched = await git(["fetch", "--quiet", "--depth", "1", url, resolved.commit], g, { cwd: tmp })
           .then(() => true)
           .catch(() => false);
       }
       if (!fetched) {
         // Servers that do not serve arbitrary commits: fetch the ref (or everything) and find the commit in it.
         const refspec = resolved.fetchRef ?? "+refs/heads/*:refs/remotes/origin/*";
-        await git(["fetch", "--quiet", url, refspec], g, { cwd: tmp, timeoutMs });
+        await git(["fetch", "--quiet", url, refspec], g, { cwd: tmp });
       }
       const commit = (
-        await git(["rev-parse", "--verify", `${resolved.commit}^{commit}`], g, { cwd: tmp, timeoutMs })
+        await git(["rev-parse", "--verify", `${resolved.commit}^{commit}`], g, { cwd: tmp })
       ).trim();
-      await git(["-c", "advice.detachedHead=false", "checkout", "--quiet", commit], g, {
-        cwd: tmp,
-        timeoutMs,
-      });
+      await git(["-c", "advice.detachedHead=false", "checkout", "--quiet", commit], g, { cwd: tmp });
       const patterns = join(tmp, ".git", "gitops-bot-ignore");
       writeFileSync(patterns, [...defaultIgnore, ...(spec.ignore ?? "").split("\n")].join("\n"));
       const ignored = (
-        await git(["ls-files", "-z", "--cached", "--ignored", `--exclude-from=${patterns}`], g, {
-          cwd: tmp,
-          timeoutMs,
-        })
+        await git(["ls-files", "-z", "--cached", "--ignored", `--exclude-from=${patterns}`], g, { cwd: tmp })
       )
         .split("\0")
         .filter(Boolean);
