@@ -1,11 +1,12 @@
 // Helm HTTP repositories (HelmRepository of type default): the index.yaml, choosing a chart version by a
 // semver range as source-controller does, and downloading the chart archive into the content-addressed cache.
-import { writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import semver from "semver";
 import { parse } from "yaml";
 import { z } from "zod";
 import { cached, cachePath, sha256Hex } from "./cache.js";
 import { type BasicAuth, basicAuthHeader, displayUrl } from "./credentials.js";
+import { fetchFailure, readBoundedBody, writeBoundedBody } from "./http-body.js";
 
 const maxIndexBytes = 64 * 1024 * 1024;
 const maxChartBytes = 64 * 1024 * 1024;
@@ -38,31 +39,56 @@ export interface HelmIndexResult {
   revision: string;
 }
 
-async function fetchBytes(
+/** A GET whose body the caller reads with a bound; credentials never follow a redirect to another host. */
+async function get(
   url: string,
   auth: BasicAuth | undefined,
-  limit: number,
+  signal: AbortSignal,
   timeoutMs: number,
-): Promise<Buffer> {
-  const headers: Record<string, string> = {};
-  if (auth) headers.authorization = basicAuthHeader(auth);
-  let response: Response;
+): Promise<Response> {
+  let current = new URL(url);
+  for (let hop = 0; hop <= maxRedirects; hop++) {
+    const headers: Record<string, string> = {};
+    // Credentials only for the host they were given for, as Helm does; a redirect elsewhere gets none.
+    if (auth && current.host === new URL(url).host) headers.authorization = basicAuthHeader(auth);
+    let response: Response;
+    try {
+      response = await fetch(current, { headers, signal, redirect: "manual" });
+    } catch (err) {
+      throw new Error(`GET ${displayUrl(current.toString())}: ${fetchFailure(err, timeoutMs)}`, {
+        cause: err,
+      });
+    }
+    const location = response.headers.get("location");
+    if (response.status >= 300 && response.status < 400 && location) {
+      await response.body?.cancel().catch(() => undefined);
+      const next = new URL(location, current);
+      if (next.protocol !== "https:" && next.protocol !== "http:")
+        throw new Error(`GET ${displayUrl(current.toString())}: redirect to ${next.protocol} refused`);
+      current = next;
+      continue;
+    }
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new Error(
+        `GET ${displayUrl(current.toString())}: HTTP ${response.status}${response.status === 401 ? " (check the secretRef credentials)" : ""}`,
+      );
+    }
+    return response;
+  }
+  throw new Error(`GET ${displayUrl(url)}: more than ${maxRedirects} redirects`);
+}
+
+const maxRedirects = 5;
+
+/** Reads (or writes) a body, with the request's failures and the body's in the same words. */
+async function bounded<T>(url: string, timeoutMs: number, work: () => Promise<T>): Promise<T> {
   try {
-    response = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs), redirect: "follow" });
+    return await work();
   } catch (err) {
-    const cause = (err as { cause?: { message?: string } }).cause?.message;
-    throw new Error(`GET ${displayUrl(url)}: ${cause ?? (err as Error).message}`);
+    if ((err as Error).message?.startsWith(`GET ${displayUrl(url)}`)) throw err;
+    throw new Error(`GET ${displayUrl(url)}: ${fetchFailure(err, timeoutMs)}`, { cause: err });
   }
-  if (!response.ok) {
-    throw new Error(
-      `GET ${displayUrl(url)}: HTTP ${response.status}${response.status === 401 ? " (check the secretRef credentials)" : ""}`,
-    );
-  }
-  const length = Number(response.headers.get("content-length") ?? 0);
-  if (length > limit) throw new Error(`GET ${displayUrl(url)}: larger than the ${limit}-byte limit`);
-  const body = Buffer.from(await response.arrayBuffer());
-  if (body.length > limit) throw new Error(`GET ${displayUrl(url)}: larger than the ${limit}-byte limit`);
-  return body;
 }
 
 export async function fetchHelmIndex(
@@ -71,7 +97,10 @@ export async function fetchHelmIndex(
   timeoutMs: number,
 ): Promise<HelmIndexResult> {
   const url = `${repoUrl.replace(/\/+$/, "")}/index.yaml`;
-  const body = await fetchBytes(url, auth, maxIndexBytes, timeoutMs);
+  const signal = AbortSignal.timeout(timeoutMs);
+  const body = await bounded(url, timeoutMs, async () =>
+    readBoundedBody(await get(url, auth, signal, timeoutMs), maxIndexBytes, `GET ${displayUrl(url)}`),
+  );
   let raw: unknown;
   try {
     raw = parse(body.toString("utf8"), { maxAliasCount: 100 });
@@ -120,31 +149,55 @@ export function findChart(index: HelmIndex, chart: string, range: string | undef
   return entry;
 }
 
-/** Downloads a chart archive into the cache (keyed by the index digest, else URL and version); returns its path. */
+/** The index's digest of a chart archive as 64 hex digits (Helm writes bare hex; `sha256:` is accepted). */
+function chartDigest(entry: HelmIndexEntry): string | undefined {
+  if (entry.digest === undefined || entry.digest === "") return undefined;
+  const hex = entry.digest.replace(/^sha256:/, "");
+  if (!/^[0-9a-f]{64}$/.test(hex))
+    throw new Error(
+      `chart ${entry.name} ${entry.version}: index digest "${entry.digest}" is not a sha256 digest`,
+    );
+  return hex;
+}
+
+/**
+ * Downloads a chart archive into the cache (under the credential `scope`, keyed by the index digest, else URL
+ * and version); returns its path.
+ */
 export async function downloadChart(
   cacheDir: string,
   repoUrl: string,
   entry: HelmIndexEntry,
   auth: BasicAuth | undefined,
-  opts: { passCredentials: boolean; timeoutMs: number },
+  opts: { passCredentials: boolean; timeoutMs: number; scope: string },
 ): Promise<string> {
   const base = `${repoUrl.replace(/\/+$/, "")}/`;
-  const url = new URL(entry.urls[0] as string, base).toString();
+  const url = new URL(entry.urls[0] as string, base);
+  if (url.protocol !== "https:" && url.protocol !== "http:")
+    throw new Error(`chart ${entry.name} ${entry.version}: URL ${displayUrl(url.toString())} is not http(s)`);
   // Like Helm, credentials go to another host only when passCredentials says so.
-  const sameHost = new URL(url).host === new URL(base).host;
-  const key = entry.digest ? `${entry.digest}.tgz` : `${sha256Hex(`${url}@${entry.version}`)}.tgz`;
-  return cached(cachePath(cacheDir, "helm-charts", key), async (tmp) => {
-    const body = await fetchBytes(
-      url,
-      sameHost || opts.passCredentials ? auth : undefined,
-      maxChartBytes,
-      opts.timeoutMs,
-    );
-    if (entry.digest && sha256Hex(body) !== entry.digest) {
+  const sameHost = url.host === new URL(base).host;
+  const digest = chartDigest(entry);
+  const key = digest ? `${digest}.tgz` : `${sha256Hex(`${url}@${entry.version}`)}.tgz`;
+  return cached(cachePath(cacheDir, `helm-charts/${opts.scope}`, key), async (tmp) => {
+    const signal = AbortSignal.timeout(opts.timeoutMs);
+    const hash = createHash("sha256");
+    await bounded(url.toString(), opts.timeoutMs, async () => {
+      const response = await get(
+        url.toString(),
+        sameHost || opts.passCredentials ? auth : undefined,
+        signal,
+        opts.timeoutMs,
+      );
+      await writeBoundedBody(response, tmp, maxChartBytes, `GET ${displayUrl(url.toString())}`, (chunk) =>
+        hash.update(chunk),
+      );
+    });
+    const actual = hash.digest("hex");
+    if (digest && actual !== digest) {
       throw new Error(
-        `${displayUrl(url)}: digest ${sha256Hex(body)} does not match the index (${entry.digest})`,
+        `${displayUrl(url.toString())}: digest ${actual} does not match the index (${entry.digest})`,
       );
     }
-    writeFileSync(tmp, body);
   });
 }

@@ -2,8 +2,8 @@
 // first use (at most once per run) and resolved to local files — a directory for Kustomizations, a chart for
 // HelmReleases — with the revision each resolved to. A fetch failure names the source and the reason.
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
-import { isAbsolute, join, relative, resolve } from "node:path";
+import { cpSync, existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { parse } from "yaml";
 import type { FluxHelmRelease } from "../flux/helm-release.js";
 import {
@@ -15,18 +15,20 @@ import {
 } from "../flux/sources.js";
 import type { ResolvedChart } from "../helm/release.js";
 import type { SourceResult } from "../reconcile/result.js";
-import { cached, cachePath, sha256Hex } from "./cache.js";
+import { cached, cachePath, credentialScope, sha256Hex } from "./cache.js";
+import { copyTreeContained } from "./copy-tree.js";
 import { type BasicAuth, basicAuthFrom, displayUrl, type SecretReader } from "./credentials.js";
 import { fetchGitRepository, type GitCredentials } from "./git.js";
 import { downloadChart, fetchHelmIndex, findChart, type HelmIndexResult } from "./helm-repository.js";
 import {
-  extractTarGz,
+  assertManifestReference,
+  extractLayer,
   FLUX_CONTENT_MEDIA_TYPE,
   HELM_CHART_MEDIA_TYPE,
   OciClient,
   type OciManifest,
   parseOciUrl,
-  readFromTarGz,
+  readChartYaml,
   selectTag,
 } from "./oci.js";
 import { assertNoEscapingSymlinks, listFiles, resolveInRepo } from "./repo-path.js";
@@ -49,7 +51,15 @@ export interface SourceResolverOptions {
   selfDir: string;
   cacheDir: string;
   secrets: SecretReader;
+  /**
+   * The longest any one source fetch may take, whatever its spec.timeout asks (operator
+   * `security.maxSourceTimeout`, see securityLimits()). Default DEFAULT_MAX_SOURCE_TIMEOUT_MS.
+   */
+  maxTimeoutMs?: number;
 }
+
+/** The operator default for `security.maxSourceTimeout`: 5 minutes. */
+export const DEFAULT_MAX_SOURCE_TIMEOUT_MS = 5 * 60 * 1000;
 
 export class SourceError extends Error {
   override name = "SourceError";
@@ -62,6 +72,12 @@ export class SourceResolver {
   private readonly fetched = new Map<string, SourceResult>();
 
   constructor(private readonly opts: SourceResolverOptions) {}
+
+  /** A source's spec.timeout (Flux default 60s), never more than the operator allows. */
+  private timeoutOf(source: FluxSource): number {
+    const max = this.opts.maxTimeoutMs ?? DEFAULT_MAX_SOURCE_TIMEOUT_MS;
+    return Math.max(1, Math.min(source.timeoutMs, max));
+  }
 
   declare(source: FluxSource): void {
     const key = sourceKey(source);
@@ -156,7 +172,7 @@ export class SourceResolver {
     if (data?.identity) creds.ssh = { identity: data.identity, knownHosts: data.known_hosts };
     else if (data)
       creds.basic = basicAuthFrom(data, `Secret ${source.namespace}/${source.spec.secretRef?.name}`);
-    const base = await fetchGitRepository(source.spec, creds, this.opts.cacheDir, source.timeoutMs);
+    const base = await fetchGitRepository(source.spec, creds, this.opts.cacheDir, this.timeoutOf(source));
     const includes = source.spec.include ?? [];
     if (includes.length === 0) return { dir: base.dir, revision: base.revision };
     // Includes change the content, so the composed tree has its own cache key.
@@ -184,12 +200,15 @@ export class SourceResolver {
         const from = resolveInRepo(artifact.dir, inc.fromPath ?? "./", {
           field: `spec.include[${i}].fromPath`,
         });
-        const to = resolve(tmp, (inc.toPath ?? inc.repository.name).replace(/^\.\//, ""));
-        const rel = relative(tmp, to);
-        if (rel.startsWith("..") || isAbsolute(rel))
-          throw new Error(`spec.include[${i}].toPath escapes the artifact`);
-        mkdirSync(to, { recursive: true });
-        cpSync(from, to, { recursive: true, verbatimSymlinks: true });
+        // Neither side may lead out through a symlink: not the included repository's fromPath, and not a
+        // toPath through a link in this repository (`evil -> ../../..`, `toPath: evil/x`).
+        copyTreeContained({
+          from,
+          fromRoot: artifact.dir,
+          toPath: inc.toPath ?? inc.repository.name,
+          toRoot: tmp,
+          field: `spec.include[${i}]`,
+        });
       }
     });
     return { dir, revision: base.revision };
@@ -203,20 +222,22 @@ export class SourceResolver {
     return new OciClient(parseOciUrl(url), {
       auth,
       insecure: source.spec.insecure ?? false,
-      timeoutMs: source.timeoutMs,
+      timeoutMs: this.timeoutOf(source),
     });
   }
 
   private async ociManifest(
     source: OCIRepositorySource,
-  ): Promise<{ client: OciClient; manifest: OciManifest; revision: string }> {
+  ): Promise<{ client: OciClient; manifest: OciManifest; revision: string; scope: string }> {
     const { registry } = parseOciUrl(source.spec.url);
-    const client = this.ociClient(source.spec.url, source, await this.basicAuth(source, registry));
+    const auth = await this.basicAuth(source, registry);
+    const client = this.ociClient(source.spec.url, source, auth);
+    const scope = credentialScope(this.opts.cacheDir, auth);
     const ref = source.spec.ref ?? {};
     let tag: string | undefined;
     if (ref.digest) {
       const manifest = await client.manifest(ref.digest);
-      return { client, manifest, revision: ref.digest };
+      return { client, manifest, revision: ref.digest, scope };
     }
     if (ref.semver) {
       tag = selectTag(await client.tags(), ref.semver);
@@ -224,8 +245,8 @@ export class SourceResolver {
     } else {
       tag = ref.tag ?? "latest";
     }
-    const manifest = await client.manifest(tag);
-    return { client, manifest, revision: `${tag}@${manifest.digest}` };
+    const manifest = await client.manifest(assertManifestReference(tag));
+    return { client, manifest, revision: `${tag}@${manifest.digest}`, scope };
   }
 
   private selectLayer(source: OCIRepositorySource, manifest: OciManifest, preferred?: string) {
@@ -242,16 +263,17 @@ export class SourceResolver {
   }
 
   private async fetchOci(source: OCIRepositorySource): Promise<SourceArtifact> {
-    const { client, manifest, revision } = await this.ociManifest(source);
+    const { client, manifest, revision, scope } = await this.ociManifest(source);
     const hasFluxLayer = manifest.layers.some((l) => l.mediaType === FLUX_CONTENT_MEDIA_TYPE);
     const layer = this.selectLayer(source, manifest, hasFluxLayer ? FLUX_CONTENT_MEDIA_TYPE : undefined);
-    const blob = await client.blob(this.opts.cacheDir, layer.digest);
     if (source.spec.layerSelector?.operation === "copy") {
       throw new Error("layerSelector.operation copy is only supported for charts (HelmRelease chartRef)");
     }
+    // The digest was checked (sha256:<64 hex>) when the manifest was read; only then may it name a directory.
+    const blob = await client.blob(this.opts.cacheDir, layer.digest, { scope, size: layer.size });
     const dir = await cached(
-      cachePath(this.opts.cacheDir, "oci-extracted", layer.digest.replace(/^sha256:/, "")),
-      (tmp) => extractTarGz(blob, tmp),
+      cachePath(this.opts.cacheDir, `oci-extracted/${scope}`, layer.digest.slice("sha256:".length)),
+      (tmp) => extractLayer(blob, tmp, `OCI layer ${layer.digest}`),
     );
     assertNoEscapingSymlinks(dir, dir);
     return { dir, revision };
@@ -271,10 +293,10 @@ export class SourceResolver {
         );
       }
       return this.track(source, async () => {
-        const { client, manifest, revision } = await this.ociManifest(source);
+        const { client, manifest, revision, scope } = await this.ociManifest(source);
         const layer = this.selectLayer(source, manifest, HELM_CHART_MEDIA_TYPE);
-        const path = await client.blob(this.opts.cacheDir, layer.digest);
-        const meta = await chartMetadataFromArchive(path);
+        const path = await client.blob(this.opts.cacheDir, layer.digest, { scope, size: layer.size });
+        const meta = await chartMetadataFromArchive(path, `chart layer ${layer.digest}`);
         return { path, ...meta, source: `${sourceKey(source)}@${revision}`, revision };
       });
     }
@@ -300,26 +322,28 @@ export class SourceResolver {
             ? wanted.replaceAll("+", "_")
             : selectTag(tags, wanted);
         if (!tag) throw new Error(`no version of chart "${spec.chart}" matches "${wanted}"`);
-        const manifest = await client.manifest(tag);
+        const manifest = await client.manifest(assertManifestReference(tag));
         const layer = manifest.layers.find((l) => l.mediaType === HELM_CHART_MEDIA_TYPE);
         if (!layer)
           throw new Error(`${spec.chart}:${tag} is not a Helm chart (no ${HELM_CHART_MEDIA_TYPE} layer)`);
-        const path = await client.blob(this.opts.cacheDir, layer.digest);
-        const meta = await chartMetadataFromArchive(path);
+        const scope = credentialScope(this.opts.cacheDir, auth);
+        const path = await client.blob(this.opts.cacheDir, layer.digest, { scope, size: layer.size });
+        const meta = await chartMetadataFromArchive(path, `chart ${spec.chart}:${tag}`);
         const revision = `${tag}@${manifest.digest}`;
         return { path, ...meta, source: `${sourceKey(source)}@${revision}`, revision };
       }
       const auth = await this.basicAuth(source);
       let index = this.indexes.get(sourceKey(source));
       if (!index) {
-        index = fetchHelmIndex(source.spec.url, auth, source.timeoutMs);
+        index = fetchHelmIndex(source.spec.url, auth, this.timeoutOf(source));
         this.indexes.set(sourceKey(source), index);
       }
       const { index: parsed, revision } = await index;
       const entry = findChart(parsed, spec.chart, spec.version);
       const path = await downloadChart(this.opts.cacheDir, source.spec.url, entry, auth, {
         passCredentials: source.spec.passCredentials ?? false,
-        timeoutMs: source.timeoutMs,
+        timeoutMs: this.timeoutOf(source),
+        scope: credentialScope(this.opts.cacheDir, auth),
       });
       return {
         path,
@@ -369,8 +393,11 @@ function chartMetadata(text: string, where: string): { name: string; version: st
   return { name: meta.name, version: meta.version };
 }
 
-async function chartMetadataFromArchive(path: string): Promise<{ name: string; version: string }> {
-  return chartMetadata(await readFromTarGz(path, "*/Chart.yaml"), "chart archive");
+async function chartMetadataFromArchive(
+  path: string,
+  what: string,
+): Promise<{ name: string; version: string }> {
+  return chartMetadata(await readChartYaml(path, what), what);
 }
 
 function directoryDigest(dir: string): string {
