@@ -1,8 +1,9 @@
 // Secret values never leave the engine: every diff, log line and comment sees masks. Like Flux's diff, a key
 // whose value changed shows "*** (before)" / "*** (after)", so reviewers still see *that* it changed.
 import type { KubernetesObject } from "@kubernetes/client-node";
+import { SECRET_MASK, scrubSecrets } from "../../util/secret-scrub.js";
 
-export const MASK = "*****";
+export const MASK = SECRET_MASK;
 
 export function isSecret(obj: KubernetesObject | undefined): boolean {
   return obj?.kind === "Secret" && (obj.apiVersion === "v1" || obj.apiVersion === undefined);
@@ -46,4 +47,36 @@ function maskLastApplied(obj: SecretLike): void {
   const annotations = obj.metadata?.annotations;
   const key = "kubectl.kubernetes.io/last-applied-configuration";
   if (annotations?.[key]) annotations[key] = MASK;
+}
+
+/**
+ * The values the given Secrets hold (decoded `data`, `stringData`): what must not appear in text that leaves the
+ * engine, in any encoding. Other kinds are skipped.
+ */
+export function secretValuesOf(objects: Iterable<KubernetesObject | undefined>): string[] {
+  const values = new Set<string>();
+  for (const obj of objects) {
+    if (!obj || !isSecret(obj)) continue;
+    const secret = obj as SecretLike;
+    for (const encoded of Object.values(secret.data ?? {})) {
+      if (typeof encoded !== "string") continue;
+      values.add(encoded);
+      values.add(Buffer.from(encoded, "base64").toString("utf8"));
+    }
+    for (const value of Object.values(secret.stringData ?? {}))
+      if (typeof value === "string") values.add(value);
+  }
+  return [...values];
+}
+
+/**
+ * Masks, in free text (an API error, helm's stderr, a diff of another object), every value of the given
+ * Secrets and any `extra` secret values, in all the forms util/secret-scrub knows.
+ */
+export function maskSecretValuesInText(
+  text: string,
+  secrets: Iterable<KubernetesObject | undefined>,
+  extra: Iterable<string> = [],
+): string {
+  return scrubSecrets(text, [...secretValuesOf(secrets), ...extra]);
 }
