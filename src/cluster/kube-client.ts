@@ -24,6 +24,10 @@ export interface ClusterTarget {
  * classes: diffs, hashing and inventories need the wire form (strings for timestamps, no class instances).
  */
 export class RawObjectApi extends KubernetesObjectApi {
+  /** The KubeConfig this API was made from (for the helm binary and for impersonation). */
+  kubeConfig?: KubeConfig;
+  private readonly impersonated = new Map<string, RawObjectApi>();
+
   static fromKubeConfig(kc: KubeConfig): RawObjectApi {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error("no Kubernetes cluster configured in the kubeconfig");
@@ -34,6 +38,22 @@ export class RawObjectApi extends KubernetesObjectApi {
       }),
     );
     api.setDefaultNamespace(kc);
+    api.kubeConfig = kc;
+    return api;
+  }
+
+  /**
+   * The same cluster, every request made as `user` (the `Impersonate-User` header, as Flux does for a
+   * Kustomization's serviceAccountName): the API server's RBAC for that user decides, not the bot's own rights.
+   * One client per user, kept, so its connections and discovery cache are reused.
+   */
+  impersonating(user: string): RawObjectApi {
+    let api = this.impersonated.get(user);
+    if (!api) {
+      if (!this.kubeConfig) throw new Error(`cannot act as ${user}: this API client has no KubeConfig`);
+      api = RawObjectApi.fromKubeConfig(impersonatedKubeConfig(this.kubeConfig, user));
+      this.impersonated.set(user, api);
+    }
     return api;
   }
 
@@ -125,6 +145,26 @@ function pooledAuthentication(kc: KubeConfig) {
 }
 
 const AUTH_REUSE_MS = 2_000;
+
+/**
+ * A copy of `kc` whose current user acts as `user` (kubeconfig `as:`): client-node sends `Impersonate-User`,
+ * and the helm binary, given this kubeconfig, impersonates the same way.
+ */
+export function impersonatedKubeConfig(kc: KubeConfig, user: string): KubeConfig {
+  const current = kc.getCurrentUser();
+  if (!current) throw new Error(`cannot act as ${user}: the kubeconfig has no current user`);
+  if (current.impersonateUser && current.impersonateUser !== user) {
+    throw new Error(`cannot act as ${user}: the kubeconfig already acts as ${current.impersonateUser}`);
+  }
+  const copy = new KubeConfig();
+  copy.loadFromOptions({
+    clusters: kc.clusters,
+    contexts: kc.contexts,
+    currentContext: kc.currentContext,
+    users: kc.users.map((u) => (u.name === current.name ? { ...u, impersonateUser: user } : u)),
+  });
+  return copy;
+}
 
 export function loadKubeConfig(target: ClusterTarget = {}): KubeConfig {
   const kc = new KubeConfig();

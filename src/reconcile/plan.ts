@@ -31,6 +31,13 @@ import { defaultCacheDir } from "../source/cache.js";
 import { noSecrets } from "../source/credentials.js";
 import { listFiles, repoRelative, resolveInRepo } from "../source/repo-path.js";
 import { SourceError, SourceResolver } from "../source/resolver.js";
+import {
+  helmReleaseViolations,
+  kustomizationViolations,
+  sourceViolations,
+  type TenancyPolicy,
+  type Violation,
+} from "./tenancy.js";
 
 export interface PlannedKustomization {
   ks: FluxKustomization;
@@ -48,6 +55,8 @@ export interface PlannedHelmRelease {
   hr: FluxHelmRelease;
   /** The Kustomization whose build contained this HelmRelease (it is reconciled after it), if any. */
   parent?: string;
+  /** Why the tenancy policy refuses it (it is not reconciled), when it does. */
+  refused?: string;
 }
 
 export interface TreePlan {
@@ -65,6 +74,18 @@ export interface PlanOptions {
   limits: ManifestLimits;
   /** Where fetched sources (other Git repositories, OCI artifacts, charts) are cached; default GITOPS_BOT_CACHE_DIR or ~/.cache/gitops-bot/sources. */
   cacheDir?: string;
+  /** What the repository may do on the cluster (namespaces, cross-namespace references); absent: anything. */
+  tenancy?: TenancyPolicy;
+  /**
+   * Whether the Kustomization whose build declared these Flux objects may declare them (run.ts asks the API
+   * server whether its ServiceAccount could apply them, as Flux would): why not, or undefined. Never throws.
+   */
+  admitFluxObjects?: (parent: FluxKustomization, objects: KubernetesObject[]) => Promise<string | undefined>;
+}
+
+/** A ManifestError naming every rule an object breaks. */
+function refusal(file: string, object: string, violations: Violation[]): ManifestError {
+  return new ManifestError({ file, object }, violations.map((v) => `${v.field}: ${v.reason}`).join("; "));
 }
 
 export function defaultPlanOptions(clusterPath: string): PlanOptions {
@@ -123,13 +144,16 @@ export async function planTree(
   type QueueItem = { ks: FluxKustomization; parent?: string; retried?: boolean };
   const queue: QueueItem[] = [];
   const deferred: QueueItem[] = [];
-  const sourceTrees = new Map<string, Promise<WorkTree>>();
+  const sourceTrees = new Map<string, Promise<{ tree: WorkTree; revision: string }>>();
 
   const enqueue = (sourced: SourcedObject[], parent?: string) => {
     for (const { object, file } of sourced) {
       if (isSource(object)) {
         try {
-          resolver.declare(parseSource(object, file));
+          const source = parseSource(object, file);
+          const violations = sourceViolations(opts.tenancy, source);
+          if (violations.length > 0) throw refusal(file, sourceKey(source), violations);
+          resolver.declare(source);
         } catch (err) {
           if (err instanceof SourceError) throw new ManifestError({ file }, err.message);
           throw err;
@@ -142,7 +166,12 @@ export async function planTree(
         const key = helmReleaseKey(hr);
         if (helmReleases.has(key))
           throw new ManifestError({ file, object: key }, "is defined more than once");
-        helmReleases.set(key, { hr, parent });
+        const violations = helmReleaseViolations(opts.tenancy, hr);
+        helmReleases.set(key, {
+          hr,
+          parent,
+          ...(violations.length > 0 ? { refused: refusal(file, key, violations).message } : {}),
+        });
         continue;
       }
       if (!isKustomization(object)) {
@@ -194,13 +223,17 @@ export async function planTree(
       );
     }
     const key = sourceKey(source);
-    let tree = sourceTrees.get(key);
-    if (!tree) {
-      tree = resolver.artifact(source).then((a) => prepareWorkTree(a.dir));
-      sourceTrees.set(key, tree);
+    // One promise per source, awaited here at once: a fetch that fails is this Kustomization's build error,
+    // never a rejection nobody waits for (that takes the whole process down).
+    let prepared = sourceTrees.get(key);
+    if (!prepared) {
+      prepared = resolver
+        .artifact(source)
+        .then((a) => ({ tree: prepareWorkTree(a.dir), revision: a.revision }));
+      sourceTrees.set(key, prepared);
     }
-    const artifact = await resolver.artifact(source);
-    return { tree: await tree, source: `${key}@${artifact.revision}` };
+    const { tree, revision } = await prepared;
+    return { tree, source: `${key}@${revision}` };
   };
 
   enqueue(rootObjects);
@@ -220,15 +253,29 @@ export async function planTree(
         continue;
       }
       const key = kustomizationKey(ks);
+      // Checked once its source is known (or known to be this repository), before anything is fetched or
+      // built: a source in another namespace may hold another tenant's credentials.
+      const violations = kustomizationViolations(opts.tenancy, ks, (r) => resolver.isSelf(r, ks.namespace));
+      if (violations.length > 0) {
+        const refused = refusal(ks.file, `Kustomization/${key}`, violations).message;
+        planned.set(key, { ks, objects: [], buildError: refused, parent });
+        continue;
+      }
       let source: string | undefined;
       try {
         const resolved = await treeFor(ks);
         source = resolved.source;
         const built = await buildKustomization(resolved.tree, ks, opts.limits);
         const origin = `${ks.spec.path ?? "./"} (built by Kustomization ${key})`;
+        const fluxObjects = built.filter(isFluxObject);
+        const refused =
+          fluxObjects.length > 0 && opts.admitFluxObjects
+            ? await opts.admitFluxObjects(ks, fluxObjects)
+            : undefined;
+        if (refused) throw new ManifestError({ file: ks.file, object: `Kustomization/${key}` }, refused);
         planned.set(key, { ks, objects: built.filter((o) => !isFluxObject(o)), parent, source });
         enqueue(
-          built.filter(isFluxObject).map((object) => ({ object, file: origin })),
+          fluxObjects.map((object) => ({ object, file: origin })),
           key,
         );
         for (const o of built.filter((o) => isFluxObject(o) && !handledFluxKinds.has(o.kind ?? ""))) {
@@ -242,7 +289,7 @@ export async function planTree(
       }
     }
   } finally {
-    for (const tree of sourceTrees.values()) tree.then((t) => t.cleanup()).catch(() => {});
+    for (const prepared of sourceTrees.values()) prepared.then((p) => p.tree.cleanup()).catch(() => {});
   }
   return {
     clusterPath: opts.clusterPath,

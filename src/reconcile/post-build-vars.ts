@@ -3,6 +3,7 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { apiMessage, apiStatus, type RawObjectApi } from "../cluster/kube-client.js";
 import type { FluxKustomization } from "../flux/kustomization.js";
+import { namespaceRefusal, type TenancyPolicy } from "./tenancy.js";
 
 export interface PostBuildVars {
   vars: Record<string, string>;
@@ -13,11 +14,17 @@ export interface PostBuildVars {
 export async function postBuildVars(
   api: RawObjectApi | undefined,
   ks: FluxKustomization,
-  opts: { readSecrets?: boolean } = {},
+  opts: { readSecrets?: boolean; tenancy?: TenancyPolicy } = {},
 ): Promise<PostBuildVars> {
   const vars: Record<string, string> = {};
   const fromSecrets: string[] = [];
-  for (const ref of ks.spec.postBuild?.substituteFrom ?? []) {
+  for (const [i, ref] of (ks.spec.postBuild?.substituteFrom ?? []).entries()) {
+    const refused = namespaceRefusal(opts.tenancy, ks.namespace);
+    if (refused) {
+      throw new Error(
+        `spec.postBuild.substituteFrom[${i}]: ${ref.kind}/${ks.namespace}/${ref.name}: ${refused}`,
+      );
+    }
     if (ref.kind === "Secret" && opts.readSecrets === false) {
       if (ref.optional) continue;
       throw new Error(

@@ -5,7 +5,8 @@ import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { prepareWorkTree } from "../build/kustomize.js";
 import { SubstitutionError, substituteObject } from "../build/substitute.js";
-import type { RawObjectApi } from "../cluster/kube-client.js";
+import { mayApply } from "../cluster/access-review.js";
+import { impersonatedKubeConfig, type RawObjectApi } from "../cluster/kube-client.js";
 import { applyAllStaged, defaultApplyOptions } from "../cluster/ssa/apply.js";
 import { ChangeSet } from "../cluster/ssa/changeset.js";
 import {
@@ -19,12 +20,12 @@ import {
   readInventory,
   writeInventory,
 } from "../cluster/ssa/inventory.js";
-import { objectId, subjectOf } from "../cluster/ssa/object-id.js";
+import { objectId, parseObjectId, subjectOf } from "../cluster/ssa/object-id.js";
 import { deleteStaleObjects, staleEntries } from "../cluster/ssa/prune.js";
 import { waitForHealthy } from "../cluster/ssa/wait.js";
-import { helmReleaseKey } from "../flux/helm-release.js";
-import { kustomizationKey } from "../flux/kustomization.js";
-import { HelmRunner } from "../helm/run-helm-releases.js";
+import { type FluxHelmRelease, helmReleaseKey } from "../flux/helm-release.js";
+import { type FluxKustomization, kustomizationKey } from "../flux/kustomization.js";
+import { HelmRunner, kubeConfigOf } from "../helm/run-helm-releases.js";
 import { defaultCacheDir } from "../source/cache.js";
 import { clusterSecretReader } from "../source/credentials.js";
 import { SourceResolver } from "../source/resolver.js";
@@ -39,6 +40,14 @@ import {
   type TreePlan,
 } from "./plan.js";
 import { postBuildVars } from "./post-build-vars.js";
+import {
+  describeViolations,
+  impersonatedUser,
+  namespaceRefusal,
+  objectViolations,
+  tenantSecretReader,
+  type Violation,
+} from "./tenancy.js";
 
 /** Replaces every occurrence of a secret value (4 characters or more) in text with *****. */
 export function scrubSecrets(text: string, secrets: string[]): string {
@@ -107,6 +116,94 @@ export async function buildTree(
   }
 }
 
+/**
+ * The API client a Kustomization's or HelmRelease's cluster operations use: the bot's own, or (its
+ * serviceAccountName, else the policy's default) the ServiceAccount's, impersonated, so that RBAC decides.
+ */
+function clientFor(
+  api: RawObjectApi,
+  opts: Pick<ReconcileOptions, "tenancy">,
+  obj: { namespace: string; spec: { serviceAccountName?: string } },
+): { api: RawObjectApi; user?: string } {
+  const user = impersonatedUser(opts.tenancy, obj.namespace, obj.spec.serviceAccountName);
+  return user ? { api: api.impersonating(user), user } : { api };
+}
+
+/** One HelmRunner (one helm session, one kubeconfig) per identity a run acts as. */
+class HelmRunners {
+  private readonly runners = new Map<string, HelmRunner>();
+
+  constructor(
+    private readonly api: RawObjectApi,
+    private readonly resolver: SourceResolver,
+    private readonly options: ReconcileOptions,
+  ) {}
+
+  base(): HelmRunner {
+    return this.runner("", this.api, this.options.kubeConfig);
+  }
+
+  for(hr: FluxHelmRelease): HelmRunner {
+    const { api, user } = clientFor(this.api, this.options, hr);
+    if (!user) return this.base();
+    // The helm binary impersonates through its kubeconfig (`as:`), as the object API does.
+    const kc = this.options.kubeConfig ?? kubeConfigOf(this.api);
+    return this.runner(user, api, kc && impersonatedKubeConfig(kc, user));
+  }
+
+  private runner(user: string, api: RawObjectApi, kubeConfig: ReconcileOptions["kubeConfig"]): HelmRunner {
+    let runner = this.runners.get(user);
+    if (!runner) {
+      runner = new HelmRunner(api, this.resolver, {
+        dryRun: this.options.dryRun,
+        withDiff: this.options.withDiff,
+        scope: this.options.scope,
+        skipHealth: this.options.skipHealth,
+        kubeConfig,
+        untrusted: this.options.untrusted,
+      });
+      this.runners.set(user, runner);
+    }
+    return runner;
+  }
+
+  cleanup(): void {
+    for (const r of this.runners.values()) r.cleanup();
+  }
+}
+
+/**
+ * Flux applies the Flux objects a Kustomization's build contains with that Kustomization's identity, so its
+ * ServiceAccount must be allowed to. The engine reconciles them itself instead, so it asks the API server
+ * whether the ServiceAccount could apply each, and follows none when one is refused.
+ */
+async function admitFluxObjects(
+  api: RawObjectApi,
+  ks: FluxKustomization,
+  objects: KubernetesObject[],
+  opts: ReconcileOptions,
+): Promise<string | undefined> {
+  let client: ReturnType<typeof clientFor>;
+  try {
+    client = clientFor(api, opts, ks);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  if (!client.user) return undefined;
+  const refused: string[] = [];
+  for (const o of objects) {
+    const namespace = o.metadata?.namespace ?? "flux-system";
+    try {
+      if (!(await mayApply(client.api, o, namespace)))
+        refused.push(`${o.kind}/${namespace}/${o.metadata?.name}`);
+    } catch (err) {
+      return `cannot check what ${client.user} may apply: ${(err as Error).message}`;
+    }
+  }
+  if (refused.length === 0) return undefined;
+  return `${client.user} may not apply ${refused.join(", ")} (RBAC); none of the Flux objects of this build is reconciled`;
+}
+
 export async function reconcileTree(api: RawObjectApi, options: ReconcileOptions): Promise<RunResult> {
   const started = Date.now();
   const result: RunResult = {
@@ -127,20 +224,17 @@ export async function reconcileTree(api: RawObjectApi, options: ReconcileOptions
             `credentials Secret ${namespace}/${name} are not used for changes from outside the repository (a fork's pull request)`,
           );
         }
-      : clusterSecretReader(api),
+      : tenantSecretReader(clusterSecretReader(api), options.tenancy),
   });
-  const helm = new HelmRunner(api, resolver, {
-    dryRun: options.dryRun,
-    withDiff: options.withDiff,
-    scope: options.scope,
-    skipHealth: options.skipHealth,
-    kubeConfig: options.kubeConfig,
-    untrusted: options.untrusted,
-  });
+  const helm = new HelmRunners(api, resolver, options);
   try {
     let plan: TreePlan;
     try {
-      plan = await planTree(work, options, resolver);
+      plan = await planTree(
+        work,
+        { ...options, admitFluxObjects: (ks, objects) => admitFluxObjects(api, ks, objects, options) },
+        resolver,
+      );
     } catch (err) {
       result.errors.push((err as Error).message);
       return result;
@@ -158,9 +252,13 @@ export async function reconcileTree(api: RawObjectApi, options: ReconcileOptions
     result.kustomizations = done.kustomizations;
     const helmReleases = done.helmReleases;
     if (result.errors.length === 0) {
-      result.kustomizations.push(...(await pruneRemovedKustomizations(api, plan, options)));
       try {
-        helmReleases.push(...(await helm.pruneRemoved(plan.helmReleases)));
+        result.kustomizations.push(...(await pruneRemovedKustomizations(api, plan, options)));
+      } catch (err) {
+        result.errors.push(`pruning Kustomizations removed from Git: ${(err as Error).message}`);
+      }
+      try {
+        helmReleases.push(...(await helm.base().pruneRemoved(plan.helmReleases)));
       } catch (err) {
         // Listing Helm releases needs to read Secrets cluster-wide; without HelmReleases that is not our business.
         if (plan.helmReleases.length > 0)
@@ -204,7 +302,7 @@ async function reconcileInOrder(
   plan: TreePlan,
   opts: ReconcileOptions,
   run: RunResult,
-  helm: HelmRunner,
+  helm: HelmRunners,
 ): Promise<{ kustomizations: KustomizationResult[]; helmReleases: HelmReleaseResult[] }> {
   const nodes = new Map<string, Node>();
   for (const p of plan.kustomizations)
@@ -253,6 +351,7 @@ async function reconcileInOrder(
         edges(n).map(async (d) => ({ key: d, result: await reconcileKey(d) })),
       );
       const parent = n.kind === "HelmRelease" ? n.p.parent : undefined;
+      if (n.kind === "HelmRelease" && n.p.refused) return failedHelmRelease(n.p, n.p.refused);
       const notReady = waited.filter(
         (w) => w.result.status !== "Ready" && !(w.key === parent && w.result.status === "Suspended"),
       );
@@ -268,29 +367,17 @@ async function reconcileInOrder(
           };
         }
       } else {
-        const blocked =
-          missing.get(key) ??
-          (notReady.length > 0 ? `dependency ${notReady.map(subject).join(", ")} is not ready` : undefined);
-        if (blocked) {
-          return {
-            name: n.p.hr.name,
-            namespace: n.p.hr.namespace,
-            file: n.p.hr.file,
-            releaseName: n.p.hr.releaseName,
-            releaseNamespace: n.p.hr.releaseNamespace,
-            status: missing.has(key) ? "Failed" : "DependencyNotReady",
-            action: "none",
-            message: blocked,
-            changes: [],
-            errors: missing.has(key) ? [blocked] : [],
-            durationMs: 0,
-          };
+        const missingDep = missing.get(key);
+        if (missingDep) return failedHelmRelease(n.p, missingDep);
+        if (notReady.length > 0) {
+          const message = `dependency ${notReady.map(subject).join(", ")} is not ready`;
+          return { ...failedHelmRelease(n.p, message), status: "DependencyNotReady", errors: [] };
         }
       }
       await acquire();
       try {
         opts.onProgress?.({ type: "started", kustomization: key, kind: n.kind });
-        const r = n.kind === "Kustomization" ? await reconcileOne(api, n.p, opts) : await helm.reconcile(n.p);
+        const r = await reconcileNode(api, n, opts, helm);
         opts.onProgress?.({ type: "finished", kustomization: key, status: r.status });
         return r;
       } finally {
@@ -307,6 +394,45 @@ async function reconcileInOrder(
       (p) => results.get(kustomizationKey(p.ks)) as KustomizationResult,
     ),
     helmReleases: plan.helmReleases.map((p) => results.get(helmReleaseKey(p.hr)) as HelmReleaseResult),
+  };
+}
+
+/**
+ * One node, whatever happens: an API server that fails mid-way (an unreadable inventory, a refused write)
+ * fails this Kustomization or HelmRelease only, never the run, and never goes unreported.
+ */
+async function reconcileNode(
+  api: RawObjectApi,
+  n: Node,
+  opts: ReconcileOptions,
+  helm: HelmRunners,
+): Promise<NodeResult> {
+  const started = Date.now();
+  try {
+    return n.kind === "Kustomization"
+      ? await reconcileOne(api, n.p, opts)
+      : await helm.for(n.p.hr).reconcile(n.p);
+  } catch (err) {
+    const message = `${n.kind}/${n.kind === "Kustomization" ? kustomizationKey(n.p.ks) : `${n.p.hr.namespace}/${n.p.hr.name}`}: ${(err as Error).message}`;
+    opts.log?.warn({ err, object: n.key }, "reconcile of one object failed");
+    const failed = n.kind === "Kustomization" ? failedResult(n.p, message) : failedHelmRelease(n.p, message);
+    return { ...failed, durationMs: Date.now() - started };
+  }
+}
+
+function failedHelmRelease(p: PlannedHelmRelease, message: string): HelmReleaseResult {
+  return {
+    name: p.hr.name,
+    namespace: p.hr.namespace,
+    file: p.hr.file,
+    releaseName: p.hr.releaseName,
+    releaseNamespace: p.hr.releaseNamespace,
+    status: "Failed",
+    action: "none",
+    message,
+    changes: [],
+    errors: [message],
+    durationMs: 0,
   };
 }
 
@@ -355,13 +481,18 @@ async function reconcileOne(
     return done({ ...emptyResult(p), status: "Suspended", message: "spec.suspend is true" });
   if (p.buildError) return done(failedResult(p, p.buildError));
 
+  // Apply, dry-run, prune and health reads act as the Kustomization's ServiceAccount when it has one; the
+  // inventory is the bot's own record (like Flux's status) and is kept with the bot's identity.
+  let client: ReturnType<typeof clientFor>;
   let objects: KubernetesObject[];
   let secrets: string[];
   try {
-    ({ objects, secretValues: secrets } = await prepareObjects(api, p, opts));
+    client = clientFor(api, opts, p.ks);
+    ({ objects, secretValues: secrets } = await prepareObjects(api, client.api, p, opts));
   } catch (err) {
     return done(failedResult(p, `Kustomization/${key}: ${(err as Error).message}`));
   }
+  const as = client.api;
 
   const previous = await readInventory(api, owner);
   if (previous && previous.scope !== opts.scope) {
@@ -372,12 +503,16 @@ async function reconcileOne(
       ),
     );
   }
-  const applied = await applyAllStaged(api, objects, {
+  const applied = await applyAllStaged(as, objects, {
     dryRun: opts.dryRun,
     force: p.ks.spec.force ?? false,
     withDiff: opts.withDiff,
     concurrency: opts.applyConcurrency,
     previous: inventoryFingerprints(previous),
+    owner: {
+      labels: { [OWNER_NAME_LABEL]: owner.name, [OWNER_NAMESPACE_LABEL]: owner.namespace },
+      managed: new Set((previous?.entries ?? []).map((e) => e.id)),
+    },
   });
   const changeSet = applied.changeSet;
   if (secrets.length > 0) {
@@ -393,7 +528,7 @@ async function reconcileOne(
       const appliedIds = new Set(changeSet.entries.map((e) => e.id));
       const kept = [...(previous?.entries ?? []), ...current.filter((e) => appliedIds.has(e.id))];
       const unique = [...new Map(kept.map((e) => [e.id, e])).values()];
-      await writeInventory(api, inventoryOf(p, opts, unique));
+      await writeInventory(api, inventoryOf(p, opts, unique, client.user));
     }
     const appliedIds = new Set(changeSet.entries.map((e) => e.id));
     return done(
@@ -407,10 +542,10 @@ async function reconcileOne(
     );
   }
 
-  if (!opts.dryRun) await writeInventory(api, inventoryOf(p, opts, current));
+  if (!opts.dryRun) await writeInventory(api, inventoryOf(p, opts, current, client.user));
   const errors: string[] = [];
   if (p.ks.spec.prune && previous) {
-    const pruned = await deleteStaleObjects(api, staleEntries(previous.entries, current), {
+    const pruned = await deleteStaleObjects(as, staleEntries(previous.entries, current), {
       dryRun: opts.dryRun,
       concurrency: opts.applyConcurrency,
       owner,
@@ -424,7 +559,7 @@ async function reconcileOne(
   const checks = healthCheckTargets(p, objects);
   if (!opts.dryRun && !opts.skipHealth && checks.length > 0 && errors.length === 0) {
     opts.onProgress?.({ type: "waiting", kustomization: key, objects: checks.length });
-    const health = await waitForHealthy(api, checks, {
+    const health = await waitForHealthy(as, checks, {
       timeoutMs: p.ks.timeoutMs,
       concurrency: opts.applyConcurrency,
     });
@@ -458,11 +593,13 @@ function inventoryOf(
   p: PlannedKustomization,
   opts: ReconcileOptions,
   entries: Inventory["entries"],
+  user: string | undefined,
 ): Inventory {
   return {
     owner: { name: p.ks.name, namespace: p.ks.namespace },
     scope: opts.scope,
     prune: p.ks.spec.prune,
+    ...(user ? { user } : {}),
     entries,
   };
 }
@@ -470,11 +607,12 @@ function inventoryOf(
 /** Post-build substitution, default namespaces and ownership labels: the objects exactly as they will be applied. */
 async function prepareObjects(
   api: RawObjectApi,
+  as: RawObjectApi,
   p: PlannedKustomization,
   opts: ReconcileOptions,
 ): Promise<{ objects: KubernetesObject[]; secretValues: string[] }> {
   const postBuild = p.ks.spec.postBuild
-    ? await postBuildVars(api, p.ks, { readSecrets: !opts.untrusted })
+    ? await postBuildVars(as, p.ks, { readSecrets: !opts.untrusted, tenancy: opts.tenancy })
     : undefined;
   const vars = postBuild?.vars;
   const crdScopes = new Map<string, string>();
@@ -486,6 +624,7 @@ async function prepareObjects(
   }
   const seen = new Set<string>();
   const out: KubernetesObject[] = [];
+  const refused: string[] = [];
   for (const original of p.objects) {
     let obj: KubernetesObject;
     try {
@@ -505,6 +644,8 @@ async function prepareObjects(
       // kustomize's `namespace:` (targetNamespace) also stamps kinds it does not know are cluster-scoped.
       delete obj.metadata.namespace;
     }
+    const violations: Violation[] = objectViolations(opts.tenancy, obj, scope);
+    if (violations.length > 0) refused.push(describeViolations(subjectOf(obj), violations));
     obj.metadata.labels = {
       ...obj.metadata.labels,
       [OWNER_NAME_LABEL]: p.ks.name,
@@ -514,6 +655,11 @@ async function prepareObjects(
     if (seen.has(id)) throw new Error(`${subjectOf(obj)} is rendered twice`);
     seen.add(id);
     out.push(obj);
+  }
+  if (refused.length > 0) {
+    // Nothing of this Kustomization is applied when one object is out of bounds.
+    const more = refused.length > 3 ? `; and ${refused.length - 3} more` : "";
+    throw new Error(`${refused.slice(0, 3).join("; ")}${more} (built from ${p.ks.spec.path ?? "./"})`);
   }
   if (opts.log)
     opts.log.debug({ kustomization: kustomizationKey(p.ks), objects: out.length }, "prepared objects");
@@ -554,8 +700,29 @@ async function pruneRemovedKustomizations(
     const started = Date.now();
     const changeSet = new ChangeSet();
     const errors: string[] = [];
-    if (inv.prune) {
-      const pruned = await deleteStaleObjects(api, inv.entries, {
+    // The policy may have narrowed since these objects were applied: nothing outside it is deleted.
+    const outside = inv.entries.filter((e) => {
+      const namespace = parseObjectId(e.id).namespace;
+      return namespace
+        ? namespaceRefusal(opts.tenancy, namespace) !== undefined
+        : opts.tenancy !== undefined && !opts.tenancy.clusterScoped;
+    });
+    if (inv.prune && outside.length > 0) {
+      errors.push(
+        `Kustomization/${kustomizationKey(inv.owner)}: not pruned: ${outside.length} of its objects (${outside
+          .slice(0, 3)
+          .map((e) => subjectOf(parseObjectId(e.id)))
+          .join(", ")}) are outside what ${opts.tenancy?.tenant} may change`,
+      );
+    } else if (inv.prune) {
+      // As the identity that applied them. The inventory is a ConfigMap its namespace may write: only a
+      // ServiceAccount of that namespace is believed, and never less than the policy's default.
+      const recorded = inv.user?.startsWith(`system:serviceaccount:${inv.owner.namespace}:`)
+        ? inv.user.split(":").at(-1)
+        : undefined;
+      const user = impersonatedUser(opts.tenancy, inv.owner.namespace, recorded);
+      const as = user ? api.impersonating(user) : api;
+      const pruned = await deleteStaleObjects(as, inv.entries, {
         dryRun: opts.dryRun,
         concurrency: opts.applyConcurrency,
         owner: inv.owner,

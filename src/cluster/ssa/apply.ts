@@ -35,6 +35,29 @@ export interface ApplyOptions {
   crdTimeoutMs: number;
   /** Fingerprints from the last apply (the inventory), by object id: unchanged objects skip the dry-run. */
   previous?: ReadonlyMap<string, Fingerprint>;
+  /**
+   * Who applies: in a dry run or a diff, an existing object it does not own is reported as taken over, and
+   * nothing of its live content (no diff, not even whether it equals the desired object) is shown. Without an
+   * owner, no existing object counts as owned.
+   */
+  owner?: ApplyOwner;
+}
+
+/** The owner of an apply: a Kustomization, by its ownership labels and its inventory. */
+export interface ApplyOwner {
+  /** Labels every object it manages carries (`kustomize.toolkit.fluxcd.io/name` and `/namespace`). */
+  labels: Readonly<Record<string, string>>;
+  /** Ids of the objects its last apply recorded (its inventory). */
+  managed: ReadonlySet<string>;
+}
+
+export const TAKEOVER_REASON = "exists, not managed here, would be taken over";
+
+/** Whether a live object is the owner's: in its inventory and carrying its labels. */
+export function ownedBy(owner: ApplyOwner | undefined, live: KubernetesObject): boolean {
+  if (!owner?.managed.has(objectId(live))) return false;
+  const labels = live.metadata?.labels ?? {};
+  return Object.entries(owner.labels).every(([k, v]) => labels[k] === v);
 }
 
 export function defaultApplyOptions(): ApplyOptions {
@@ -170,6 +193,9 @@ async function planObject(
   if (unchangedSince(opts.previous?.get(objectId(obj)), hash, live)) {
     return { obj, hash, liveObject: live, action: "unchanged" };
   }
+  // A preview shows no live content of objects this owner does not manage: a pull request could otherwise
+  // declare any object (another namespace's ConfigMap) to read it back as diff context.
+  const hidden = live !== undefined && (opts.dryRun || opts.withDiff) && !ownedBy(opts.owner, live);
   let dryRun: KubernetesObject;
   try {
     dryRun = await serverSideApply(api, obj, true);
@@ -180,9 +206,9 @@ async function planObject(
         obj,
         hash,
         action: "configured",
-        reason: "recreated: an immutable field changed",
+        reason: hidden ? TAKEOVER_REASON : "recreated: an immutable field changed",
         recreate: true,
-        diff: opts.withDiff ? objectDiff(live, obj) : undefined,
+        diff: opts.withDiff && !hidden ? objectDiff(live, obj) : undefined,
       };
     }
     throw ObjectError.from(obj, "dry-run", err);
@@ -190,6 +216,7 @@ async function planObject(
   if (!live) {
     return { obj, hash, action: "created", diff: opts.withDiff ? objectDiff(undefined, dryRun) : undefined };
   }
+  if (hidden) return { obj, hash, action: "configured", reason: TAKEOVER_REASON };
   if (jsonEqual(normalizeForDiff(live), normalizeForDiff(dryRun)))
     return { obj, hash, liveObject: live, action: "unchanged" };
   return { obj, hash, action: "configured", diff: opts.withDiff ? objectDiff(live, dryRun) : undefined };

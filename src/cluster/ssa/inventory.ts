@@ -34,6 +34,8 @@ export interface Inventory {
   /** Which repository and cluster path the Kustomization came from; a second source may not take it over. */
   scope: string;
   prune: boolean;
+  /** The user the objects were applied as (an impersonated ServiceAccount); absent: the bot itself. */
+  user?: string;
   revision?: string;
   entries: InventoryEntry[];
 }

@@ -5,6 +5,7 @@ import { bindCluster } from "../../config/operator-config.js";
 import { clustersForBranch, type RepoConfig } from "../../config/repo-config.js";
 import { type RunResult, runSucceeded } from "../../reconcile/result.js";
 import { defaultReconcileOptions, reconcileTree } from "../../reconcile/run.js";
+import { tenancyFromGrant } from "../../reconcile/tenancy.js";
 import { fullName } from "../client.js";
 import { fetchTree } from "../fetch-tree.js";
 import { loadRepoConfig } from "../repo-config-loader.js";
@@ -107,6 +108,34 @@ export async function runDiffJob(job: DiffJob, deps: JobDeps): Promise<void> {
     });
   }
 
+  // From here on, whatever fails ends in these statuses: a required check must never stay pending.
+  const final = new Set<string>();
+  try {
+    await diffAndReport(job, deps, loaded.config, clusters, final);
+  } catch (err) {
+    log.error({ err }, "pull request dry-run failed");
+    const description = `dry-run failed: ${(err as Error).message}`;
+    for (const c of clusters.filter((c) => !final.has(c.name))) {
+      await setStatus(github, repo, job.headSha, {
+        context: statusContext.diff(c.name),
+        state: "error",
+        description,
+      }).catch((e) => log.warn({ err: e }, "cannot set the dry-run status"));
+    }
+    throw err;
+  }
+}
+
+async function diffAndReport(
+  job: DiffJob,
+  deps: JobDeps,
+  config: RepoConfig,
+  clusters: ReturnType<typeof clustersForBranch>,
+  final: Set<string>,
+): Promise<void> {
+  const github = await deps.github(job.installationId);
+  const repo = jobRepo(job);
+  const log = deps.log.child({ repo: fullName(repo), pull: job.pullNumber, sha: job.headSha });
   const results: ClusterDiff[] = [];
   let tree: Awaited<ReturnType<typeof fetchTree>> | undefined;
   try {
@@ -123,6 +152,7 @@ export async function runDiffJob(job: DiffJob, deps: JobDeps): Promise<void> {
           scope: repositoryScope(deps, repo, cluster.path),
           log: log.child({ cluster: cluster.name }),
           ...deps.engine,
+          tenancy: tenancyFromGrant(binding.grant, fullName(repo), cluster.name),
           dryRun: true,
           withDiff: true,
           // A fork's author may not read this cluster's Secrets; the bot must not read them on their behalf.
@@ -142,9 +172,10 @@ export async function runDiffJob(job: DiffJob, deps: JobDeps): Promise<void> {
 
   for (const r of results) {
     const verdict = r.run
-      ? diffVerdict(r.run, loaded.config.pullRequests.failOnPrune)
+      ? diffVerdict(r.run, config.pullRequests.failOnPrune)
       : { state: "failure" as const, description: r.error ?? "not diffed" };
     await setStatus(github, repo, job.headSha, { context: statusContext.diff(r.cluster), ...verdict });
+    final.add(r.cluster);
   }
   const body = diffComment({ baseSha: job.baseSha, headSha: job.headSha, clusters: results });
   const comment = await upsertDiffComment(github, repo, job.pullNumber, body);

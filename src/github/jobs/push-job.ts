@@ -79,30 +79,33 @@ export async function runPushJob(job: PushJob, deps: JobDeps): Promise<void> {
       continue;
     }
     const checkRunId = await createQueuedCheckRun(github, repo, job.sha, cluster.name);
-    await setStatus(github, repo, job.sha, {
-      context: statusContext.cluster(cluster.name),
-      state: "pending",
-      description: "queued",
-    });
     try {
+      await setStatus(github, repo, job.sha, {
+        context: statusContext.cluster(cluster.name),
+        state: "pending",
+        description: "queued",
+      });
       await deps.queue.enqueue({
         key: `reconcile:${fullName(repo)}:${cluster.name}`,
         supersedes: true,
         payload: { ...job, type: "reconcile", cluster, checkRunId },
       });
     } catch (err) {
-      // The bot is shutting down: say so rather than leave a check queued forever.
-      const message = "not run: gitops-bot was shutting down; push again or comment /gitops reconcile";
+      // Not queued (the bot is shutting down, the queue refused it): say so rather than leave a check queued.
+      const why = /shutting down/.test((err as Error).message)
+        ? "gitops-bot was shutting down"
+        : (err as Error).message;
+      const message = `not run: ${why}; push again or comment /gitops reconcile`;
       await setStatus(github, repo, job.sha, {
         context: statusContext.cluster(cluster.name),
         state: "error",
         description: message,
-      });
+      }).catch((e) => log.warn({ err: e }, "cannot set the cluster status"));
       await completeCheckRun(github, repo, checkRunId, {
-        title: `${cluster.name}: ${message}`,
+        title: `${cluster.name}: ${message}`.slice(0, 255),
         summary: message,
         conclusion: "skipped",
-      });
+      }).catch((e) => log.warn({ err: e }, "cannot complete the check run"));
       throw err;
     }
   }

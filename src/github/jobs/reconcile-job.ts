@@ -4,6 +4,7 @@
 import { bindCluster } from "../../config/operator-config.js";
 import type { KustomizationStatus, RunResult } from "../../reconcile/result.js";
 import { defaultReconcileOptions, reconcileTree } from "../../reconcile/run.js";
+import { tenancyFromGrant } from "../../reconcile/tenancy.js";
 import { fullName } from "../client.js";
 import { fetchTree } from "../fetch-tree.js";
 import { completeCheckRun, markCheckRunInProgress } from "../views/check-run.js";
@@ -32,6 +33,37 @@ function stateOf(status: KustomizationStatus): "success" | "failure" | "error" {
 export async function runReconcileJob(job: ReconcileJob, deps: JobDeps): Promise<RunResult | undefined> {
   const github = await deps.github(job.installationId);
   const repo = jobRepo(job);
+  const log = deps.log.child({ repo: fullName(repo), sha: job.sha, cluster: job.cluster.name });
+  const reported = { done: false };
+  try {
+    return await reconcileAndReport(job, deps, reported);
+  } catch (err) {
+    // Whatever broke (GitHub, the API server), the cluster's status and check run say so: never left pending.
+    if (!reported.done) {
+      const message = `reconcile failed: ${(err as Error).message}`;
+      log.error({ err }, "reconcile failed");
+      await setStatus(github, repo, job.sha, {
+        context: statusContext.cluster(job.cluster.name),
+        state: "error",
+        description: message,
+      }).catch((e) => log.warn({ err: e }, "cannot set the cluster status"));
+      await completeCheckRun(github, repo, job.checkRunId, {
+        title: `${job.cluster.name}: ${message}`.slice(0, 255),
+        summary: `Not applied, or not completely: ${message}`,
+        conclusion: "failure",
+      }).catch((e) => log.warn({ err: e }, "cannot complete the check run"));
+    }
+    throw err;
+  }
+}
+
+async function reconcileAndReport(
+  job: ReconcileJob,
+  deps: JobDeps,
+  reported: { done: boolean },
+): Promise<RunResult | undefined> {
+  const github = await deps.github(job.installationId);
+  const repo = jobRepo(job);
   const clusterName = job.cluster.name;
   const log = deps.log.child({ repo: fullName(repo), sha: job.sha, cluster: clusterName });
   await markCheckRunInProgress(github, repo, job.checkRunId);
@@ -50,6 +82,7 @@ export async function runReconcileJob(job: ReconcileJob, deps: JobDeps): Promise
       summary: conclusion === "skipped" ? message : `Nothing was applied: ${message}`,
       conclusion,
     });
+    reported.done = true;
   };
   const fail = async (message: string) => {
     log.error({ err: message }, "reconcile failed before the engine ran");
@@ -96,6 +129,7 @@ export async function runReconcileJob(job: ReconcileJob, deps: JobDeps): Promise
       scope: repositoryScope(deps, repo, job.cluster.path),
       log,
       ...deps.engine,
+      tenancy: tenancyFromGrant(binding.grant, fullName(repo), clusterName),
       onProgress: (event) => {
         if (event.type === "planned" && event.keys) {
           labels = objectLabels(event.keys.kustomizations);
@@ -173,6 +207,8 @@ export async function runReconcileJob(job: ReconcileJob, deps: JobDeps): Promise
     ]);
   }
   const failedWrites: string[] = [];
+  // Each write is tried on its own below; a failure is reported by what did get written, not overwritten.
+  reported.done = true;
   for (const [what, write] of writes) {
     try {
       await write();
