@@ -3,6 +3,7 @@
 // target) leave fields out of the comparison and out of the correction. Correction re-applies the manifest
 // with Helm's field manager, so a later `helm upgrade` owns the same fields as before.
 import { type KubernetesObject, PatchStrategy } from "@kubernetes/client-node";
+import { RE2JS } from "re2js";
 import type { RawObjectApi } from "../cluster/kube-client.js";
 import { objectDiff } from "../cluster/ssa/apply.js";
 import type { ChangeSetEntry } from "../cluster/ssa/changeset.js";
@@ -11,6 +12,7 @@ import { jsonEqual, normalizeForDiff } from "../cluster/ssa/normalize.js";
 import { groupOf, objectId, subjectOf } from "../cluster/ssa/object-id.js";
 import { getLive } from "../cluster/ssa/read.js";
 import { mapLimit } from "../reconcile/concurrency.js";
+import { ownValue } from "./values.js";
 
 export const HELM_FIELD_MANAGER = "helm";
 
@@ -36,10 +38,11 @@ export interface DriftOptions {
   withDiff: boolean;
 }
 
+// Target patterns come from the repository: RE2 (Go's syntax, linear time), never a backtracking JS RegExp.
 function matchesPattern(pattern: string | undefined, value: string): boolean {
   if (!pattern) return true;
   try {
-    return new RegExp(`^(?:${pattern})$`).test(value);
+    return RE2JS.compile(`^(?:${pattern})$`).matches(value);
   } catch {
     return pattern === value;
   }
@@ -71,6 +74,11 @@ export function ruleApplies(rule: IgnoreRule, obj: KubernetesObject): boolean {
   );
 }
 
+// Ignore paths are JSON pointers from the repository, walked through objects of the server process: a token
+// that names a JS prototype would reach (and could delete from) Object.prototype. They are refused when the
+// HelmRelease is read (ignorePathError) and, as a second line, never followed here.
+const FORBIDDEN_TOKENS = new Set(["__proto__", "prototype", "constructor"]);
+
 function pointerTokens(pointer: string): string[] {
   return pointer
     .split("/")
@@ -78,37 +86,55 @@ function pointerTokens(pointer: string): string[] {
     .map((t) => t.replaceAll("~1", "/").replaceAll("~0", "~"));
 }
 
+/** Why an ignore path cannot be used, or undefined when it is fine. */
+export function ignorePathError(pointer: string): string | undefined {
+  if (!pointer.startsWith("/")) return `"${pointer}" is not a JSON pointer (it must start with /)`;
+  const bad = pointerTokens(pointer).find((t) => FORBIDDEN_TOKENS.has(t));
+  return bad === undefined ? undefined : `"${pointer}": the segment "${bad}" is not allowed in a path`;
+}
+
 type Json = Record<string, unknown> | unknown[];
+
+function isContainer(value: unknown): value is Json {
+  return value !== null && typeof value === "object";
+}
+
+function safeTokens(pointer: string): string[] | undefined {
+  const tokens = pointerTokens(pointer);
+  return tokens.some((t) => FORBIDDEN_TOKENS.has(t)) ? undefined : tokens;
+}
 
 function getAt(obj: unknown, tokens: string[]): unknown {
   let cur: unknown = obj;
   for (const t of tokens) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Record<string, unknown>)[t];
+    if (!isContainer(cur)) return undefined;
+    cur = ownValue(cur, t);
   }
   return cur;
 }
 
 /** Removes the value at a JSON pointer; returns whether something was there. */
 export function removeAt(obj: unknown, pointer: string): boolean {
-  const tokens = pointerTokens(pointer);
-  const last = tokens.pop();
+  const tokens = safeTokens(pointer);
+  const last = tokens?.pop();
+  if (!tokens || last === undefined) return false;
   const parent = getAt(obj, tokens);
-  if (last === undefined || parent === null || typeof parent !== "object") return false;
+  if (!isContainer(parent)) return false;
   if (Array.isArray(parent)) {
     const i = Number(last);
-    if (!Number.isInteger(i) || i >= parent.length) return false;
+    if (!Number.isInteger(i) || i < 0 || i >= parent.length) return false;
     parent.splice(i, 1);
     return true;
   }
-  if (!(last in parent)) return false;
-  delete (parent as Record<string, unknown>)[last];
+  if (!Object.hasOwn(parent, last)) return false;
+  delete parent[last];
   return true;
 }
 
 /** Sets the value at a JSON pointer to what `source` has there (or removes it when `source` has none). */
 function copyAt(target: unknown, source: unknown, pointer: string): void {
-  const tokens = pointerTokens(pointer);
+  const tokens = safeTokens(pointer);
+  if (!tokens || tokens.length === 0) return;
   const value = getAt(source, tokens);
   if (value === undefined) {
     removeAt(target, pointer);
@@ -117,8 +143,8 @@ function copyAt(target: unknown, source: unknown, pointer: string): void {
   const last = tokens.pop() as string;
   let cur = target as Json;
   for (const t of tokens) {
-    const next = (cur as Record<string, unknown>)[t];
-    if (next === null || typeof next !== "object") (cur as Record<string, unknown>)[t] = {};
+    const next = ownValue(cur, t);
+    if (!isContainer(next)) (cur as Record<string, unknown>)[t] = {};
     cur = (cur as Record<string, unknown>)[t] as Json;
   }
   (cur as Record<string, unknown>)[last] = structuredClone(value);
@@ -134,7 +160,12 @@ function comparable(obj: KubernetesObject, paths: string[]): KubernetesObject {
   return copy;
 }
 
-function apply(api: RawObjectApi, obj: KubernetesObject, dryRun: boolean): Promise<KubernetesObject> {
+/** Server-side apply (or its dry-run) as helm applies: Helm's field manager, conflicts forced. */
+export function applyAsHelm(
+  api: RawObjectApi,
+  obj: KubernetesObject,
+  dryRun: boolean,
+): Promise<KubernetesObject> {
   return api.patch(
     obj,
     undefined,
@@ -146,7 +177,11 @@ function apply(api: RawObjectApi, obj: KubernetesObject, dryRun: boolean): Promi
 }
 
 /** The manifest as helm applies it: with the ownership metadata `helm get manifest` does not show. */
-function withHelmOwnership(obj: KubernetesObject, releaseName: string, namespace: string): KubernetesObject {
+export function withHelmOwnership(
+  obj: KubernetesObject,
+  releaseName: string,
+  namespace: string,
+): KubernetesObject {
   return {
     ...obj,
     metadata: {
@@ -177,14 +212,14 @@ export async function detectDrift(
     const paths = ignoredPaths(opts.ignore, obj);
     try {
       if (!live) {
-        if (opts.correct) await apply(api, obj, false);
+        if (opts.correct) await applyAsHelm(api, obj, false);
         return { ...base, action: "created", ...(opts.withDiff ? { diff: objectDiff(undefined, obj) } : {}) };
       }
       const desired = structuredClone(obj);
       for (const p of paths) copyAt(desired, live, p);
-      const dry = await apply(api, desired, true);
+      const dry = await applyAsHelm(api, desired, true);
       if (jsonEqual(comparable(live, paths), comparable(dry, paths))) return undefined;
-      if (opts.correct) await apply(api, desired, false);
+      if (opts.correct) await applyAsHelm(api, desired, false);
       return { ...base, action: "configured", ...(opts.withDiff ? { diff: objectDiff(live, dry) } : {}) };
     } catch (err) {
       throw ObjectError.from(obj, opts.correct ? "apply" : "dry-run", err);

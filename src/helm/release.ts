@@ -3,28 +3,36 @@
 // (uninstall after a failed install, rollback or uninstall after a failed upgrade) as configured; run tests;
 // detect and correct drift. The release's labels (`helm --labels`) hold what it was made from.
 import { createHash } from "node:crypto";
+import type { KubernetesObject } from "@kubernetes/client-node";
 import type { RawObjectApi } from "../cluster/kube-client.js";
 import { applyAllStaged } from "../cluster/ssa/apply.js";
 import { ChangeSet, type ChangeSetEntry } from "../cluster/ssa/changeset.js";
 import { scopeHash } from "../cluster/ssa/inventory.js";
 import { parseDuration } from "../flux/duration.js";
+import { ManifestError } from "../flux/errors.js";
 import type { FluxHelmRelease } from "../flux/helm-release.js";
+import { helmReleaseKey } from "../flux/helm-release.js";
 import type { HelmReleaseAction, HelmReleaseResult } from "../reconcile/result.js";
-import { redact } from "../source/credentials.js";
-import { detectDrift } from "./drift.js";
-import { HelmError, type HelmSession } from "./helm-cli.js";
-import { manifestChanges, parseManifest } from "./manifest.js";
+import { scrubSecrets } from "../util/secret-scrub.js";
+import type { ClusterCapabilities } from "./capabilities.js";
+import { checkChartFiles } from "./chart-files.js";
+import { detectDrift, ignorePathError } from "./drift.js";
+import { type HelmLimits, type HelmSession, releaseTimeout } from "./helm-cli.js";
+import { parseManifest } from "./manifest.js";
 import { postRendererPlugin } from "./post-render.js";
+import { previewRelease } from "./preview.js";
 import {
   DIGEST_LABEL,
   HR_NAME_LABEL,
   HR_NAMESPACE_LABEL,
   markPendingFailed,
   type ReleaseRevision,
+  readStoredRelease,
   releaseHistory,
   SCOPE_LABEL,
 } from "./storage.js";
-import { type ComposedValues, canonicalJson, stringsAtPaths, type Values } from "./values.js";
+import { chartCrds, templateChart } from "./template.js";
+import { type ComposedValues, canonicalJson, mergeValues, stringsAtPaths } from "./values.js";
 
 /** A chart ready for helm: a local archive or directory, with what it is. */
 export interface ResolvedChart {
@@ -34,6 +42,11 @@ export interface ResolvedChart {
   version: string;
   /** `Kind/namespace/name@revision` of the source it came from. */
   source: string;
+  /**
+   * For a chart directory: the directory its symlinks may point into (the source's root, as Flux's secure
+   * loader allows); default: the chart directory itself.
+   */
+  root?: string;
 }
 
 export interface HelmReleaseOptions {
@@ -44,9 +57,20 @@ export interface HelmReleaseOptions {
   skipHealth: boolean;
   /** Changes from outside the repository (a fork's PR): valuesFrom Secrets are not read. */
   untrusted?: boolean;
+  /** Bounds on every helm command (timeouts, output). */
+  limits?: Partial<HelmLimits>;
 }
 
-const seconds = (ms: number) => `${Math.max(1, Math.ceil(ms / 1000))}s`;
+/**
+ * The helm sessions one run uses. Dry-runs only ever use `render` (no kubeconfig: charts cannot read the
+ * cluster); real runs use `cluster` for what Flux does with cluster access (install, upgrade, rollback, …).
+ */
+export interface HelmSessions {
+  render(): HelmSession;
+  cluster(): HelmSession;
+  /** What `helm template` is told of the cluster (server version, API versions). */
+  capabilities(): Promise<ClusterCapabilities | undefined>;
+}
 
 /** What a release is made from; a change of any of it means an upgrade (helm-controller's "out of sync"). */
 export function releaseDigest(hr: FluxHelmRelease, chart: ResolvedChart, values: ComposedValues): string {
@@ -79,20 +103,20 @@ class Outcome {
   revision?: number;
   constructor(readonly secrets: string[]) {}
   error(text: string): void {
-    this.errors.push(redact(text, this.secrets));
+    this.errors.push(scrubSecrets(text, this.secrets));
   }
 }
 
 export async function reconcileHelmRelease(
   api: RawObjectApi,
-  helm: HelmSession,
+  sessions: HelmSessions,
   hr: FluxHelmRelease,
   chart: ResolvedChart,
   values: ComposedValues,
   opts: HelmReleaseOptions,
 ): Promise<HelmReleaseResult> {
   const started = Date.now();
-  const out = new Outcome(values.secretStrings);
+  const out = new Outcome([...values.secretStrings]);
   const digest = releaseDigest(hr, chart, values);
   const history = await releaseHistory(api, hr.releaseNamespace, hr.releaseName);
   const latest = history.at(-1);
@@ -112,7 +136,7 @@ export async function reconcileHelmRelease(
     source: chart.source,
     status: out.failed ? "Failed" : "Ready",
     action: out.action,
-    message: redact(out.message, out.secrets),
+    message: scrubSecrets(out.message, out.secrets),
     revision,
     changes: out.changes.entries,
     errors: out.errors,
@@ -131,6 +155,13 @@ export async function reconcileHelmRelease(
     out.error(out.message);
     return finish();
   }
+  if (latest && !ownerScope && opts.untrusted) {
+    // Not made by gitops-bot: its objects belong to whoever installed it, not to this repository.
+    out.failed = true;
+    out.message = `Helm release ${hr.releaseNamespace}/${hr.releaseName} exists and was not installed by gitops-bot; changes from outside the repository (a fork's pull request) cannot preview it`;
+    out.error(out.message);
+    return finish();
+  }
 
   if (latest?.status.startsWith("pending-") && !opts.dryRun) {
     await markPendingFailed(api, latest);
@@ -139,7 +170,7 @@ export async function reconcileHelmRelease(
   }
   const live = latest && latest.status !== "uninstalled" ? latest : undefined;
   const upToDate = live?.status === "deployed" && live.labels[DIGEST_LABEL] === digest;
-  const context = { api, helm, hr, chart, values, digest, opts, out };
+  const context = { api, sessions, hr, chart, values, digest, opts, out };
 
   if (upToDate) {
     out.action = "unchanged";
@@ -147,6 +178,7 @@ export async function reconcileHelmRelease(
     await checkDrift(context, live);
     return finish();
   }
+  if (!chartFilesAllowed(context)) return finish();
   if (opts.dryRun) {
     await previewChange(context, live);
     return finish();
@@ -167,7 +199,7 @@ export async function reconcileHelmRelease(
 
 interface Context {
   api: RawObjectApi;
-  helm: HelmSession;
+  sessions: HelmSessions;
   hr: FluxHelmRelease;
   chart: ResolvedChart;
   values: ComposedValues;
@@ -178,6 +210,30 @@ interface Context {
 
 function valuesInput(c: Context): string {
   return JSON.stringify(c.values.values);
+}
+
+/** Runs a release operation in the cluster session: --timeout as asked (within bounds), a process bound. */
+function runRelease(c: Context, args: string[], askedMs: number, input?: string): Promise<string> {
+  const helm = c.sessions.cluster();
+  const timeout = releaseTimeout(helm.limits, askedMs);
+  return helm.run([...args, "--timeout", timeout.flag], {
+    input,
+    timeoutMs: timeout.processMs,
+    secrets: c.out.secrets,
+  });
+}
+
+/** The chart is checked (symlinks, size) before helm reads it; false when it is refused. */
+function chartFilesAllowed(c: Context): boolean {
+  try {
+    checkChartFiles(c.chart.path, { root: c.chart.root, what: `chart ${c.chart.name}@${c.chart.version}` });
+    return true;
+  } catch (err) {
+    c.out.failed = true;
+    c.out.message = (err as Error).message;
+    c.out.error(c.out.message);
+    return false;
+  }
 }
 
 async function commonArgs(c: Context, wait: { disableWait?: boolean; disableWaitForJobs?: boolean }) {
@@ -195,21 +251,14 @@ async function commonArgs(c: Context, wait: { disableWait?: boolean; disableWait
   const waits = !wait.disableWait && !c.opts.skipHealth;
   args.push(`--wait=${waits ? "watcher" : "hookOnly"}`);
   if (waits && !wait.disableWaitForJobs) args.push("--wait-for-jobs");
-  const plugin = await postRendererPlugin(c.helm, hr);
+  const plugin = await postRendererPlugin(c.sessions.cluster(), hr);
   if (plugin) args.push("--post-renderer", plugin);
   return args;
 }
 
-async function helmInstall(c: Context, dryRun: boolean): Promise<string> {
+async function helmInstall(c: Context): Promise<string> {
   const install = c.hr.spec.install ?? {};
-  const args = [
-    "install",
-    c.hr.releaseName,
-    c.chart.path,
-    ...(await commonArgs(c, install)),
-    "--timeout",
-    seconds(install.timeout ? parseDuration(install.timeout) : c.hr.timeoutMs),
-  ];
+  const args = ["install", c.hr.releaseName, c.chart.path, ...(await commonArgs(c, install))];
   if (install.createNamespace) args.push("--create-namespace");
   if (install.crds === "Skip" || install.skipCRDs) args.push("--skip-crds");
   if (install.disableHooks) args.push("--no-hooks");
@@ -217,19 +266,17 @@ async function helmInstall(c: Context, dryRun: boolean): Promise<string> {
   if (install.disableSchemaValidation) args.push("--skip-schema-validation");
   if (install.replace) args.push("--replace");
   args.push("--output", "json");
-  if (dryRun) args.push("--dry-run=server");
-  return c.helm.run(args, { input: valuesInput(c) });
+  const asked = install.timeout ? parseDuration(install.timeout) : c.hr.timeoutMs;
+  return runRelease(c, args, asked, valuesInput(c));
 }
 
-async function helmUpgrade(c: Context, dryRun: boolean): Promise<string> {
+async function helmUpgrade(c: Context): Promise<string> {
   const upgrade = c.hr.spec.upgrade ?? {};
   const args = [
     "upgrade",
     c.hr.releaseName,
     c.chart.path,
     ...(await commonArgs(c, upgrade)),
-    "--timeout",
-    seconds(upgrade.timeout ? parseDuration(upgrade.timeout) : c.hr.timeoutMs),
     "--history-max",
     String(c.hr.spec.maxHistory ?? 5),
   ];
@@ -240,17 +287,14 @@ async function helmUpgrade(c: Context, dryRun: boolean): Promise<string> {
   if (upgrade.cleanupOnFail) args.push("--cleanup-on-fail");
   args.push(upgrade.preserveValues ? "--reuse-values" : "--reset-values");
   args.push("--output", "json");
-  if (dryRun) args.push("--dry-run=server");
-  if (!dryRun && (upgrade.crds === "Create" || upgrade.crds === "CreateReplace")) {
-    await applyChartCrds(c, upgrade.crds);
-  }
-  return c.helm.run(args, { input: valuesInput(c) });
+  if (upgrade.crds === "Create" || upgrade.crds === "CreateReplace") await applyChartCrds(c, upgrade.crds);
+  const asked = upgrade.timeout ? parseDuration(upgrade.timeout) : c.hr.timeoutMs;
+  return runRelease(c, args, asked, valuesInput(c));
 }
 
 /** upgrade.crds Create / CreateReplace: helm never touches crds/ on upgrade, so apply them ourselves. */
 async function applyChartCrds(c: Context, policy: "Create" | "CreateReplace"): Promise<void> {
-  const text = await c.helm.run(["show", "crds", c.chart.path]);
-  const crds = parseManifest(text).filter((o) => o.kind === "CustomResourceDefinition");
+  const crds = await chartCrds(c.sessions.render(), c.chart, c.out.secrets);
   if (crds.length === 0) return;
   let targets = crds;
   if (policy === "Create") {
@@ -271,17 +315,10 @@ async function applyChartCrds(c: Context, policy: "Create" | "CreateReplace"): P
 async function helmTest(c: Context): Promise<string | undefined> {
   const test = c.hr.spec.test;
   if (!test?.enable) return undefined;
-  const args = [
-    "test",
-    c.hr.releaseName,
-    "--namespace",
-    c.hr.releaseNamespace,
-    "--timeout",
-    seconds(test.timeout ? parseDuration(test.timeout) : c.hr.timeoutMs),
-  ];
+  const args = ["test", c.hr.releaseName, "--namespace", c.hr.releaseNamespace];
   for (const f of test.filters ?? []) args.push("--filter", `${f.exclude ? "!" : ""}name=${f.name}`);
   try {
-    await c.helm.run(args);
+    await runRelease(c, args, test.timeout ? parseDuration(test.timeout) : c.hr.timeoutMs);
     return undefined;
   } catch (err) {
     const why = `test failed: ${(err as Error).message}`;
@@ -308,7 +345,7 @@ async function installWithRemediation(c: Context): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     let failure: string | undefined;
     try {
-      c.out.revision = releaseVersion(await helmInstall(c, false));
+      c.out.revision = releaseVersion(await helmInstall(c));
       const testFailure = await helmTest(c);
       if (testFailure && !remediation.ignoreTestFailures) failure = testFailure;
       else if (testFailure) c.out.error(`${testFailure} (ignored: install.remediation.ignoreTestFailures)`);
@@ -339,7 +376,7 @@ async function upgradeWithRemediation(c: Context, history: ReleaseRevision[]): P
   for (let attempt = 0; ; attempt++) {
     let failure: string | undefined;
     try {
-      c.out.revision = releaseVersion(await helmUpgrade(c, false));
+      c.out.revision = releaseVersion(await helmUpgrade(c));
       const testFailure = await helmTest(c);
       if (testFailure && !remediation.ignoreTestFailures) failure = testFailure;
       else if (testFailure) c.out.error(`${testFailure} (ignored: upgrade.remediation.ignoreTestFailures)`);
@@ -390,8 +427,6 @@ async function rollback(c: Context, history: ReleaseRevision[]): Promise<number 
     String(target),
     "--namespace",
     c.hr.releaseNamespace,
-    "--timeout",
-    seconds(rb.timeout ? parseDuration(rb.timeout) : c.hr.timeoutMs),
     "--history-max",
     String(c.hr.spec.maxHistory ?? 5),
     `--wait=${rb.disableWait || c.opts.skipHealth ? "hookOnly" : "watcher"}`,
@@ -402,7 +437,7 @@ async function rollback(c: Context, history: ReleaseRevision[]): Promise<number 
   if (rb.force) args.push("--force-replace");
   if (rb.cleanupOnFail) args.push("--cleanup-on-fail");
   try {
-    await c.helm.run(args);
+    await runRelease(c, args, rb.timeout ? parseDuration(rb.timeout) : c.hr.timeoutMs);
     c.out.action = "rolled back";
     return target;
   } catch (err) {
@@ -413,7 +448,14 @@ async function rollback(c: Context, history: ReleaseRevision[]): Promise<number 
 
 async function uninstall(c: Context, why: string, remediation = false): Promise<void> {
   try {
-    await uninstallRelease(c.helm, c.hr, c.hr.releaseName, c.hr.releaseNamespace, c.opts.skipHealth);
+    await uninstallRelease(
+      c.sessions.cluster(),
+      c.hr,
+      c.hr.releaseName,
+      c.hr.releaseNamespace,
+      c.opts.skipHealth,
+      c.out.secrets,
+    );
     if (remediation) c.out.action = "uninstalled";
   } catch (err) {
     c.out.failed = true;
@@ -427,83 +469,138 @@ export async function uninstallRelease(
   releaseName: string,
   namespace: string,
   skipWait: boolean,
+  secrets: readonly string[] = [],
 ): Promise<void> {
   const u = hr?.spec.uninstall ?? {};
+  const timeout = releaseTimeout(
+    helm.limits,
+    u.timeout ? parseDuration(u.timeout) : (hr?.timeoutMs ?? 300_000),
+  );
   const args = [
     "uninstall",
     releaseName,
     "--namespace",
     namespace,
     "--timeout",
-    seconds(u.timeout ? parseDuration(u.timeout) : (hr?.timeoutMs ?? 300_000)),
+    timeout.flag,
     `--wait=${u.disableWait || skipWait ? "hookOnly" : "watcher"}`,
     "--cascade",
     u.deletionPropagation ?? "background",
   ];
   if (u.disableHooks) args.push("--no-hooks");
   if (u.keepHistory) args.push("--keep-history");
-  await helm.run(args);
+  await helm.run(args, { timeoutMs: timeout.processMs, secrets });
 }
 
-/** Dry run: what installing or upgrading would render, as object changes against the live release. */
+/**
+ * Dry run: what installing or upgrading would do. The chart is rendered without cluster access (`helm
+ * template`: `lookup` finds nothing), then each object goes through the API server's dry-run and is compared
+ * with the live object (preview.ts). The live release is read from Helm's storage through the API.
+ */
 async function previewChange(c: Context, live: ReleaseRevision | undefined): Promise<void> {
+  const verb = live ? "upgrade" : "install";
   c.out.action = live ? "upgraded" : "installed";
-  let rendered: string;
-  try {
-    const json = live ? await helmUpgrade(c, true) : await helmInstall(c, true);
-    rendered = (JSON.parse(json) as { manifest?: string }).manifest ?? "";
-  } catch (err) {
+  const fail = (why: string) => {
     c.out.failed = true;
-    c.out.message = `${live ? "upgrade" : "install"} dry-run failed: ${(err as Error).message}`;
+    c.out.message = `${verb} dry-run failed: ${why}`;
     c.out.error(c.out.message);
+  };
+  const stored = live ? await readStoredRelease(c.api, live) : undefined;
+  if (stored && c.values.secretPaths.length > 0) {
+    // The live release may hold older Secret values at the same places; they must not show either.
+    c.out.secrets.push(...stringsAtPaths(stored.config, c.values.secretPaths));
+  }
+  const upgrade = c.hr.spec.upgrade ?? {};
+  const install = c.hr.spec.install ?? {};
+  // --reuse-values: helm merges the new values over the live release's.
+  const values =
+    stored && upgrade.preserveValues ? mergeValues(stored.config, c.values.values) : c.values.values;
+  const crdPolicy = live
+    ? upgrade.crds === "Create" || upgrade.crds === "CreateReplace"
+      ? upgrade.crds
+      : undefined
+    : install.crds === "Skip" || install.skipCRDs
+      ? undefined
+      : (install.crds ?? "Create");
+  const helm = c.sessions.render();
+  let rendered: Awaited<ReturnType<typeof templateChart>>;
+  let crds: KubernetesObject[] = [];
+  try {
+    rendered = await templateChart(helm, c.hr, c.chart, values, {
+      isUpgrade: live !== undefined,
+      capabilities: await c.sessions.capabilities(),
+      secrets: c.out.secrets,
+    });
+    if (crdPolicy) crds = await chartCrds(helm, c.chart, c.out.secrets);
+  } catch (err) {
+    fail((err as Error).message);
     return;
   }
-  const before = live ? await currentManifest(c.helm, c.hr.releaseName, c.hr.releaseNamespace) : "";
-  if (live && c.values.secretPaths.length > 0) {
-    // The live release may hold older Secret values at the same places; they must not show either.
-    const json = await c.helm.run([
-      "get",
-      "values",
-      c.hr.releaseName,
-      "--namespace",
-      c.hr.releaseNamespace,
-      "-o",
-      "json",
-    ]);
-    c.out.secrets.push(...stringsAtPaths((JSON.parse(json) ?? {}) as Values, c.values.secretPaths));
+  let preview: Awaited<ReturnType<typeof previewRelease>>;
+  try {
+    preview = await previewRelease(c.api, {
+      releaseName: c.hr.releaseName,
+      releaseNamespace: c.hr.releaseNamespace,
+      objects: rendered.objects,
+      crds,
+      crdPolicy,
+      before: stored ? parseManifest(stored.manifest) : [],
+      createNamespace: !live && install.createNamespace === true,
+      withDiff: c.opts.withDiff,
+    });
+  } catch (err) {
+    fail((err as Error).message);
+    return;
   }
-  for (const entry of manifestChanges(before, rendered, c.hr.releaseNamespace, c.opts.withDiff)) {
-    c.out.changes.entries.push(redactEntry(entry, c.out.secrets));
+  for (const entry of preview.entries) c.out.changes.entries.push(scrubEntry(entry, c.out.secrets));
+  if (preview.errors.length > 0) {
+    for (const e of preview.errors.slice(1)) c.out.error(e);
+    fail(preview.errors[0] as string);
+    return;
   }
   c.out.message = live
     ? `would upgrade ${c.hr.releaseNamespace}/${c.hr.releaseName} to ${c.chart.name}@${c.chart.version}`
     : `would install ${c.chart.name}@${c.chart.version} as ${c.hr.releaseNamespace}/${c.hr.releaseName}`;
 }
 
-function redactEntry(entry: ChangeSetEntry, secrets: string[]): ChangeSetEntry {
-  return entry.diff ? { ...entry, diff: redact(entry.diff, secrets) } : entry;
+function scrubEntry(entry: ChangeSetEntry, secrets: string[]): ChangeSetEntry {
+  return entry.diff ? { ...entry, diff: scrubSecrets(entry.diff, secrets) } : entry;
 }
 
-export async function currentManifest(
-  helm: HelmSession,
-  releaseName: string,
-  namespace: string,
-): Promise<string> {
-  try {
-    return await helm.run(["get", "manifest", releaseName, "--namespace", namespace]);
-  } catch (err) {
-    if (err instanceof HelmError && /not found/i.test(err.message)) return "";
-    throw err;
+/** driftDetection.ignore paths walk objects of this process: refuse what could reach a JS prototype. */
+function ignoreRulesError(hr: FluxHelmRelease): ManifestError | undefined {
+  for (const [i, rule] of (hr.spec.driftDetection?.ignore ?? []).entries()) {
+    for (const [j, path] of rule.paths.entries()) {
+      const why = ignorePathError(path);
+      if (why) {
+        return new ManifestError(
+          {
+            file: hr.file,
+            object: helmReleaseKey(hr),
+            field: `spec.driftDetection.ignore[${i}].paths[${j}]`,
+          },
+          why,
+        );
+      }
+    }
   }
+  return undefined;
 }
 
 async function checkDrift(c: Context, live: ReleaseRevision): Promise<void> {
   const mode = c.hr.spec.driftDetection?.mode ?? "disabled";
   if (mode === "disabled") return;
-  const manifest = await currentManifest(c.helm, c.hr.releaseName, c.hr.releaseNamespace);
+  const refused = ignoreRulesError(c.hr);
+  if (refused) {
+    c.out.failed = true;
+    c.out.message = refused.message;
+    c.out.error(c.out.message);
+    return;
+  }
   const correct = mode === "enabled" && !c.opts.dryRun;
   let drift: Awaited<ReturnType<typeof detectDrift>>;
   try {
+    const { manifest } = await readStoredRelease(c.api, live);
     drift = await detectDrift(c.api, parseManifest(manifest), {
       namespace: c.hr.releaseNamespace,
       releaseName: c.hr.releaseName,
@@ -520,7 +617,7 @@ async function checkDrift(c: Context, live: ReleaseRevision): Promise<void> {
   if (drift.length === 0) return;
   for (const entry of drift) {
     c.out.changes.entries.push(
-      redactEntry(
+      scrubEntry(
         mode === "warn" ? { ...entry, reason: "drift detected; driftDetection.mode is warn" } : entry,
         c.out.secrets,
       ),

@@ -1,23 +1,26 @@
-// The engine's side of HelmReleases: one helm session per run (created when the first HelmRelease needs it),
-// resolving the chart and values of each HelmRelease and reconciling it, and uninstalling the releases this
-// scope made whose HelmRelease left Git.
+// The engine's side of HelmReleases: the helm sessions of a run (created when the first HelmRelease needs
+// them), resolving the chart and values of each HelmRelease and reconciling it, and uninstalling the releases
+// this scope made whose HelmRelease left Git. A dry-run never starts a session with cluster access: helm only
+// renders (no kubeconfig), and what it would have read (release storage, discovery) the bot reads itself.
 import { KubeConfig } from "@kubernetes/client-node";
 import type { RawObjectApi } from "../cluster/kube-client.js";
 import { scopeHash } from "../cluster/ssa/inventory.js";
+import { ManifestError } from "../flux/errors.js";
 import { helmReleaseKey } from "../flux/helm-release.js";
 import type { PlannedHelmRelease } from "../reconcile/plan.js";
 import type { HelmReleaseResult } from "../reconcile/result.js";
-import { redact } from "../source/credentials.js";
 import type { SourceResolver } from "../source/resolver.js";
+import { scrubSecrets } from "../util/secret-scrub.js";
+import { type ClusterCapabilities, discoverCapabilities } from "./capabilities.js";
 import { type HelmSession, startHelmSession } from "./helm-cli.js";
 import { manifestChanges } from "./manifest.js";
 import {
-  currentManifest,
   type HelmReleaseOptions,
+  type HelmSessions,
   reconcileHelmRelease,
   uninstallRelease,
 } from "./release.js";
-import { HR_NAME_LABEL, HR_NAMESPACE_LABEL, releasesOfScope } from "./storage.js";
+import { HR_NAME_LABEL, HR_NAMESPACE_LABEL, readStoredRelease, releasesOfScope } from "./storage.js";
 import { composeValues } from "./values.js";
 
 /**
@@ -33,8 +36,10 @@ export function kubeConfigOf(api: RawObjectApi): KubeConfig | undefined {
   return wrapped instanceof KubeConfig ? wrapped : undefined;
 }
 
-export class HelmRunner {
-  private session?: HelmSession;
+export class HelmRunner implements HelmSessions {
+  private renderSession?: HelmSession;
+  private clusterSession?: HelmSession;
+  private discovered?: Promise<ClusterCapabilities | undefined>;
 
   constructor(
     private readonly api: RawObjectApi,
@@ -42,17 +47,35 @@ export class HelmRunner {
     private readonly opts: HelmReleaseOptions & { kubeConfig?: KubeConfig },
   ) {}
 
-  private helm(): HelmSession {
-    if (!this.session) {
-      const kc = this.opts.kubeConfig ?? kubeConfigOf(this.api);
+  private kubeConfig(): KubeConfig | undefined {
+    return this.opts.kubeConfig ?? kubeConfigOf(this.api);
+  }
+
+  render(): HelmSession {
+    this.renderSession ??= startHelmSession(undefined, this.opts.limits);
+    return this.renderSession;
+  }
+
+  cluster(): HelmSession {
+    if (this.opts.dryRun) throw new Error("internal: a dry-run never gives helm access to the cluster");
+    if (!this.clusterSession) {
+      const kc = this.kubeConfig();
       if (!kc) throw new Error("HelmReleases need the cluster's KubeConfig (ReconcileOptions.kubeConfig)");
-      this.session = startHelmSession(kc);
+      this.clusterSession = startHelmSession(kc, this.opts.limits);
     }
-    return this.session;
+    return this.clusterSession;
+  }
+
+  capabilities(): Promise<ClusterCapabilities | undefined> {
+    const kc = this.kubeConfig();
+    // Without them helm renders with its defaults; a chart that needs more says so in its error.
+    this.discovered ??= kc ? discoverCapabilities(kc).catch(() => undefined) : Promise.resolve(undefined);
+    return this.discovered;
   }
 
   cleanup(): void {
-    this.session?.cleanup();
+    this.renderSession?.cleanup();
+    this.clusterSession?.cleanup();
   }
 
   async reconcile(planned: PlannedHelmRelease): Promise<HelmReleaseResult> {
@@ -74,14 +97,15 @@ export class HelmRunner {
     try {
       const [chart, values] = await Promise.all([
         this.resolver.chart(hr).catch((err: Error) => {
-          throw new Error(`chart: ${err.message}`);
+          throw new Error(`chart: ${err.message}`, { cause: err });
         }),
         composeValues(this.api, hr, { readSecrets: !this.opts.untrusted }),
       ]);
       secrets = values.secretStrings;
-      return await reconcileHelmRelease(this.api, this.helm(), hr, chart, values, this.opts);
+      return await reconcileHelmRelease(this.api, this, hr, chart, values, this.opts);
     } catch (err) {
-      const message = `${helmReleaseKey(hr)}: ${redact((err as Error).message, secrets)}`;
+      const text = scrubSecrets((err as Error).message, secrets);
+      const message = err instanceof ManifestError ? text : `${helmReleaseKey(hr)}: ${text}`;
       return {
         ...base,
         status: "Failed",
@@ -121,11 +145,16 @@ export class HelmRunner {
         durationMs: 0,
       };
       try {
-        const helm = this.helm();
-        const manifest = await currentManifest(helm, release.name, release.namespace);
+        const { manifest } = await readStoredRelease(this.api, release);
         result.changes = manifestChanges(manifest, "", release.namespace, false);
         if (!this.opts.dryRun)
-          await uninstallRelease(helm, undefined, release.name, release.namespace, this.opts.skipHealth);
+          await uninstallRelease(
+            this.cluster(),
+            undefined,
+            release.name,
+            release.namespace,
+            this.opts.skipHealth,
+          );
       } catch (err) {
         result.status = "Failed";
         result.message = `uninstalling release ${release.namespace}/${release.name} failed: ${(err as Error).message}`;

@@ -96,6 +96,36 @@ export function encodeRelease(release: Record<string, unknown>): string {
   return Buffer.from(helmEncoded).toString("base64");
 }
 
+export interface StoredRelease {
+  /** The rendered manifest (what `helm get manifest` prints). */
+  manifest: string;
+  /** The values the release was given (what `helm get values` prints). */
+  config: Record<string, unknown>;
+}
+
+/**
+ * One revision's manifest and values, read from Helm's storage through the API: dry-runs need them and must
+ * not hand helm a kubeconfig to get them.
+ */
+export async function readStoredRelease(api: RawObjectApi, r: ReleaseRevision): Promise<StoredRelease> {
+  const secret = (await api.read({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: secretName(r), namespace: r.namespace },
+  })) as ReleaseSecret;
+  const data = secret.data?.release;
+  if (!data) throw new Error(`Secret ${r.namespace}/${secretName(r)} holds no release`);
+  const release = decodeRelease(data);
+  const config = release.config;
+  return {
+    manifest: typeof release.manifest === "string" ? release.manifest : "",
+    config:
+      config && typeof config === "object" && !Array.isArray(config)
+        ? (config as Record<string, unknown>)
+        : {},
+  };
+}
+
 /**
  * A release left `pending-*` (helm was killed mid-operation) locks it: every later helm command refuses.
  * helm-controller marks such a revision failed so the next upgrade can proceed; so do we.
