@@ -2,6 +2,7 @@
 // for tag pagination, htpasswd basic auth and a real token server for the Bearer challenge flow.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { RegistryClient, RegistryError } from "../../src/images/registry/client.js";
 import { parseImageReference } from "../../src/images/registry/reference.js";
@@ -267,5 +268,203 @@ describe("retries", () => {
     ).rejects.toThrow(
       `${closed}/x: GET http://${closed}/v2/x/tags/list failed after 3 attempts: ECONNREFUSED`,
     );
+  });
+});
+
+/** A loopback server on another host (127.0.0.2) that records every request's Authorization header. */
+async function startRecorder(
+  handler: (url: URL, response: import("node:http").ServerResponse) => void,
+): Promise<{ origin: string; seen: { path: string; authorization?: string }[]; stop: () => Promise<void> }> {
+  const seen: { path: string; authorization?: string }[] = [];
+  const server = createServer((request, response) => {
+    const url = new URL(request.url ?? "/", "http://recorder");
+    seen.push({ path: url.pathname, authorization: request.headers.authorization });
+    handler(url, response);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.2", resolve));
+  return {
+    origin: `http://127.0.0.2:${(server.address() as AddressInfo).port}`,
+    seen,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const canary = { username: "robot", password: "canary-registry-password-7f3a" };
+const canaryBasic = Buffer.from(`${canary.username}:${canary.password}`).toString("base64");
+
+function expectNoCredentials(seen: { authorization?: string }[]): void {
+  for (const request of seen) {
+    expect(request.authorization ?? "").not.toContain(canary.password);
+    expect(request.authorization ?? "").not.toContain(canaryBasic);
+    expect(request.authorization).toBeUndefined();
+  }
+}
+
+describe("credentials stay with the registry's host", () => {
+  test("a token realm on another host is asked anonymously: the pull secret never reaches it", async () => {
+    const tokens = await startTokenServer();
+    const repository = unique("realm/app");
+    // The attacker's realm answers like a public token service (a real anonymous pull token), and records.
+    const attacker = await startRecorder((url, response) => {
+      const token = tokens.mint(repository, ["pull"]);
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end(JSON.stringify({ token, expires_in: 300, scope: url.searchParams.get("scope") }));
+    });
+    const registry = await startRegistry({
+      binary: paginatingRegistryBinary(),
+      storage: "inmemory",
+      token: { ...tokens, realm: `${attacker.origin}/token` },
+    });
+    try {
+      await pushImage(registry.url, repository, "1.0.0", {
+        bearerToken: tokens.mint(repository, ["pull", "push"]),
+      });
+      const logLines: string[] = [];
+      const client = new RegistryClient({
+        ...fastRetries,
+        logger: pino({ level: "debug" }, { write: (line: string) => logLines.push(line) }),
+      });
+      const listing = await client.listTags(parseImageReference(`${registry.host}/${repository}`), canary);
+      expect(listing.tags).toEqual(["1.0.0"]);
+      expect(attacker.seen.map((s) => s.path)).toEqual(["/token"]);
+      expectNoCredentials(attacker.seen);
+      expect(logLines.join("")).toContain(
+        "token realm is not on the registry's host; asking it anonymously, without the credentials",
+      );
+      expect(logLines.join("")).not.toContain(canary.password);
+    } finally {
+      await registry.stop();
+      await attacker.stop();
+      await tokens.stop();
+    }
+  });
+
+  test("a private registry whose realm is on another host fails clearly, saying why no credentials went", async () => {
+    const attacker = await startRecorder((_url, response) => {
+      response.writeHead(401, { "content-type": "application/json" });
+      response.end(JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: "send me your password" }] }));
+    });
+    // A hostile registry on 127.0.0.1 that only ever challenges, naming a realm on another host.
+    const hostile = createServer((_request, response) => {
+      response.writeHead(401, {
+        "www-authenticate": `Bearer realm="${attacker.origin}/token",service="registry",scope="repository:x/app:pull"`,
+      });
+      response.end();
+    });
+    await new Promise<void>((resolve) => hostile.listen(0, "127.0.0.1", resolve));
+    const host = `127.0.0.1:${(hostile.address() as AddressInfo).port}`;
+    try {
+      await expect(
+        new RegistryClient(fastRetries).listTags(parseImageReference(`${host}/x/app`), canary),
+      ).rejects.toThrow(
+        `${host}/x/app: get a token from ${attacker.origin}/token (anonymous: the credentials are only sent to ${host}, not to a realm on another host): HTTP 401`,
+      );
+      expectNoCredentials(attacker.seen);
+    } finally {
+      hostile.close();
+      await attacker.stop();
+    }
+  });
+
+  test("a Link next page on another host is refused; a redirect to another host gets no credentials", async () => {
+    const attacker = await startRecorder((_url, response) => {
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end(JSON.stringify({ name: "x/app", tags: ["9.9.9-stolen"] }));
+    });
+    const expected = `Basic ${canaryBasic}`;
+    const hostile = createServer((request, response) => {
+      if (request.headers.authorization !== expected) {
+        response.writeHead(401, { "www-authenticate": 'Basic realm="registry"' });
+        response.end();
+      } else if (request.url?.startsWith("/v2/link/")) {
+        response.writeHead(200, {
+          "content-type": "application/json",
+          link: `<${attacker.origin}/v2/link/app/tags/list?last=1.0.0>; rel="next"`,
+        });
+        response.end(JSON.stringify({ name: "link/app", tags: ["1.0.0"] }));
+      } else {
+        response.writeHead(307, { location: `${attacker.origin}/v2/redirect/app/tags/list` });
+        response.end();
+      }
+    });
+    await new Promise<void>((resolve) => hostile.listen(0, "127.0.0.1", resolve));
+    const host = `127.0.0.1:${(hostile.address() as AddressInfo).port}`;
+    try {
+      await expect(
+        new RegistryClient(fastRetries).listTags(parseImageReference(`${host}/link/app`), canary),
+      ).rejects.toThrow(
+        `${host}/link/app: list tags: the registry's next page is on another host (${attacker.origin}); refused`,
+      );
+      expect(attacker.seen).toEqual([]);
+
+      const redirected = await new RegistryClient(fastRetries).listTags(
+        parseImageReference(`${host}/redirect/app`),
+        canary,
+      );
+      expect(redirected.tags).toEqual(["9.9.9-stolen"]);
+      expect(attacker.seen.map((s) => s.path)).toEqual(["/v2/redirect/app/tags/list"]);
+      expectNoCredentials(attacker.seen);
+    } finally {
+      hostile.close();
+      await attacker.stop();
+    }
+  });
+});
+
+describe("bounded scans", () => {
+  test("stops past the tag cap on a real paginating registry", async () => {
+    const registry = await startRegistry({ binary: paginatingRegistryBinary(), storage: "inmemory" });
+    try {
+      await pushImageTags(registry.url, "many/app", tagsFor(120), { concurrency: 16 });
+      const client = new RegistryClient({ ...fastRetries, pageSize: 50, maxTags: 80 });
+      await expect(client.listTags(parseImageReference(`${registry.host}/many/app`))).rejects.toThrow(
+        `${registry.host}/many/app: more than 80 tags (after 2 pages); stopped there.`,
+      );
+    } finally {
+      await registry.stop();
+    }
+  });
+
+  test("an endless tag list is cut off at the byte cap, a silent registry at the timeout", async () => {
+    const hostile = createServer((request, response) => {
+      if (request.url?.startsWith("/v2/silent/")) return;
+      response.writeHead(200, { "content-type": "application/json" });
+      response.write('{"name":"endless/app","tags":[');
+      const pump = () => {
+        while (!response.destroyed && response.write('"1.0.0",'.repeat(1000))) {}
+        if (!response.destroyed) response.once("drain", pump);
+      };
+      pump();
+    });
+    await new Promise<void>((resolve) => hostile.listen(0, "127.0.0.1", resolve));
+    const host = `127.0.0.1:${(hostile.address() as AddressInfo).port}`;
+    try {
+      const started = Date.now();
+      const client = new RegistryClient({ ...fastRetries, maxResponseBytes: 1024 * 1024, timeoutMs: 500 });
+      await expect(client.listTags(parseImageReference(`${host}/endless/app`))).rejects.toThrow(
+        `${host}/endless/app: list tags: GET http://${host}/v2/endless/app/tags/list: the answer is larger than the 1048576-byte limit`,
+      );
+      await expect(client.listTags(parseImageReference(`${host}/silent/app`))).rejects.toThrow(
+        `${host}/silent/app: GET http://${host}/v2/silent/app/tags/list failed after 3 attempts: timed out`,
+      );
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      hostile.closeAllConnections();
+      hostile.close();
+    }
+  });
+
+  test("a registry on the metadata address is refused by the outbound policy, not retried", async () => {
+    const started = Date.now();
+    await expect(
+      new RegistryClient(fastRetries).listTags(parseImageReference("169.254.169.254/latest/app")),
+    ).rejects.toThrow(
+      "169.254.169.254/latest/app: GET https://169.254.169.254/v2/latest/app/tags/list: refused by the outbound policy: 169.254.169.254 is a link-local (cloud metadata) address",
+    );
+    expect(Date.now() - started).toBeLessThan(1000);
   });
 });

@@ -1,10 +1,23 @@
 // A small client for the OCI distribution API's tag listing (`GET /v2/<name>/tags/list`), the only call image
-// scanning needs. It follows `Link: <…>; rel="next"` pagination up to a page cap, answers the 401 challenge with
-// Basic credentials or a Bearer token from the realm the registry names (anonymous tokens included: Docker Hub,
-// GHCR), caches tokens per scope, and retries transient failures with exponential backoff.
+// scanning needs. It follows `Link: <…>; rel="next"` pagination up to a page and tag cap, answers the 401
+// challenge with Basic credentials or a Bearer token from the realm the registry names (anonymous tokens
+// included: Docker Hub, GHCR), caches tokens per scope, and retries transient failures with exponential backoff.
 //
-// Credentials live only in request headers: no URL, log line or error message carries them.
+// Every request goes through the outbound policy (src/util/outbound): the registry host and each redirect are
+// judged, bodies are capped while streaming. Credentials live only in request headers (no URL, log line or
+// error message carries them) and go only to the registry's own host: a token realm on another host is asked
+// anonymously (Docker Hub's auth.docker.io and GitLab's gitlab.com are the registry's own, see
+// realmMayHaveCredentials), a redirect elsewhere drops them, and a `Link` page on another host is refused.
 import type { Logger } from "pino";
+import {
+  createOutboundPolicy,
+  describeRequest,
+  type OutboundPolicy,
+  OutboundPolicyError,
+  type OutboundRequestError,
+  type OutboundResponse,
+  outboundFetch,
+} from "../../util/outbound/index.js";
 import { type BasicCredentials, basicAuthorization, type Challenge, parseChallenges } from "./auth.js";
 import type { ImageReference } from "./reference.js";
 
@@ -13,18 +26,25 @@ export interface RegistryClientOptions {
   pageSize?: number;
   /** Stop with an error after this many pages rather than scan forever. */
   maxPages?: number;
+  /** Stop with an error past this many tags in all (a registry ignoring `n` can send them in one page). */
+  maxTags?: number;
+  /** The largest answer read from the registry or its token service, counted while streaming. */
+  maxResponseBytes?: number;
   /** Retries after a network error, 429 or 5xx, with exponential backoff from `retryBaseMs`. */
   retries?: number;
   retryBaseMs?: number;
-  /** Per-request timeout. */
+  /** Per-request timeout, covering redirects and reading the body. */
   timeoutMs?: number;
+  /** The operator's outbound policy; by default link-local and metadata addresses are refused. */
+  policy?: OutboundPolicy;
   logger?: Pick<Logger, "debug" | "warn">;
-  fetch?: typeof fetch;
 }
 
 export const defaultRegistryClientOptions = {
   pageSize: 1000,
   maxPages: 100,
+  maxTags: 100_000,
+  maxResponseBytes: 16 * 1024 * 1024,
   retries: 3,
   retryBaseMs: 250,
   timeoutMs: 30_000,
@@ -42,8 +62,9 @@ export class RegistryError extends Error {
   constructor(
     message: string,
     readonly status?: number,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -57,31 +78,53 @@ interface CachedToken {
   expiresAt: number;
 }
 
+/**
+ * Token services that belong to a registry although they live on another host. Any other realm host than the
+ * registry's own (or a subdomain of it) is asked for a token anonymously: a registry, or whoever answers in its
+ * name, cannot send the pull secret to a host of its choosing.
+ */
+const registryTokenHosts: Readonly<Record<string, readonly string[]>> = {
+  "registry-1.docker.io": ["auth.docker.io"],
+  "registry.gitlab.com": ["gitlab.com"],
+};
+
+/** Whether the registry's credentials may be sent to this token realm. */
+export function realmMayHaveCredentials(registry: URL, realm: URL): boolean {
+  if (registry.protocol === "https:" && realm.protocol !== "https:") return false;
+  const host = realm.hostname.toLowerCase();
+  const own = registry.hostname.toLowerCase();
+  return host === own || host.endsWith(`.${own}`) || (registryTokenHosts[own] ?? []).includes(host);
+}
+
 export class RegistryClient implements TagLister {
-  private readonly options: Required<Omit<RegistryClientOptions, "logger" | "fetch">>;
+  private readonly options: Required<Omit<RegistryClientOptions, "logger" | "policy">>;
   private readonly logger: RegistryClientOptions["logger"];
-  private readonly fetch: typeof fetch;
+  private readonly policy: OutboundPolicy;
   /** Bearer tokens by realm + service + scope + user; never logged. */
   private readonly tokens = new Map<string, CachedToken>();
 
   constructor(options: RegistryClientOptions = {}) {
+    const defaults = defaultRegistryClientOptions;
     this.options = {
-      pageSize: options.pageSize ?? defaultRegistryClientOptions.pageSize,
-      maxPages: options.maxPages ?? defaultRegistryClientOptions.maxPages,
-      retries: options.retries ?? defaultRegistryClientOptions.retries,
-      retryBaseMs: options.retryBaseMs ?? defaultRegistryClientOptions.retryBaseMs,
-      timeoutMs: options.timeoutMs ?? defaultRegistryClientOptions.timeoutMs,
+      pageSize: options.pageSize ?? defaults.pageSize,
+      maxPages: options.maxPages ?? defaults.maxPages,
+      maxTags: options.maxTags ?? defaults.maxTags,
+      maxResponseBytes: options.maxResponseBytes ?? defaults.maxResponseBytes,
+      retries: options.retries ?? defaults.retries,
+      retryBaseMs: options.retryBaseMs ?? defaults.retryBaseMs,
+      timeoutMs: options.timeoutMs ?? defaults.timeoutMs,
     };
     this.logger = options.logger;
-    this.fetch = options.fetch ?? globalThis.fetch;
+    this.policy = options.policy ?? createOutboundPolicy();
   }
 
   async listTags(reference: ImageReference, credentials?: BasicCredentials): Promise<TagListing> {
     const where = `${reference.registry}/${reference.repository}`;
     const scope = `repository:${reference.repository}:pull`;
     const tags: string[] = [];
-    let url: URL | undefined = new URL(`/v2/${reference.repository}/tags/list`, reference.apiBaseUrl);
-    url.searchParams.set("n", String(this.options.pageSize));
+    const first = new URL(`/v2/${reference.repository}/tags/list`, reference.apiBaseUrl);
+    first.searchParams.set("n", String(this.options.pageSize));
+    let url: URL | undefined = first;
     let pages = 0;
     // The scheme the registry asked for last; lets later pages go out authenticated at once.
     let authorization: string | undefined;
@@ -94,18 +137,29 @@ export class RegistryClient implements TagLister {
       }
       let response = await this.request(url, authorization, where);
       if (response.status === 401) {
-        authorization = await this.answerChallenge(response, scope, credentials, where);
+        authorization = await this.answerChallenge(response, url, scope, credentials, where);
         response = await this.request(url, authorization, where);
       }
       if (response.status !== 200) throw await statusError(response, where, "list tags");
-      const body = (await response.json().catch(() => undefined)) as { tags?: unknown } | undefined;
+      const body = (await this.readJson(response, where, "list tags")) as { tags?: unknown } | undefined;
       if (!body || (body.tags !== null && !Array.isArray(body.tags))) {
         throw new RegistryError(`${where}: list tags: the registry's answer has no "tags" list`);
       }
       // A repository whose tags were all deleted answers `"tags": null`.
       for (const tag of (body.tags ?? []) as unknown[]) if (typeof tag === "string") tags.push(tag);
+      if (tags.length > this.options.maxTags) {
+        throw new RegistryError(
+          `${where}: more than ${this.options.maxTags} tags (after ${pages + 1} pages); stopped there. ` +
+            "Use a repository with fewer tags or raise the tag cap.",
+        );
+      }
       pages++;
-      url = nextPage(response.headers.get("link"), url);
+      url = nextPage(response.headers.get("link"), response.url);
+      if (url && (url.host !== first.host || url.protocol !== first.protocol)) {
+        throw new RegistryError(
+          `${where}: list tags: the registry's next page is on another host (${url.protocol}//${url.host}); refused`,
+        );
+      }
     }
     this.logger?.debug(
       { registry: reference.registry, repository: reference.repository, pages, tags: tags.length },
@@ -116,15 +170,16 @@ export class RegistryClient implements TagLister {
 
   /** Turns a 401 into an Authorization header value, fetching a token when the registry wants Bearer. */
   private async answerChallenge(
-    response: Response,
+    response: OutboundResponse,
+    registryUrl: URL,
     scope: string,
     credentials: BasicCredentials | undefined,
     where: string,
   ): Promise<string> {
-    await response.body?.cancel();
+    response.discard();
     const challenges = parseChallenges(response.headers.get("www-authenticate") ?? "");
     const bearer = challenges.find((c) => c.scheme === "bearer");
-    if (bearer) return `Bearer ${await this.token(bearer, scope, credentials, where)}`;
+    if (bearer) return `Bearer ${await this.token(bearer, registryUrl, scope, credentials, where)}`;
     if (challenges.some((c) => c.scheme === "basic")) {
       if (!credentials) {
         throw new RegistryError(
@@ -139,29 +194,49 @@ export class RegistryClient implements TagLister {
 
   private async token(
     challenge: Challenge,
+    registryUrl: URL,
     defaultScope: string,
-    credentials: BasicCredentials | undefined,
+    given: BasicCredentials | undefined,
     where: string,
   ): Promise<string> {
     const realm = challenge.params.realm;
     if (!realm) throw new RegistryError(`${where}: Bearer challenge without a realm`, 401);
-    const realmUrl = new URL(realm);
+    let realmUrl: URL;
+    try {
+      realmUrl = new URL(realm);
+    } catch (error) {
+      throw new RegistryError(`${where}: the Bearer challenge's realm is not a URL`, 401, { cause: error });
+    }
+    if (realmUrl.protocol !== "https:" && realmUrl.protocol !== "http:") {
+      throw new RegistryError(`${where}: the Bearer challenge's realm must be an http(s) URL`, 401);
+    }
+    realmUrl.username = "";
+    realmUrl.password = "";
     if (challenge.params.service) realmUrl.searchParams.set("service", challenge.params.service);
     // The challenge's scope is what the registry wants; ours is the fallback for registries that omit it.
     realmUrl.searchParams.set("scope", challenge.params.scope ?? defaultScope);
+    const credentials = given && realmMayHaveCredentials(registryUrl, realmUrl) ? given : undefined;
+    const withheld = given !== undefined && credentials === undefined;
+    if (withheld) {
+      this.logger?.warn(
+        { registry: registryUrl.host, realm: realmUrl.host },
+        "token realm is not on the registry's host; asking it anonymously, without the credentials",
+      );
+    }
     const key = `${realmUrl.href} ${credentials?.username ?? ""}`;
     const cached = this.tokens.get(key);
     if (cached && cached.expiresAt > Date.now()) return cached.token;
 
     const response = await this.request(realmUrl, credentials && basicAuthorization(credentials), where);
-    if (response.status !== 200) {
-      throw await statusError(
-        response,
-        where,
-        `get a token from ${realmUrl.origin}${realmUrl.pathname}${credentials ? "" : " (anonymous)"}`,
-      );
-    }
-    const body = (await response.json().catch(() => undefined)) as
+    const step =
+      `get a token from ${realmUrl.origin}${realmUrl.pathname}` +
+      (withheld
+        ? ` (anonymous: the credentials are only sent to ${registryUrl.host}, not to a realm on another host)`
+        : credentials
+          ? ""
+          : " (anonymous)");
+    if (response.status !== 200) throw await statusError(response, where, step);
+    const body = (await this.readJson(response, where, step)) as
       | { token?: unknown; access_token?: unknown; expires_in?: unknown }
       | undefined;
     const token = typeof body?.token === "string" ? body.token : body?.access_token;
@@ -174,28 +249,63 @@ export class RegistryClient implements TagLister {
     return token;
   }
 
+  /** The body as JSON, within the byte cap; undefined when it is not JSON. */
+  private async readJson(response: OutboundResponse, where: string, step: string): Promise<unknown> {
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (error) {
+      throw new RegistryError(`${where}: ${step}: ${(error as Error).message}`, response.status, {
+        cause: error,
+      });
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** One request with retries on network errors, 429 and 5xx; other statuses are the caller's to judge. */
-  private async request(url: URL, authorization: string | undefined, where: string): Promise<Response> {
+  private async request(
+    url: URL,
+    authorization: string | undefined,
+    where: string,
+  ): Promise<OutboundResponse> {
     const headers: Record<string, string> = { accept: "application/json" };
     if (authorization) headers.authorization = authorization;
     for (let attempt = 0; ; attempt++) {
-      let response: Response | undefined;
+      let response: OutboundResponse | undefined;
       let failure: string;
       try {
-        response = await this.fetch(url, { headers, signal: AbortSignal.timeout(this.options.timeoutMs) });
+        response = await outboundFetch(url, {
+          policy: this.policy,
+          headers,
+          timeoutMs: this.options.timeoutMs,
+          maxBytes: this.options.maxResponseBytes,
+          maxRedirects: 3,
+        });
         if (response.status !== 429 && response.status < 500) return response;
         failure = `HTTP ${response.status}`;
       } catch (error) {
-        failure = (error as Error).name === "TimeoutError" ? "timed out" : describeNetworkError(error);
+        // The policy's refusal is final: no retry, and the message says why.
+        if (
+          error instanceof OutboundPolicyError ||
+          (error as OutboundRequestError).failure === "bad-redirect"
+        ) {
+          throw new RegistryError(`${where}: ${(error as Error).message}`, undefined, { cause: error });
+        }
+        failure =
+          (error as OutboundRequestError).failure === "timeout" ? "timed out" : describeNetworkError(error);
       }
       if (attempt >= this.options.retries) {
         if (response) return response;
         throw new RegistryError(
-          `${where}: GET ${url.origin}${url.pathname} failed after ${attempt + 1} attempts: ${failure}`,
+          `${where}: ${describeRequest("GET", url)} failed after ${attempt + 1} attempts: ${failure}`,
         );
       }
       const delay = retryDelay(response, attempt, this.options.retryBaseMs);
-      await response?.body?.cancel();
+      response?.discard();
       this.logger?.warn(
         { registry: url.host, path: url.pathname, attempt: attempt + 1, failure, delay },
         "registry request failed; retrying",
@@ -215,19 +325,23 @@ export function nextPage(link: string | null, current: URL): URL | undefined {
   return undefined;
 }
 
-function retryDelay(response: Response | undefined, attempt: number, baseMs: number): number {
+function retryDelay(response: OutboundResponse | undefined, attempt: number, baseMs: number): number {
   const retryAfter = response?.headers.get("retry-after");
   if (retryAfter && /^\d+$/.test(retryAfter)) return Math.min(Number(retryAfter) * 1000, 30_000);
   // Full jitter keeps many scanners from retrying in lockstep.
   return Math.round(baseMs * 2 ** attempt * (0.5 + Math.random() / 2));
 }
 
-async function statusError(response: Response, where: string, step: string): Promise<RegistryError> {
+async function statusError(response: OutboundResponse, where: string, step: string): Promise<RegistryError> {
   const text = await response.text().catch(() => "");
   let detail = "";
   try {
     const body = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
-    detail = (body.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(": ")).join("; ");
+    detail = (body.errors ?? [])
+      .slice(0, 5)
+      .map((e) => [e.code, e.message].filter(Boolean).join(": "))
+      .join("; ")
+      .slice(0, 500);
   } catch {
     // Not the registry's JSON error format; the status says enough.
   }
