@@ -19,18 +19,79 @@ const base = `/repos/${OWNER}/${REPO}`;
 let github: GitHubMock | undefined;
 afterEach(() => github?.cleanup());
 
-test.each([
-  ["/gitops diff", { verb: "diff" }],
-  ["please run\n/gitops reconcile prod\nthanks", { verb: "reconcile", cluster: "prod" }],
-  ["/gitops reconcile", { verb: "reconcile" }],
-  ["/gitops images", { verb: "images" }],
-  ["/gitops", { verb: "help" }],
-  ["/gitops deploy-everything", { verb: "unknown", text: "/gitops deploy-everything" }],
-  ["> /gitops diff", undefined],
-  ["```\n/gitops diff\n```", undefined],
-  ["/gitopsdiff", undefined],
-  ["LGTM", undefined],
-])("parses %j", (body, expected) => {
+const diff = { verb: "diff" } as const;
+
+test.each<[string, string, ReturnType<typeof parseCommand>]>([
+  ["a command", "/gitops diff", diff],
+  [
+    "a command among other lines",
+    "please run\n/gitops reconcile prod\nthanks",
+    { verb: "reconcile", cluster: "prod" },
+  ],
+  ["a command without argument", "/gitops reconcile", { verb: "reconcile" }],
+  ["images", "/gitops images", { verb: "images" }],
+  ["the bare prefix", "/gitops", { verb: "help" }],
+  ["an unknown verb", "/gitops deploy-everything", { verb: "unknown", text: "/gitops deploy-everything" }],
+  ["up to 3 spaces of indentation", "   /gitops diff", diff],
+  ["a command after a closed ``` fence", "```\ncode\n```\n/gitops diff", diff],
+  ["a command after a closed ~~~ fence", "~~~\nx\n~~~\n/gitops diff", diff],
+  [
+    "a longer fence not closed by a shorter one, then closed",
+    "````\n```\n/gitops reconcile\n````\n/gitops diff",
+    diff,
+  ],
+  ["a command after a quote and a blank line", "> quoted\n\n/gitops diff", diff],
+  ["a command after an HTML comment", "<!-- note -->\n/gitops diff", diff],
+  ["a command after an empty HTML comment", "<!-->\n/gitops diff", diff],
+  ["a command after a closed code span", "`inline` text\n/gitops diff", diff],
+  ["a code span that contains <!--", "`<!--`\n/gitops diff", diff],
+  ["an escaped backtick", "\\`not code\n/gitops diff", diff],
+  ["a command after indented code and a blank line", "    indented code\n\n/gitops diff", diff],
+  ["a command after a list and a blank line", "- item\n\n/gitops diff", diff],
+  ["not a word of its own", "/gitopsdiff", undefined],
+  ["no command", "LGTM", undefined],
+  ["a quote", "> /gitops diff", undefined],
+  ["a quote without a space", ">/gitops diff", undefined],
+  ["a lazy line continuing a quote", "> quoted text\n/gitops diff", undefined],
+  ["a lazy line continuing a nested quote", "> > nested\n/gitops diff", undefined],
+  ["a ``` fence", "```\n/gitops diff\n```", undefined],
+  ["a ``` fence with an info string", "```yaml\n/gitops diff\n```", undefined],
+  ["a ~~~ fence", "~~~\n/gitops diff\n~~~", undefined],
+  ["a ~~~~~ fence with ~~~ inside", "~~~~~\n~~~\n/gitops diff\n~~~~~", undefined],
+  ["a ```` fence with ``` inside", "````\n```\n/gitops diff\n````", undefined],
+  ["an unclosed fence", "```\n/gitops diff", undefined],
+  ["a ~~~ fence with ``` inside", "~~~\n```\n/gitops diff\n~~~", undefined],
+  ["a ``` fence with ~~~ inside", "```\n~~~\n/gitops diff\n```", undefined],
+  ["a fence indented by 3 spaces", "   ```\n/gitops diff\n   ```", undefined],
+  ["a fence after indented code that holds ```", "    ```\n```\n/gitops diff\n```", undefined],
+  [
+    "a fence that interrupts a line with a backtick in its info",
+    "``` a ` b\n```\n/gitops diff\n```",
+    undefined,
+  ],
+  ["indented code", "    /gitops diff", undefined],
+  ["indented code with a tab", "\t/gitops diff", undefined],
+  ["a paragraph line indented by 4", "text\n    /gitops diff", undefined],
+  ["inline code", "`/gitops diff`", undefined],
+  ["inline code across lines", "``\n/gitops diff\n``", undefined],
+  ["inline code opened on the line before", "see `code\n/gitops diff` here", undefined],
+  ["an HTML comment", "<!--\n/gitops diff\n-->", undefined],
+  ["an HTML comment on one line", "<!-- /gitops diff -->", undefined],
+  ["an HTML comment opened mid-line", "text <!--\n/gitops diff\n-->", undefined],
+  ["an unclosed HTML comment", "<!--\n\n/gitops diff", undefined],
+  ["<pre>", "<pre>\n/gitops diff\n</pre>", undefined],
+  ["<code>", "<code>\n/gitops diff\n</code>", undefined],
+  ["a fence in a list item", "- ```\n  /gitops diff\n  ```", undefined],
+  ["a fence in a quote", "> ```\n> /gitops diff", undefined],
+  ["a fence in an ordered list item", "1. item\n   ```\n   /gitops diff\n   ```", undefined],
+  [
+    "a fence after a list item's fence ended with the item",
+    "- item\n\n  ```\nfoo\n  ```\n/gitops diff\n",
+    undefined,
+  ],
+  // GitHub would show this one; after a fence-like line inside a comment the scan stops rather than guess.
+  ["a command after a comment holding a fence", "<!-- a\n```\n-->\n/gitops diff", undefined],
+])("%s: %j", (_case, body, expected) => {
   expect(parseCommand(body)).toEqual(expected);
 });
 

@@ -1,5 +1,7 @@
 // `/gitops <verb> [argument]` in an issue or pull request comment. Only the first line that starts with
-// `/gitops` counts; quoted lines (`> /gitops ...`) and code blocks do not.
+// `/gitops` counts, and only among the commenter's own plain text (plain-lines.ts): a command inside a code
+// block or span, an HTML comment or a quote is somebody's example or somebody else's words, never an order.
+import { plainLines } from "./plain-lines.js";
 
 export type GitOpsCommand =
   | { verb: "diff" }
@@ -16,11 +18,9 @@ export const COMMAND_HELP = [
 ].join("\n");
 
 export function parseCommand(body: string): GitOpsCommand | undefined {
-  let inFence = false;
-  for (const raw of body.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (line.startsWith("```")) inFence = !inFence;
-    if (inFence || !/^\/gitops(\s|$)/.test(line)) continue;
+  for (const { text } of plainLines(body)) {
+    const line = text.trim();
+    if (!/^\/gitops(\s|$)/.test(line)) continue;
     const [, verb = "help", arg] = line.split(/\s+/);
     switch (verb) {
       case "diff":
