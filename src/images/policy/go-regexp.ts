@@ -1,26 +1,41 @@
-// Flux compiles filterTags.pattern and exclusionList entries with Go's regexp (RE2). The syntax both engines
-// share covers what people write for tags; the differences that do show up are translated here: named groups
-// `(?P<name>…)`, and leading flag groups like `(?i)`, which JavaScript has no inline form for.
+// Flux compiles filterTags.pattern and exclusionList entries with Go's regexp (RE2). re2js is RE2 in
+// JavaScript: the same syntax (`(?P<name>…)`, inline flags like `(?i)`, no backreferences or lookaround) and,
+// above all, matching in time linear in the tag's length, so a pattern from a repository (`^(a+)+$`) cannot
+// stall the bot the way a backtracking engine would.
+import { RE2JS } from "re2js";
 import { PolicyError } from "./types.js";
 
-export function compileGoRegexp(pattern: string, what: string): RegExp {
-  let source = pattern.replaceAll("(?P<", "(?<");
-  let flags = "";
-  const leadingFlags = /^\(\?([imsU]+)\)/.exec(source);
-  if (leadingFlags) {
-    const goFlags = leadingFlags[1]!;
-    if (goFlags.includes("U")) throw new PolicyError(`${what} "${pattern}": the (?U) flag is not supported`);
-    flags = [...new Set(goFlags)].join("");
-    source = source.slice(leadingFlags[0].length);
+/** A compiled Go regular expression: the two calls tag filtering needs. */
+export interface GoRegexp {
+  /** Whether the pattern matches anywhere in the input (Go's MatchString). */
+  test(input: string): boolean;
+  /** The leftmost match with its groups (numbered and named), or null. */
+  exec(input: string): RegExpExecArray | null;
+}
+
+/** The longest pattern accepted; RE2 bounds its own program size, this keeps messages and parsing small. */
+export const maxPatternLength = 4096;
+
+export function compileGoRegexp(pattern: string, what: string): GoRegexp {
+  if (pattern.length > maxPatternLength) {
+    throw new PolicyError(`${what} is longer than ${maxPatternLength} characters`);
   }
+  let compiled: RE2JS;
   try {
-    // `u` for Go's rune (not UTF-16 unit) semantics and stricter escapes, like RE2.
-    return new RegExp(source, `${flags}u`);
+    compiled = RE2JS.compile(pattern);
   } catch (error) {
+    // re2js reports like Go: `error parsing regexp: missing closing ): \`a(\``.
     throw new PolicyError(
       `${what} "${pattern}" is not a valid regular expression: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
     );
   }
+  return {
+    test: (input) => compiled.test(input),
+    exec: (input) => compiled.exec(input) as RegExpExecArray | null,
+  };
 }
 
 /**
