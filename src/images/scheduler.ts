@@ -1,6 +1,9 @@
 // Runs each automation's scan on its interval and on demand, never two runs of one automation at once.
-// The bot owns one scheduler; what a run does (scan, plan, PR) is the task's business.
+// The bot owns one scheduler; what a run does (scan, plan, PR) is the task's business. Intervals come from
+// repositories, so they are clamped: never below the operator's floor (`interval: 0s` would loop) and never
+// past what a Node timer holds (a longer delay fires at once, which loops too).
 import type { Logger } from "pino";
+import { clampInterval } from "../flux/duration.js";
 
 export interface ScheduledScan {
   /** e.g. `acme/fleet:flux-system/apps` */
@@ -17,11 +20,30 @@ interface Entry {
   again: boolean;
 }
 
+export interface ImageScanSchedulerOptions {
+  /** The shortest interval between two runs of a task (operator `security.minInterval`). */
+  minIntervalMs?: number;
+}
+
+/** Flux's own floor for image scans is none; ours is the operator config's default `minInterval`. */
+export const defaultMinScanIntervalMs = 30_000;
+
 export class ImageScanScheduler {
   private readonly entries = new Map<string, Entry>();
   private stopped = false;
+  private readonly minIntervalMs: number;
 
-  constructor(private readonly logger?: Pick<Logger, "warn">) {}
+  constructor(
+    private readonly logger?: Pick<Logger, "warn">,
+    options: ImageScanSchedulerOptions = {},
+  ) {
+    this.minIntervalMs = Math.max(1, options.minIntervalMs ?? defaultMinScanIntervalMs);
+  }
+
+  /** The delay a task waits between runs: its interval, clamped. */
+  delayFor(task: ScheduledScan): number {
+    return clampInterval(task.intervalMs, this.minIntervalMs);
+  }
 
   /** Replaces the set of tasks: new keys start at once, kept keys keep their timers, gone keys stop. */
   schedule(tasks: readonly ScheduledScan[]): void {
@@ -34,6 +56,12 @@ export class ImageScanScheduler {
     }
     for (const task of tasks) {
       const entry = this.entries.get(task.key);
+      if (this.delayFor(task) !== task.intervalMs && entry?.task.intervalMs !== task.intervalMs) {
+        this.logger?.warn(
+          { scan: task.key, intervalMs: task.intervalMs, usedMs: this.delayFor(task) },
+          "image scan interval out of bounds; clamped",
+        );
+      }
       if (entry) entry.task = task;
       else {
         this.entries.set(task.key, { task, again: false });
@@ -72,7 +100,7 @@ export class ImageScanScheduler {
     } while (entry.again && !this.stopped);
     entry.running = undefined;
     if (this.stopped || this.entries.get(entry.task.key) !== entry) return;
-    entry.timer = setTimeout(() => void this.runNow(entry.task.key), entry.task.intervalMs);
+    entry.timer = setTimeout(() => void this.runNow(entry.task.key), this.delayFor(entry.task));
     entry.timer.unref?.();
   }
 }
