@@ -8,6 +8,7 @@ import { DIFF_ACTIONS, onPullRequest } from "./github/handlers/pull-request.js";
 import { onPush } from "./github/handlers/push.js";
 import type { HttpHandler } from "./github/http-routes.js";
 import { ImageSchedule } from "./github/image-schedule.js";
+import { jobGroup, reportRefusedJob } from "./github/jobs/refused-job.js";
 import { jobHandlers } from "./github/jobs/run-job.js";
 import type { GitOpsJob, JobDeps } from "./github/jobs/types.js";
 import { type DeliveryLog, InMemoryDeliveryLog } from "./queue/delivery-log.js";
@@ -41,12 +42,21 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
   const operator = opts.operator ?? operatorConfigSchema.parse({});
   const deliveries = new InMemoryDeliveryLog();
   let deps: JobDeps | undefined;
+  const loadedDeps = () => {
+    if (!deps) throw new Error("gitops-bot is not loaded into probot yet");
+    return deps;
+  };
+  // Bounded and fair per repository: one repository's flood is refused past its bound (and says so in its
+  // statuses), and never holds every slot.
   const queue = new InMemoryQueue<GitOpsJob>(
-    jobHandlers(() => {
-      if (!deps) throw new Error("gitops-bot is not loaded into probot yet");
-      return deps;
-    }),
-    operator.concurrency,
+    { ...jobHandlers(loadedDeps), refused: reportRefusedJob(loadedDeps) },
+    {
+      concurrency: operator.concurrency,
+      maxWaiting: operator.queue.maxWaiting,
+      maxWaitingPerGroup: operator.queue.maxWaitingPerRepository,
+      maxRunningPerGroup: operator.queue.maxRunningPerRepository,
+      groupOf: (job) => jobGroup(job.payload),
+    },
   );
   let images: ImageSchedule | undefined;
   const appFn: ApplicationFunction = (app, { addHandler }) => {

@@ -1,86 +1,180 @@
-// The default queue: in-process, per-key serialised, bounded concurrency across keys. Enough for one replica;
-// state is lost on restart, which is safe because GitHub statuses left pending are re-driven by the next push
-// or by `/gitops reconcile`.
-import { semaphore } from "../reconcile/concurrency.js";
-import type { QueuedJob, WorkQueue, WorkQueueHandlers } from "./work-queue.js";
+// The default queue: in-process, per-key serialised, bounded and fair across groups (repositories). Enough
+// for one replica; state is lost on restart, which is safe because GitHub statuses left pending are re-driven
+// by the next push or by `/gitops reconcile`.
+import {
+  DEFAULT_WORK_QUEUE_LIMITS,
+  type EnqueueResult,
+  type QueuedJob,
+  type WorkQueue,
+  type WorkQueueHandlers,
+  type WorkQueueLimits,
+} from "./work-queue.js";
 
-interface Lane<P> {
-  running: boolean;
+export interface InMemoryQueueOptions<P> extends Partial<WorkQueueLimits> {
+  /**
+   * The group a job belongs to, for fairness and the per-group bounds (the repository). Jobs with the same
+   * key must be in the same group. Default: the job's key.
+   */
+  groupOf?: (job: QueuedJob<P>) => string;
+}
+
+interface Group<P> {
+  running: number;
+  /** Waiting jobs in arrival order. */
   waiting: QueuedJob<P>[];
 }
 
 export class InMemoryQueue<P> implements WorkQueue<P> {
-  private readonly lanes = new Map<string, Lane<P>>();
-  private readonly slots;
+  private readonly limits: WorkQueueLimits;
+  private readonly groupOf: (job: QueuedJob<P>) => string;
+  private readonly groups = new Map<string, Group<P>>();
+  /** Keys with a job running, and the group each key belongs to while it has jobs. */
+  private readonly runningKeys = new Set<string>();
+  private readonly keyGroups = new Map<string, { group: string; jobs: number }>();
+  /** Groups in round-robin order; the next free slot goes to the first runnable group after `lastServed`. */
+  private order: string[] = [];
+  private lastServed: string | undefined;
   private running = 0;
+  private waiting = 0;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly handlers: WorkQueueHandlers<P>,
-    concurrency = 4,
+    options: number | InMemoryQueueOptions<P> = {},
   ) {
-    this.slots = semaphore(concurrency);
+    const { groupOf, ...limits } = typeof options === "number" ? { concurrency: options } : options;
+    this.limits = { ...DEFAULT_WORK_QUEUE_LIMITS, ...withoutUndefined(limits) };
+    this.groupOf = groupOf ?? ((job) => job.key);
   }
 
   get size() {
-    let waiting = 0;
-    for (const lane of this.lanes.values()) waiting += lane.waiting.length;
-    return { running: this.running, waiting };
+    return { running: this.running, waiting: this.waiting };
   }
 
-  async enqueue(job: QueuedJob<P>): Promise<void> {
+  async enqueue(job: QueuedJob<P>): Promise<EnqueueResult> {
     if (this.closed) throw new Error("the work queue is shutting down");
-    let lane = this.lanes.get(job.key);
-    if (!lane) {
-      lane = { running: false, waiting: [] };
-      this.lanes.set(job.key, lane);
+    const groupName = this.keyGroups.get(job.key)?.group ?? this.groupOf(job);
+    const group = this.groups.get(groupName) ?? { running: 0, waiting: [] };
+    const dropped = job.supersedes ? group.waiting.filter((w) => w.key === job.key) : [];
+    const refusal = this.refusal(group, dropped.length);
+    if (refusal) {
+      await this.report(job.payload, () => this.handlers.refused?.(job.payload, refusal));
+      return { queued: false, reason: refusal };
     }
-    const dropped = job.supersedes ? lane.waiting.splice(0) : [];
-    lane.waiting.push(job);
+    if (!this.groups.has(groupName)) {
+      this.groups.set(groupName, group);
+      this.order.push(groupName);
+    }
+    if (dropped.length > 0) {
+      group.waiting = group.waiting.filter((w) => !dropped.includes(w));
+      this.waiting -= dropped.length;
+      this.forgetJobs(job.key, dropped.length);
+    }
+    group.waiting.push(job);
+    this.waiting++;
+    const entry = this.keyGroups.get(job.key);
+    if (entry) entry.jobs++;
+    else this.keyGroups.set(job.key, { group: groupName, jobs: 1 });
+    this.pump();
     for (const old of dropped) {
-      await this.handlers
-        .superseded?.(old.payload, job.payload)
-        .catch((err) => this.handlers.failed?.(old.payload, err));
+      await this.report(old.payload, () => this.handlers.superseded?.(old.payload, job.payload));
     }
-    this.pump(job.key);
+    return { queued: true };
   }
 
-  private pump(key: string): void {
-    const lane = this.lanes.get(key);
-    if (!lane || lane.running) return;
-    const job = lane.waiting.shift();
-    if (!job) {
-      this.lanes.delete(key);
-      this.notifyIdle();
-      return;
+  private refusal(group: Group<P>, replaced: number): string | undefined {
+    const { maxWaiting, maxWaitingPerGroup } = this.limits;
+    if (group.waiting.length - replaced >= maxWaitingPerGroup) {
+      return `not queued: this repository already has ${group.waiting.length} jobs waiting`;
     }
-    lane.running = true;
+    if (this.waiting - replaced >= maxWaiting) {
+      return `not queued: gitops-bot already has ${this.waiting} jobs waiting`;
+    }
+    return undefined;
+  }
+
+  private async report(payload: P, notify: () => Promise<void> | undefined): Promise<void> {
+    try {
+      await notify();
+    } catch (err) {
+      this.handlers.failed?.(payload, err);
+    }
+  }
+
+  // Fills free slots: round-robin over groups, each below its running bound, each taking its oldest job whose
+  // key is not already running.
+  private pump(): void {
+    while (this.running < this.limits.concurrency) {
+      const next = this.nextJob();
+      if (!next) break;
+      this.start(next.groupName, next.group, next.job);
+    }
+    this.notifyIdle();
+  }
+
+  private nextJob(): { groupName: string; group: Group<P>; job: QueuedJob<P> } | undefined {
+    const count = this.order.length;
+    const from = this.lastServed === undefined ? 0 : this.order.indexOf(this.lastServed) + 1;
+    for (let i = 0; i < count; i++) {
+      const groupName = this.order[(from + i) % count];
+      if (groupName === undefined) continue;
+      const group = this.groups.get(groupName);
+      if (!group || group.running >= this.limits.maxRunningPerGroup) continue;
+      const job = group.waiting.find((w) => !this.runningKeys.has(w.key));
+      if (job) return { groupName, group, job };
+    }
+    return undefined;
+  }
+
+  private start(groupName: string, group: Group<P>, job: QueuedJob<P>): void {
+    group.waiting.splice(group.waiting.indexOf(job), 1);
+    this.waiting--;
+    group.running++;
     this.running++;
-    void (async () => {
-      await this.slots.acquire();
-      try {
-        await this.handlers.run(job.payload);
-      } catch (err) {
-        this.handlers.failed?.(job.payload, err);
-      } finally {
-        this.slots.release();
+    this.runningKeys.add(job.key);
+    this.lastServed = groupName;
+    void this.handlers
+      .run(job.payload)
+      .catch((err: unknown) => this.handlers.failed?.(job.payload, err))
+      .catch(() => {
+        // `failed` itself threw; nothing is left to tell.
+      })
+      .finally(() => {
+        group.running--;
         this.running--;
-        lane.running = false;
-        this.pump(key);
-      }
-    })();
+        this.runningKeys.delete(job.key);
+        this.forgetJobs(job.key, 1);
+        if (group.running === 0 && group.waiting.length === 0) this.dropGroup(groupName);
+        this.pump();
+      });
+  }
+
+  private forgetJobs(key: string, n: number): void {
+    const entry = this.keyGroups.get(key);
+    if (!entry) return;
+    entry.jobs -= n;
+    if (entry.jobs <= 0) this.keyGroups.delete(key);
+  }
+
+  private dropGroup(groupName: string): void {
+    this.groups.delete(groupName);
+    const at = this.order.indexOf(groupName);
+    if (at < 0) return;
+    this.order.splice(at, 1);
+    // Keep the round-robin position: the group after the dropped one is served next.
+    if (this.lastServed === groupName) this.lastServed = at > 0 ? this.order[at - 1] : this.order.at(-1);
   }
 
   private notifyIdle(): void {
-    if (this.lanes.size > 0) return;
+    if (this.running > 0 || this.waiting > 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();
   }
 
   idle(): Promise<void> {
-    if (this.lanes.size === 0) return Promise.resolve();
+    if (this.running === 0 && this.waiting === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -88,4 +182,8 @@ export class InMemoryQueue<P> implements WorkQueue<P> {
     this.closed = true;
     await this.idle();
   }
+}
+
+function withoutUndefined<T extends object>(obj: T): Partial<T> {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

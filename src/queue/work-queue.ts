@@ -1,7 +1,9 @@
 // The queue between webhooks and work. Webhook handlers only enqueue (GitHub wants an answer within 10 s);
 // the work runs here. Jobs with the same key run one at a time, in order; a newer job may supersede an older
-// one that is still waiting. Payloads are plain JSON so that a Redis-backed queue (BullMQ: one queue, a group
-// per key) can implement the same interface for several replicas.
+// one that is still waiting. The queue is bounded (jobs waiting in all, and per group) and fair: a group (a
+// repository) runs at most a few jobs at once, and free slots go round-robin across groups, so one repository
+// can never hold every slot or starve the others. Payloads are plain JSON so that a Redis-backed queue (BullMQ:
+// one queue, a group per key) can implement the same interface for several replicas.
 
 export interface QueuedJob<P> {
   /** Jobs with the same key never run at the same time, and run in the order they were enqueued. */
@@ -15,15 +17,42 @@ export interface WorkQueueHandlers<P> {
   run: (payload: P) => Promise<void>;
   /** A waiting job was dropped for a newer one; say so where its users look. */
   superseded?: (dropped: P, by: P) => Promise<void>;
-  /** `run` threw: the queue logs nothing itself. */
+  /** A job was not queued (a bound was reached); say so where its users look. `reason` is one line. */
+  refused?: (payload: P, reason: string) => Promise<void>;
+  /** `run` (or `superseded`, `refused`) threw: the queue logs nothing itself. */
   failed?: (payload: P, error: unknown) => void;
 }
 
+export type EnqueueResult = { queued: true } | { queued: false; reason: string };
+
 export interface WorkQueue<P> {
-  enqueue(job: QueuedJob<P>): Promise<void>;
+  /**
+   * Queues a job, or refuses it when a bound is reached (after `refused` has reported it). Rejects only when
+   * the queue is shutting down.
+   */
+  enqueue(job: QueuedJob<P>): Promise<EnqueueResult>;
   /** Resolves when nothing is running or waiting. */
   idle(): Promise<void>;
   /** Stops accepting jobs and waits for the running and waiting ones to finish. */
   close(): Promise<void>;
   readonly size: { running: number; waiting: number };
 }
+
+/** The bounds of a queue; the operator's `queue` section and `concurrency`. */
+export interface WorkQueueLimits {
+  /** Jobs running at once, across all groups. */
+  concurrency: number;
+  /** Jobs waiting across all groups; more are refused. */
+  maxWaiting: number;
+  /** Jobs waiting per group; more are refused. */
+  maxWaitingPerGroup: number;
+  /** Jobs one group may run at once. */
+  maxRunningPerGroup: number;
+}
+
+export const DEFAULT_WORK_QUEUE_LIMITS: WorkQueueLimits = {
+  concurrency: 4,
+  maxWaiting: 1000,
+  maxWaitingPerGroup: 50,
+  maxRunningPerGroup: 2,
+};

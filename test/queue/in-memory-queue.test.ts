@@ -109,6 +109,154 @@ describe("in-memory work queue", () => {
   });
 });
 
+interface Job {
+  repo: string;
+  n: number;
+}
+
+/** Jobs that run until released, so a test can hold slots and watch who gets the next one. */
+function heldJobs() {
+  const started: string[] = [];
+  const releases = new Map<string, () => void>();
+  const run = (job: Job) =>
+    new Promise<void>((resolve) => {
+      const id = `${job.repo}${job.n}`;
+      started.push(id);
+      releases.set(id, resolve);
+    });
+  const release = (id: string) => {
+    const r = releases.get(id);
+    if (!r) throw new Error(`${id} is not running`);
+    releases.delete(id);
+    r();
+  };
+  return { started, run, release, running: () => [...releases.keys()] };
+}
+
+const job = (repo: string, n: number) => ({ key: `${repo}#${n}`, supersedes: false, payload: { repo, n } });
+const groupOf = (j: { payload: Job }) => j.payload.repo;
+
+describe("bounds and fairness", () => {
+  test("one repository flooding 100 jobs into 4 slots: another repository's job starts at once; the flood past the bound is refused and told so", async () => {
+    const held = heldJobs();
+    const refused: [string, string][] = [];
+    const queue = new InMemoryQueue<Job>(
+      {
+        run: held.run,
+        refused: async (j, reason) => {
+          refused.push([`${j.repo}${j.n}`, reason]);
+        },
+      },
+      { concurrency: 4, maxWaiting: 1000, maxWaitingPerGroup: 50, maxRunningPerGroup: 2, groupOf },
+    );
+    const results = [];
+    for (let n = 1; n <= 100; n++) results.push(await queue.enqueue(job("a", n)));
+    // Two running (a's share of the 4 slots), 50 waiting, 48 refused.
+    expect(held.running()).toEqual(["a1", "a2"]);
+    expect(queue.size).toEqual({ running: 2, waiting: 50 });
+    expect(refused).toHaveLength(48);
+    expect(refused[0]).toEqual(["a53", "not queued: this repository already has 50 jobs waiting"]);
+    expect(results.filter((r) => !r.queued)).toHaveLength(48);
+
+    expect(await queue.enqueue(job("b", 1))).toEqual({ queued: true });
+    expect(held.running()).toContain("b1");
+
+    // As a's jobs finish, a keeps its two slots, b's next job gets a free one.
+    held.release("a1");
+    await tick();
+    expect(held.running().sort()).toEqual(["a2", "a3", "b1"]);
+    for (let i = 0; i < 100 && held.running().length > 0; i++) {
+      for (const id of held.running()) held.release(id);
+      await tick();
+    }
+    await queue.idle();
+    expect(held.started.filter((id) => id.startsWith("a"))).toHaveLength(52);
+  });
+
+  test("free slots go round-robin across repositories, even when a repository may use every slot", async () => {
+    const held = heldJobs();
+    const queue = new InMemoryQueue<Job>(
+      { run: held.run },
+      { concurrency: 1, maxRunningPerGroup: 1, groupOf },
+    );
+    for (let n = 1; n <= 3; n++) await queue.enqueue(job("a", n));
+    await queue.enqueue(job("b", 1));
+    await queue.enqueue(job("b", 2));
+    await queue.enqueue(job("c", 1));
+    while (held.running().length > 0) {
+      for (const id of held.running()) held.release(id);
+      await tick();
+    }
+    await queue.idle();
+    expect(held.started).toEqual(["a1", "b1", "c1", "a2", "b2", "a3"]);
+
+    const all = new InMemoryQueue<Job>({ run: held.run }, { concurrency: 4, maxRunningPerGroup: 4, groupOf });
+    held.started.length = 0;
+    for (let n = 1; n <= 10; n++) await all.enqueue(job("a", n));
+    await all.enqueue(job("b", 1));
+    expect(held.running()).toEqual(["a1", "a2", "a3", "a4"]);
+    held.release("a1");
+    await tick();
+    // a may use every slot, but the freed one goes to b, who waited.
+    expect(held.running()).toContain("b1");
+    while (held.running().length > 0) {
+      for (const id of held.running()) held.release(id);
+      await tick();
+    }
+    await all.idle();
+  });
+
+  test("bounds the jobs waiting across all repositories", async () => {
+    const held = heldJobs();
+    const refused: string[] = [];
+    const queue = new InMemoryQueue<Job>(
+      { run: held.run, refused: async (_j, reason) => void refused.push(reason) },
+      { concurrency: 1, maxWaiting: 3, maxWaitingPerGroup: 10, groupOf },
+    );
+    for (const repo of ["a", "b", "c", "d", "e"]) await queue.enqueue(job(repo, 1));
+    expect(refused).toEqual(["not queued: gitops-bot already has 3 jobs waiting"]);
+    while (held.running().length > 0) {
+      for (const id of held.running()) held.release(id);
+      await tick();
+    }
+    await queue.idle();
+    expect(held.started).toEqual(["a1", "b1", "c1", "d1"]);
+  });
+
+  test("a job that replaces a waiting one is never refused, and a failing refusal report is a failure", async () => {
+    const held = heldJobs();
+    const failures: unknown[] = [];
+    const queue = new InMemoryQueue<Job>(
+      {
+        run: held.run,
+        refused: async () => {
+          throw new Error("GitHub is down");
+        },
+        superseded: async () => {},
+        failed: (_j, err) => failures.push(err),
+      },
+      { concurrency: 1, maxWaitingPerGroup: 1, groupOf },
+    );
+    await queue.enqueue({ key: "k", supersedes: true, payload: { repo: "a", n: 1 } });
+    await queue.enqueue({ key: "k", supersedes: true, payload: { repo: "a", n: 2 } });
+    expect(await queue.enqueue({ key: "k", supersedes: true, payload: { repo: "a", n: 3 } })).toEqual({
+      queued: true,
+    });
+    expect(
+      await queue.enqueue({ key: "other", supersedes: false, payload: { repo: "a", n: 4 } }),
+    ).toMatchObject({
+      queued: false,
+    });
+    expect(String(failures[0])).toContain("GitHub is down");
+    while (held.running().length > 0) {
+      for (const id of held.running()) held.release(id);
+      await tick();
+    }
+    await queue.idle();
+    expect(held.started).toEqual(["a1", "a3"]);
+  });
+});
+
 describe("delivery log", () => {
   test("accepts a delivery once, again after it is forgotten, and stays bounded", () => {
     const log = new InMemoryDeliveryLog(2);

@@ -1,0 +1,76 @@
+// A job the queue refused (its repository, or the whole bot, already had as many jobs waiting as the operator
+// allows): say so where its users look, so that no status stays pending and no required check waits forever.
+// A refused push or reconcile sets an error status per cluster; a refused pull request diff an error
+// gitops/diff/<cluster> status. Refused commands and image reads are only logged: replying to each comment of
+// a flood would multiply it.
+import { clustersForBranch } from "../../config/repo-config.js";
+import { fullName } from "../client.js";
+import { loadRepoConfig } from "../repo-config-loader.js";
+import { completeCheckRun } from "../views/check-run.js";
+import { setStatus, statusContext } from "../views/commit-status.js";
+import { type GitOpsJob, type JobDeps, jobRepo } from "./types.js";
+
+/** The repository a job belongs to, for the queue's fairness and per-repository bounds. */
+export function jobGroup(job: GitOpsJob): string {
+  return `${job.installationId}:${job.owner}/${job.repo}`.toLowerCase();
+}
+
+export function reportRefusedJob(deps: () => JobDeps): (job: GitOpsJob, reason: string) => Promise<void> {
+  return async (job, reason) => {
+    const d = deps();
+    // Forgotten so that a redelivery of the webhook, once the queue has room, is accepted.
+    d.deliveries.forget(job.deliveryId);
+    const repo = jobRepo(job);
+    const log = d.log.child({ repo: fullName(repo), job: job.type });
+    log.warn({ reason }, "job refused by the work queue");
+    switch (job.type) {
+      case "reconcile": {
+        const github = await d.github(job.installationId);
+        const message = `${reason}; push again or comment /gitops reconcile`;
+        await setStatus(github, repo, job.sha, {
+          context: statusContext.cluster(job.cluster.name),
+          state: "error",
+          description: message,
+        });
+        await completeCheckRun(github, repo, job.checkRunId, {
+          title: `${job.cluster.name}: ${reason}`,
+          summary: `Nothing was applied: ${message}.`,
+          conclusion: "skipped",
+        });
+        return;
+      }
+      case "push": {
+        const github = await d.github(job.installationId);
+        const loaded = await loadRepoConfig(github, repo, job.defaultBranch);
+        if (loaded.kind !== "ok") return;
+        const clusters = clustersForBranch(loaded.config, job.branch, job.defaultBranch).filter(
+          (c) => !job.onlyCluster || c.name === job.onlyCluster,
+        );
+        for (const cluster of clusters) {
+          await setStatus(github, repo, job.sha, {
+            context: statusContext.cluster(cluster.name),
+            state: "error",
+            description: `${reason}; push again or comment /gitops reconcile`,
+          });
+        }
+        return;
+      }
+      case "diff": {
+        const github = await d.github(job.installationId);
+        const loaded = await loadRepoConfig(github, repo, job.defaultBranch);
+        if (loaded.kind !== "ok") return;
+        for (const cluster of clustersForBranch(loaded.config, job.baseBranch, job.defaultBranch)) {
+          await setStatus(github, repo, job.headSha, {
+            context: statusContext.diff(cluster.name),
+            state: "error",
+            description: `${reason}; push again or comment /gitops diff`,
+          });
+        }
+        return;
+      }
+      case "command":
+      case "images":
+        return;
+    }
+  };
+}
