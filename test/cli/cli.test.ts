@@ -132,7 +132,9 @@ describe("gitops-bot CLI", () => {
     });
     const escaped = await cli(["build", "clusters/dev", "--repo", repo]);
     expect(escaped.code).toBe(2);
-    expect(escaped.err).toContain('spec.path: path "../outside" escapes the repository');
+    expect(escaped.err).toContain(
+      `clusters/dev/apps.yaml: Kustomization/flux-system/apps: spec.path: "../outside" is not a valid path (leaves the root through '..')`,
+    );
 
     const linked = makeRepo({
       "clusters/dev/apps.yaml": fluxKustomization({ name: "apps", namespace: "flux-system", path: "./apps" }),
