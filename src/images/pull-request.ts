@@ -10,6 +10,7 @@
 // Each PR body carries its proposal in a hidden marker so the next scan can read that history back.
 import type { Octokit } from "@octokit/rest";
 import type { Logger } from "pino";
+import { ManifestError } from "../flux/errors.js";
 import { isUnder, isYamlFile, normaliseRepositoryPath, type RepositoryFiles } from "./repository-files.js";
 import { type ImageUpdateAutomation, objectKey } from "./resources.js";
 import type { LatestImage, SetterChange } from "./setters.js";
@@ -27,7 +28,10 @@ export interface ImageUpdatePullRequestOptions {
   latest: ReadonlyMap<string, LatestImage>;
   /** Default: `git.checkout.ref.branch`, else the repository's default branch. */
   baseBranch?: string;
-  /** Default: `git.push.branch` when it differs from the base, else `gitops-bot/image-updates/<automation>`. */
+  /**
+   * Default: `git.push.branch` when it differs from the base, else `gitops-bot/image-updates/<automation>`.
+   * Either way it must be under BOT_BRANCH_PREFIX: the bot force-pushes nowhere else.
+   */
   branch?: string;
   logger?: Pick<Logger, "info">;
 }
@@ -55,8 +59,38 @@ interface ProposalMarker {
   outcome?: "in-base";
 }
 
+/** The only branches the bot writes (and force-pushes): its own, one per automation by default. */
+export const BOT_BRANCH_PREFIX = "gitops-bot/image-updates/";
+
 export function defaultBranchName(automation: ImageUpdateAutomation): string {
-  return `gitops-bot/image-updates/${automation.name}`;
+  return `${BOT_BRANCH_PREFIX}${automation.name}`;
+}
+
+/**
+ * The branch an automation's pull request lives on. `git.push.branch` may name a branch under the bot's prefix;
+ * naming the base (Flux's "push to the checkout branch") means a pull request from the bot's default branch,
+ * never a push to the base. Any other branch (main, the default branch, another team's) is refused: the bot
+ * rebuilds its branch on every scan and force-pushes it, which would destroy work on someone else's branch.
+ */
+export function imageUpdateBranch(
+  automation: ImageUpdateAutomation,
+  base: string,
+  requested?: string,
+): string {
+  const pushBranch = automation.spec.git?.push?.branch;
+  const branch =
+    requested ?? (pushBranch && pushBranch !== base ? pushBranch : defaultBranchName(automation));
+  if (branch.startsWith(BOT_BRANCH_PREFIX) && branch.length > BOT_BRANCH_PREFIX.length) return branch;
+  throw new ManifestError(
+    {
+      file: automation.file,
+      object: `ImageUpdateAutomation/${automation.namespace}/${automation.name}`,
+      field: "spec.git.push.branch",
+    },
+    `${JSON.stringify(branch)} is not a branch of this bot: it only pushes (with force) to branches under ` +
+      `${BOT_BRANCH_PREFIX} and proposes them as pull requests to ${JSON.stringify(base)}. Name a branch under ` +
+      `${BOT_BRANCH_PREFIX}, or remove git.push.branch to use ${defaultBranchName(automation)}`,
+  );
 }
 
 export async function syncImageUpdatePullRequest(
@@ -69,9 +103,7 @@ export async function syncImageUpdatePullRequest(
     options.baseBranch ??
     spec?.checkout?.ref?.branch ??
     (await octokit.rest.repos.get({ owner, repo })).data.default_branch;
-  const pushBranch = spec?.push?.branch;
-  const branch =
-    options.branch ?? (pushBranch && pushBranch !== base ? pushBranch : defaultBranchName(automation));
+  const branch = imageUpdateBranch(automation, base, options.branch);
 
   const baseSha = (await git.getRef({ owner, repo, ref: `heads/${base}` })).data.object.sha;
   const baseTree = (await git.getCommit({ owner, repo, commit_sha: baseSha })).data.tree.sha;
@@ -187,6 +219,12 @@ async function pointBranchAt(
   branch: string,
   sha: string,
 ) {
+  // The last line of defence: whatever computed `branch`, nothing outside the bot's prefix is written.
+  if (!branch.startsWith(BOT_BRANCH_PREFIX)) {
+    throw new Error(
+      `${owner}/${repo}: refusing to write branch ${JSON.stringify(branch)} outside ${BOT_BRANCH_PREFIX}`,
+    );
+  }
   try {
     await octokit.rest.git.getRef({ owner, repo, ref: `heads/${branch}` });
   } catch (error) {

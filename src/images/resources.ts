@@ -5,6 +5,14 @@ import { z } from "zod";
 import { durationSchema as duration, parseDuration } from "../flux/duration.js";
 import { ManifestError } from "../flux/errors.js";
 import type { SourcedObject } from "../flux/manifests.js";
+import {
+  checked,
+  gitRefNameError,
+  namespaceError,
+  namespaceSchema,
+  objectNameError,
+  objectNameSchema,
+} from "../flux/names.js";
 import { compileGoRegexp } from "./policy/go-regexp.js";
 import { createPolicy, PolicyError } from "./policy/index.js";
 import { ImageReferenceError, parseImageReference } from "./registry/reference.js";
@@ -13,8 +21,9 @@ export const IMAGE_GROUP = "image.toolkit.fluxcd.io";
 /** Flux's default `exclusionList`: cosign signatures are tags too, and never what you deploy. */
 export const DEFAULT_EXCLUSION_LIST = ["^.*\\.sig$"];
 
-const localRef = z.object({ name: z.string().min(1) });
-const namespacedRef = z.object({ name: z.string().min(1), namespace: z.string().optional() });
+const localRef = z.object({ name: objectNameSchema });
+const namespacedRef = z.object({ name: objectNameSchema, namespace: namespaceSchema.optional() });
+const branchName = checked((value) => gitRefNameError(value, "branch"));
 const order = z.enum(["asc", "desc"]);
 
 const imageRepositorySpec = z.object({
@@ -42,19 +51,19 @@ const imageUpdateAutomationSpec = z.object({
   interval: duration,
   sourceRef: z.object({
     kind: z.literal("GitRepository").default("GitRepository"),
-    name: z.string().min(1),
-    namespace: z.string().optional(),
+    name: objectNameSchema,
+    namespace: namespaceSchema.optional(),
   }),
   git: z
     .object({
-      checkout: z.object({ ref: z.object({ branch: z.string().optional() }).optional() }).optional(),
+      checkout: z.object({ ref: z.object({ branch: branchName.optional() }).optional() }).optional(),
       commit: z
         .object({
           author: z.object({ name: z.string().optional(), email: z.string().min(1) }),
           messageTemplate: z.string().optional(),
         })
         .optional(),
-      push: z.object({ branch: z.string().optional() }).optional(),
+      push: z.object({ branch: branchName.optional() }).optional(),
     })
     .optional(),
   update: z
@@ -146,7 +155,13 @@ function locate(object: KubernetesObject, file: string): Located {
   const name = object.metadata?.name;
   if (!name) throw new ManifestError({ file, object: `${object.kind}` }, "metadata.name is required");
   // Flux objects are namespaced; a manifest without a namespace lands in the default one.
-  return { name, namespace: object.metadata?.namespace ?? "default", file };
+  const namespace = object.metadata?.namespace ?? "default";
+  const where = { file, object: `${object.kind}/${namespace}/${name}` };
+  const badName = typeof name === "string" ? objectNameError(name) : "must be a string";
+  if (badName) throw new ManifestError({ ...where, field: "metadata.name" }, badName);
+  const badNamespace = typeof namespace === "string" ? namespaceError(namespace) : "must be a string";
+  if (badNamespace) throw new ManifestError({ ...where, field: "metadata.namespace" }, badNamespace);
+  return { name, namespace, file };
 }
 
 function parseSpec<T extends z.ZodType>(

@@ -3,7 +3,7 @@
 import { Octokit } from "@octokit/rest";
 import { afterEach, describe, expect, test } from "vitest";
 import { parseManifests } from "../../src/flux/manifests.js";
-import { readMarker, syncImageUpdatePullRequest } from "../../src/images/pull-request.js";
+import { imageUpdateBranch, readMarker, syncImageUpdatePullRequest } from "../../src/images/pull-request.js";
 import { type ImageUpdateAutomation, readImageAutomationObjects } from "../../src/images/resources.js";
 import type { LatestImage } from "../../src/images/setters.js";
 import { type GitHubMock, mockGitHub } from "../support/github-mock.js";
@@ -246,4 +246,131 @@ describe("image update pull requests", () => {
     expect((created.requests[0]!.body as { title: string }).title).toBe("Update images: podinfo 5.3.0");
     github.done();
   });
+
+  test("git.push.branch under the bot's prefix is used, force-pushed like the default branch", async () => {
+    github = mockGitHub();
+    const custom = "gitops-bot/image-updates/team-a";
+    baseReads(github, "5.0.0", []);
+    github.reply("POST", `${repoPath}/git/trees`, 201, { sha: newTree });
+    github.reply("POST", `${repoPath}/git/commits`, 201, { sha: newCommit });
+    github.reply("GET", `${repoPath}/git/ref/${encodeURIComponent(`heads/${custom}`)}`, 200, {
+      ref: `refs/heads/${custom}`,
+      object: { sha: "9".repeat(40) },
+    });
+    const moved = github.reply(
+      "PATCH",
+      `${repoPath}/git/refs/${encodeURIComponent(`heads/${custom}`)}`,
+      200,
+      {},
+    );
+    const created = github.reply("POST", `${repoPath}/pulls`, 201, { number: 9 });
+
+    const outcome = await syncImageUpdatePullRequest({
+      octokit: octokit(),
+      owner: "acme",
+      repo: "fleet",
+      automation: withPushBranch(custom),
+      latest: latest("5.2.1"),
+    });
+    expect(outcome).toMatchObject({ action: "created", branch: custom, base: "main" });
+    expect(moved.requests[0]?.body).toEqual({ sha: newCommit, force: true });
+    expect((created.requests[0]!.body as { head: string }).head).toBe(custom);
+    github.done();
+  });
+
+  test("git.push.branch equal to the base opens a PR from the bot's branch; the base is never written", async () => {
+    github = mockGitHub();
+    baseReads(github, "5.0.0", []);
+    github.reply("POST", `${repoPath}/git/trees`, 201, { sha: newTree });
+    github.reply("POST", `${repoPath}/git/commits`, 201, { sha: newCommit });
+    github.reply("GET", `${repoPath}/git/ref/heads%2Fgitops-bot%2Fimage-updates%2Fapps`, 404, {
+      message: "Not Found",
+    });
+    const ref = github.reply("POST", `${repoPath}/git/refs`, 201, { ref: `refs/heads/${branch}` });
+    github.reply("POST", `${repoPath}/pulls`, 201, { number: 10 });
+
+    const outcome = await syncImageUpdatePullRequest({
+      octokit: octokit(),
+      owner: "acme",
+      repo: "fleet",
+      automation: withPushBranch("main"),
+      latest: latest("5.2.1"),
+    });
+    expect(outcome).toMatchObject({ action: "created", branch, base: "main" });
+    expect((ref.requests[0]!.body as { ref: string }).ref).toBe(`refs/heads/${branch}`);
+    github.done();
+  });
+
+  test.each([
+    ["the default branch while checkout is another", "main", "develop"],
+    ["another team's branch", "team-b/feature", "main"],
+    ["a release branch", "release-1.0", "main"],
+    ["a branch that only looks like the prefix", "gitops-bot/image-updatesX", "main"],
+  ])(
+    "git.push.branch naming %s is refused before anything is written",
+    async (_label, pushBranch, checkout) => {
+      // No GitHub route at all: any request would be unmatched and fail done().
+      github = mockGitHub();
+      const error = await syncImageUpdatePullRequest({
+        octokit: octokit(),
+        owner: "acme",
+        repo: "fleet",
+        automation: withPushBranch(pushBranch, checkout),
+        latest: latest("5.2.1"),
+      }).catch((e: unknown) => e);
+      expect((error as Error).message).toBe(
+        `clusters/dev/automation.yaml: ImageUpdateAutomation/flux-system/apps: spec.git.push.branch: ` +
+          `${JSON.stringify(pushBranch)} is not a branch of this bot: it only pushes (with force) to branches under ` +
+          `gitops-bot/image-updates/ and proposes them as pull requests to ${JSON.stringify(checkout)}. Name a branch ` +
+          "under gitops-bot/image-updates/, or remove git.push.branch to use gitops-bot/image-updates/apps",
+      );
+      github.done();
+    },
+  );
+
+  test("the branch rule applies to a caller's explicit branch too", () => {
+    expect(() => imageUpdateBranch(automation, "main", "main")).toThrow("is not a branch of this bot");
+    expect(() => imageUpdateBranch(automation, "main", "gitops-bot/image-updates/")).toThrow(
+      "is not a branch of this bot",
+    );
+    expect(imageUpdateBranch(automation, "main")).toBe(branch);
+  });
+
+  test.each([
+    ["-f", "must not begin with '-'"],
+    ["a..b", "must not contain '..'"],
+    ["refs/heads/x:main", "no spaces, control characters"],
+  ])("git.push.branch %j is not a branch name at all: refused when read", (pushBranch, why) => {
+    expect(() => withPushBranch(pushBranch)).toThrow(
+      `clusters/dev/automation.yaml: ImageUpdateAutomation/flux-system/apps: spec.git.push.branch: ${JSON.stringify(pushBranch)} is not a valid git branch name (${why}`,
+    );
+  });
 });
+
+function withPushBranch(pushBranch: string, checkout = "main"): ImageUpdateAutomation {
+  return readImageAutomationObjects(
+    parseManifests(
+      `apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImageUpdateAutomation
+metadata:
+  name: apps
+  namespace: flux-system
+spec:
+  interval: 30m
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+  git:
+    checkout:
+      ref:
+        branch: ${JSON.stringify(checkout)}
+    push:
+      branch: ${JSON.stringify(pushBranch)}
+  update:
+    path: ./apps
+    strategy: Setters
+`,
+      "clusters/dev/automation.yaml",
+    ),
+  ).automations[0]!;
+}
