@@ -45,6 +45,8 @@ export interface PlannedKustomization {
   objects: KubernetesObject[];
   /** Why the build failed, when it did. */
   buildError?: string;
+  /** Why the tenancy policy refuses it (then also its buildError): reported before its dependencies. */
+  refused?: string;
   /** The Kustomization whose build contained this one, if any. */
   parent?: string;
   /** For a source other than this repository: `Kind/namespace/name@revision`. */
@@ -258,7 +260,7 @@ export async function planTree(
       const violations = kustomizationViolations(opts.tenancy, ks, (r) => resolver.isSelf(r, ks.namespace));
       if (violations.length > 0) {
         const refused = refusal(ks.file, `Kustomization/${key}`, violations).message;
-        planned.set(key, { ks, objects: [], buildError: refused, parent });
+        planned.set(key, { ks, objects: [], buildError: refused, refused, parent });
         continue;
       }
       let source: string | undefined;

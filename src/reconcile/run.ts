@@ -352,6 +352,7 @@ async function reconcileInOrder(
       );
       const parent = n.kind === "HelmRelease" ? n.p.parent : undefined;
       if (n.kind === "HelmRelease" && n.p.refused) return failedHelmRelease(n.p, n.p.refused);
+      if (n.kind === "Kustomization" && n.p.refused) return failedResult(n.p, n.p.refused);
       const notReady = waited.filter(
         (w) => w.result.status !== "Ready" && !(w.key === parent && w.result.status === "Suspended"),
       );
