@@ -9,6 +9,7 @@ import { parse as parseYaml, stringify } from "yaml";
 import { parseDuration } from "../flux/duration.js";
 import { parseHelmRelease } from "../flux/helm-release.js";
 import { parseKustomization } from "../flux/kustomization.js";
+import { checkedMetadata } from "../flux/names.js";
 import { parseSource } from "../flux/sources.js";
 import type { CliIO } from "./main.js";
 
@@ -337,6 +338,9 @@ function validate(obj: KubernetesObject, file: string): void {
     case "OCIRepository":
       parseSource(obj, file);
       return;
+    default:
+      // image automation objects: their own parser lives with the scanner; the names follow the shared rules
+      checkedMetadata(obj, obj.kind ?? "object", file);
   }
 }
 

@@ -168,6 +168,15 @@ spec:
     ],
     [["kustomization", "Bad_Name", "--path", "."], "is not a valid name"],
     [["image", "policy", "p", "--image-ref", "r"], "one of --select-semver"],
+    [
+      ["image", "repository", "r", "--image", "ghcr.io/x/y", "-n", "../kube-system"],
+      `<create>: ImageRepository/"../kube-system"/r: metadata.namespace: "../kube-system" is not a valid namespace`,
+    ],
+    [
+      ["source", "git", "x", "--url", "https://x/r.git", "--branch=--upload-pack=touch /tmp/x"],
+      `spec.ref.branch: "--upload-pack=touch /tmp/x" is not a valid git branch name (must not begin with '-')`,
+    ],
+    [["kustomization", "k", "--path", "../../etc"], `spec.path: "../../etc" is not a valid path`],
   ])("%j fails with a clear message", async (args, message) => {
     const { code, err } = await create(args);
     expect(code).toBe(2);
