@@ -58,7 +58,7 @@ const directoryFields = new Set<string>([
   "transformers",
   "validators",
 ]);
-/** Fields whose entries may be inline YAML documents instead of paths. */
+/** Fields that inflate Helm charts (kustomize runs helm for them). */
 const helmFields = ["helmCharts", "helmGlobals", "helmChartInflationGenerator"] as const;
 
 interface Reference {
@@ -198,7 +198,7 @@ export function assertBuildReferences(dirs: string[], opts: ReferenceCheckOption
       }
     }
     for (const ref of referencesOf(doc)) {
-      if (isRemoteReference(ref.value)) {
+      if (isRemoteReference(ref.value) && !isLocalFile(dir, ref.value)) {
         if (opts.allowRemoteResources) continue;
         throw new ManifestError(where(ref.field), `${quoted(ref.value)} is a remote reference; ${SWITCH}`);
       }
@@ -219,6 +219,16 @@ export function assertBuildReferences(dirs: string[], opts: ReferenceCheckOption
     }
     visit(real);
   }
+}
+
+/**
+ * kustomize reads a file before it tries anything else, except for http(s) URLs: `app@v1.yaml` that exists in
+ * the tree is a local file, not git's scp form.
+ */
+function isLocalFile(dir: string, value: string): boolean {
+  if (/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(value) || isAbsolute(value)) return false;
+  const real = realOrUndefined(resolve(dir, value));
+  return real !== undefined && statSync(real).isFile();
 }
 
 function realOrUndefined(path: string): string | undefined {

@@ -232,6 +232,18 @@ describe("assertBuildReferences", () => {
     ).toThrow("helmCharts: Helm chart inflation in kustomize is not supported");
   });
 
+  test("a file in the tree whose name looks like git's scp form is a local file, as kustomize reads it", () => {
+    expect(() =>
+      check({
+        "apps/kustomization.yaml": kustomization("resources: [app@v1.yaml]\n"),
+        "apps/app@v1.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+      }),
+    ).not.toThrow();
+    expect(() =>
+      check({ "apps/kustomization.yaml": kustomization("resources: [deploy@example.com/repo]\n") }),
+    ).toThrow(`resources[0]: "deploy@example.com/repo" is a remote reference`);
+  });
+
   test("a cycle of bases is read once", () => {
     expect(() =>
       check({
