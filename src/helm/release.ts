@@ -116,6 +116,8 @@ export async function reconcileHelmRelease(
   opts: HelmReleaseOptions,
 ): Promise<HelmReleaseResult> {
   const started = Date.now();
+  const refused = ignoreRulesError(hr);
+  if (refused) throw refused;
   const out = new Outcome([...values.secretStrings]);
   const digest = releaseDigest(hr, chart, values);
   const history = await releaseHistory(api, hr.releaseNamespace, hr.releaseName);
@@ -590,13 +592,6 @@ function ignoreRulesError(hr: FluxHelmRelease): ManifestError | undefined {
 async function checkDrift(c: Context, live: ReleaseRevision): Promise<void> {
   const mode = c.hr.spec.driftDetection?.mode ?? "disabled";
   if (mode === "disabled") return;
-  const refused = ignoreRulesError(c.hr);
-  if (refused) {
-    c.out.failed = true;
-    c.out.message = refused.message;
-    c.out.error(c.out.message);
-    return;
-  }
   const correct = mode === "enabled" && !c.opts.dryRun;
   let drift: Awaited<ReturnType<typeof detectDrift>>;
   try {

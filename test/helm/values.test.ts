@@ -4,10 +4,17 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { describe, expect, it, test } from "vitest";
 import { defaultReleaseName, parseHelmRelease } from "../../src/flux/helm-release.js";
-import { removeAt, ruleApplies } from "../../src/helm/drift.js";
+import { ignorePathError, removeAt, ruleApplies } from "../../src/helm/drift.js";
 import { manifestChanges } from "../../src/helm/manifest.js";
 import { postRenderKustomization } from "../../src/helm/post-render.js";
-import { canonicalJson, mergeValues, setAtPath, valuesDigest } from "../../src/helm/values.js";
+import {
+  canonicalJson,
+  MAX_LIST_INDEX,
+  mergeValues,
+  setAtPath,
+  stringsAtPaths,
+  valuesDigest,
+} from "../../src/helm/values.js";
 import { selectChartVersion } from "../../src/source/helm-repository.js";
 
 describe("values", () => {
@@ -23,6 +30,33 @@ describe("values", () => {
     ["top", { top: "v" }],
   ])("sets %s", (path, expected) => {
     expect(setAtPath({}, path, "v")).toEqual(expected);
+  });
+
+  test.each(["__proto__.suspend", "constructor.prototype.suspend", "a.prototype", "list[0].__proto__"])(
+    "refuses the path %s and leaves Object.prototype alone",
+    (path) => {
+      expect(() => setAtPath({}, path, "true")).toThrow("is not allowed in a values path");
+      expect(({} as Record<string, unknown>).suspend).toBeUndefined();
+    },
+  );
+
+  it("refuses list indexes beyond helm's own bound", () => {
+    expect(() => setAtPath({}, `a[${MAX_LIST_INDEX + 1}]`, "x")).toThrow(`larger than ${MAX_LIST_INDEX}`);
+    expect(setAtPath({}, "a[2]", "x")).toEqual({ a: [undefined, undefined, "x"] });
+  });
+
+  it("keeps a __proto__ key of a document an ordinary key when merging", () => {
+    const doc = JSON.parse('{"__proto__": {"suspend": true}, "a": {"__proto__": {"x": 1}}}') as Record<
+      string,
+      unknown
+    >;
+    const merged = mergeValues(mergeValues({}, doc), doc);
+    expect(Object.keys(merged)).toEqual(["__proto__", "a"]);
+    expect(JSON.stringify(merged)).toBe('{"__proto__":{"suspend":true},"a":{"__proto__":{"x":1}}}');
+    expect(({} as Record<string, unknown>).suspend).toBeUndefined();
+    const set = setAtPath(merged, "a.b", "v");
+    expect(JSON.stringify(set)).toBe('{"__proto__":{"suspend":true},"a":{"__proto__":{"x":1},"b":"v"}}');
+    expect(stringsAtPaths(set, [["toString"], ["constructor"], ["a", "b"]])).toEqual(["v"]);
   });
 
   it("digests values independently of key order", () => {
@@ -159,6 +193,18 @@ describe("drift ignore rules", () => {
     const annotated = { metadata: { annotations: { "a/b": "x" } } };
     expect(removeAt(annotated, "/metadata/annotations/a~1b")).toBe(true);
     expect(annotated.metadata.annotations).toEqual({});
+  });
+
+  it("never walks into a prototype, and refuses such paths up front", () => {
+    expect(removeAt({}, "/__proto__/toString")).toBe(false);
+    expect(removeAt({}, "/constructor/prototype/toString")).toBe(false);
+    expect(removeAt({ a: {} }, "/a/hasOwnProperty")).toBe(false);
+    expect(typeof Object.prototype.toString).toBe("function");
+    expect(typeof Object.prototype.hasOwnProperty).toBe("function");
+    expect(ignorePathError("/__proto__/toString")).toBe(
+      '"/__proto__/toString": the segment "__proto__" is not allowed in a path',
+    );
+    expect(ignorePathError("/spec/replicas")).toBeUndefined();
   });
 });
 
