@@ -270,3 +270,90 @@ function foldTolerant(form: string): RegExp {
   for (const ch of form) parts.push(ch === " " ? `(?: |${fold})` : escapeRegExp(ch));
   return new RegExp(parts.join(`(?:${fold})?`), "gu");
 }
+
+/**
+ * Whether an object key names a credential (token, password, private key, secret, authorization, cookie,
+ * API key, …): its value is never logged. Case, `-` and `_` do not matter (`X-Api-Key`, `private_key`).
+ */
+export function isSecretKeyName(key: string): boolean {
+  const k = key.toLowerCase().replace(/[-_\s.]/g, "");
+  return (
+    CREDENTIAL_KEYS.has(k) ||
+    k.endsWith("token") ||
+    k.endsWith("password") ||
+    k.endsWith("secret") ||
+    k.endsWith("privatekey") ||
+    k.endsWith("apikey")
+  );
+}
+
+const CREDENTIAL_KEYS = new Set([
+  "authorization",
+  "proxyauthorization",
+  "cookie",
+  "setcookie",
+  "passwd",
+  "passphrase",
+  "credentials",
+  "stringdata",
+  "identity",
+  "sshkey",
+  "xhubsignature",
+  "xhubsignature256",
+]);
+
+const PEM_PRIVATE_KEY =
+  /(-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----)(?:[\s\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY-----)|[\s\S]*$)/g;
+const GITHUB_TOKEN = /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})/g;
+const JWT = /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g;
+const AUTH_SCHEME = /\b(Bearer|Basic)(\s+)([A-Za-z0-9._~+/=-]{12,})/g;
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s:@/"'<>]*):([^\s@/"'<>]+)@/gi;
+const ALREADY_MASKED = /^(?:\*{5}|\[redacted\])$/;
+const JSON_STRING_FIELD = /"([A-Za-z0-9_.-]{2,64})"(\s*:\s*)"((?:[^"\\]|\\.)*)"/g;
+const JSON_MAP_FIELD = /"(data|stringData)"(\s*:\s*)\{[^{}]*\}/g;
+const TEXT_FIELD =
+  /\b([A-Za-z][A-Za-z0-9_-]{1,63})([ \t]*[:=][ \t]*)("(?:[^"\\\n]|\\.)*"|'[^'\n]*'|(?![*\s])[^\s"',;&}\]]+)/g;
+
+/**
+ * Masks credentials recognisable by their shape, whoever's they are: private key blocks, GitHub tokens, JWTs
+ * (the app's JWT, ServiceAccount tokens), `Bearer`/`Basic` values and passwords in URLs.
+ */
+export function scrubCredentialShapes(text: string): string {
+  if (text.length < MIN_SECRET_LENGTH) return text;
+  return text
+    .replace(PEM_PRIVATE_KEY, (_m, begin: string, end?: string) => `${begin}${SECRET_MASK}${end ?? ""}`)
+    .replace(GITHUB_TOKEN, SECRET_MASK)
+    .replace(JWT, SECRET_MASK)
+    .replace(AUTH_SCHEME, (m, scheme: string, space: string, value: string) =>
+      // "Basic authentication" is prose; a credential has digits, symbols or mixed case.
+      /[0-9=+/_.~-]/.test(value) || (/[a-z]/.test(value) && /[A-Z]/.test(value))
+        ? `${scheme}${space}${SECRET_MASK}`
+        : m,
+    )
+    .replace(URL_USERINFO, (_m, scheme: string, user: string) => `${scheme}${user}:${SECRET_MASK}@`);
+}
+
+/**
+ * scrubCredentialShapes, and the values of credential fields in JSON or plain text (`"token": "…"`,
+ * `password=…`, `secret: '…'`, a Secret's `"data": {…}`). For text whose secrets are not known in advance: API
+ * error bodies, helm's stderr, log messages.
+ */
+export function scrubCredentials(text: string): string {
+  if (text.length < MIN_SECRET_LENGTH) return text;
+  let out = scrubCredentialShapes(text)
+    .replace(JSON_STRING_FIELD, (m, key: string, colon: string, value: string) =>
+      isSecretKeyName(key) && !ALREADY_MASKED.test(value) ? `"${key}"${colon}"${SECRET_MASK}"` : m,
+    )
+    .replace(TEXT_FIELD, (m, key: string, sep: string, value: string) => {
+      if (!isSecretKeyName(key)) return m;
+      const quote = value[0] === '"' || value[0] === "'" ? value[0] : "";
+      return `${key}${sep}${quote}${SECRET_MASK}${quote}`;
+    });
+  const secretObject = /"kind"\s*:\s*"Secret"/.test(out);
+  if (secretObject || out.includes('"stringData"')) {
+    out = out.replace(JSON_MAP_FIELD, (m, key: string, colon: string) =>
+      key === "stringData" || secretObject ? `"${key}"${colon}"${SECRET_MASK}"` : m,
+    );
+  }
+  return out;
+}
