@@ -4,7 +4,13 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { KubernetesObject } from "@kubernetes/client-node";
-import { buildKustomization, prepareWorkTree, runKustomize, type WorkTree } from "../build/kustomize.js";
+import {
+  buildKustomization,
+  type KustomizeOptions,
+  prepareWorkTree,
+  runKustomize,
+  type WorkTree,
+} from "../build/kustomize.js";
 import { ManifestError } from "../flux/errors.js";
 import {
   type FluxHelmRelease,
@@ -76,6 +82,8 @@ export interface PlanOptions {
   limits: ManifestLimits;
   /** Where fetched sources (other Git repositories, OCI artifacts, charts) are cached; default GITOPS_BOT_CACHE_DIR or ~/.cache/gitops-bot/sources. */
   cacheDir?: string;
+  /** Bounds of every kustomize build: timeout, output cap, remote resources (operator `security`). */
+  kustomize?: Partial<KustomizeOptions>;
   /** What the repository may do on the cluster (namespaces, cross-namespace references); absent: anything. */
   tenancy?: TenancyPolicy;
   /**
@@ -114,7 +122,7 @@ async function readClusterPath(work: WorkTree, opts: PlanOptions): Promise<Sourc
   if (["kustomization.yaml", "kustomization.yml", "Kustomization"].some((f) => existsSync(join(dir, f)))) {
     let output: string;
     try {
-      output = await runKustomize(dir);
+      output = await runKustomize(dir, opts.kustomize);
     } catch (err) {
       throw new ManifestError(
         { file: opts.clusterPath },
@@ -267,7 +275,7 @@ export async function planTree(
       try {
         const resolved = await treeFor(ks);
         source = resolved.source;
-        const built = await buildKustomization(resolved.tree, ks, opts.limits);
+        const built = await buildKustomization(resolved.tree, ks, opts.limits, opts.kustomize);
         const origin = `${ks.spec.path ?? "./"} (built by Kustomization ${key})`;
         const fluxObjects = built.filter(isFluxObject);
         const refused =

@@ -25,10 +25,12 @@ import { deleteStaleObjects, staleEntries } from "../cluster/ssa/prune.js";
 import { waitForHealthy } from "../cluster/ssa/wait.js";
 import { type FluxHelmRelease, helmReleaseKey } from "../flux/helm-release.js";
 import { type FluxKustomization, kustomizationKey } from "../flux/kustomization.js";
+import type { HelmLimits } from "../helm/helm-cli.js";
 import { HelmRunner, kubeConfigOf } from "../helm/run-helm-releases.js";
 import { defaultCacheDir } from "../source/cache.js";
 import { clusterSecretReader } from "../source/credentials.js";
 import { SourceResolver } from "../source/resolver.js";
+import type { OutboundPolicy } from "../util/outbound/index.js";
 import { mapLimit, semaphore } from "./concurrency.js";
 import { DependencyError, dependencyOrder } from "./graph.js";
 import {
@@ -86,6 +88,12 @@ export interface ReconcileOptions extends PlanOptions {
    * is read — not for substitution, source credentials or Helm values — so none can be sent elsewhere or shown.
    */
   untrusted?: boolean;
+  /** The longest one source fetch may take, whatever its spec.timeout says (operator `security.maxSourceTimeout`). */
+  maxSourceTimeoutMs?: number;
+  /** Which hosts sources may reach (operator `security.outbound`). */
+  outbound?: OutboundPolicy;
+  /** Bounds on every helm command (operator `security.maxBuildTime`). */
+  helmLimits?: Partial<HelmLimits>;
   log?: Logger;
   /** The cluster's KubeConfig, for the helm binary; default: the one `api` was made from. */
   kubeConfig?: KubeConfig;
@@ -161,6 +169,7 @@ class HelmRunners {
         skipHealth: this.options.skipHealth,
         kubeConfig,
         untrusted: this.options.untrusted,
+        ...(this.options.helmLimits ? { limits: this.options.helmLimits } : {}),
       });
       this.runners.set(user, runner);
     }
@@ -204,8 +213,12 @@ async function admitFluxObjects(
   return `${client.user} may not apply ${refused.join(", ")} (RBAC); none of the Flux objects of this build is reconciled`;
 }
 
-export async function reconcileTree(api: RawObjectApi, options: ReconcileOptions): Promise<RunResult> {
+export async function reconcileTree(api: RawObjectApi, given: ReconcileOptions): Promise<RunResult> {
   const started = Date.now();
+  // Remote kustomize resources are never fetched for changes from outside the repository, whoever asks.
+  const options: ReconcileOptions = given.untrusted
+    ? { ...given, kustomize: { ...given.kustomize, allowRemoteResources: false } }
+    : given;
   const result: RunResult = {
     clusterPath: options.clusterPath,
     dryRun: options.dryRun,
@@ -218,6 +231,8 @@ export async function reconcileTree(api: RawObjectApi, options: ReconcileOptions
     selfSourceNames: options.selfSourceNames,
     selfDir: work.dir,
     cacheDir: options.cacheDir ?? defaultCacheDir(),
+    ...(options.maxSourceTimeoutMs !== undefined ? { maxTimeoutMs: options.maxSourceTimeoutMs } : {}),
+    ...(options.outbound ? { outbound: options.outbound } : {}),
     secrets: options.untrusted
       ? async (namespace, name) => {
           throw new Error(

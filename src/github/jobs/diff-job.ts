@@ -5,7 +5,6 @@ import { bindCluster } from "../../config/operator-config.js";
 import { clustersForBranch, type RepoConfig } from "../../config/repo-config.js";
 import { type RunResult, runSucceeded } from "../../reconcile/result.js";
 import { defaultReconcileOptions, reconcileTree } from "../../reconcile/run.js";
-import { tenancyFromGrant } from "../../reconcile/tenancy.js";
 import { fullName } from "../client.js";
 import { fetchTree } from "../fetch-tree.js";
 import { loadRepoConfig } from "../repo-config-loader.js";
@@ -13,6 +12,7 @@ import { setStatus, statusContext } from "../views/commit-status.js";
 import { upsertDiffComment } from "../views/pr-comment.js";
 import { type ClusterDiff, diffComment } from "../views/pr-comment-report.js";
 import { runLine } from "../views/summary-line.js";
+import { engineOptions } from "./engine-options.js";
 import type { DiffJob, JobDeps } from "./types.js";
 import { jobRepo, repositoryScope } from "./types.js";
 
@@ -152,11 +152,16 @@ async function diffAndReport(
           scope: repositoryScope(deps, repo, cluster.path),
           log: log.child({ cluster: cluster.name }),
           ...deps.engine,
-          tenancy: tenancyFromGrant(binding.grant, fullName(repo), cluster.name),
+          // A fork's author may not read this cluster's Secrets, nor make the bot fetch remote kustomize
+          // resources: `untrusted` (the bot must not do either on their behalf).
+          ...engineOptions(deps, {
+            grant: binding.grant,
+            repository: fullName(repo),
+            cluster: cluster.name,
+            untrusted: job.fork,
+          }),
           dryRun: true,
           withDiff: true,
-          // A fork's author may not read this cluster's Secrets; the bot must not read them on their behalf.
-          untrusted: job.fork,
         });
         results.push({ cluster: cluster.name, run });
       } catch (err) {

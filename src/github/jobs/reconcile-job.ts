@@ -4,7 +4,6 @@
 import { bindCluster } from "../../config/operator-config.js";
 import type { KustomizationStatus, RunResult } from "../../reconcile/result.js";
 import { defaultReconcileOptions, reconcileTree } from "../../reconcile/run.js";
-import { tenancyFromGrant } from "../../reconcile/tenancy.js";
 import { fullName } from "../client.js";
 import { fetchTree } from "../fetch-tree.js";
 import { completeCheckRun, markCheckRunInProgress } from "../views/check-run.js";
@@ -12,6 +11,7 @@ import { checkRunReport } from "../views/check-run-report.js";
 import { setStatus, statusContext } from "../views/commit-status.js";
 import { createDeployment, setDeploymentState } from "../views/deployment.js";
 import { helmReleaseLine, kustomizationLine, runLine } from "../views/summary-line.js";
+import { engineOptions } from "./engine-options.js";
 import { type JobDeps, jobRepo, type ReconcileJob, repositoryScope } from "./types.js";
 
 /** Above this many Kustomizations and HelmReleases, no "reconciling" statuses: GitHub limits writes per minute. */
@@ -129,7 +129,12 @@ async function reconcileAndReport(
       scope: repositoryScope(deps, repo, job.cluster.path),
       log,
       ...deps.engine,
-      tenancy: tenancyFromGrant(binding.grant, fullName(repo), clusterName),
+      ...engineOptions(deps, {
+        grant: binding.grant,
+        repository: fullName(repo),
+        cluster: clusterName,
+        untrusted: false,
+      }),
       onProgress: (event) => {
         if (event.type === "planned" && event.keys) {
           labels = objectLabels(event.keys.kustomizations);
