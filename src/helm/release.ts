@@ -565,8 +565,17 @@ async function previewChange(c: Context, live: ReleaseRevision | undefined): Pro
     : `would install ${c.chart.name}@${c.chart.version} as ${c.hr.releaseNamespace}/${c.hr.releaseName}`;
 }
 
+/** A chart may put a Secret-derived value anywhere, an object's name included: every text of an entry is scrubbed. */
 function scrubEntry(entry: ChangeSetEntry, secrets: string[]): ChangeSetEntry {
-  return entry.diff ? { ...entry, diff: scrubSecrets(entry.diff, secrets) } : entry;
+  if (secrets.length === 0) return entry;
+  const scrub = (text: string) => scrubSecrets(text, secrets);
+  return {
+    ...entry,
+    id: scrub(entry.id),
+    subject: scrub(entry.subject),
+    ...(entry.reason ? { reason: scrub(entry.reason) } : {}),
+    ...(entry.diff ? { diff: scrub(entry.diff) } : {}),
+  };
 }
 
 /** driftDetection.ignore paths walk objects of this process: refuse what could reach a JS prototype. */

@@ -83,11 +83,16 @@ function secretName(r: ReleaseRevision): string {
   return `sh.helm.release.v1.${r.name}.v${r.revision}`;
 }
 
+/** A stored release larger than this (unpacked) is refused; helm's own are a few megabytes at most. */
+const MAX_RELEASE_BYTES = 64 * 1024 * 1024;
+
 /** Helm's storage encoding of a release: base64 of the gzipped JSON (inside the Secret's own base64). */
 export function decodeRelease(data: string): Record<string, unknown> {
   const helmEncoded = Buffer.from(data, "base64").toString("utf8");
   const raw = Buffer.from(helmEncoded, "base64");
-  const json = raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw;
+  // Anyone who may write Secrets in the namespace can plant a "release": bound what it may unpack to.
+  const json =
+    raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw, { maxOutputLength: MAX_RELEASE_BYTES }) : raw;
   return JSON.parse(json.toString("utf8")) as Record<string, unknown>;
 }
 

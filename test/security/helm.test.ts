@@ -349,6 +349,12 @@ data:
   key: |
     {{- .Values.key | nindent 4 }}
 `,
+    // An object named after the value: its subject and id must not carry it either.
+    "named.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Values.password }}
+`,
     "fail.yaml": `{{- if .Values.explode }}{{ fail (printf "cannot use %s with %s" .Values.password .Values.key) }}{{- end }}
 `,
   };
