@@ -13,7 +13,7 @@ import type { GitRepositorySpec } from "../flux/sources.js";
 import { runTool, ToolError } from "../util/child-process.js";
 import { cached, cachePath, credentialScope, sha256Hex } from "./cache.js";
 import { type BasicAuth, basicAuthHeader, displayUrl, redact } from "./credentials.js";
-import { formatMs } from "./http-body.js";
+import { formatMs } from "./http.js";
 
 export interface GitCredentials {
   basic?: BasicAuth;

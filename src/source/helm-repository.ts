@@ -4,9 +4,10 @@ import { createHash } from "node:crypto";
 import semver from "semver";
 import { parse } from "yaml";
 import { z } from "zod";
+import type { OutboundPolicy } from "../util/outbound/index.js";
 import { cached, cachePath, sha256Hex } from "./cache.js";
 import { type BasicAuth, basicAuthHeader, displayUrl } from "./credentials.js";
-import { fetchFailure, readBoundedBody, writeBoundedBody } from "./http-body.js";
+import { Deadline, readBody, sourceGet, statusText, writeBody } from "./http.js";
 
 const maxIndexBytes = 64 * 1024 * 1024;
 const maxChartBytes = 64 * 1024 * 1024;
@@ -39,68 +40,38 @@ export interface HelmIndexResult {
   revision: string;
 }
 
-/** A GET whose body the caller reads with a bound; credentials never follow a redirect to another host. */
+/**
+ * A GET under the outbound policy whose body is read with a bound. The credentials go to the URL's own origin
+ * only (a redirect to another host gets none, as in Helm).
+ */
 async function get(
   url: string,
   auth: BasicAuth | undefined,
-  signal: AbortSignal,
-  timeoutMs: number,
-): Promise<Response> {
-  let current = new URL(url);
-  for (let hop = 0; hop <= maxRedirects; hop++) {
-    const headers: Record<string, string> = {};
-    // Credentials only for the host they were given for, as Helm does; a redirect elsewhere gets none.
-    if (auth && current.host === new URL(url).host) headers.authorization = basicAuthHeader(auth);
-    let response: Response;
-    try {
-      response = await fetch(current, { headers, signal, redirect: "manual" });
-    } catch (err) {
-      throw new Error(`GET ${displayUrl(current.toString())}: ${fetchFailure(err, timeoutMs)}`, {
-        cause: err,
-      });
-    }
-    const location = response.headers.get("location");
-    if (response.status >= 300 && response.status < 400 && location) {
-      await response.body?.cancel().catch(() => undefined);
-      const next = new URL(location, current);
-      if (next.protocol !== "https:" && next.protocol !== "http:")
-        throw new Error(`GET ${displayUrl(current.toString())}: redirect to ${next.protocol} refused`);
-      current = next;
-      continue;
-    }
-    if (!response.ok) {
-      await response.body?.cancel().catch(() => undefined);
-      throw new Error(
-        `GET ${displayUrl(current.toString())}: HTTP ${response.status}${response.status === 401 ? " (check the secretRef credentials)" : ""}`,
-      );
-    }
-    return response;
+  opts: { policy: OutboundPolicy; deadline: Deadline; maxBytes: number },
+) {
+  const response = await sourceGet(url, {
+    policy: opts.policy,
+    deadline: opts.deadline,
+    headers: { authorization: auth ? basicAuthHeader(auth) : undefined },
+    maxBytes: opts.maxBytes,
+  });
+  if (response.status < 200 || response.status >= 300) {
+    response.discard();
+    const where = response.redirects > 0 ? displayUrl(response.url.toString()) : displayUrl(url);
+    throw new Error(`GET ${where}: ${statusText(response.status)}`);
   }
-  throw new Error(`GET ${displayUrl(url)}: more than ${maxRedirects} redirects`);
-}
-
-const maxRedirects = 5;
-
-/** Reads (or writes) a body, with the request's failures and the body's in the same words. */
-async function bounded<T>(url: string, timeoutMs: number, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    if ((err as Error).message?.startsWith(`GET ${displayUrl(url)}`)) throw err;
-    throw new Error(`GET ${displayUrl(url)}: ${fetchFailure(err, timeoutMs)}`, { cause: err });
-  }
+  return response;
 }
 
 export async function fetchHelmIndex(
   repoUrl: string,
   auth: BasicAuth | undefined,
-  timeoutMs: number,
+  opts: { timeoutMs: number; policy: OutboundPolicy },
 ): Promise<HelmIndexResult> {
   const url = `${repoUrl.replace(/\/+$/, "")}/index.yaml`;
-  const signal = AbortSignal.timeout(timeoutMs);
-  const body = await bounded(url, timeoutMs, async () =>
-    readBoundedBody(await get(url, auth, signal, timeoutMs), maxIndexBytes, `GET ${displayUrl(url)}`),
-  );
+  const deadline = new Deadline(opts.timeoutMs);
+  const response = await get(url, auth, { policy: opts.policy, deadline, maxBytes: maxIndexBytes });
+  const body = await readBody(response, deadline);
   let raw: unknown;
   try {
     raw = parse(body.toString("utf8"), { maxAliasCount: 100 });
@@ -169,7 +140,7 @@ export async function downloadChart(
   repoUrl: string,
   entry: HelmIndexEntry,
   auth: BasicAuth | undefined,
-  opts: { passCredentials: boolean; timeoutMs: number; scope: string },
+  opts: { passCredentials: boolean; timeoutMs: number; scope: string; policy: OutboundPolicy },
 ): Promise<string> {
   const base = `${repoUrl.replace(/\/+$/, "")}/`;
   const url = new URL(entry.urls[0] as string, base);
@@ -180,19 +151,14 @@ export async function downloadChart(
   const digest = chartDigest(entry);
   const key = digest ? `${digest}.tgz` : `${sha256Hex(`${url}@${entry.version}`)}.tgz`;
   return cached(cachePath(cacheDir, `helm-charts/${opts.scope}`, key), async (tmp) => {
-    const signal = AbortSignal.timeout(opts.timeoutMs);
+    const deadline = new Deadline(opts.timeoutMs);
     const hash = createHash("sha256");
-    await bounded(url.toString(), opts.timeoutMs, async () => {
-      const response = await get(
-        url.toString(),
-        sameHost || opts.passCredentials ? auth : undefined,
-        signal,
-        opts.timeoutMs,
-      );
-      await writeBoundedBody(response, tmp, maxChartBytes, `GET ${displayUrl(url.toString())}`, (chunk) =>
-        hash.update(chunk),
-      );
+    const response = await get(url.toString(), sameHost || opts.passCredentials ? auth : undefined, {
+      policy: opts.policy,
+      deadline,
+      maxBytes: maxChartBytes,
     });
+    await writeBody(response, tmp, deadline, (chunk) => hash.update(chunk));
     const actual = hash.digest("hex");
     if (digest && actual !== digest) {
       throw new Error(

@@ -1,13 +1,16 @@
 // A small OCI distribution client for sources: list tags, read a manifest, download a blob (digest checked),
 // with anonymous or basic credentials and the registry token flow. Enough for Flux OCI artifacts
-// (OCIRepository) and Helm charts in OCI registries (HelmRepository type oci, chartRef). Every answer is read
-// with a bound while it streams, every reference and digest is checked before it names a URL or a path, and
-// the whole conversation with the registry shares one deadline (the source's timeout).
+// (OCIRepository) and Helm charts in OCI registries (HelmRepository type oci, chartRef). Every request goes
+// through the outbound policy (source/http.ts): answers bounded while they stream, credentials only to the
+// registry (a token realm on another host is asked anonymously, a redirect elsewhere drops them, a `Link` page
+// elsewhere is refused), every reference and digest checked before it names a URL or a path, and the whole
+// conversation with the registry sharing one deadline (the source's timeout).
 import { createHash } from "node:crypto";
 import semver from "semver";
+import type { OutboundPolicy, OutboundResponse } from "../util/outbound/index.js";
 import { cached, cachePath, sha256Hex } from "./cache.js";
 import { type BasicAuth, basicAuthHeader } from "./credentials.js";
-import { fetchFailure, readBoundedBody, writeBoundedBody } from "./http-body.js";
+import { Deadline, readBody, sourceGet, statusText, writeBody } from "./http.js";
 import { type ArchiveLimits, extractTarGz, readFileFromTarGz } from "./tar-extract.js";
 
 export const FLUX_CONTENT_MEDIA_TYPE = "application/vnd.cncf.flux.content.v1.tar+gzip";
@@ -72,39 +75,63 @@ export interface OciManifest {
   annotations?: Record<string, string>;
 }
 
+/**
+ * Token services that belong to a registry although they live on another host (as in images/registry): any
+ * other realm host than the registry's own (or a subdomain) is asked for a token without the credentials.
+ */
+const registryTokenHosts: Readonly<Record<string, readonly string[]>> = {
+  "registry-1.docker.io": ["auth.docker.io"],
+  "registry.gitlab.com": ["gitlab.com"],
+};
+
+function realmMayHaveCredentials(registry: URL, realm: URL): boolean {
+  if (registry.protocol === "https:" && realm.protocol !== "https:") return false;
+  const host = realm.hostname.toLowerCase();
+  const own = registry.hostname.toLowerCase();
+  return host === own || host.endsWith(`.${own}`) || (registryTokenHosts[own] ?? []).includes(host);
+}
+
+export interface OciClientOptions {
+  auth?: BasicAuth;
+  insecure?: boolean;
+  /** The whole conversation: every request and body of this client. */
+  timeoutMs: number;
+  policy: OutboundPolicy;
+}
+
 export class OciClient {
   private token?: string;
   private readonly base: string;
-  /** One deadline for everything this client does: the source's timeout bounds the whole fetch. */
-  private readonly signal: AbortSignal;
+  private readonly deadline: Deadline;
 
   constructor(
     private readonly ref: OciReference,
-    private readonly opts: { auth?: BasicAuth; insecure?: boolean; timeoutMs: number },
+    private readonly opts: OciClientOptions,
   ) {
     this.base = `${opts.insecure ? "http" : "https"}://${ref.registry}/v2/${ref.repository}`;
-    this.signal = AbortSignal.timeout(opts.timeoutMs);
+    this.deadline = new Deadline(opts.timeoutMs);
   }
 
   private get name(): string {
     return `${this.ref.registry}/${this.ref.repository}`;
   }
 
-  private async request(path: string, accept?: string): Promise<Response> {
+  /** A request that answered 2xx; 401 is answered once with the registry's challenge. */
+  private async request(path: string, maxBytes: number, accept?: string): Promise<OutboundResponse> {
+    const url = `${this.base}${path}`;
     const send = (authorization?: string) =>
-      fetch(`${this.base}${path}`, {
-        headers: { ...(accept ? { accept } : {}), ...(authorization ? { authorization } : {}) },
-        signal: this.signal,
-        // A redirect would carry our Authorization to wherever it points; blob redirects to storage are
-        // followed by hand, without credentials (see blob()).
-        redirect: "manual",
+      sourceGet(url, {
+        policy: this.opts.policy,
+        deadline: this.deadline,
+        headers: { accept, authorization },
+        maxBytes,
       });
-    let response: Response;
+    let response: OutboundResponse;
     try {
       response = await send(this.authorization());
       if (response.status === 401 && !this.token) {
         const challenge = response.headers.get("www-authenticate") ?? "";
-        await response.body?.cancel().catch(() => undefined);
+        response.discard();
         if (/^bearer/i.test(challenge)) {
           this.token = await this.fetchToken(challenge);
           response = await send(this.authorization());
@@ -113,14 +140,11 @@ export class OciClient {
         }
       }
     } catch (err) {
-      throw new Error(`${this.name}: ${fetchFailure(err, this.opts.timeoutMs)}`, { cause: err });
+      throw new Error(`${this.name}: ${(err as Error).message}`, { cause: err });
     }
-    if (response.status >= 300 && response.status < 400) return response;
-    if (!response.ok) {
-      await response.body?.cancel().catch(() => undefined);
-      throw new Error(
-        `${this.name}${path}: HTTP ${response.status}${response.status === 401 ? " (check the secretRef credentials)" : ""}`,
-      );
+    if (response.status < 200 || response.status >= 300) {
+      response.discard();
+      throw new Error(`${this.name}${path}: ${statusText(response.status)}`);
     }
     return response;
   }
@@ -134,28 +158,41 @@ export class OciClient {
     const params = Object.fromEntries(
       [...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1] as string, m[2] as string]),
     );
-    if (!params.realm) throw new Error(`${this.ref.registry}: token challenge without realm`);
-    const url = new URL(params.realm);
+    if (!params.realm) throw new Error("token challenge without realm");
+    let url: URL;
+    try {
+      url = new URL(params.realm);
+    } catch {
+      throw new Error("the token challenge's realm is not a URL");
+    }
     if (url.protocol !== "https:" && url.protocol !== "http:")
-      throw new Error(`${this.ref.registry}: token realm ${params.realm} is not an http(s) URL`);
+      throw new Error(`token realm ${url.protocol} is not http(s)`);
     if (params.service) url.searchParams.set("service", params.service);
     url.searchParams.set("scope", params.scope ?? `repository:${this.ref.repository}:pull`);
-    const response = await fetch(url, {
-      headers: this.opts.auth ? { authorization: basicAuthHeader(this.opts.auth) } : {},
-      signal: this.signal,
-      redirect: "manual",
+    const withCredentials = this.opts.auth && realmMayHaveCredentials(new URL(this.base), url);
+    const response = await sourceGet(url, {
+      policy: this.opts.policy,
+      deadline: this.deadline,
+      headers: { authorization: withCredentials ? basicAuthHeader(this.opts.auth as BasicAuth) : undefined },
+      maxBytes: maxTokenBytes,
     });
-    if (!response.ok) {
-      await response.body?.cancel().catch(() => undefined);
-      throw new Error(`${this.ref.registry}: token request failed: HTTP ${response.status}`);
+    const anonymous =
+      this.opts.auth && !withCredentials
+        ? ` (asked anonymously: the credentials only go to ${this.ref.registry}, not to ${url.host})`
+        : "";
+    if (response.status !== 200) {
+      response.discard();
+      throw new Error(
+        `token request to ${url.origin}${url.pathname} failed: HTTP ${response.status}${anonymous}`,
+      );
     }
-    const body = parseJson(
-      await readBoundedBody(response, maxTokenBytes, `${this.ref.registry}: token response`),
-      `${this.ref.registry}: token response`,
-    ) as { token?: unknown; access_token?: unknown };
+    const body = parseJson(await readBody(response, this.deadline), "token response") as {
+      token?: unknown;
+      access_token?: unknown;
+    };
     const token = body.token ?? body.access_token;
     if (typeof token !== "string" || token === "" || /[\r\n]/.test(token))
-      throw new Error(`${this.ref.registry}: token response has no token`);
+      throw new Error(`token response from ${url.origin} has no token`);
     return token;
   }
 
@@ -165,17 +202,22 @@ export class OciClient {
     for (let page = 0; path; page++) {
       if (page >= maxTagPages)
         throw new Error(`${this.name}: more than ${maxTagPages} pages of tags; stopped listing`);
-      const response = await this.wrap(() => this.request(path as string));
-      const body = parseJson(
-        await this.wrap(() => readBoundedBody(response, maxTagListBytes, `${this.name}: tag list`)),
-        `${this.name}: tag list`,
-      ) as { tags?: unknown };
+      const response = await this.request(path, maxTagListBytes);
+      const body = parseJson(await this.body(response), `${this.name}: tag list`) as { tags?: unknown };
       if (body.tags != null && !Array.isArray(body.tags))
         throw new Error(`${this.name}: tag list has no tags array`);
       tags.push(...((body.tags ?? []) as unknown[]).filter((t): t is string => typeof t === "string"));
       path = this.nextPage(response.headers.get("link"));
     }
     return tags;
+  }
+
+  private async body(response: OutboundResponse): Promise<Buffer> {
+    try {
+      return await readBody(response, this.deadline);
+    } catch (err) {
+      throw new Error(`${this.name}: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   /** The next page from a `Link` header, only ever on this registry's tag list (no other host, no other path). */
@@ -193,11 +235,8 @@ export class OciClient {
 
   async manifest(reference: string): Promise<OciManifest> {
     assertManifestReference(reference);
-    const response = await this.wrap(() => this.request(`/manifests/${reference}`, manifestAccept));
-    if (!response.ok) throw new Error(`${this.name}:${reference}: manifest request redirected; refused`);
-    const bytes = await this.wrap(() =>
-      readBoundedBody(response, maxManifestBytes, `${this.name}:${reference}: manifest`),
-    );
+    const response = await this.request(`/manifests/${reference}`, maxManifestBytes, manifestAccept);
+    const bytes = await this.body(response);
     // The digest is what we computed, never what a header says: it names cache entries and revisions.
     const digest = `sha256:${sha256Hex(bytes)}`;
     if (isSha256Digest(reference) && reference !== digest)
@@ -217,47 +256,23 @@ export class OciClient {
   async blob(cacheDir: string, digest: string, opts: { scope: string; size?: number }): Promise<string> {
     assertSha256Digest(digest, `${this.name}: blob`);
     const hex = digest.slice("sha256:".length);
-    const limit =
-      opts.size !== undefined && opts.size >= 0 ? Math.min(opts.size, MAX_BLOB_BYTES) : MAX_BLOB_BYTES;
     if (opts.size !== undefined && opts.size > MAX_BLOB_BYTES)
       throw new Error(`${this.name}: blob ${digest} is larger than the ${MAX_BLOB_BYTES}-byte limit`);
+    // The manifest's size, when given, is the bound: a registry sending more is refused at that byte.
+    const limit = opts.size !== undefined && opts.size >= 0 ? opts.size : MAX_BLOB_BYTES;
     return cached(cachePath(cacheDir, `oci-blobs/${opts.scope}`, hex), async (tmp) => {
-      let response = await this.wrap(() => this.request(`/blobs/${digest}`));
-      if (response.status >= 300 && response.status < 400)
-        response = await this.followToStorage(response, digest);
+      // Registries send blobs from storage elsewhere (S3, a CDN): the redirect is followed under the policy,
+      // without our credentials.
+      const response = await this.request(`/blobs/${digest}`, limit);
       const hash = createHash("sha256");
-      await this.wrap(() =>
-        writeBoundedBody(response, tmp, limit, `${this.name}: blob ${digest}`, (chunk) => hash.update(chunk)),
-      );
+      try {
+        await writeBody(response, tmp, this.deadline, (chunk) => hash.update(chunk));
+      } catch (err) {
+        throw new Error(`${this.name}: blob ${digest}: ${(err as Error).message}`, { cause: err });
+      }
       if (hash.digest("hex") !== hex)
         throw new Error(`${this.name}: blob ${digest} does not match its digest`);
     });
-  }
-
-  /** Registries send blobs from storage elsewhere (S3, a CDN): followed without our credentials. */
-  private async followToStorage(response: Response, digest: string): Promise<Response> {
-    const location = response.headers.get("location");
-    await response.body?.cancel().catch(() => undefined);
-    if (!location) throw new Error(`${this.name}: blob ${digest}: redirect without a location`);
-    const target = new URL(location, this.base);
-    if (target.protocol !== "https:" && target.protocol !== "http:")
-      throw new Error(`${this.name}: blob ${digest}: redirect to ${target.protocol} refused`);
-    const redirected = await fetch(target, { signal: this.signal, redirect: "follow" });
-    if (!redirected.ok) {
-      await redirected.body?.cancel().catch(() => undefined);
-      throw new Error(`${this.name}: blob ${digest}: HTTP ${redirected.status} from ${target.host}`);
-    }
-    return redirected;
-  }
-
-  /** Errors of reading a body (a timeout half way) in the same words as those of sending the request. */
-  private async wrap<T>(work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (err) {
-      if ((err as Error).message?.startsWith(this.name)) throw err;
-      throw new Error(`${this.name}: ${fetchFailure(err, this.opts.timeoutMs)}`, { cause: err });
-    }
   }
 }
 

@@ -15,6 +15,7 @@ import {
 } from "../flux/sources.js";
 import type { ResolvedChart } from "../helm/release.js";
 import type { SourceResult } from "../reconcile/result.js";
+import { createOutboundPolicy, type OutboundPolicy } from "../util/outbound/index.js";
 import { cached, cachePath, credentialScope, sha256Hex } from "./cache.js";
 import { copyTreeContained } from "./copy-tree.js";
 import { type BasicAuth, basicAuthFrom, displayUrl, type SecretReader } from "./credentials.js";
@@ -56,6 +57,11 @@ export interface SourceResolverOptions {
    * `security.maxSourceTimeout`, see securityLimits()). Default DEFAULT_MAX_SOURCE_TIMEOUT_MS.
    */
   maxTimeoutMs?: number;
+  /**
+   * Which hosts sources may reach (operator `security.outbound`, createOutboundPolicy). Default: the policy
+   * without operator lists — link-local and cloud metadata addresses refused.
+   */
+  outbound?: OutboundPolicy;
 }
 
 /** The operator default for `security.maxSourceTimeout`: 5 minutes. */
@@ -71,7 +77,11 @@ export class SourceResolver {
   private readonly indexes = new Map<string, Promise<HelmIndexResult>>();
   private readonly fetched = new Map<string, SourceResult>();
 
-  constructor(private readonly opts: SourceResolverOptions) {}
+  private readonly outbound: OutboundPolicy;
+
+  constructor(private readonly opts: SourceResolverOptions) {
+    this.outbound = opts.outbound ?? createOutboundPolicy();
+  }
 
   /** A source's spec.timeout (Flux default 60s), never more than the operator allows. */
   private timeoutOf(source: FluxSource): number {
@@ -172,6 +182,7 @@ export class SourceResolver {
     if (data?.identity) creds.ssh = { identity: data.identity, knownHosts: data.known_hosts };
     else if (data)
       creds.basic = basicAuthFrom(data, `Secret ${source.namespace}/${source.spec.secretRef?.name}`);
+    await this.checkGitHost(source.spec.url);
     const base = await fetchGitRepository(source.spec, creds, this.opts.cacheDir, this.timeoutOf(source));
     const includes = source.spec.include ?? [];
     if (includes.length === 0) return { dir: base.dir, revision: base.revision };
@@ -214,6 +225,24 @@ export class SourceResolver {
     return { dir, revision: base.revision };
   }
 
+  /**
+   * git makes its own connections, so the policy judges the URL's host before git runs (git resolves the name
+   * again: a rebinding DNS answer is not caught here, unlike the pinned HTTP requests of other sources).
+   */
+  private async checkGitHost(url: string): Promise<void> {
+    let host: string;
+    try {
+      host = new URL(url).hostname;
+    } catch {
+      throw new Error(`spec.url ${displayUrl(url)} is not a URL`);
+    }
+    try {
+      await this.outbound.check(host);
+    } catch (err) {
+      throw new Error(`fetching ${displayUrl(url)}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
   private ociClient(
     url: string,
     source: OCIRepositorySource | HelmRepositorySource,
@@ -223,6 +252,7 @@ export class SourceResolver {
       auth,
       insecure: source.spec.insecure ?? false,
       timeoutMs: this.timeoutOf(source),
+      policy: this.outbound,
     });
   }
 
@@ -335,7 +365,10 @@ export class SourceResolver {
       const auth = await this.basicAuth(source);
       let index = this.indexes.get(sourceKey(source));
       if (!index) {
-        index = fetchHelmIndex(source.spec.url, auth, this.timeoutOf(source));
+        index = fetchHelmIndex(source.spec.url, auth, {
+          timeoutMs: this.timeoutOf(source),
+          policy: this.outbound,
+        });
         this.indexes.set(sourceKey(source), index);
       }
       const { index: parsed, revision } = await index;
@@ -344,6 +377,7 @@ export class SourceResolver {
         passCredentials: source.spec.passCredentials ?? false,
         timeoutMs: this.timeoutOf(source),
         scope: credentialScope(this.opts.cacheDir, auth),
+        policy: this.outbound,
       });
       return {
         path,

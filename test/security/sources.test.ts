@@ -348,11 +348,17 @@ describe("sources attacked through repository content", () => {
       endless(res, "application/vnd.oci.image.manifest.v1+json");
     });
     const cases: [string, string, RegExp][] = [
-      [pit, "  timeout: 2s\n", new RegExp(`^OCIRepository/${ns}/x: ${pit}/app: timed out after 2 s$`)],
+      [
+        pit,
+        "  timeout: 2s\n",
+        new RegExp(
+          `^OCIRepository/${ns}/x: ${pit}/app: GET http://${pit}/v2/app/manifests/latest: timed out after 2 s$`,
+        ),
+      ],
       [
         flood,
         "  timeout: 60s\n",
-        /app:latest: manifest: larger than the 4194304-byte limit; stopped reading$/,
+        /\/v2\/app\/manifests\/latest: the answer is larger than the 4194304-byte limit$/,
       ],
     ];
     for (const [host, extra, expected] of cases) {
@@ -378,7 +384,7 @@ describe("sources attacked through repository content", () => {
     const { value, ms } = await timed(forkRun(api, repo, temp("test-cache")));
     expect(value.helmReleases?.[0]?.status).toBe("Failed");
     expect(message(value)).toContain(
-      `HelmRepository/${ns}/charts: GET http://${host}/index.yaml: larger than the 67108864-byte limit; stopped reading`,
+      `HelmRepository/${ns}/charts: GET http://${host}/index.yaml: the answer is larger than the 67108864-byte limit`,
     );
     expect(ms).toBeLessThan(30_000);
   });
@@ -499,5 +505,80 @@ describe("sources attacked through repository content", () => {
     expect(message(result)).toContain(`GET http://${elsewhere}/index.yaml: HTTP 404`);
     expect(seen).toEqual([undefined]);
     expect(JSON.stringify(result)).not.toContain("helm-redirect-pass");
+  });
+
+  it("sources never reach link-local or cloud metadata addresses", async () => {
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "sec-metadata");
+    const repo = makeRepo({
+      "clusters/dev/sources.yaml": [
+        gitRepository("git", ns, "http://169.254.169.254/latest/meta-data", "  ref:\n    branch: main\n"),
+        ociRepository("oci", ns, "oci://169.254.169.254/app"),
+        helmRepositoryYaml("charts", ns, "http://[fd00:ec2::254]/"),
+      ].join("---\n"),
+      "clusters/dev/apps.yaml": fromSource(ns, "GitRepository", "git", "./"),
+      "clusters/dev/oci.yaml": fromSource(ns, "OCIRepository", "oci", "./").replace(
+        "name: apps",
+        "name: oci-apps",
+      ),
+      "clusters/dev/release.yaml": helmReleaseYaml({ name: "demo", namespace: ns }),
+    });
+    const { value, ms } = await timed(forkRun(api, repo, temp("test-cache")));
+    const messages = [...value.kustomizations, ...(value.helmReleases ?? [])].map((r) => r.message).sort();
+    const metadata = "169.254.169.254 is a link-local (cloud metadata) address";
+    expect(messages).toEqual([
+      `GitRepository/${ns}/git: fetching http://169.254.169.254/latest/meta-data: refused by the outbound policy: ${metadata}`,
+      `HelmRelease/${ns}/demo: chart: HelmRepository/${ns}/charts: GET http://[fd00:ec2::254]/index.yaml: refused by the outbound policy: fd00:ec2::254 is a cloud metadata address`,
+      `OCIRepository/${ns}/oci: 169.254.169.254/app: GET http://169.254.169.254/v2/app/manifests/latest: refused by the outbound policy: ${metadata}`,
+    ]);
+    expect(ms).toBeLessThan(10_000);
+  });
+
+  it("a registry's token realm on another host is asked without the pull secret", async () => {
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "sec-oci-realm");
+    const password = "realm-canary-pass";
+    const realmSaw: (string | undefined)[] = [];
+    const realm = await httpServer((req, res) => {
+      realmSaw.push(req.headers.authorization);
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ token: "anonymous-token" }));
+    });
+    const registrySaw: (string | undefined)[] = [];
+    const registry = await httpServer((req, res) => {
+      registrySaw.push(req.headers.authorization);
+      if (req.headers.authorization === "Bearer anonymous-token") return void res.writeHead(404).end();
+      res
+        .writeHead(401, {
+          "www-authenticate": `Bearer realm="http://${realm.replace("127.0.0.1", "localhost")}/token",service="evil"`,
+        })
+        .end();
+    });
+    await api.create({
+      apiVersion: "v1",
+      kind: "Secret",
+      type: "kubernetes.io/dockerconfigjson",
+      metadata: { name: "pull", namespace: ns },
+      stringData: {
+        ".dockerconfigjson": JSON.stringify({
+          auths: { [registry]: { auth: Buffer.from(`puller:${password}`).toString("base64") } },
+        }),
+      },
+    });
+    const repo = makeRepo({
+      "clusters/dev/source.yaml": ociRepository(
+        "x",
+        ns,
+        `oci://${registry}/app`,
+        "  secretRef:\n    name: pull\n",
+      ),
+      "clusters/dev/apps.yaml": fromSource(ns, "OCIRepository", "x", "./"),
+    });
+    const result = await forkRun(api, repo, temp("test-cache"), { untrusted: false });
+    expect(message(result)).toContain(`OCIRepository/${ns}/x: ${registry}/app/manifests/latest: HTTP 404`);
+    expect(realmSaw).toEqual([undefined]);
+    expect(registrySaw[0]).toBe(`Basic ${Buffer.from(`puller:${password}`).toString("base64")}`);
+    expect(JSON.stringify(result)).not.toContain(password);
   });
 });
