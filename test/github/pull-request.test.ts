@@ -1,6 +1,8 @@
 // Pull request → live dry-run → one comment, updated in place: GitHub's example pull_request payloads through
 // probot, GitHub simulated by the OpenAPI-checked mock, the cluster real.
-import { afterEach, describe, expect, it } from "vitest";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, inject, it } from "vitest";
 import type { RawObjectApi } from "../../src/cluster/kube-client.js";
 import { DIFF_COMMENT_MARKER } from "../../src/github/views/pr-comment-report.js";
 import {
@@ -259,5 +261,66 @@ describe("pull request dry-run", () => {
       `substituteFrom Secret/${ns}/vars is not read for changes from outside the repository`,
     );
     expect(fork.body).not.toContain("correct-horse-battery");
+  });
+
+  it("fetches remote kustomize resources only where the operator allows them, and never for a fork", async () => {
+    const api = testObjectApi();
+    const requests: string[] = [];
+    const server = createServer((req, res) => {
+      requests.push(req.url ?? "");
+      res.end("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: remote\ndata:\n  from: remote\n");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const { ns, clusterPath, dir } = await prRepo(api, () => ({
+        "kustomization.yaml": `resources:\n  - http://127.0.0.1:${port}/remote.yaml\n`,
+      }));
+      const run = async (fork: boolean) => {
+        const head = randomSha();
+        github = mockGitHub();
+        github.installationToken(INSTALLATION_ID);
+        replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
+        replyTarball(github, dir, head);
+        const statuses = github.reply("POST", `${base}/statuses/${head}`, 201, { id: 1 }, { times: 2 });
+        github.reply("GET", `${base}/issues/2/comments`, 200, []);
+        const created = github.reply("POST", `${base}/issues/2/comments`, 201, { id: 103 });
+        const bot = await startBot({
+          operator: {
+            clusters: [
+              { name: "dev", kubeconfig: inject("kubeconfigPath"), repositories: [`${OWNER}/${REPO}`] },
+            ],
+            images: { enabled: false },
+            security: { remoteKustomizeResources: true },
+          },
+        });
+        const payload = prPayload("opened", head);
+        if (fork)
+          payload.pull_request.head.repo = {
+            ...payload.pull_request.head.repo!,
+            full_name: "someone/Hello-World",
+          };
+        await receive(bot.probot, "pull_request", payload);
+        await bot.app.queue.idle();
+        github.done();
+        github = undefined;
+        return {
+          body: (created.requests[0]!.body as { body: string }).body,
+          status: finalStatuses(statuses)["gitops/diff/dev"],
+        };
+      };
+
+      const fork = await run(true);
+      expect(fork.status?.state).toBe("failure");
+      expect(fork.body).toContain("is a remote reference; remote kustomize resources are off");
+      expect(requests).toEqual([]);
+
+      const same = await run(false);
+      expect(same.status).toEqual({ state: "success", description: "would create 1, change 0, prune 0" });
+      expect(same.body).toContain(`create \`ConfigMap/${ns}/remote\``);
+      expect(requests).toEqual(["/remote.yaml"]);
+    } finally {
+      server.close();
+    }
   });
 });
