@@ -8,6 +8,7 @@ import { ManifestError } from "./errors.js";
 import { kustomizeImage, kustomizePatch, targetSelector } from "./kustomize-fields.js";
 import {
   chartNameError,
+  chartVersionError,
   checked,
   checkedMetadata,
   dataKeyError,
@@ -35,7 +36,7 @@ export const helmReleaseSpecSchema = z
       .object({
         spec: z.object({
           chart: z.string().min(1),
-          version: z.string().optional(),
+          version: checked(chartVersionError).optional(),
           sourceRef: z.object({
             kind: z.enum(["HelmRepository", "GitRepository", "Bucket"]),
             name: objectNameSchema,

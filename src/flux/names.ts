@@ -73,6 +73,18 @@ export function chartNameError(value: string): string | undefined {
   return `${quoted(value)} is not a valid chart name (letters, digits, '-', '_' and '.', beginning with a letter or digit; at most 250 characters)`;
 }
 
+/**
+ * A chart version or version range (`6.x`, `>=1.0.0 <2.0.0`): passed to helm as an argument, so never starting
+ * with '-' and without control characters. Empty is Flux's default (the latest).
+ */
+export function chartVersionError(value: string): string | undefined {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  if (value.length <= 256 && !value.startsWith("-") && !/[\x00-\x1f\x7f]/.test(value)) {
+    return undefined;
+  }
+  return `${quoted(value)} is not a valid chart version (a version or range, not beginning with '-'; at most 256 characters)`;
+}
+
 /** An OCI tag (the distribution spec's `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`). */
 export function ociTagError(value: string): string | undefined {
   if (ociTag.test(value)) return undefined;

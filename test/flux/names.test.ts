@@ -5,6 +5,7 @@ import { parseHelmRelease } from "../../src/flux/helm-release.js";
 import { parseKustomization } from "../../src/flux/kustomization.js";
 import {
   chartNameError,
+  chartVersionError,
   commitError,
   dataKeyError,
   gitRefNameError,
@@ -99,6 +100,26 @@ describe("Kubernetes names", () => {
     ],
   ])("chart name %j", (value, message) => {
     expect(chartNameError(value)).toBe(message);
+  });
+
+  test.each([
+    ["6.5.0", undefined],
+    [">=1.0.0 <2.0.0", undefined],
+    ["6.x", undefined],
+    [
+      "-1",
+      `"-1" is not a valid chart version (a version or range, not beginning with '-'; at most 256 characters)`,
+    ],
+    [
+      "",
+      `"" is not a valid chart version (a version or range, not beginning with '-'; at most 256 characters)`,
+    ],
+    [
+      "1\n2",
+      `"1\\n2" is not a valid chart version (a version or range, not beginning with '-'; at most 256 characters)`,
+    ],
+  ])("chart version %j", (value, message) => {
+    expect(chartVersionError(value)).toBe(message);
   });
 
   test.each([
