@@ -2,6 +2,7 @@
 // Failures are values on the repository or policy they belong to, so one broken registry does not hide the
 // results of the others.
 import type { Logger } from "pino";
+import { parseDuration } from "../flux/duration.js";
 import { compileGoRegexp } from "./policy/go-regexp.js";
 import { evaluatePolicy, PolicyError } from "./policy/index.js";
 import type { BasicCredentials } from "./registry/auth.js";
@@ -24,6 +25,8 @@ export interface ScanOptions {
   ) => Promise<BasicCredentials | undefined>;
   /** Repositories scanned at once. */
   concurrency?: number;
+  /** The longest one repository's listing may take, whatever its spec.timeout says (operator maxSourceTimeout). */
+  maxTimeoutMs?: number;
   logger?: Pick<Logger, "info" | "warn">;
 }
 
@@ -111,7 +114,9 @@ async function scanRepository(repository: ImageRepository, options: ScanOptions)
         "no credentials for secretRef; scanning anonymously",
       );
     }
-    const listing = await options.registry.listTags(reference, credentials);
+    const listing = await options.registry.listTags(reference, credentials, {
+      timeoutMs: scanTimeoutMs(repository, options.maxTimeoutMs ?? defaultMaxScanTimeoutMs),
+    });
     const exclusions = repository.spec.exclusionList.map((pattern) =>
       compileGoRegexp(pattern, "exclusion pattern"),
     );
@@ -124,6 +129,14 @@ async function scanRepository(repository: ImageRepository, options: ScanOptions)
   } catch (error) {
     return { ...empty, error: (error as Error).message };
   }
+}
+
+export const defaultMaxScanTimeoutMs = 5 * 60_000;
+
+/** Flux's ImageRepository timeout: `spec.timeout`, else the interval; at least 1 s, at most the operator's cap. */
+export function scanTimeoutMs(repository: ImageRepository, maxMs: number): number {
+  const wanted = parseDuration(repository.spec.timeout ?? repository.spec.interval);
+  return Math.min(Math.max(Number.isFinite(wanted) ? wanted : maxMs, 1_000), maxMs);
 }
 
 async function mapLimit<T, R>(

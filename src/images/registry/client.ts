@@ -68,9 +68,18 @@ export class RegistryError extends Error {
   }
 }
 
+export interface ListTagsOptions {
+  /** The whole listing (every page, token and retry) ends by then: Flux's ImageRepository `spec.timeout`. */
+  timeoutMs?: number;
+}
+
 /** What image scanning needs from a registry; tests and other registries can implement it. */
 export interface TagLister {
-  listTags(reference: ImageReference, credentials?: BasicCredentials): Promise<TagListing>;
+  listTags(
+    reference: ImageReference,
+    credentials?: BasicCredentials,
+    options?: ListTagsOptions,
+  ): Promise<TagListing>;
 }
 
 interface CachedToken {
@@ -118,8 +127,34 @@ export class RegistryClient implements TagLister {
     this.policy = options.policy ?? createOutboundPolicy();
   }
 
-  async listTags(reference: ImageReference, credentials?: BasicCredentials): Promise<TagListing> {
+  async listTags(
+    reference: ImageReference,
+    credentials?: BasicCredentials,
+    options: ListTagsOptions = {},
+  ): Promise<TagListing> {
     const where = `${reference.registry}/${reference.repository}`;
+    if (options.timeoutMs === undefined) return this.listPages(reference, credentials, where);
+    const deadline = AbortSignal.timeout(options.timeoutMs);
+    try {
+      return await this.listPages(reference, credentials, where, deadline);
+    } catch (error) {
+      if (!deadline.aborted) throw error;
+      throw new RegistryError(
+        `${where}: listing tags did not finish within ${options.timeoutMs} ms`,
+        undefined,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+
+  private async listPages(
+    reference: ImageReference,
+    credentials: BasicCredentials | undefined,
+    where: string,
+    deadline?: AbortSignal,
+  ): Promise<TagListing> {
     const scope = `repository:${reference.repository}:pull`;
     const tags: string[] = [];
     const first = new URL(`/v2/${reference.repository}/tags/list`, reference.apiBaseUrl);
@@ -135,10 +170,10 @@ export class RegistryClient implements TagLister {
             "stopped there. Raise the page cap or ask the registry for larger pages.",
         );
       }
-      let response = await this.request(url, authorization, where);
+      let response = await this.request(url, authorization, where, deadline);
       if (response.status === 401) {
-        authorization = await this.answerChallenge(response, url, scope, credentials, where);
-        response = await this.request(url, authorization, where);
+        authorization = await this.answerChallenge(response, url, scope, credentials, where, deadline);
+        response = await this.request(url, authorization, where, deadline);
       }
       if (response.status !== 200) throw await statusError(response, where, "list tags");
       const body = (await this.readJson(response, where, "list tags")) as { tags?: unknown } | undefined;
@@ -175,11 +210,12 @@ export class RegistryClient implements TagLister {
     scope: string,
     credentials: BasicCredentials | undefined,
     where: string,
+    deadline: AbortSignal | undefined,
   ): Promise<string> {
     response.discard();
     const challenges = parseChallenges(response.headers.get("www-authenticate") ?? "");
     const bearer = challenges.find((c) => c.scheme === "bearer");
-    if (bearer) return `Bearer ${await this.token(bearer, registryUrl, scope, credentials, where)}`;
+    if (bearer) return `Bearer ${await this.token(bearer, registryUrl, scope, credentials, where, deadline)}`;
     if (challenges.some((c) => c.scheme === "basic")) {
       if (!credentials) {
         throw new RegistryError(
@@ -198,6 +234,7 @@ export class RegistryClient implements TagLister {
     defaultScope: string,
     given: BasicCredentials | undefined,
     where: string,
+    deadline: AbortSignal | undefined,
   ): Promise<string> {
     const realm = challenge.params.realm;
     if (!realm) throw new RegistryError(`${where}: Bearer challenge without a realm`, 401);
@@ -227,7 +264,12 @@ export class RegistryClient implements TagLister {
     const cached = this.tokens.get(key);
     if (cached && cached.expiresAt > Date.now()) return cached.token;
 
-    const response = await this.request(realmUrl, credentials && basicAuthorization(credentials), where);
+    const response = await this.request(
+      realmUrl,
+      credentials && basicAuthorization(credentials),
+      where,
+      deadline,
+    );
     const step =
       `get a token from ${realmUrl.origin}${realmUrl.pathname}` +
       (withheld
@@ -271,6 +313,7 @@ export class RegistryClient implements TagLister {
     url: URL,
     authorization: string | undefined,
     where: string,
+    deadline?: AbortSignal,
   ): Promise<OutboundResponse> {
     const headers: Record<string, string> = { accept: "application/json" };
     if (authorization) headers.authorization = authorization;
@@ -284,10 +327,12 @@ export class RegistryClient implements TagLister {
           timeoutMs: this.options.timeoutMs,
           maxBytes: this.options.maxResponseBytes,
           maxRedirects: 3,
+          signal: deadline,
         });
         if (response.status !== 429 && response.status < 500) return response;
         failure = `HTTP ${response.status}`;
       } catch (error) {
+        if (deadline?.aborted) throw error;
         // The policy's refusal is final: no retry, and the message says why.
         if (
           error instanceof OutboundPolicyError ||
@@ -310,7 +355,7 @@ export class RegistryClient implements TagLister {
         { registry: url.host, path: url.pathname, attempt: attempt + 1, failure, delay },
         "registry request failed; retrying",
       );
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await sleep(delay, deadline);
     }
   }
 }
@@ -323,6 +368,21 @@ export function nextPage(link: string | null, current: URL): URL | undefined {
     if (match && /(^|;)\s*rel="?next"?\s*(;|$)/i.test(match[2]!)) return new URL(match[1]!, current);
   }
   return undefined;
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", abort);
+      resolve();
+    }, ms);
+    const abort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener("abort", abort, { once: true });
+  });
 }
 
 function retryDelay(response: OutboundResponse | undefined, attempt: number, baseMs: number): number {
