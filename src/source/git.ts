@@ -128,7 +128,9 @@ async function git(args: string[], g: GitEnv, opts: { cwd?: string } = {}): Prom
     if (!(err instanceof ToolError)) throw err;
     // No `cause` here and below: a ToolError carries git's raw stderr, which may hold a credential.
     if (err.reason === "not-found") throw new Error("git not found on PATH");
-    if (err.reason === "timeout") throw new Error(`timed out after ${formatMs(g.timeoutMs)}`);
+    // Past the deadline, whatever git last said (a killed child, a cut connection) the cause is the deadline.
+    if (err.reason === "timeout" || Date.now() >= g.deadline)
+      throw new Error(`timed out after ${formatMs(g.timeoutMs)}`);
     if (err.reason === "output-limit") throw new Error(redact(err.message, g.secrets));
     // git ends every failed remote access with the same advice, which would push the real cause (ssh's
     // "Host key verification failed.", "Permission denied (publickey).") out of the last lines.
