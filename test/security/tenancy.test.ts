@@ -21,6 +21,7 @@ import {
   startBot,
 } from "../support/github-app.js";
 import { type GitHubMock, mockGitHub } from "../support/github-mock.js";
+import { helmReleaseYaml, helmRepositoryYaml, startHelmRepo } from "../support/helm-repo.js";
 import { createNamespace, exists, testObjectApi, uniqueName } from "../support/kube.js";
 import { receive } from "../support/probot.js";
 import { configMap, fluxKustomization, makeRepo, writeTree } from "../support/repo-tree.js";
@@ -276,6 +277,44 @@ describe("tenancy: ServiceAccount impersonation with real RBAC", () => {
     const pruned = await run(api, repo, scope, { tenancy: platform });
     expect(ks(pruned, "apps").changes.find((c) => c.subject === `ConfigMap/${ns}/b`)?.action).toBe("deleted");
     expect(await exists(api, "v1", "ConfigMap", "b", ns)).toBe(false);
+  });
+
+  it("a tenant HelmRelease is installed as its ServiceAccount: refused in another namespace, installed in its own", async () => {
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "tenant");
+    const other = await createNamespace(api, "victim");
+    await tenantServiceAccount(api, ns, "deployer");
+    const charts = await startHelmRepo();
+    try {
+      await charts.addChart({ name: "demo", version: "0.1.0" });
+      const files = (target: string) => ({
+        "clusters/dev/charts.yaml": helmRepositoryYaml("charts", ns, charts.url),
+        "clusters/dev/app.yaml": helmReleaseYaml({
+          name: "app",
+          namespace: ns,
+          extra: `  targetNamespace: ${target}\n  serviceAccountName: deployer\n`,
+        }),
+      });
+      const repo = makeRepo(files(other));
+      const scope = uniqueName("scope");
+      const platform = policy({ clusterScoped: true, crossNamespaceRefs: true });
+      const elsewhere = await run(api, repo, scope, { tenancy: platform });
+      const refused = elsewhere.helmReleases?.find((h) => h.name === "app");
+      expect(refused?.status).toBe("Failed");
+      expect(refused?.message).toMatch(new RegExp(`system:serviceaccount:${ns}:deployer|forbidden`));
+      expect(await exists(api, "v1", "ConfigMap", `${other}-app-config`, other)).toBe(false);
+      expect(await exists(api, "v1", "ConfigMap", "app-config", other)).toBe(false);
+
+      writeTree(repo, files(ns));
+      const home = await run(api, repo, scope, { tenancy: platform });
+      expect(home.helmReleases?.find((h) => h.name === "app")).toMatchObject({
+        status: "Ready",
+        action: "installed",
+      });
+      expect(await exists(api, "v1", "ConfigMap", `${ns}-app-config`, ns)).toBe(true);
+    } finally {
+      await charts.stop();
+    }
   });
 
   it("impersonates the grant's default ServiceAccount when a Kustomization names none", async () => {
