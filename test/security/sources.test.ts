@@ -581,4 +581,46 @@ describe("sources attacked through repository content", () => {
     expect(registrySaw[0]).toBe(`Basic ${Buffer.from(`puller:${password}`).toString("base64")}`);
     expect(JSON.stringify(result)).not.toContain(password);
   });
+
+  it("git never uses the host's credential helpers, git config, HOME or ssh-agent", async () => {
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "sec-git-host");
+    const root = temp("private-git");
+    const password = "h0st-helper-pass";
+    const server = await startGitServer(root, { auth: { user: "bot", password } });
+    stops.push(() => server.stop());
+    await createGitRepo(join(root, "private"), { "deploy/p.yaml": configMap("private", { v: "1" }) });
+    // The host (the bot's own process) is set up the way a developer machine or a CI runner might be.
+    const home = temp("host-home");
+    writeFileSync(join(home, ".git-credentials"), `http://bot:${password}@${new URL(server.url).host}\n`);
+    writeFileSync(join(home, ".gitconfig"), "[credential]\n\thelper = store\n");
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      HOME: home,
+      GIT_CONFIG_COUNT: "1",
+      GIT_CONFIG_KEY_0: "credential.helper",
+      GIT_CONFIG_VALUE_0: `!f() { echo username=bot; echo password=${password}; }; f`,
+      SSH_AUTH_SOCK: join(home, "agent.sock"),
+      GIT_ASKPASS: "",
+    });
+    try {
+      const repo = makeRepo({
+        "clusters/dev/source.yaml": gitRepository(
+          "private",
+          ns,
+          `${server.url}/private`,
+          "  ref:\n    branch: main\n",
+        ),
+        "clusters/dev/apps.yaml": fromSource(ns, "GitRepository", "private", "./deploy"),
+      });
+      const result = await forkRun(api, repo, temp("test-cache"));
+      expect(result.kustomizations[0]?.status).toBe("Failed");
+      expect(message(result)).toMatch(
+        /could not read Username|Authentication failed|terminal prompts disabled/,
+      );
+    } finally {
+      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+      Object.assign(process.env, saved);
+    }
+  });
 });
