@@ -12,6 +12,7 @@ import {
   helmReleaseYaml,
   helmRepositoryYaml,
   startHelmRepo,
+  writeChart,
 } from "../support/helm-repo.js";
 import {
   createNamespace,
@@ -96,10 +97,26 @@ describe("HelmRelease rendering and waiting", () => {
 `,
       }),
     });
+    const scope = uniqueName("scope");
+    // The preview renders without the cluster, post-renderers included.
+    const preview = await reconcileTree(api, {
+      ...defaultReconcileOptions(repo, "clusters/dev"),
+      kubeConfig: testKubeConfig(),
+      scope,
+      cacheDir,
+      dryRun: true,
+      withDiff: true,
+    });
+    expect(preview.helmReleases?.[0]).toMatchObject({ status: "Ready", action: "installed" });
+    const previewed = preview.helmReleases?.[0]?.changes.find(
+      (c) => c.subject === `ConfigMap/${ns}/web-config`,
+    );
+    expect(previewed?.diff).toContain("patched: yes");
+    expect(previewed?.diff).toContain("team: payments");
     const run = await reconcileTree(api, {
       ...defaultReconcileOptions(repo, "clusters/dev"),
       kubeConfig: testKubeConfig(),
-      scope: uniqueName("scope"),
+      scope,
       cacheDir,
     });
     expect(run.helmReleases?.[0]).toMatchObject({ status: "Ready", action: "installed" });
@@ -155,13 +172,71 @@ describe("HelmRelease rendering and waiting", () => {
           metadata: { name: `widgets.${crdGroup}` },
         })) as { metadata: { labels: Record<string, string> } }
       ).metadata.labels["chart-version"];
+    const crdSubject = `CustomResourceDefinition/widgets.${crdGroup}`;
+    const installPreview = (await reconcileTree(api, { ...opts, dryRun: true, withDiff: true }))
+      .helmReleases?.[0];
+    expect(installPreview?.changes.find((c) => c.subject === crdSubject)?.action).toBe("created");
     expect((await reconcileTree(api, opts)).helmReleases?.[0]?.action).toBe("installed");
     expect(await label()).toBe("1.0.0");
     writeTree(repo, { "clusters/dev/app.yaml": hr("2.0.0") });
+    const upgradePreview = (await reconcileTree(api, { ...opts, dryRun: true, withDiff: true }))
+      .helmReleases?.[0];
+    expect(upgradePreview).toMatchObject({ status: "Ready", action: "upgraded" });
+    // Not a release object: the preview says it would be replaced, without showing the live definition.
+    expect(upgradePreview?.changes.find((c) => c.subject === crdSubject)).toMatchObject({
+      action: "configured",
+      reason: "crds: CreateReplace replaces it",
+    });
     expect((await reconcileTree(api, opts)).helmReleases?.[0]).toMatchObject({
       action: "upgraded",
       status: "Ready",
     });
     expect(await label()).toBe("2.0.0");
+  }, 120_000);
+
+  it("previews custom objects whose CRD the chart creates in the same install, and a namespace it creates", async () => {
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "crdnew");
+    const group = `${uniqueName("gadgets")}.example.com`;
+    const target = uniqueName("made");
+    const repo = makeRepo({
+      "clusters/dev/app.yaml": helmReleaseYaml({
+        name: "gadgets",
+        namespace: ns,
+        chart: "./charts/gadgets",
+        sourceKind: "GitRepository",
+        repo: "flux-system",
+        extra: `  targetNamespace: ${target}\n  install:\n    createNamespace: true\n`,
+      }),
+    });
+    writeChart(join(repo, "charts"), {
+      name: "gadgets",
+      version: "1.0.0",
+      crds: {
+        "gadget.yaml": crd("1.0.0")
+          .replaceAll(crdGroup, group)
+          .replaceAll("Widget", "Gadget")
+          .replaceAll("widgets", "gadgets"),
+      },
+      templates: {
+        "gadget.yaml": `apiVersion: ${group}/v1\nkind: Gadget\nmetadata:\n  name: one\nspec:\n  size: 1\n`,
+      },
+    });
+    const preview = await reconcileTree(api, {
+      ...defaultReconcileOptions(repo, "clusters/dev"),
+      kubeConfig: testKubeConfig(),
+      scope: uniqueName("scope"),
+      cacheDir,
+      dryRun: true,
+      withDiff: true,
+    });
+    const hr = preview.helmReleases?.[0];
+    expect(hr?.errors).toEqual([]);
+    expect(hr).toMatchObject({ status: "Ready", action: "installed" });
+    expect(hr?.changes.map((c) => [c.subject, c.action, c.reason])).toEqual([
+      [`Namespace/${target}`, "created", "install.createNamespace"],
+      [`CustomResourceDefinition/gadgets.${group}`, "created", undefined],
+      [`Gadget/${target}/one`, "created", "its CustomResourceDefinition is created in the same change"],
+    ]);
   }, 120_000);
 });
