@@ -2,7 +2,10 @@
 // Process entry for `npm start`: the probot server with gitops-bot loaded, or — when the GitHub App is not yet
 // registered (no APP_ID / private key) — probot's setup flow that registers it from app.yml and writes `.env`.
 // Stops cleanly on SIGTERM/SIGINT: no new webhooks, in-flight work finished, then exit 0.
+// With NODE_ENV=production it refuses to start without app credentials and a real WEBHOOK_SECRET, and never
+// serves the setup flow (config/server-env.ts).
 import { existsSync } from "node:fs";
+import type { Logger } from "pino";
 import { Probot, Server } from "probot";
 import { loadOperatorConfig } from "./config/operator-config.js";
 import { readServerEnv } from "./config/server-env.js";
@@ -32,7 +35,11 @@ async function loadSetupAppFactory(): Promise<SetupAppFactory> {
 export async function main(): Promise<Server> {
   if (existsSync(".env")) process.loadEnvFile(".env");
   const env = readServerEnv();
-  const log = createLogger({ level: env.logLevel });
+  const log = createLogger({
+    level: env.logLevel,
+    secrets: [env.webhookSecret, ...(env.privateKey ? [env.privateKey] : [])],
+  });
+  installProcessGuards(log);
   const registered = Boolean(env.appId && env.privateKey);
   const health = { mode: registered ? "running" : "setup", startedAt: new Date() } as const;
   const routes = [healthzHandler(health)];
@@ -67,7 +74,7 @@ export async function main(): Promise<Server> {
     });
     await server.load(app.appFn);
   } else {
-    if (process.env.NODE_ENV === "production") {
+    if (env.production) {
       throw new Error("APP_ID and PRIVATE_KEY (or PRIVATE_KEY_PATH) are required when NODE_ENV=production");
     }
     await server.load((_app, { addHandler }) => {
@@ -100,6 +107,26 @@ export async function main(): Promise<Server> {
   process.once("SIGTERM", shutdown);
   process.once("SIGINT", shutdown);
   return server;
+}
+
+/**
+ * The last line, not the fix: every job's failure is caught where it runs and ends in its own statuses.
+ * - A promise rejected with nobody to handle it is a bug, but one repository's bug: log it (scrubbed, through
+ *   the redacting logger) and keep serving every other repository.
+ * - An exception thrown with nothing to catch it leaves the process in a state nobody can vouch for (a half-run
+ *   callback, a stream without its error handler), and Node's documentation says not to resume after one: log
+ *   it, then exit 1 so the process manager (Kubernetes, systemd) starts a clean process. Runs in flight are
+ *   lost; their statuses stay pending until the next push or `/gitops reconcile`, as after any crash.
+ */
+function installProcessGuards(log: Logger): void {
+  process.on("unhandledRejection", (reason) => {
+    log.error({ err: reason }, "unhandled promise rejection (a bug, reported and survived); still serving");
+  });
+  process.on("uncaughtException", (err, origin) => {
+    log.fatal({ err, origin }, "uncaught exception; exiting for a clean restart");
+    log.flush();
+    process.exit(1);
+  });
 }
 
 main().catch((err: unknown) => {

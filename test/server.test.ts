@@ -1,73 +1,112 @@
 // `npm start` as a new user meets it: no credentials, so probot's setup flow on the port, /healthz, and a clean
-// stop on SIGTERM. Runs the compiled server in its own process from an empty working directory.
-import { execFileSync, spawn } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+// stop on SIGTERM; and the process-level guards: a rejection nobody handled is logged (scrubbed) and survived,
+// an uncaught exception is logged and exits 1. Runs the compiled server in its own process from an empty
+// working directory.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { freePort, waitFor } from "./support/processes.js";
+import { type BuiltServer, buildServer, startServer, untilHealthy } from "./security/server-process.js";
 
 const root = new URL("../", import.meta.url).pathname;
+
+let built: BuiltServer;
+beforeAll(() => {
+  built = buildServer();
+}, 120_000);
+afterAll(() => built?.remove());
+
+// Faults the server cannot be asked for over HTTP, raised on a signal by a module loaded before it.
+const FAULTS = `
+process.on("SIGUSR2", () => {
+  const err = Object.assign(new Error("canary rejection: secret " + process.env.WEBHOOK_SECRET), {
+    response: { headers: { authorization: "Bearer " + process.env.WEBHOOK_SECRET }, data: { token: process.env.WEBHOOK_SECRET } },
+  });
+  Promise.reject(err);
+});
+process.on("SIGHUP", () => {
+  setTimeout(() => {
+    throw new Error("canary exception: secret " + Buffer.from(process.env.WEBHOOK_SECRET).toString("base64"));
+  });
+});
+`;
+
+const SECRET = "canary-Kq7ZxW9mB2vT5yN1";
 
 describe("npm start", () => {
   it("serves the setup flow and /healthz without credentials, and exits 0 on SIGTERM", {
     timeout: 120_000,
   }, async () => {
-    execFileSync(
-      process.execPath,
-      [join(root, "node_modules/typescript/bin/tsc"), "-p", join(root, "tsconfig.build.json")],
-      {
-        stdio: "inherit",
-      },
-    );
-    const cwd = mkdtempSync(join(tmpdir(), "gitops-bot-start-"));
-    copyFileSync(join(root, "app.yml"), join(cwd, "app.yml"));
-    const port = await freePort();
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH ?? "",
-      HOME: cwd,
-      PORT: String(port),
-      NO_SMEE_SETUP: "true",
-      LOG_LEVEL: "info",
-    };
-    const server = spawn(process.execPath, [join(root, "dist/server.js")], {
-      cwd,
-      env,
-      stdio: "pipe",
-    });
-    let output = "";
-    server.stdout.on("data", (d: Buffer) => {
-      output += d;
-    });
-    server.stderr.on("data", (d: Buffer) => {
-      output += d;
-    });
-    const exited = new Promise<number | null>((resolve) => server.on("exit", (code) => resolve(code)));
+    const server = await startServer(built, { env: { LOG_LEVEL: "info" } });
     try {
-      await waitFor(
-        `gitops-bot on :${port}`,
-        async () => (await fetch(`http://localhost:${port}/healthz`).catch(() => undefined))?.ok === true,
-        { timeoutMs: 30_000 },
-      );
-      const health = (await (await fetch(`http://localhost:${port}/healthz`)).json()) as {
+      await untilHealthy(server);
+      const health = (await (await fetch(`http://localhost:${server.port}/healthz`)).json()) as {
         status: string;
         mode: string;
       };
       expect(health).toMatchObject({ status: "ok", mode: "setup" });
-      const page = await (await fetch(`http://localhost:${port}/`, { redirect: "follow" })).text();
+      const page = await (await fetch(`http://localhost:${server.port}/`, { redirect: "follow" })).text();
       expect(page).toMatch(/Register GitHub App/i);
       // The JSON log lines are pino's.
-      expect(output).toMatch(/"msg":"gitops-bot started"/);
-      server.kill("SIGTERM");
-      expect(await exited).toBe(0);
-      expect(output).toMatch(/"msg":"stopped"/);
+      expect(server.output()).toMatch(/"msg":"gitops-bot started"/);
+      server.child.kill("SIGTERM");
+      expect(await server.exited).toBe(0);
+      expect(server.output()).toMatch(/"msg":"stopped"/);
     } finally {
-      server.kill("SIGKILL");
-      rmSync(cwd, { recursive: true, force: true });
+      server.dispose();
+    }
+  });
+
+  it("logs a rejection nobody handled, scrubbed, and keeps serving", { timeout: 120_000 }, async () => {
+    const server = await startServer(built, { env: { WEBHOOK_SECRET: SECRET }, preload: FAULTS });
+    try {
+      await untilHealthy(server);
+      server.child.kill("SIGUSR2");
+      await until(() => server.output().includes("unhandled promise rejection"));
+      expect(await server.healthy()).toBe(true);
+      expect(server.child.exitCode).toBeNull();
+      const line =
+        server
+          .output()
+          .split("\n")
+          .find((l) => l.includes("unhandled promise rejection")) ?? "";
+      expect(JSON.parse(line)).toMatchObject({
+        level: 50,
+        err: { message: expect.stringContaining("canary rejection") },
+      });
+      expect(server.output()).not.toContain(SECRET);
+      server.child.kill("SIGTERM");
+      expect(await server.exited).toBe(0);
+    } finally {
+      server.dispose();
+    }
+  });
+
+  it("logs an uncaught exception, scrubbed, and exits 1 for a clean restart", {
+    timeout: 120_000,
+  }, async () => {
+    const server = await startServer(built, { env: { WEBHOOK_SECRET: SECRET }, preload: FAULTS });
+    try {
+      await untilHealthy(server);
+      server.child.kill("SIGHUP");
+      expect(await server.exited).toBe(1);
+      expect(server.output()).toMatch(/"level":60.*"msg":"uncaught exception; exiting for a clean restart"/);
+      expect(server.output()).toContain("canary exception");
+      expect(server.output()).not.toContain(SECRET);
+      expect(server.output()).not.toContain(Buffer.from(SECRET).toString("base64"));
+    } finally {
+      server.dispose();
     }
   });
 });
+
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 describe("app.yml", () => {
   it("asks for least-privilege permissions and only the events the bot handles", () => {

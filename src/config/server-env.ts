@@ -3,6 +3,8 @@
 import { getPrivateKey } from "@probot/get-private-key";
 
 export interface ServerEnv {
+  /** NODE_ENV=production: a real webhook secret and app credentials are required; no setup mode. */
+  production: boolean;
   appId?: number;
   privateKey?: string;
   webhookSecret: string;
@@ -17,6 +19,26 @@ export interface ServerEnv {
 
 export class ServerEnvError extends Error {
   override name = "ServerEnvError";
+}
+
+/** The webhook secret of development setups (probot's default): anyone can sign webhooks with it. */
+export const DEVELOPMENT_WEBHOOK_SECRET = "development";
+export const MIN_WEBHOOK_SECRET_LENGTH = 16;
+const MIN_DISTINCT_CHARACTERS = 8;
+const PLACEHOLDERS = ["development", "changeme", "change-me", "example", "webhooksecret", "webhook-secret"];
+
+/**
+ * Why a production webhook secret is not good enough, or undefined. Never includes the secret: the message
+ * goes to the console.
+ */
+export function weakWebhookSecret(secret: string | undefined): string | undefined {
+  if (secret === undefined) return "it is not set";
+  if (secret === "") return "it is empty";
+  const lower = secret.toLowerCase();
+  if (PLACEHOLDERS.some((p) => lower.includes(p))) return "it is a development or placeholder value";
+  if (secret.length < MIN_WEBHOOK_SECRET_LENGTH) return `it has ${secret.length} characters`;
+  if (new Set(secret).size < MIN_DISTINCT_CHARACTERS) return "it has too few distinct characters";
+  return undefined;
 }
 
 export function readServerEnv(env: NodeJS.ProcessEnv = process.env): ServerEnv {
@@ -35,10 +57,27 @@ export function readServerEnv(env: NodeJS.ProcessEnv = process.env): ServerEnv {
     // The key's content is never part of the message; getPrivateKey only names the variable or path.
     throw new ServerEnvError(`cannot read the GitHub App private key: ${(err as Error).message}`);
   }
+  const production = env.NODE_ENV === "production";
+  if (production) {
+    // Anyone who knows the secret can send the bot webhooks that look like GitHub's (pushes, commands).
+    const weak = weakWebhookSecret(env.WEBHOOK_SECRET);
+    if (weak) {
+      throw new ServerEnvError(
+        `WEBHOOK_SECRET is required when NODE_ENV=production and must be a random value of at least ${MIN_WEBHOOK_SECRET_LENGTH} characters (the same as in the GitHub App's settings; e.g. \`openssl rand -hex 32\`); ${weak}`,
+      );
+    }
+    // Setup mode registers a new GitHub App from whoever opens the page first: never in production.
+    if (!appId || !privateKey) {
+      throw new ServerEnvError(
+        "APP_ID and PRIVATE_KEY (or PRIVATE_KEY_PATH) are required when NODE_ENV=production; the setup flow is for development only",
+      );
+    }
+  }
   return {
+    production,
     appId,
     privateKey,
-    webhookSecret: env.WEBHOOK_SECRET || "development",
+    webhookSecret: env.WEBHOOK_SECRET || DEVELOPMENT_WEBHOOK_SECRET,
     host: env.HOST || "localhost",
     port,
     webhookPath: env.WEBHOOK_PATH || "/api/github/webhooks",
