@@ -20,7 +20,8 @@ export interface ReferenceCheckOptions {
   maxFileBytes: number;
 }
 
-const SWITCH = "remote kustomize resources are off (operator setting security.remoteKustomizeResources)";
+const SWITCH =
+  "remote kustomize resources are off (operator setting security.remoteKustomizeResources; CLI flag --allow-remote-resources)";
 
 /**
  * Whether kustomize would fetch a reference instead of reading it from the tree: an http(s) URL (files), or what

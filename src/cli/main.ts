@@ -6,8 +6,10 @@
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { defaultKustomizeOptions, type KustomizeOptions } from "../build/kustomize.js";
 import { loadKubeConfig, makeObjectApi } from "../cluster/kube-client.js";
 import { maskSecret } from "../cluster/ssa/mask-secrets.js";
+import { MAX_TIMER_MS, parseDuration } from "../flux/duration.js";
 import { renderHelmReleases } from "../helm/render.js";
 import { runHasChanges, runSucceeded } from "../reconcile/result.js";
 import { buildTree, defaultReconcileOptions, type ProgressEvent, reconcileTree } from "../reconcile/run.js";
@@ -36,9 +38,11 @@ Renders every Flux Kustomization under <cluster-path> (and those they contain) w
 objects as YAML. Secret values are masked. postBuild.substituteFrom needs a cluster and is not applied here.
 
 Options:
-  --repo <dir>        Repository root (default: the enclosing git checkout)
-  -o, --output <fmt>  yaml (default) or json
-  -h, --help          Show this help
+  --repo <dir>                Repository root (default: the enclosing git checkout)
+  -o, --output <fmt>          yaml (default) or json
+  --allow-remote-resources    Let kustomize fetch remote bases and resources (http(s), git); off by default
+  --build-timeout <duration>  Stop a kustomize build after this long (default 2m)
+  -h, --help                  Show this help
 `,
   diff: `Usage: gitops-bot diff <cluster-path> [options]
 
@@ -47,12 +51,14 @@ changed (with a YAML diff) and pruned. Secret values are masked.
 Exit status: 0 nothing would change, 1 something would change, 2 error.
 
 Options:
-  --repo <dir>          Repository root (default: the enclosing git checkout)
-  --kubeconfig <path>   Kubeconfig (default: $KUBECONFIG or ~/.kube/config)
-  --context <name>      Kubeconfig context (default: the current context)
-  --scope <id>          Owner of the applied Kustomizations (default: <origin URL>:<cluster-path>)
-  -o, --output <fmt>    text (default) or json
-  -h, --help            Show this help
+  --repo <dir>                Repository root (default: the enclosing git checkout)
+  --kubeconfig <path>         Kubeconfig (default: $KUBECONFIG or ~/.kube/config)
+  --context <name>            Kubeconfig context (default: the current context)
+  --scope <id>                Owner of the applied Kustomizations (default: <origin URL>:<cluster-path>)
+  -o, --output <fmt>          text (default) or json
+  --allow-remote-resources    Let kustomize fetch remote bases and resources (http(s), git); off by default
+  --build-timeout <duration>  Stop a kustomize build after this long (default 2m)
+  -h, --help                  Show this help
 `,
   reconcile: `Usage: gitops-bot reconcile <cluster-path> [options]
 
@@ -61,14 +67,16 @@ that left Git (where prune: true), waits for health (wait / healthChecks) and pr
 Exit status: 0 all Ready, 2 on any failure.
 
 Options:
-  --repo <dir>          Repository root (default: the enclosing git checkout)
-  --kubeconfig <path>   Kubeconfig (default: $KUBECONFIG or ~/.kube/config)
-  --context <name>      Kubeconfig context (default: the current context)
-  --scope <id>          Owner of the applied Kustomizations (default: <origin URL>:<cluster-path>)
-  --no-wait             Skip health checks
-  -o, --output <fmt>    text (default) or json
-  -q, --quiet           No progress on stderr
-  -h, --help            Show this help
+  --repo <dir>                Repository root (default: the enclosing git checkout)
+  --kubeconfig <path>         Kubeconfig (default: $KUBECONFIG or ~/.kube/config)
+  --context <name>            Kubeconfig context (default: the current context)
+  --scope <id>                Owner of the applied Kustomizations (default: <origin URL>:<cluster-path>)
+  --no-wait                   Skip health checks
+  -o, --output <fmt>          text (default) or json
+  -q, --quiet                 No progress on stderr
+  --allow-remote-resources    Let kustomize fetch remote bases and resources (http(s), git); off by default
+  --build-timeout <duration>  Stop a kustomize build after this long (default 2m)
+  -h, --help                  Show this help
 `,
 };
 
@@ -89,6 +97,8 @@ function parseCommandArgs(args: string[]) {
       output: { type: "string", short: "o" },
       "no-wait": { type: "boolean" },
       quiet: { type: "boolean", short: "q" },
+      "allow-remote-resources": { type: "boolean" },
+      "build-timeout": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -135,6 +145,7 @@ export async function main(
     const options = {
       ...defaultReconcileOptions(repoDir, clusterPath),
       scope: values.scope ?? defaultScope(repoDir, clusterPath),
+      kustomize: kustomizeOptions(values["allow-remote-resources"], values["build-timeout"]),
     };
 
     if (command === "build") {
@@ -177,6 +188,23 @@ export async function main(
     if (err instanceof UsageError) io.err.write(`\n${usage[command]}`);
     return 2;
   }
+}
+
+/** The kustomize bounds from the command line: remote resources only when asked for, a build timeout. */
+function kustomizeOptions(allowRemote: boolean | undefined, timeout: string | undefined): KustomizeOptions {
+  const defaults = defaultKustomizeOptions();
+  let timeoutMs = defaults.timeoutMs;
+  if (timeout !== undefined) {
+    try {
+      timeoutMs = parseDuration(timeout);
+    } catch (err) {
+      throw new UsageError(`--build-timeout: ${(err as Error).message}`);
+    }
+    if (timeoutMs <= 0 || timeoutMs > MAX_TIMER_MS) {
+      throw new UsageError(`--build-timeout must be more than 0s and less than 24 days, not ${timeout}`);
+    }
+  }
+  return { ...defaults, timeoutMs, allowRemoteResources: Boolean(allowRemote) };
 }
 
 function progressLine(e: ProgressEvent): string {

@@ -35,7 +35,8 @@ describe("isRemoteReference", () => {
 
 const kustomization = (body: string) =>
   `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n${body}`;
-const SWITCH = "remote kustomize resources are off (operator setting security.remoteKustomizeResources)";
+const SWITCH =
+  "remote kustomize resources are off (operator setting security.remoteKustomizeResources; CLI flag --allow-remote-resources)";
 
 function check(files: Record<string, string>, build = "apps", allowRemoteResources = false): void {
   const root = makeRepo(files);

@@ -1,5 +1,7 @@
 // The CLI end to end: the real kustomize, the real API server, a kubeconfig file like a user's.
 import { symlinkSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { main } from "../../src/cli/main.js";
@@ -144,6 +146,37 @@ describe("gitops-bot CLI", () => {
     const viaLink = await cli(["build", "clusters/dev", "--repo", linked]);
     expect(viaLink.code).toBe(2);
     expect(viaLink.err).toContain("apps/passwd.yaml: symlink leads outside the repository");
+  });
+
+  it("build fetches remote kustomize resources only with --allow-remote-resources", async () => {
+    const served: string[] = [];
+    const server = createServer((req, res) => {
+      served.push(req.url ?? "");
+      res.end(configMap("remote", { from: "http" }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const repo = makeRepo({
+        "clusters/dev/apps.yaml": fluxKustomization({
+          name: "apps",
+          namespace: "flux-system",
+          path: "./apps",
+        }),
+        "apps/kustomization.yaml": `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- http://127.0.0.1:${port}/cm.yaml\n`,
+      });
+      const off = await cli(["build", "clusters/dev", "--repo", repo]);
+      expect(off.code).toBe(2);
+      expect(off.err).toContain("CLI flag --allow-remote-resources");
+      expect(served).toEqual([]);
+      const on = await cli(["build", "clusters/dev", "--repo", repo, "--allow-remote-resources"]);
+      expect(on.err).toBe("");
+      expect(on.code).toBe(0);
+      expect(on.out).toContain("name: remote");
+      expect(served).toEqual(["/cm.yaml"]);
+    } finally {
+      server.close();
+    }
   });
 
   it("prints help for every command and rejects unknown ones", async () => {

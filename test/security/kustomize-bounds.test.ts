@@ -55,7 +55,8 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
 
 const kustomization = (body: string) =>
   `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n${body}`;
-const SWITCH = "remote kustomize resources are off (operator setting security.remoteKustomizeResources)";
+const SWITCH =
+  "remote kustomize resources are off (operator setting security.remoteKustomizeResources; CLI flag --allow-remote-resources)";
 
 /** A repository whose Kustomization `apps` builds ./apps, which names a resource on the tarpit. */
 function hangingRepo(port: number, namespace = "flux-system"): string {
@@ -145,6 +146,38 @@ describe("remote kustomize resources (attack row 8)", () => {
     } finally {
       work.cleanup();
     }
+  });
+});
+
+describe("the CLI's switches", () => {
+  it("--allow-remote-resources with --build-timeout: the build ends within the given bound", async () => {
+    const server = await tarpit();
+    const repo = hangingRepo(server.port);
+    const started = Date.now();
+    const { code, err } = await cli([
+      "build",
+      join(repo, "clusters/dev"),
+      "--repo",
+      repo,
+      "--allow-remote-resources",
+      "--build-timeout",
+      "2s",
+    ]);
+    const took = Date.now() - started;
+    expect(code).toBe(2);
+    expect(err).toContain(
+      "clusters/dev/apps.yaml: Kustomization/flux-system/apps: kustomize build ./apps did not finish within 2 s",
+    );
+    expect(took).toBeLessThan(8_000);
+    expect(server.connections()).toBeGreaterThan(0);
+  });
+
+  it("--build-timeout must be a duration", async () => {
+    const { code, err } = await cli(["build", "clusters/dev", "--build-timeout", "soon"]);
+    expect(code).toBe(2);
+    expect(err).toContain(
+      'gitops-bot build: --build-timeout: "soon" is not a duration like 30s, 5m or 1h30m',
+    );
   });
 });
 
