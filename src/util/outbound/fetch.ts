@@ -25,6 +25,8 @@ export interface OutboundRequestOptions {
   /** Redirects followed (each re-checked by the policy); 0 returns the redirect itself. Default 5. */
   maxRedirects?: number;
   signal?: AbortSignal;
+  /** TLS material for https hops (a source's certSecretRef): extra CA, client certificate and key. */
+  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer };
 }
 
 export const defaultMaxRedirects = 5;
@@ -92,6 +94,7 @@ interface Hop {
   headers: OutgoingHttpHeaders;
   body?: Uint8Array;
   checked: CheckedHost;
+  tls?: OutboundRequestOptions["tls"];
 }
 
 function send(hop: Hop, signal: AbortSignal): Promise<IncomingMessage> {
@@ -106,6 +109,8 @@ function send(hop: Hop, signal: AbortSignal): Promise<IncomingMessage> {
       agent: false,
       lookup: pinnedLookup(hop.checked.addresses),
       signal,
+      // Certificates are checked against the URL's host name (SNI too), whatever address the lookup pinned.
+      ...(hop.url.protocol === "https:" && hop.tls ? hop.tls : {}),
     });
     request.once("response", resolve);
     request.once("error", reject);
@@ -183,7 +188,10 @@ export async function outboundFetch(
       if (body) headers["content-length"] = body.length;
       let response: IncomingMessage;
       try {
-        response = await send({ url, method: currentMethod, headers, body, checked }, signal);
+        response = await send(
+          { url, method: currentMethod, headers, body, checked, tls: options.tls },
+          signal,
+        );
       } catch (error) {
         const reason = abortReason(error);
         if (reason instanceof OutboundRequestError) throw reason;
