@@ -18,7 +18,7 @@ describe("outboundFetch over https", () => {
   let cert: Buffer;
   let server: https.Server;
   let port: number;
-  const seenServernames: (string | false)[] = [];
+  const seenServernames: (string | false | null)[] = [];
   // Both names resolve to the loopback server; only registry.test is in its certificate.
   const policy = createOutboundPolicy({}, async () => [{ address: "127.0.0.1", family: 4 }]);
 
