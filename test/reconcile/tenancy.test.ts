@@ -1,4 +1,5 @@
 // The tenancy rules on their own: which fields and namespaces a policy refuses, and which user is impersonated.
+import type { KubernetesObject } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { resourceOf } from "../../src/cluster/access-review.js";
 import { parseKustomization } from "../../src/flux/kustomization.js";
@@ -55,7 +56,7 @@ describe("tenancy rules", () => {
           dependsOn: [{ name: "infra", namespace: "flux-system" }],
           healthChecks: [{ kind: "Deployment", name: "x", namespace: "team-b" }],
         },
-      },
+      } as KubernetesObject,
       "clusters/dev/apps.yaml",
     );
     expect(kustomizationViolations(tenant, ks, () => false).map((v) => v.field)).toEqual([
