@@ -7,6 +7,7 @@ import {
   OutboundPolicyError,
   OutboundRequestError,
   outboundFetch,
+  outboundListEntryError,
   parseCidr,
   parseIp,
 } from "../../src/util/outbound/index.js";
@@ -126,6 +127,9 @@ describe("outbound policy", () => {
     expect(() => createOutboundPolicy({ deny: ["http://x/"] })).toThrow(
       'security.outbound.deny: "http://x/" is neither a host',
     );
+    expect(outboundListEntryError("10.0.0.0/8")).toBeUndefined();
+    expect(outboundListEntryError("*.example.com")).toBeUndefined();
+    expect(outboundListEntryError("10.0.0.0/40")).toContain("is neither a host");
   });
 
   it("judges the name before resolving it, and fails clearly when it cannot be resolved", async () => {
@@ -162,6 +166,17 @@ describe("outboundFetch", () => {
       "GET http://169.254.169.254/latest/meta-data/: refused by the outbound policy: 169.254.169.254 is a link-local (cloud metadata) address",
     );
     expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it.each([
+    "http://0xa9fea9fe/",
+    "http://2852039166/",
+    "http://169.254.43518/",
+    "http://[::ffff:169.254.169.254]/",
+  ])("refuses %s, another spelling of the metadata address", async (url) => {
+    await expect(outboundFetch(url, { policy: open, ...bounds })).rejects.toThrow(
+      "refused by the outbound policy: 169.254.169.254 is a link-local (cloud metadata) address",
+    );
   });
 
   it("reads an ordinary answer from a loopback server", async () => {

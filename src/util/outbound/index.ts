@@ -17,4 +17,5 @@ export {
   normaliseHost,
   type OutboundPolicy,
   type OutboundPolicyRules,
+  outboundListEntryError,
 } from "./policy.js";

@@ -48,23 +48,29 @@ export function normaliseHost(host: string): string {
   return bare.toLowerCase().replace(/\.$/, "");
 }
 
+const hostName = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
+
+function hostRule(entry: string): HostRule | undefined {
+  const text = entry.trim();
+  const wildcard = text.startsWith("*.");
+  const name = normaliseHost(wildcard ? text.slice(2) : text);
+  return hostName.test(name) ? { name, wildcard, text } : undefined;
+}
+
+/** Why an allow/deny entry is neither a host nor a CIDR, or undefined when it is fine (for config schemas). */
+export function outboundListEntryError(entry: string): string | undefined {
+  if (parseCidr(entry) || hostRule(entry)) return undefined;
+  return `${JSON.stringify(entry)} is neither a host (example.com, *.example.com) nor a CIDR (10.0.0.0/8)`;
+}
+
 function compileList(entries: readonly string[], field: string): CompiledList {
   const list: CompiledList = { hosts: [], networks: [] };
   for (const entry of entries) {
     const network = parseCidr(entry);
-    if (network) {
-      list.networks.push(network);
-      continue;
-    }
-    const text = entry.trim();
-    const wildcard = text.startsWith("*.");
-    const name = normaliseHost(wildcard ? text.slice(2) : text);
-    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(name)) {
-      throw new Error(
-        `security.outbound.${field}: "${entry}" is neither a host (example.com, *.example.com) nor a CIDR (10.0.0.0/8)`,
-      );
-    }
-    list.hosts.push({ name, wildcard, text });
+    const host = network ? undefined : hostRule(entry);
+    if (network) list.networks.push(network);
+    else if (host) list.hosts.push(host);
+    else throw new Error(`security.outbound.${field}: ${outboundListEntryError(entry)}`);
   }
   return list;
 }
