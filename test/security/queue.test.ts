@@ -69,7 +69,7 @@ it("a flooding repository is bounded and refused with a status; another reposito
   // Another repository of the same installation pushes: its job runs now, not after the flood.
   const push = pushExample(randomSha());
   Object.assign(push.repository, { name: "Repo", full_name: "Other/Repo" });
-  Object.assign(push.repository.owner, { login: "Other", name: "Other" });
+  if (push.repository.owner) Object.assign(push.repository.owner, { login: "Other", name: "Other" });
   push.installation = INSTALLATION;
   const pushed = Date.now();
   await receive(bot.probot, "push", push, randomUUID());

@@ -53,12 +53,15 @@ export interface StartOptions {
   env: NodeJS.ProcessEnv;
   /** An ES module run before the server (node --import), e.g. to trigger faults on a signal. */
   preload?: string;
+  /** Files to write into the working directory before the server starts, e.g. gitops-bot.yaml. */
+  files?: Record<string, string>;
 }
 
 /** Starts the server from an empty working directory holding app.yml, on a free port. */
 export async function startServer(server: BuiltServer, opts: StartOptions): Promise<ServerProcess> {
   const cwd = mkdtempSync(join(tmpdir(), "gitops-bot-server-"));
   copyFileSync(join(root, "app.yml"), join(cwd, "app.yml"));
+  for (const [name, text] of Object.entries(opts.files ?? {})) writeFileSync(join(cwd, name), text);
   const port = await freePort();
   const args: string[] = [];
   if (opts.preload) {

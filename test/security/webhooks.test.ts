@@ -5,8 +5,6 @@
 // - a `/gitops` command hidden in a code block, a code span, an HTML comment or a quote is never run.
 // Start-up cases spawn the compiled server, as `npm start` runs it; commands go through probot.receive.
 import { createHmac, randomUUID } from "node:crypto";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { INSTALLATION, startBot } from "../support/github-app.js";
 import { type GitHubMock, mockGitHub } from "../support/github-mock.js";
@@ -74,8 +72,9 @@ describe("NODE_ENV=production", () => {
   }, async () => {
     const server = await startServer(built, {
       env: productionEnv({ WEBHOOK_SECRET: STRONG_SECRET, GITOPS_BOT_CONFIG: "gitops-bot.yaml" }),
+      // No image automation: the server would list installations on GitHub at start-up.
+      files: { "gitops-bot.yaml": "images:\n  enabled: false\n" },
     });
-    writeFileSync(join(server.cwd, "gitops-bot.yaml"), "images:\n  enabled: false\n");
     try {
       await untilHealthy(server);
       const health = (await (await fetch(`http://localhost:${server.port}/healthz`)).json()) as {
