@@ -1,7 +1,12 @@
 // The probot application: wires event handlers to the queue and the queue to the jobs, nothing else.
 import type { ApplicationFunction } from "probot";
 import { ClusterConnections } from "./cluster/connections.js";
-import { loadOperatorConfig, type OperatorConfig, operatorConfigSchema } from "./config/operator-config.js";
+import {
+  loadOperatorConfig,
+  type OperatorConfig,
+  operatorConfigSchema,
+  securityLimits,
+} from "./config/operator-config.js";
 import { queueImageScansForInstallations } from "./github/discover-repositories.js";
 import { onIssueComment } from "./github/handlers/issue-comment.js";
 import { DIFF_ACTIONS, onPullRequest } from "./github/handlers/pull-request.js";
@@ -61,7 +66,11 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
   let images: ImageSchedule | undefined;
   const appFn: ApplicationFunction = (app, { addHandler }) => {
     for (const route of opts.routes ?? []) addHandler(route);
-    images = operator.images.enabled ? new ImageSchedule(app.log, opts.onImageScan) : undefined;
+    images = operator.images.enabled
+      ? new ImageSchedule(app.log, opts.onImageScan, {
+          minIntervalMs: securityLimits(operator.security).minIntervalMs,
+        })
+      : undefined;
     deps = {
       images,
       github: (installationId) => app.auth(installationId),

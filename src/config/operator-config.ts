@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
 import { durationSchema, parseDuration } from "../flux/duration.js";
+import { outboundListEntryError } from "../util/outbound/index.js";
 import { parseConfigYaml } from "./config-error.js";
 
 export const OPERATOR_CONFIG_ENV = "GITOPS_BOT_CONFIG";
@@ -44,12 +45,20 @@ export type RepositoryGrant = z.infer<typeof repositoryGrantSchema>;
 
 const repositoryEntry = z.union([repositoryPattern, repositoryGrantSchema]);
 
+const hostOrCidr = z
+  .string()
+  .min(1)
+  .superRefine((entry, ctx) => {
+    const problem = outboundListEntryError(entry);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+
 /** Hosts and networks repository content may make the bot reach (sources, registries, charts, notifications). */
 export const outboundPolicySchema = z.strictObject({
   /** When non-empty, only these hosts (`example.com`, `*.example.com`) and CIDRs (`10.0.0.0/8`) are reached. */
-  allow: z.array(z.string().min(1)).default([]),
+  allow: z.array(hostOrCidr).default([]),
   /** Never reached, whatever `allow` says. Link-local and cloud metadata addresses are always denied. */
-  deny: z.array(z.string().min(1)).default([]),
+  deny: z.array(hostOrCidr).default([]),
   /** Let repository content reach 169.254.0.0/16 and fd00:ec2::254 (cloud metadata). Almost never wanted. */
   allowLinkLocal: z.boolean().default(false),
 });
@@ -66,6 +75,8 @@ export const securitySchema = z.strictObject({
   maxBuildTime: durationSchema.default("2m"),
   /** The shortest interval a Flux object or image scan may ask for. */
   minInterval: durationSchema.default("30s"),
+  /** The longest install/upgrade/rollback/test a HelmRelease's timeout may ask for. */
+  maxReleaseTimeout: durationSchema.default("30m"),
 });
 
 export type SecurityConfig = z.infer<typeof securitySchema>;
@@ -75,8 +86,10 @@ export function securityLimits(security: SecurityConfig): {
   maxSourceTimeoutMs: number;
   maxBuildTimeMs: number;
   minIntervalMs: number;
+  maxReleaseTimeoutMs: number;
 } {
   return {
+    maxReleaseTimeoutMs: parseDuration(security.maxReleaseTimeout),
     maxSourceTimeoutMs: parseDuration(security.maxSourceTimeout),
     maxBuildTimeMs: parseDuration(security.maxBuildTime),
     minIntervalMs: parseDuration(security.minInterval),
@@ -140,6 +153,7 @@ export const operatorConfigSchema = z.strictObject({
     maxSourceTimeout: "5m",
     maxBuildTime: "2m",
     minInterval: "30s",
+    maxReleaseTimeout: "30m",
   }),
 });
 

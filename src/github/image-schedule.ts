@@ -11,8 +11,13 @@ export class ImageSchedule {
     log: Pick<Logger, "warn">,
     /** Called after every scan (tests and metrics watch it). */
     readonly onScan?: (automation: string, action: string) => void,
+    /** The shortest interval honoured (operator `security.minInterval`); default the scheduler's 30 s. */
+    options: { minIntervalMs?: number } = {},
   ) {
-    this.scheduler = new ImageScanScheduler(log);
+    this.scheduler = new ImageScanScheduler(
+      log,
+      options.minIntervalMs === undefined ? {} : { minIntervalMs: options.minIntervalMs },
+    );
   }
 
   /** Replaces a repository's scans; new ones run at once, removed ones stop. */

@@ -124,9 +124,12 @@ async function readClusterPath(work: WorkTree, opts: PlanOptions): Promise<Sourc
     try {
       output = await runKustomize(dir, opts.kustomize);
     } catch (err) {
+      // A refused reference already names its file and field.
+      if (err instanceof ManifestError) throw err;
       throw new ManifestError(
         { file: opts.clusterPath },
         `kustomize build failed: ${(err as Error).message}`,
+        { cause: err },
       );
     }
     return parseManifests(output, opts.clusterPath, opts.limits);

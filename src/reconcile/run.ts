@@ -20,6 +20,7 @@ import {
   readInventory,
   writeInventory,
 } from "../cluster/ssa/inventory.js";
+import { secretValuesOf } from "../cluster/ssa/mask-secrets.js";
 import { objectId, parseObjectId, subjectOf } from "../cluster/ssa/object-id.js";
 import { deleteStaleObjects, staleEntries } from "../cluster/ssa/prune.js";
 import { waitForHealthy } from "../cluster/ssa/wait.js";
@@ -31,6 +32,7 @@ import { defaultCacheDir } from "../source/cache.js";
 import { clusterSecretReader } from "../source/credentials.js";
 import { SourceResolver } from "../source/resolver.js";
 import type { OutboundPolicy } from "../util/outbound/index.js";
+import { scrubCredentials, scrubSecrets } from "../util/secret-scrub.js";
 import { mapLimit, semaphore } from "./concurrency.js";
 import { DependencyError, dependencyOrder } from "./graph.js";
 import {
@@ -51,12 +53,8 @@ import {
   type Violation,
 } from "./tenancy.js";
 
-/** Replaces every occurrence of a secret value (4 characters or more) in text with *****. */
-export function scrubSecrets(text: string, secrets: string[]): string {
-  let out = text;
-  for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join("*****");
-  return out;
-}
+/** Masks every form of every secret value in text (see util/secret-scrub). */
+export { scrubSecrets };
 
 import type { HelmReleaseResult, KustomizationResult, RunResult } from "./result.js";
 
@@ -425,15 +423,27 @@ async function reconcileNode(
 ): Promise<NodeResult> {
   const started = Date.now();
   try {
-    return n.kind === "Kustomization"
-      ? await reconcileOne(api, n.p, opts)
-      : await helm.for(n.p.hr).reconcile(n.p);
+    if (n.kind === "Kustomization") return await reconcileOne(api, n.p, opts);
+    const unbounded = unboundedTenantHelmRelease(opts, n.p);
+    if (unbounded) return { ...failedHelmRelease(n.p, unbounded), durationMs: Date.now() - started };
+    return await helm.for(n.p.hr).reconcile(n.p);
   } catch (err) {
     const message = `${n.kind}/${n.kind === "Kustomization" ? kustomizationKey(n.p.ks) : `${n.p.hr.namespace}/${n.p.hr.name}`}: ${(err as Error).message}`;
     opts.log?.warn({ err, object: n.key }, "reconcile of one object failed");
     const failed = n.kind === "Kustomization" ? failedResult(n.p, message) : failedHelmRelease(n.p, message);
     return { ...failed, durationMs: Date.now() - started };
   }
+}
+
+/**
+ * helm applies whatever a chart renders, so for a tenant (a grant that limits namespaces or cluster-scoped
+ * kinds) only the RBAC of an impersonated ServiceAccount can bound a HelmRelease. Without one it is refused.
+ */
+function unboundedTenantHelmRelease(opts: ReconcileOptions, p: PlannedHelmRelease): string | undefined {
+  const policy = opts.tenancy;
+  if (!policy || (!policy.namespaces && policy.clusterScoped)) return undefined;
+  if (impersonatedUser(policy, p.hr.namespace, p.hr.spec.serviceAccountName)) return undefined;
+  return `HelmRelease/${p.hr.namespace}/${p.hr.name}: spec.serviceAccountName: a HelmRelease of ${policy.tenant} needs a ServiceAccount (spec.serviceAccountName, or serviceAccountName in the operator's grant): helm applies what the chart renders, and only that account's RBAC can keep it within the tenant's namespaces`;
 }
 
 function failedHelmRelease(p: PlannedHelmRelease, message: string): HelmReleaseResult {
@@ -534,7 +544,12 @@ async function reconcileOne(
   if (secrets.length > 0) {
     // Values substituted from Secrets must not surface in diffs or errors, whatever object they landed in.
     for (const entry of changeSet.entries) if (entry.diff) entry.diff = scrubSecrets(entry.diff, secrets);
-    for (const e of applied.errors) e.message = scrubSecrets(e.message, secrets);
+  }
+  // API errors may echo what was sent: the values of Secrets this Kustomization renders too (diffs mask
+  // those structurally already).
+  const errorSecrets = [...secrets, ...secretValuesOf(objects)];
+  if (errorSecrets.length > 0) {
+    for (const e of applied.errors) e.message = scrubCredentials(scrubSecrets(e.message, errorSecrets));
   }
   opts.onProgress?.({ type: "applied", kustomization: key, summary: changeSet.summary() });
   const current = inventoryEntries(objects, applied.fingerprints);

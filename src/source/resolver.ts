@@ -415,7 +415,7 @@ export class SourceResolver {
     // Flux's Revision strategy: a new chart build for every content change, not only version bumps.
     const version =
       strategy === "Revision" ? `${meta.version}+${directoryDigest(dir).slice(0, 12)}` : meta.version;
-    return { path: dir, name: meta.name, version, source };
+    return { path: dir, name: meta.name, version, source, root };
   }
 }
 

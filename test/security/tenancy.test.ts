@@ -317,6 +317,28 @@ describe("tenancy: ServiceAccount impersonation with real RBAC", () => {
     }
   });
 
+  it("refuses a tenant HelmRelease without a ServiceAccount: only RBAC can bound what a chart renders", async () => {
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "tenant");
+    const charts = await startHelmRepo();
+    try {
+      await charts.addChart({ name: "demo", version: "0.1.0" });
+      const repo = makeRepo({
+        "clusters/dev/charts.yaml": helmRepositoryYaml("charts", ns, charts.url),
+        "clusters/dev/app.yaml": helmReleaseYaml({ name: "app", namespace: ns }),
+      });
+      const result = await run(api, repo, uniqueName("scope"), { tenancy: policy({ namespaces: [ns] }) });
+      const refused = result.helmReleases?.find((h) => h.name === "app");
+      expect(refused?.status).toBe("Failed");
+      expect(refused?.message).toContain(
+        `HelmRelease/${ns}/app: spec.serviceAccountName: a HelmRelease of ${TENANT} needs a ServiceAccount`,
+      );
+      expect(await exists(api, "v1", "ConfigMap", `${ns}-app-config`, ns)).toBe(false);
+    } finally {
+      await charts.stop();
+    }
+  });
+
   it("impersonates the grant's default ServiceAccount when a Kustomization names none", async () => {
     const api = testObjectApi();
     const ns = await createNamespace(api, "tenant");
@@ -463,7 +485,7 @@ describe("diff scope: a dry-run shows no live content of objects the Kustomizati
     github.done();
 
     const body = (created.requests[0]!.body as { body: string }).body;
-    expect(body).toContain(`ConfigMap/kube-system/${canary.name}`);
+    expect(body).toContain(`ConfigMap/kube-system/${canary.name}\` — ${TAKEOVER_REASON}`);
     expect(body).not.toContain(canary.value);
     expect(body).not.toContain(Buffer.from(canary.value).toString("base64"));
     expect(body).not.toContain("live-only-field");

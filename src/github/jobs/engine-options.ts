@@ -19,7 +19,7 @@ export function engineOptions(
       timeoutMs: limits.maxBuildTimeMs,
       allowRemoteResources: security.remoteKustomizeResources && !run.untrusted,
     },
-    helmLimits: { renderTimeoutMs: limits.maxBuildTimeMs },
+    helmLimits: { renderTimeoutMs: limits.maxBuildTimeMs, maxReleaseTimeoutMs: limits.maxReleaseTimeoutMs },
     maxSourceTimeoutMs: limits.maxSourceTimeoutMs,
     outbound: createOutboundPolicy(security.outbound),
     untrusted: run.untrusted,

@@ -2,7 +2,7 @@
 // repository's default branch (git data API, no clone), and (re)schedule one scan per automation on its
 // `interval`. A scan lists tags, applies the policies, and opens or refreshes the automation's one pull request.
 import { readFileSync } from "node:fs";
-import { repositoryAllowed } from "../../config/operator-config.js";
+import { repositoryAllowed, securityLimits } from "../../config/operator-config.js";
 import { loadImageAutomation } from "../../images/load.js";
 import { githubRepositoryFiles, syncImageUpdatePullRequest } from "../../images/pull-request.js";
 import { credentialsFor, parseDockerConfig } from "../../images/registry/auth.js";
@@ -10,6 +10,7 @@ import { RegistryClient } from "../../images/registry/client.js";
 import { objectKey } from "../../images/resources.js";
 import { latestImages, scanImages } from "../../images/scan.js";
 import type { ScheduledScan } from "../../images/scheduler.js";
+import { createOutboundPolicy } from "../../util/outbound/index.js";
 import { fullName } from "../client.js";
 import { loadRepoConfig } from "../repo-config-loader.js";
 import { type ImagesJob, type JobDeps, jobRepo } from "./types.js";
@@ -39,6 +40,7 @@ export async function runImagesJob(job: ImagesJob, deps: JobDeps): Promise<void>
         deps.operator.images.dockerConfig,
       )
     : undefined;
+  const outbound = createOutboundPolicy(deps.operator.security.outbound);
   const tasks: ScheduledScan[] = objects.automations
     .filter((a) => !a.spec.suspend)
     .map((automation) => ({
@@ -46,7 +48,8 @@ export async function runImagesJob(job: ImagesJob, deps: JobDeps): Promise<void>
       intervalMs: automation.spec.intervalMs,
       run: async () => {
         const scan = await scanImages(objects, {
-          registry: new RegistryClient({ logger: log }),
+          registry: new RegistryClient({ logger: log, policy: outbound }),
+          maxTimeoutMs: securityLimits(deps.operator.security).maxSourceTimeoutMs,
           credentials: async (_r, reference) =>
             dockerConfig ? credentialsFor(dockerConfig, reference.registry) : undefined,
           logger: log,

@@ -69,7 +69,8 @@ function clusterBlocks(d: ClusterDiff): Block[] {
       });
     }
     for (const c of changed) {
-      const title = `✏️ change \`${c.subject}\``;
+      // An object the Kustomization does not own has no diff, only the reason ("exists, not managed here, …").
+      const title = `✏️ change \`${c.subject}\`${c.diff || !c.reason ? "" : ` — ${c.reason}`}`;
       blocks.push({
         text: c.diff
           ? `<details><summary>${title}</summary>\n\n${fence(c.diff, "diff")}\n\n</details>`
