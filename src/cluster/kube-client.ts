@@ -4,12 +4,94 @@ import { type AgentOptions, Agent as HttpsAgent } from "node:https";
 import {
   ApiException,
   createConfiguration,
+  type HttpLibrary,
+  IsomorphicFetchHttpLibrary,
   KubeConfig,
   type KubernetesObject,
   KubernetesObjectApi,
+  Observable,
   type RequestContext,
   ServerConfiguration,
 } from "@kubernetes/client-node";
+
+/** One finished API request, for metrics: no path, no body, only what has a bounded set of values. */
+export interface KubeRequestEvent {
+  /** The API server's URL as the kubeconfig names it. */
+  server: string;
+  /** Kubernetes' verb for the request: get, list, create, update, patch, delete (or the HTTP method). */
+  verb: string;
+  /** The HTTP status, or "error" when no answer came (connection refused, TLS, timeout). */
+  code: string;
+  seconds: number;
+}
+
+export type KubeRequestHook = (event: KubeRequestEvent) => void;
+
+let kubeRequestHook: KubeRequestHook | undefined;
+
+/**
+ * Process-wide: every API request any client makes is reported to `hook` (the server's metrics). One hook, set
+ * once by the process entry; undefined removes it. A hook that throws is ignored.
+ */
+export function setKubeRequestHook(hook: KubeRequestHook | undefined): void {
+  kubeRequestHook = hook;
+}
+
+const LIST_PARAMS = /[?&](limit|continue|labelSelector|fieldSelector|watch)=/;
+
+export function kubeVerb(method: string, url: string): string {
+  switch (method.toUpperCase()) {
+    case "GET":
+      return LIST_PARAMS.test(url) ? "list" : "get";
+    case "POST":
+      return "create";
+    case "PUT":
+      return "update";
+    case "PATCH":
+      return "patch";
+    case "DELETE":
+      return "delete";
+    default:
+      return method.toLowerCase();
+  }
+}
+
+/** client-node's HTTP library, reporting each request to the hook (looked up per request, so it may be set late). */
+function instrumentedHttpApi(server: string): HttpLibrary {
+  const inner = new IsomorphicFetchHttpLibrary();
+  return {
+    send(request: RequestContext) {
+      const started = performance.now();
+      const report = (code: string) => {
+        try {
+          kubeRequestHook?.({
+            server,
+            verb: kubeVerb(request.getHttpMethod(), request.getUrl()),
+            code,
+            seconds: (performance.now() - started) / 1000,
+          });
+        } catch {
+          // A broken metric never fails a request.
+        }
+      };
+      return new Observable(
+        inner
+          .send(request)
+          .toPromise()
+          .then(
+            (response) => {
+              report(String(response.httpStatusCode));
+              return response;
+            },
+            (err: unknown) => {
+              report("error");
+              throw err;
+            },
+          ),
+      );
+    },
+  };
+}
 
 export interface ClusterTarget {
   /** Path to a kubeconfig; default: $KUBECONFIG or ~/.kube/config, or in-cluster config when neither exists. */
@@ -34,6 +116,7 @@ export class RawObjectApi extends KubernetesObjectApi {
     const api = new RawObjectApi(
       createConfiguration({
         baseServer: new ServerConfiguration(cluster.server, {}),
+        httpApi: instrumentedHttpApi(cluster.server),
         authMethods: { default: pooledAuthentication(kc) },
       }),
     );

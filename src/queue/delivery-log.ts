@@ -6,14 +6,35 @@ export interface DeliveryLog {
   /** True if the delivery is new (and is now recorded); false if it was seen before. */
   accept(id: string): boolean;
   forget(id: string): void;
+  /** Tells `observer` about every redelivery refused from now on (metrics). */
+  observe?(observer: DeliveryObserver): void;
+}
+
+export interface DeliveryObserver {
+  /** A delivery seen before arrived again and does no work. */
+  duplicate?(id: string): void;
 }
 
 export class InMemoryDeliveryLog implements DeliveryLog {
   private readonly ids = new Set<string>();
+  private readonly observers: DeliveryObserver[] = [];
   constructor(private readonly capacity = 10_000) {}
 
+  observe(observer: DeliveryObserver): void {
+    this.observers.push(observer);
+  }
+
   accept(id: string): boolean {
-    if (this.ids.has(id)) return false;
+    if (this.ids.has(id)) {
+      for (const o of this.observers) {
+        try {
+          o.duplicate?.(id);
+        } catch {
+          // A broken metric never refuses a delivery.
+        }
+      }
+      return false;
+    }
     this.ids.add(id);
     if (this.ids.size > this.capacity) {
       const oldest = this.ids.values().next().value;

@@ -5,6 +5,7 @@ import {
   DEFAULT_WORK_QUEUE_LIMITS,
   type EnqueueResult,
   type QueuedJob,
+  type QueueObserver,
   type WorkQueue,
   type WorkQueueHandlers,
   type WorkQueueLimits,
@@ -38,6 +39,9 @@ export class InMemoryQueue<P> implements WorkQueue<P> {
   private waiting = 0;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
+  private readonly observers: QueueObserver<P>[] = [];
+  /** When each waiting job was enqueued, for the time it waited. */
+  private readonly enqueuedAt = new WeakMap<QueuedJob<P>, number>();
 
   constructor(
     private readonly handlers: WorkQueueHandlers<P>,
@@ -52,6 +56,20 @@ export class InMemoryQueue<P> implements WorkQueue<P> {
     return { running: this.running, waiting: this.waiting };
   }
 
+  observe(observer: QueueObserver<P>): void {
+    this.observers.push(observer);
+  }
+
+  private tell(notify: (observer: QueueObserver<P>) => void): void {
+    for (const observer of this.observers) {
+      try {
+        notify(observer);
+      } catch {
+        // A broken metric never stops work.
+      }
+    }
+  }
+
   async enqueue(job: QueuedJob<P>): Promise<EnqueueResult> {
     if (this.closed) throw new Error("the work queue is shutting down");
     const groupName = this.keyGroups.get(job.key)?.group ?? this.groupOf(job);
@@ -59,6 +77,7 @@ export class InMemoryQueue<P> implements WorkQueue<P> {
     const dropped = job.supersedes ? group.waiting.filter((w) => w.key === job.key) : [];
     const refusal = this.refusal(group, dropped.length);
     if (refusal) {
+      this.tell((o) => o.refused?.(job.payload));
       await this.report(job.payload, () => this.handlers.refused?.(job.payload, refusal));
       return { queued: false, reason: refusal };
     }
@@ -70,9 +89,12 @@ export class InMemoryQueue<P> implements WorkQueue<P> {
       group.waiting = group.waiting.filter((w) => !dropped.includes(w));
       this.waiting -= dropped.length;
       this.forgetJobs(job.key, dropped.length);
+      for (const old of dropped) this.tell((o) => o.superseded?.(old.payload));
     }
     group.waiting.push(job);
     this.waiting++;
+    this.enqueuedAt.set(job, performance.now());
+    this.tell((o) => o.enqueued?.(job.payload));
     const entry = this.keyGroups.get(job.key);
     if (entry) entry.jobs++;
     else this.keyGroups.set(job.key, { group: groupName, jobs: 1 });
@@ -134,13 +156,21 @@ export class InMemoryQueue<P> implements WorkQueue<P> {
     this.running++;
     this.runningKeys.add(job.key);
     this.lastServed = groupName;
+    const startedAt = performance.now();
+    const waitedMs = startedAt - (this.enqueuedAt.get(job) ?? startedAt);
+    this.tell((o) => o.started?.(job.payload, waitedMs));
+    let ok = true;
     void this.handlers
       .run(job.payload)
-      .catch((err: unknown) => this.handlers.failed?.(job.payload, err))
+      .catch((err: unknown) => {
+        ok = false;
+        return this.handlers.failed?.(job.payload, err);
+      })
       .catch(() => {
         // `failed` itself threw; nothing is left to tell.
       })
       .finally(() => {
+        this.tell((o) => o.finished?.(job.payload, performance.now() - startedAt, ok));
         group.running--;
         this.running--;
         this.runningKeys.delete(job.key);

@@ -36,6 +36,25 @@ export interface WorkQueue<P> {
   /** Stops accepting jobs and waits for the running and waiting ones to finish. */
   close(): Promise<void>;
   readonly size: { running: number; waiting: number };
+  /** Tells `observer` what happens to every job from now on (metrics); several observers may watch. */
+  observe?(observer: QueueObserver<P>): void;
+}
+
+/**
+ * What a queue reports about its jobs, for metrics. Called synchronously; an observer that throws is ignored
+ * (a broken metric must never stop work). Times are in milliseconds.
+ */
+export interface QueueObserver<P> {
+  /** A job was accepted and is waiting. */
+  enqueued?(payload: P): void;
+  /** A job was not accepted: a bound was reached. */
+  refused?(payload: P): void;
+  /** A waiting job was dropped for a newer one with the same key. */
+  superseded?(payload: P): void;
+  /** A job left the queue and started, after waiting `waitedMs`. */
+  started?(payload: P, waitedMs: number): void;
+  /** A job's run ended after `ranMs`; `ok` is false when it threw. */
+  finished?(payload: P, ranMs: number, ok: boolean): void;
 }
 
 /** The bounds of a queue; the operator's `queue` section and `concurrency`. */
