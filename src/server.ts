@@ -5,13 +5,23 @@
 // With NODE_ENV=production it refuses to start without app credentials and a real WEBHOOK_SECRET, and never
 // serves the setup flow (config/server-env.ts).
 import { existsSync } from "node:fs";
+import { createServer } from "node:http";
 import type { Logger } from "pino";
 import { Probot, Server } from "probot";
+import { loadKubeConfig, setKubeRequestHook } from "./cluster/kube-client.js";
+import type { OperatorConfig } from "./config/operator-config.js";
 import { loadOperatorConfig } from "./config/operator-config.js";
 import { readServerEnv } from "./config/server-env.js";
-import { healthzHandler } from "./github/http-routes.js";
+import {
+  type HttpHandler,
+  healthzHandler,
+  instrumentApp,
+  metricsHandler,
+  routesListener,
+} from "./github/http-routes.js";
 import { GitOpsOctokit } from "./github/octokit.js";
 import { createGitOpsApp, type GitOpsApp } from "./index.js";
+import { GitOpsMetrics, githubMetricsPlugin } from "./metrics/index.js";
 import { createLogger } from "./observability/logger.js";
 
 type SetupAppFactory = (options: {
@@ -42,7 +52,14 @@ export async function main(): Promise<Server> {
   installProcessGuards(log);
   const registered = Boolean(env.appId && env.privateKey);
   const health = { mode: registered ? "running" : "setup", startedAt: new Date() } as const;
-  const routes = [healthzHandler(health)];
+  const metrics = new GitOpsMetrics();
+  setKubeRequestHook((event) =>
+    metrics.recordKubeRequest({ ...event, cluster: metrics.kubeClusterOf(event.server) }),
+  );
+  const metricsPort = readMetricsPort();
+  // With METRICS_PORT, /metrics is served there only (a port the cluster network can keep private).
+  const routes: HttpHandler[] = [healthzHandler(health)];
+  if (metricsPort === undefined) routes.push(metricsHandler(metrics));
 
   const probotDefaults = Probot.defaults({
     // Setup mode never calls GitHub as the app; probot needs placeholder credentials to construct (see probot#1512).
@@ -50,7 +67,7 @@ export async function main(): Promise<Server> {
     privateKey: env.privateKey ?? "placeholder: app not registered yet",
     secret: env.webhookSecret,
     baseUrl: env.baseUrl,
-    Octokit: GitOpsOctokit,
+    Octokit: GitOpsOctokit.plugin(githubMetricsPlugin(metrics)),
     log,
   });
   const server = new Server({
@@ -72,7 +89,12 @@ export async function main(): Promise<Server> {
       discoverOnStart: true,
       githubHost: new URL(env.baseUrl).hostname.replace(/^api\./, ""),
     });
-    await server.load(app.appFn);
+    nameClusters(metrics, operator.config, log);
+    const gitops = app;
+    await server.load(async (probot, options) => {
+      instrumentApp(metrics, probot, gitops);
+      await gitops.appFn(probot, options);
+    });
   } else {
     if (env.production) {
       throw new Error("APP_ID and PRIVATE_KEY (or PRIVATE_KEY_PATH) are required when NODE_ENV=production");
@@ -86,7 +108,15 @@ export async function main(): Promise<Server> {
     );
   }
   await server.start();
-  log.info({ mode: health.mode, port: server.port }, "gitops-bot started");
+  const metricsServer =
+    metricsPort === undefined
+      ? undefined
+      : await listen(
+          routesListener([metricsHandler(metrics), healthzHandler(health)]),
+          env.host,
+          metricsPort,
+        );
+  log.info({ mode: health.mode, port: server.port, metricsPort }, "gitops-bot started");
 
   let stopping = false;
   const shutdown = async (signal: NodeJS.Signals) => {
@@ -95,6 +125,9 @@ export async function main(): Promise<Server> {
     log.info({ signal }, "shutting down");
     try {
       await server.stop();
+      await new Promise<void>((resolve) =>
+        metricsServer ? metricsServer.close(() => resolve()) : resolve(),
+      );
       // Runs already started finish, so no cluster is left half-applied and no status stays pending.
       await app?.close();
       log.info("stopped");
@@ -107,6 +140,38 @@ export async function main(): Promise<Server> {
   process.once("SIGTERM", shutdown);
   process.once("SIGINT", shutdown);
   return server;
+}
+
+/** METRICS_PORT: serve /metrics on its own port (1–65535); unset serves it on the app's port. */
+function readMetricsPort(): number | undefined {
+  const raw = process.env.METRICS_PORT?.trim();
+  if (!raw) return undefined;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new Error(`METRICS_PORT must be a port number (1-65535), got "${raw}"`);
+  }
+  return port;
+}
+
+function listen(listener: ReturnType<typeof routesListener>, host: string, port: number) {
+  return new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+    const server = createServer((req, res) => void listener(req, res));
+    server.once("error", (err) => reject(new Error(`METRICS_PORT ${port}: ${err.message}`, { cause: err })));
+    server.listen(port, host, () => resolve(server));
+  });
+}
+
+/** Kubernetes request metrics carry the operator's cluster names: map each cluster's API server URL to it. */
+function nameClusters(metrics: GitOpsMetrics, operator: OperatorConfig, log: Logger): void {
+  for (const cluster of operator.clusters) {
+    try {
+      const server = loadKubeConfig(cluster).getCurrentCluster()?.server;
+      if (server) metrics.kubeClusters.set(server, cluster.name);
+    } catch (err) {
+      // The job that uses this cluster reports the same error where its users look.
+      log.warn({ err, cluster: cluster.name }, "cannot read the cluster's kubeconfig for metrics");
+    }
+  }
 }
 
 /**
