@@ -18,7 +18,7 @@ export interface ReceivedRequest {
   at: number;
 }
 
-export type Answer = { status: number; body?: string } | "tarpit" | "drop";
+export type Answer = { status: number; body?: string; headers?: Record<string, string> } | "tarpit" | "drop";
 
 export interface Receiver {
   url: string;
@@ -50,7 +50,7 @@ export async function startReceiver(answers: Answer[] = [{ status: 200, body: "o
         req.socket.destroy();
         return;
       }
-      res.writeHead(answer.status, { "content-type": "text/plain" });
+      res.writeHead(answer.status, { "content-type": "text/plain", ...answer.headers });
       res.end(answer.body ?? "");
     });
   });

@@ -20,7 +20,11 @@ export interface SmtpServer {
 
 /** Reads an SMTP address; the message never repeats the address (it may hold a password). */
 export function parseSmtpAddress(address: string): SmtpServer | string {
-  const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(address) ? address : `smtp://${address}`;
+  const bare = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/;
+  if (!address.includes("://") && !bare.test(address)) {
+    return "must be smtp://host[:port], smtps://host[:port] or host[:port]";
+  }
+  const text = address.includes("://") ? address : `smtp://${address}`;
   let url: URL;
   try {
     url = new URL(text);
@@ -53,15 +57,18 @@ export interface SmtpSendOptions {
 
 // SMTP replies 4xx are transient by definition; 5xx are permanent. Connection-level failures may pass.
 function classify(error: unknown): DeliveryError {
-  const { code, responseCode, response } = error as {
+  const { code, responseCode, response, command } = error as {
     code?: string;
     responseCode?: number;
     response?: string;
+    command?: string;
   };
   const said = typeof response === "string" ? `: ${response.slice(0, 200)}` : "";
   if (typeof responseCode === "number") {
+    const to = command ? ` to ${command.split(" ")[0]}` : "";
+    const why = command === "STARTTLS" ? " (TLS is required to send the password)" : "";
     return new DeliveryError(
-      `the SMTP server answered ${responseCode}${said}`,
+      `the SMTP server answered ${responseCode}${to}${said}${why}`,
       responseCode >= 400 && responseCode < 500,
       { cause: error },
     );
