@@ -337,12 +337,23 @@ describe("proxy and CA", () => {
       }),
     );
     notifier.notify(event("without the CA"), set([["plain", { type: "generic", address }]]));
+    const proxy = await startProxy();
+    closers.push(() => proxy.close());
+    notifier.notify(
+      event("through a proxy"),
+      set([["tunnel", { type: "generic", address, proxy: proxy.url, certSecretRef: { name: "ca" } }]], {
+        "flux-system/ca": { "ca.crt": cert },
+      }),
+    );
     await notifier.idle();
     expect(results.find((r) => r.provider === "Provider/flux-system/tls")?.outcome).toBe("sent");
+    // TLS to the receiver inside the CONNECT tunnel, verified for its name with the same CA.
+    expect(results.find((r) => r.provider === "Provider/flux-system/tunnel")?.outcome).toBe("sent");
+    expect(proxy.connects.map((c) => c.target)).toEqual([`hooks.test:${port}`]);
     const plain = results.find((r) => r.provider === "Provider/flux-system/plain");
     expect(plain?.outcome).toBe("failed");
     expect(plain?.detail).toMatch(/SELF_SIGNED|self.signed|certificate/i);
-    expect(bodies).toHaveLength(1);
+    expect(bodies).toHaveLength(2);
   });
 });
 

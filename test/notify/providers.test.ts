@@ -6,6 +6,10 @@ import { afterEach, describe, expect, test } from "vitest";
 import type { DeliveryResult } from "../../src/notify/deliver.js";
 import { createNotifier } from "../../src/notify/deliver.js";
 import { createEvent, type NotifyEvent } from "../../src/notify/event.js";
+import { discordSlackUrl } from "../../src/notify/providers/discord/index.js";
+import { dispatchTarget } from "../../src/notify/providers/githubdispatch/index.js";
+import { slackProvider } from "../../src/notify/providers/slack/index.js";
+import type { ProviderSettings } from "../../src/notify/providers/types.js";
 import { compileNotifications } from "../../src/notify/routing.js";
 import { createOutboundPolicy } from "../../src/util/outbound/index.js";
 import {
@@ -362,5 +366,56 @@ describe("github", () => {
     expect(summary.skipped[0]?.reason).toMatch(/served by the bot's own commit statuses/);
     expect(results[0]?.outcome).toBe("skipped");
     expect(api.requests).toHaveLength(0);
+  });
+});
+
+describe("addresses", () => {
+  const settings = (over: Partial<ProviderSettings>): ProviderSettings => ({
+    subject: "Provider/flux-system/p",
+    type: "slack",
+    address: undefined,
+    addressFromSecret: false,
+    channel: undefined,
+    username: undefined,
+    token: undefined,
+    password: undefined,
+    headers: {},
+    proxy: undefined,
+    ca: undefined,
+    secretData: {},
+    timeoutMs: 15_000,
+    ...over,
+  });
+
+  test("slack: a bot token and no address means chat.postMessage, which needs a channel", () => {
+    expect(slackProvider.check(settings({ token: "xoxb-1", channel: "C1" }))).toBeUndefined();
+    expect(slackProvider.check(settings({ token: "xoxb-1" }))?.field).toBe("spec.channel");
+    expect(slackProvider.check(settings({}))).toEqual({
+      field: "spec.address",
+      message: "is required (in spec.address or the secretRef Secret's address)",
+    });
+    expect(slackProvider.check(settings({ address: "ftp://x", addressFromSecret: true }))).toEqual({
+      field: "the Secret's address",
+      message: "must be an http:// or https:// URL",
+    });
+  });
+
+  test.each([
+    ["https://github.com/acme/fleet", "https://api.github.com/repos/acme/fleet/dispatches"],
+    ["https://github.com/acme/fleet.git", "https://api.github.com/repos/acme/fleet/dispatches"],
+    ["https://ghe.acme.test/acme/fleet", "https://ghe.acme.test/api/v3/repos/acme/fleet/dispatches"],
+  ])("githubdispatch: %s → %s", (address, url) => {
+    expect(dispatchTarget(address)).toMatchObject({ url });
+  });
+
+  test.each([
+    ["https://discord.com/api/webhooks/1/t", "https://discord.com/api/webhooks/1/t/slack"],
+    ["https://discord.com/api/webhooks/1/t/slack", "https://discord.com/api/webhooks/1/t/slack"],
+    [
+      "https://discord.com/api/webhooks/1/t?wait=true",
+      "https://discord.com/api/webhooks/1/t/slack?wait=true",
+    ],
+  ])("discord: %s → %s", (address, url) => {
+    expect(discordSlackUrl(address)).toBe(url);
   });
 });

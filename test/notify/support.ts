@@ -72,7 +72,7 @@ export interface Proxy {
   close(): Promise<void>;
 }
 
-/** An HTTP CONNECT proxy that tunnels to loopback targets and records what it was asked. */
+/** An HTTP CONNECT proxy that tunnels to loopback and records what it was asked. */
 export async function startProxy(): Promise<Proxy> {
   const connects: Proxy["connects"] = [];
   const sockets = new Set<net.Socket>();
@@ -84,7 +84,8 @@ export async function startProxy(): Promise<Proxy> {
     sockets.add(client);
     connects.push({ target: req.url ?? "", authorization: req.headers["proxy-authorization"] });
     const [host, port] = (req.url ?? "").split(":");
-    const upstream = net.connect(Number(port), host === "localhost" ? "127.0.0.1" : host, () => {
+    // Every name is served on loopback, as the tests' resolvers say; the proxy does its own lookup.
+    const upstream = net.connect(Number(port), net.isIP(host ?? "") ? host : "127.0.0.1", () => {
       client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
       upstream.write(head);
       upstream.pipe(client);
