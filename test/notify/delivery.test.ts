@@ -21,7 +21,6 @@ import {
   bufferLogger,
   eventually,
   memorySecrets,
-  type Proxy,
   parsed,
   provider,
   type Receiver,
@@ -247,7 +246,6 @@ describe("the outbound policy", () => {
   });
 
   test("through a proxy, the proxy and the receiver are both judged", async () => {
-    const hook = await receiver();
     const proxy = await startProxy();
     closers.push(() => proxy.close());
     const { notifier, results } = harness({ policy: createOutboundPolicy({ deny: ["10.0.0.0/8"] }) });
@@ -262,11 +260,9 @@ describe("the outbound policy", () => {
 });
 
 describe("proxy and CA", () => {
-  let proxy: Proxy;
-
   test("spec.proxy: the request goes through a CONNECT tunnel; the Secret's proxy credentials reach the proxy only", async () => {
     const hook = await receiver();
-    proxy = await startProxy();
+    const proxy = await startProxy();
     closers.push(() => proxy.close());
     const proxyPassword = "canary-proxy-pass-77";
     const { notifier, results, logs } = harness();

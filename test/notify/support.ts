@@ -66,15 +66,15 @@ export async function startReceiver(answers: Answer[] = [{ status: 200, body: "o
   return receiver;
 }
 
-export interface Proxy {
+export interface ProxyServer {
   url: string;
   connects: { target: string; authorization: string | undefined }[];
   close(): Promise<void>;
 }
 
 /** An HTTP CONNECT proxy that tunnels to loopback and records what it was asked. */
-export async function startProxy(): Promise<Proxy> {
-  const connects: Proxy["connects"] = [];
+export async function startProxy(): Promise<ProxyServer> {
+  const connects: ProxyServer["connects"] = [];
   const sockets = new Set<net.Socket>();
   const server = http.createServer((_req, res) => {
     res.writeHead(405);
