@@ -2,6 +2,7 @@
 export { FLUX_DURATION_BUCKETS, FLUX_KINDS } from "./flux-kinds.js";
 export { githubMetricsPlugin, githubRouteClass } from "./github-requests.js";
 export {
+  DEFAULT_RECONCILE_INTERVAL_SECONDS,
   type GitHubRequest,
   GitOpsMetrics,
   type ImageScan,

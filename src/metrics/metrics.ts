@@ -20,7 +20,15 @@ export interface RunMeta {
   revision?: string;
   /** The name Flux would give the repository's GitRepository (`source_name`); default: the repository. */
   sourceName?: string;
+  /**
+   * How often this cluster and repository are expected to reconcile (the alert "nothing reconciled for two
+   * intervals" reads it). Default: DEFAULT_RECONCILE_INTERVAL_SECONDS.
+   */
+  intervalSeconds?: number;
 }
+
+/** The expected reconcile interval when the caller names none: Flux's common `interval: 1h`. */
+export const DEFAULT_RECONCILE_INTERVAL_SECONDS = 3600;
 
 export interface SourceFetch {
   cluster: string;
@@ -122,6 +130,7 @@ export class GitOpsMetrics {
   // The bot's own.
   private readonly runs: Counter<string>;
   private readonly lastRun: Gauge<string>;
+  private readonly runInterval: Gauge<string>;
   private readonly appliedObjects: Counter<string>;
   private readonly drift: Counter<string>;
   private readonly previews: Counter<string>;
@@ -236,6 +245,12 @@ export class GitOpsMetrics {
       name: "gitops_bot_last_run_timestamp_seconds",
       help: "When the last engine run (not a preview) for a cluster and repository ended, by result.",
       labelNames: ["cluster", "repository", "result"],
+      registers,
+    });
+    this.runInterval = new Gauge({
+      name: "gitops_bot_reconcile_interval_seconds",
+      help: "How often a cluster and repository are expected to reconcile.",
+      labelNames: ["cluster", "repository"],
       registers,
     });
     this.appliedObjects = new Counter({
@@ -366,6 +381,12 @@ export class GitOpsMetrics {
       { cluster, repository: meta.repository, result: succeeded ? "success" : "failure" },
       Date.now() / 1000,
     );
+    this.runInterval.set(
+      { cluster, repository: meta.repository },
+      meta.intervalSeconds ?? DEFAULT_RECONCILE_INTERVAL_SECONDS,
+    );
+    // Zero until drift is found, so a dashboard shows "none" rather than "no data".
+    this.drift.inc({ cluster, kind: "HelmRelease", action: "corrected" }, 0);
     const seen = new Set<string>();
     for (const k of run.kustomizations) seen.add(this.recordKustomization(k, meta));
     for (const h of run.helmReleases ?? []) seen.add(this.recordHelmRelease(h, cluster));
