@@ -110,9 +110,10 @@ export async function resolveProviderSettings(
   const headers = data.headers ? parseHeaders(provider, data.headers) : {};
   const address = data.address ?? spec.address;
   const proxy = data.proxy ?? spec.proxy;
-  const timeoutMs = Math.min(
-    provider.timeoutMs ?? defaultProviderTimeoutMs,
-    options.maxTimeoutMs ?? Infinity,
+  // A `timeout: 0s` would abort every attempt at once; 100 ms is the least an attempt gets.
+  const timeoutMs = Math.max(
+    100,
+    Math.min(provider.timeoutMs ?? defaultProviderTimeoutMs, options.maxTimeoutMs ?? Infinity),
   );
   const settings: ProviderSettings = {
     subject: provider.subject,
