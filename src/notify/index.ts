@@ -1,6 +1,7 @@
 // Notifications: Flux's Provider and Alert objects, served by gitops-bot. The public surface for whoever wires
 // events in (docs/notifications.md has the API with an example):
 //   createEvent(...)                      a Flux-shaped event about one object
+//   readNotificationObjects(sourced)      the Providers and Alerts among a run's objects, parsed one by one
 //   compileNotifications(objects, {...})  the run's Providers and Alerts, checked (errors name file/object/field)
 //   createNotifier({ policy, log })       one per process; notifier.notify(event, set) returns at once
 export {
@@ -31,6 +32,7 @@ export {
 } from "./event.js";
 export { notificationProviders, providerFor, supportedProviderTypes } from "./providers/index.js";
 export { defaultRateLimitWindowMs, eventKey } from "./rate-limit.js";
+export { type NotificationObjects, readNotificationObjects } from "./read-objects.js";
 export {
   type CompileOptions,
   compileNotifications,

@@ -3,6 +3,7 @@
 import { describe, expect, test } from "vitest";
 import { ManifestError } from "../../src/flux/errors.js";
 import { isNotificationObject, parseNotificationObject } from "../../src/flux/notification.js";
+import { readNotificationObjects } from "../../src/notify/read-objects.js";
 import { alert, provider } from "./support.js";
 
 const file = "clusters/dev/alerts.yaml";
@@ -176,5 +177,26 @@ describe("Alert", () => {
     expect(isNotificationObject({ apiVersion: "notification.toolkit.fluxcd.io/v1", kind: "Receiver" })).toBe(
       false,
     );
+  });
+});
+
+describe("readNotificationObjects", () => {
+  test("parses each Provider and Alert on its own: a broken one is an error, the others are kept", () => {
+    const read = readNotificationObjects([
+      { object: provider("ok", { type: "generic", address: "https://x.test/" }), file: "a.yaml" },
+      { object: provider("broken", { type: "pigeon" }), file: "b.yaml" },
+      {
+        object: alert("a", {
+          providerRef: { name: "ok" },
+          eventSources: [{ kind: "Kustomization", name: "*" }],
+        }),
+        file: "c.yaml",
+      },
+      { object: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x" } }, file: "d.yaml" },
+    ]);
+    expect(read.objects.map((o) => o.subject)).toEqual(["Provider/flux-system/ok", "Alert/flux-system/a"]);
+    expect(read.errors.map((e) => e.location)).toEqual([
+      { file: "b.yaml", object: "Provider/flux-system/broken", field: "spec.type" },
+    ]);
   });
 });
