@@ -124,6 +124,12 @@ function withinAttempt<T>(work: Promise<T>, ms: number, controller: AbortControl
   return Promise.race([work, limit]).finally(() => clearTimeout(timer));
 }
 
+function scrubEvent(event: NotifyEvent, scrub: (text: string) => string): NotifyEvent {
+  const metadata: Record<string, string> = {};
+  for (const [key, value] of Object.entries(event.metadata)) metadata[key] = scrub(value);
+  return { ...event, message: scrub(event.message), metadata };
+}
+
 function providerIO(settings: ProviderSettings, policy: OutboundPolicy, signal: AbortSignal): ProviderIO {
   const transport = {
     policy,
@@ -200,6 +206,9 @@ export function createNotifier(options: NotifierOptions): Notifier {
       });
       const known = secretScrubber(secretValues);
       scrub = (text) => known(scrubCredentials(text));
+      // Events carry no Secret values by construction; should one slip into a message, this Provider's own
+      // Secret values at least never go out in its payload.
+      const event = scrubEvent(route.event, known);
       const problem = route.implementation.check(settings);
       if (problem)
         throw new DeliveryError(`${route.provider.subject}: ${problem.field}: ${problem.message}`, false);
@@ -209,7 +218,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
         const signal = AbortSignal.any([controller.signal, closing.signal]);
         try {
           const outcome: SendOutcome = await withinAttempt(
-            route.implementation.send(route.event, settings, providerIO(settings, options.policy, signal)),
+            route.implementation.send(event, settings, providerIO(settings, options.policy, signal)),
             settings.timeoutMs,
             controller,
           );

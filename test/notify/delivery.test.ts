@@ -451,3 +451,29 @@ describe("Secrets", () => {
     );
   });
 });
+
+describe("events that carry a Secret value by mistake", () => {
+  test("the Provider's own Secret values are masked in the payload it sends", async () => {
+    const token = "canary-slipped-TOKEN-9911";
+    const hook = await receiver();
+    const { notifier, results } = harness();
+    const leaky = createEvent({
+      involvedObject: { kind: "Kustomization", namespace: "flux-system", name: "apps" },
+      severity: "error",
+      reason: "ReconciliationFailed",
+      message: `helm failed: invalid token ${token}`,
+      reportingController: "kustomize-controller",
+      metadata: { summary: `see ${token}` },
+    });
+    notifier.notify(
+      leaky,
+      set([["signed", { type: "generic-hmac", address: hook.url, secretRef: { name: "s" } }]], {
+        "flux-system/s": { token },
+      }),
+    );
+    await notifier.idle();
+    expect(results[0]?.outcome).toBe("sent");
+    expect(hook.requests[0]?.body).not.toContain(token);
+    expect(JSON.parse(hook.requests[0]!.body).message).toBe("helm failed: invalid token *****");
+  });
+});
