@@ -266,7 +266,10 @@ export function createNotifier(options: NotifierOptions): Notifier {
   function start(key: string, queue: Queue): void {
     if (queue.running) return;
     queue.running = true;
-    const worker = new Promise<void>((resolve) => setImmediate(resolve)).then(() => drain(key, queue));
+    // Started on a later turn, so the caller's notify() does no I/O at all.
+    const worker = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => drain(key, queue))
+      .catch((error: unknown) => log.error({ err: error }, "notification queue crashed"));
     workers.add(worker);
     void worker.finally(() => workers.delete(worker));
   }
