@@ -6,6 +6,7 @@ export {
   type GitHubRequest,
   GitOpsMetrics,
   type ImageScan,
+  type ImageScanResultLike,
   type KubeRequest,
   type MetricsOptions,
   type RunMeta,

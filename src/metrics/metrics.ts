@@ -52,6 +52,24 @@ export interface ImageScan {
   tags: number;
 }
 
+/** The shape of images/scan.ts's ScanResult that metrics read (structural: metrics does not import images/). */
+export interface ImageScanResultLike {
+  repositories: {
+    repository: { name: string; namespace: string; spec: { image: string } };
+    tags: readonly string[];
+    error?: string;
+  }[];
+  policies: {
+    policy: {
+      name: string;
+      namespace: string;
+      spec: { imageRepositoryRef: { name: string; namespace?: string } };
+    };
+    tag?: string;
+    error?: string;
+  }[];
+}
+
 export interface GitHubRequest {
   /** A bounded route class, see `githubRouteClass`. */
   route: string;
@@ -494,6 +512,30 @@ export class GitOpsMetrics {
         { cluster, name: scan.repository.name, namespace: scan.repository.namespace },
         scan.tags,
       );
+    }
+  }
+
+  /** A whole scan (images/scan.ts's ScanResult) that took `seconds`: one ImageScan per ImageRepository. */
+  recordImageScanResult(result: ImageScanResultLike, meta: { seconds: number; cluster?: string }): void {
+    for (const scan of result.repositories) {
+      const { name, namespace } = scan.repository;
+      this.recordImageScan({
+        cluster: meta.cluster,
+        repository: { name, namespace, image: scan.repository.spec.image },
+        policies: result.policies
+          .filter((p) => {
+            const ref = p.policy.spec.imageRepositoryRef;
+            return ref.name === name && (ref.namespace ?? p.policy.namespace) === namespace;
+          })
+          .map((p) => ({
+            name: p.policy.name,
+            namespace: p.policy.namespace,
+            ready: !p.error && p.tag !== undefined,
+          })),
+        seconds: meta.seconds,
+        ok: !scan.error,
+        tags: scan.tags.length,
+      });
     }
   }
 
