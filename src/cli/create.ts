@@ -11,7 +11,7 @@ import { parseHelmRelease } from "../flux/helm-release.js";
 import { parseKustomization } from "../flux/kustomization.js";
 import { checkedMetadata } from "../flux/names.js";
 import { parseSource } from "../flux/sources.js";
-import type { CliIO } from "./main.js";
+import type { CliIO } from "./io.js";
 
 const usage = `Usage: gitops-bot create <kind> <name> [options]
 

@@ -12,7 +12,7 @@ import { localRepositoryFiles } from "../images/repository-files.js";
 import { objectKey } from "../images/resources.js";
 import { latestImages, type ScanResult, scanImages } from "../images/scan.js";
 import { type ImageUpdatePlan, planImageUpdate } from "../images/update.js";
-import type { CliIO } from "./main.js";
+import type { CliIO } from "./io.js";
 import { locate } from "./repo-root.js";
 
 const usage = {

@@ -14,8 +14,11 @@ import { renderHelmReleases } from "../helm/render.js";
 import { runHasChanges, runSucceeded } from "../reconcile/result.js";
 import { buildTree, defaultReconcileOptions, type ProgressEvent, reconcileTree } from "../reconcile/run.js";
 import { toYaml } from "../reconcile/yaml.js";
+import { checkCommand } from "./check.js";
 import { createCommand } from "./create.js";
 import { imagesCommand } from "./images.js";
+import type { CliIO } from "./io.js";
+import { kubeconfigCommand } from "./kubeconfig.js";
 import { renderRun } from "./render.js";
 import { defaultScope, locate } from "./repo-root.js";
 
@@ -29,6 +32,8 @@ Commands:
   create <kind> <name>       Write a Flux object (source, kustomization, helmrelease, image) as YAML
   images scan <path>         List registry tags and the tag each ImagePolicy chooses
   images update <path>       Write the chosen tags into the marked fields under update.path
+  check [<repo> <path>]      Check clusters, binaries and the permissions a tree needs (like flux check --pre)
+  kubeconfig                 Write a kubeconfig for a ServiceAccount (TokenRequest), for the operator file
 
 Run 'gitops-bot <command> --help' for a command's options.
 `,
@@ -104,10 +109,7 @@ function parseCommandArgs(args: string[]) {
   });
 }
 
-export interface CliIO {
-  out: { write(text: string): unknown };
-  err: { write(text: string): unknown };
-}
+export type { CliIO } from "./io.js";
 
 export async function main(
   argv: string[],
@@ -120,6 +122,8 @@ export async function main(
   }
   if (command === "images") return imagesCommand(rest, io);
   if (command === "create") return createCommand(rest, io);
+  if (command === "check") return checkCommand(rest, io);
+  if (command === "kubeconfig") return kubeconfigCommand(rest, io);
   if (!isCommand(command)) {
     io.err.write(`gitops-bot: unknown command "${command}"\n\n${usage.main}`);
     return 2;

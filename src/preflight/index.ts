@@ -1,0 +1,10 @@
+// The preflight check (`gitops-bot check`, the server's start-up check) and the 403 explanations: what the bot
+// needs to be allowed to do on each cluster, asked of the API server before anything is applied.
+export { type AccessResult, reviewPermission, reviewRequirements } from "./access.js";
+export { type ClusterCheck, type ClusterCheckTarget, checkCluster } from "./check-cluster.js";
+export { explainForbidden, explainForbiddenMessage, refusedPermission } from "./forbidden.js";
+export { describePermission, type Permission, type Requirement, rbacRuleFor } from "./permission.js";
+export { missingPermissions, renderClusterCheck, renderTools } from "./render.js";
+export { type KindInfo, type TreeRequirements, treeRequirements } from "./requirements.js";
+export { checkTools, parseToolVersion, type ToolCheck } from "./tools.js";
+export { type CheckedTree, loadTree } from "./tree.js";
