@@ -8,7 +8,8 @@
 // Every series about a cluster carries `cluster` (the operator's name for it).
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { HelmReleaseResult, KustomizationResult, RunResult, SourceResult } from "../reconcile/result.js";
-import { FLUX_DURATION_BUCKETS, FLUX_KINDS, type FluxKind, isFluxKind } from "./flux-kinds.js";
+import { FLUX_KINDS, type FluxKind, isFluxKind } from "./flux-kinds.js";
+import { FluxSeries, type INFO_LABELS } from "./flux-series.js";
 import { boundedToken, parseSourceRef } from "./labels.js";
 
 export interface RunMeta {
@@ -88,24 +89,6 @@ export interface KubeRequest {
 
 type Ready = "True" | "False" | "Unknown";
 
-const INFO_LABELS = [
-  "cluster",
-  "customresource_group",
-  "customresource_kind",
-  "customresource_version",
-  "name",
-  "namespace",
-  "ready",
-  "suspended",
-  "revision",
-  "source_name",
-  "chart_name",
-  "chart_version",
-  "chart_app_version",
-  "chart_source_name",
-  "url",
-  "image",
-] as const;
 type InfoLabels = Partial<Record<(typeof INFO_LABELS)[number], string>>;
 
 const CHANGE_ACTIONS: Record<string, string> = {
@@ -122,7 +105,10 @@ export interface MetricsOptions {
 }
 
 export class GitOpsMetrics {
+  /** Everything but the per-object Flux series. */
   readonly registry = new Registry();
+  /** The per-object Flux series (gotk_*), per cluster, their text kept between changes. */
+  private readonly flux = new FluxSeries();
   /** Last gotk_resource_info labels per object, so a changed revision or readiness replaces its series. */
   private readonly infoSeries = new Map<string, InfoLabels>();
   /** Objects each (cluster, repository) reported last time, so objects that left Git lose their series. */
@@ -132,10 +118,6 @@ export class GitOpsMetrics {
   private readonly deliveryEvents = new Map<string, string>();
 
   // Flux's names.
-  private readonly reconcileDuration: Histogram<string>;
-  private readonly resourceInfo: Gauge<string>;
-  private readonly reconcileCondition: Gauge<string>;
-  private readonly suspendStatus: Gauge<string>;
   // controller-runtime's names.
   private readonly reconcileTotal: Counter<string>;
   private readonly reconcileErrors: Counter<string>;
@@ -168,32 +150,6 @@ export class GitOpsMetrics {
   constructor(options: MetricsOptions = {}) {
     const registers = [this.registry];
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
-
-    this.reconcileDuration = new Histogram({
-      name: "gotk_reconcile_duration_seconds",
-      help: "The duration in seconds of a GitOps Toolkit resource reconciliation.",
-      labelNames: ["kind", "name", "namespace", "cluster"],
-      buckets: FLUX_DURATION_BUCKETS,
-      registers,
-    });
-    this.resourceInfo = new Gauge({
-      name: "gotk_resource_info",
-      help: "The current state of a GitOps Toolkit resource.",
-      labelNames: INFO_LABELS,
-      registers,
-    });
-    this.reconcileCondition = new Gauge({
-      name: "gotk_reconcile_condition",
-      help: "The current condition status of a GitOps Toolkit resource reconciliation.",
-      labelNames: ["kind", "name", "namespace", "type", "status", "cluster"],
-      registers,
-    });
-    this.suspendStatus = new Gauge({
-      name: "gotk_suspend_status",
-      help: "The current suspend status of a GitOps Toolkit resource.",
-      labelNames: ["kind", "name", "namespace", "cluster"],
-      registers,
-    });
 
     this.reconcileTotal = new Counter({
       name: "controller_runtime_reconcile_total",
@@ -366,7 +322,9 @@ export class GitOpsMetrics {
 
   /** The text exposition format, for GET /metrics. */
   async text(): Promise<string> {
-    return this.registry.metrics();
+    const flux = await this.flux.text();
+    const rest = await this.registry.metrics();
+    return flux ? `${rest.endsWith("\n") ? rest : `${rest}\n`}${flux}` : rest;
   }
 
   get contentType(): string {
@@ -648,6 +606,7 @@ export class GitOpsMetrics {
     status: KustomizationResult["status"],
     extra: InfoLabels,
   ): string {
+    const flux = this.flux.of(cluster);
     const key = [cluster, kind, object.namespace, object.name].join("\u0000");
     const previous = this.infoSeries.get(key);
     const suspended = status === "Suspended";
@@ -676,14 +635,16 @@ export class GitOpsMetrics {
       }
       if (!extra.revision && previous.revision) labels.revision = previous.revision;
     }
-    if (previous) this.resourceInfo.remove(previous);
-    this.resourceInfo.set(labels, 1);
+    if (previous) flux.info.remove(previous);
+    flux.info.set(labels, 1);
     this.infoSeries.set(key, labels);
     const base = { kind, name: object.name, namespace: object.namespace, cluster };
-    for (const s of ["True", "False", "Unknown"] as const) {
-      this.reconcileCondition.set({ ...base, type: "Ready", status: s }, s === ready ? 1 : 0);
+    // One series per object, its current status (Flux also keeps the other statuses at 0; `== 1` reads both).
+    if (previous?.ready && previous.ready !== ready) {
+      flux.condition.remove({ ...base, type: "Ready", status: previous.ready });
     }
-    this.suspendStatus.set(base, suspended ? 1 : 0);
+    flux.condition.set({ ...base, type: "Ready", status: ready }, 1);
+    flux.suspend.set(base, suspended ? 1 : 0);
     return key;
   }
 
@@ -697,10 +658,9 @@ export class GitOpsMetrics {
     // A suspended object is not reconciled: Flux records no duration and no reconcile for it.
     if (status === "Suspended") return;
     const seconds = durationMs / 1000;
-    this.reconcileDuration.observe(
-      { kind, name: object.name, namespace: object.namespace, cluster },
-      seconds,
-    );
+    this.flux
+      .of(cluster)
+      .duration.observe({ kind, name: object.name, namespace: object.namespace, cluster }, seconds);
     const controller = FLUX_KINDS[kind].controller;
     const result = status === "Ready" ? "success" : status === "DependencyNotReady" ? "requeue" : "error";
     this.reconcileTotal.inc({ controller, result, cluster });
@@ -711,7 +671,8 @@ export class GitOpsMetrics {
   private forgetObject(key: string): void {
     const labels = this.infoSeries.get(key);
     if (!labels) return;
-    this.resourceInfo.remove(labels);
+    const flux = this.flux.of(labels.cluster ?? "");
+    flux.info.remove(labels);
     this.infoSeries.delete(key);
     const base = {
       kind: labels.customresource_kind ?? "",
@@ -720,7 +681,7 @@ export class GitOpsMetrics {
       cluster: labels.cluster ?? "",
     };
     for (const s of ["True", "False", "Unknown"])
-      this.reconcileCondition.remove({ ...base, type: "Ready", status: s });
-    this.suspendStatus.remove(base);
+      flux.condition.remove({ ...base, type: "Ready", status: s });
+    flux.suspend.remove(base);
   }
 }

@@ -62,7 +62,9 @@ describe("Flux's series", () => {
     expect(info).toHaveLength(1);
     expect(info[0]).toContain('name="a"');
     expect(info[0]).toContain('revision="main@sha1:2222222222222222222222222222222222222222"');
-    expect(await series(metrics, "gotk_reconcile_condition")).toHaveLength(3);
+    expect(await series(metrics, "gotk_reconcile_condition")).toEqual([
+      '{kind="Kustomization",name="a",namespace="apps",cluster="dev",type="Ready",status="True"} 1',
+    ]);
   });
 
   it("keeps a suspended object's last readiness and revision, and records no reconcile for it", async () => {
