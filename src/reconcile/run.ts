@@ -34,6 +34,20 @@ import { SourceResolver } from "../source/resolver.js";
 import type { OutboundPolicy } from "../util/outbound/index.js";
 import { scrubCredentials, scrubSecrets } from "../util/secret-scrub.js";
 import { mapLimit, semaphore } from "./concurrency.js";
+import {
+  createEvent,
+  type EventMetadata,
+  eventReasons,
+  finishedEvent,
+  type ObjectResult,
+  outcomeSubject,
+  type RunEventSink,
+  type RunGraph,
+  reportingControllers,
+  safeSink,
+  selfSource,
+  startedEvent,
+} from "./events.js";
 import { DependencyError, dependencyOrder } from "./graph.js";
 import {
   defaultPlanOptions,
@@ -81,6 +95,10 @@ export interface ReconcileOptions extends PlanOptions {
   /** Skip health checks even where the Kustomization asks for them (e.g. a quick CLI run). */
   skipHealth: boolean;
   onProgress?: (event: ProgressEvent) => void;
+  /** The run's event stream (see events.ts): reporters subscribe here. A sink that throws is ignored. */
+  onEvent?: RunEventSink;
+  /** Revision, commit, cluster and repository, put on every event of the run. */
+  eventMetadata?: EventMetadata;
   /**
    * The tree comes from someone who may not read the cluster's Secrets (a pull request from a fork): no Secret
    * is read — not for substitution, source credentials or Helm values — so none can be sent elsewhere or shown.
@@ -212,6 +230,36 @@ async function admitFluxObjects(
 }
 
 export async function reconcileTree(api: RawObjectApi, given: ReconcileOptions): Promise<RunResult> {
+  const emit = safeSink(given.onEvent, (err) => given.log?.warn({ err }, "an event subscriber failed"));
+  const result = await reconcileTreeOnce(api, { ...given, onEvent: emit });
+  const failed = result.errors.length > 0;
+  emit({
+    type: "run-finished",
+    result,
+    event: createEvent({
+      involvedObject: selfSource(given.selfSourceNames[0]),
+      severity: failed ? "error" : "info",
+      reason: failed ? eventReasons.reconciliationFailed : eventReasons.reconciliationSucceeded,
+      message: failed
+        ? (result.errors[0] ?? "reconciliation failed")
+        : `${result.kustomizations.length} Kustomization(s) and ${result.helmReleases?.length ?? 0} HelmRelease(s) reconciled from ${result.clusterPath} in ${result.durationMs} ms`,
+      reportingController: reportingControllers.kustomize,
+      ...(given.eventMetadata ? { metadata: given.eventMetadata } : {}),
+    }),
+  });
+  return result;
+}
+
+function emitFinished(opts: ReconcileOptions, outcome: ObjectResult): void {
+  opts.onEvent?.({
+    type: "object-finished",
+    subject: outcomeSubject(outcome),
+    outcome,
+    event: finishedEvent(outcome, opts.eventMetadata),
+  });
+}
+
+async function reconcileTreeOnce(api: RawObjectApi, given: ReconcileOptions): Promise<RunResult> {
   const started = Date.now();
   // Remote kustomize resources are never fetched for changes from outside the repository, whoever asks.
   const options: ReconcileOptions = given.untrusted
@@ -266,12 +314,16 @@ export async function reconcileTree(api: RawObjectApi, given: ReconcileOptions):
     const helmReleases = done.helmReleases;
     if (result.errors.length === 0) {
       try {
-        result.kustomizations.push(...(await pruneRemovedKustomizations(api, plan, options)));
+        const removed = await pruneRemovedKustomizations(api, plan, options);
+        for (const r of removed) emitFinished(options, { kind: "Kustomization", result: r });
+        result.kustomizations.push(...removed);
       } catch (err) {
         result.errors.push(`pruning Kustomizations removed from Git: ${(err as Error).message}`);
       }
       try {
-        helmReleases.push(...(await helm.base().pruneRemoved(plan.helmReleases)));
+        const removed = await helm.base().pruneRemoved(plan.helmReleases);
+        for (const r of removed) emitFinished(options, { kind: "HelmRelease", result: r });
+        helmReleases.push(...removed);
       } catch (err) {
         // Listing Helm releases needs to read Secrets cluster-wide; without HelmReleases that is not our business.
         if (plan.helmReleases.length > 0)
@@ -338,6 +390,18 @@ async function reconcileInOrder(
     if (n.kind === "HelmRelease" && n.p.parent && nodes.has(n.p.parent)) out.push(n.p.parent);
     return out;
   };
+  opts.onEvent?.({
+    type: "planned",
+    graph: runGraph(nodes, edges),
+    event: createEvent({
+      involvedObject: selfSource(opts.selfSourceNames[0]),
+      severity: "info",
+      reason: eventReasons.progressing,
+      message: `${plan.kustomizations.length} Kustomization(s) and ${plan.helmReleases.length} HelmRelease(s) planned from ${opts.clusterPath}`,
+      reportingController: reportingControllers.kustomize,
+      ...(opts.eventMetadata ? { metadata: opts.eventMetadata } : {}),
+    }),
+  });
   // A missing dependency fails only the node that names it (and, through it, its dependents).
   const missing = new Map<string, string>();
   for (const n of nodes.values()) {
@@ -359,7 +423,7 @@ async function reconcileInOrder(
     const existing = running.get(key);
     if (existing) return existing;
     const n = nodes.get(key) as Node;
-    const promise = (async (): Promise<NodeResult> => {
+    const reconciled = (async (): Promise<NodeResult> => {
       const waited = await Promise.all(
         edges(n).map(async (d) => ({ key: d, result: await reconcileKey(d) })),
       );
@@ -391,6 +455,14 @@ async function reconcileInOrder(
       await acquire();
       try {
         opts.onProgress?.({ type: "started", kustomization: key, kind: n.kind });
+        if (opts.onEvent) {
+          const object = nodeObject(n);
+          opts.onEvent({
+            type: "object-started",
+            subject: `${object.kind}/${object.namespace}/${object.name}`,
+            event: startedEvent(object, opts.eventMetadata),
+          });
+        }
         const r = await reconcileNode(api, n, opts, helm);
         opts.onProgress?.({ type: "finished", kustomization: key, status: r.status });
         return r;
@@ -398,6 +470,15 @@ async function reconcileInOrder(
         release();
       }
     })();
+    const promise = reconciled.then((r) => {
+      emitFinished(
+        opts,
+        n.kind === "Kustomization"
+          ? { kind: "Kustomization", result: r as KustomizationResult }
+          : { kind: "HelmRelease", result: r as HelmReleaseResult },
+      );
+      return r;
+    });
     running.set(key, promise);
     return promise;
   };
@@ -409,6 +490,27 @@ async function reconcileInOrder(
     ),
     helmReleases: plan.helmReleases.map((p) => results.get(helmReleaseKey(p.hr)) as HelmReleaseResult),
   };
+}
+
+function nodeObject(n: Node): { kind: Node["kind"]; namespace: string; name: string } {
+  const o = n.kind === "Kustomization" ? n.p.ks : n.p.hr;
+  return { kind: n.kind, namespace: o.namespace, name: o.name };
+}
+
+/** The dependency graph by subject (`Kind/namespace/name`), for reporters that draw it. */
+function runGraph(nodes: Map<string, Node>, edges: (n: Node) => string[]): RunGraph {
+  const subjectOfKey = (key: string) => {
+    const n = nodes.get(key) as Node;
+    const o = nodeObject(n);
+    return `${o.kind}/${o.namespace}/${o.name}`;
+  };
+  const graph: RunGraph = { nodes: [], edges: [] };
+  for (const n of nodes.values()) {
+    graph.nodes.push({ ...nodeObject(n), subject: subjectOfKey(n.key) });
+    for (const dep of new Set(edges(n)))
+      graph.edges.push({ from: subjectOfKey(dep), to: subjectOfKey(n.key) });
+  }
+  return graph;
 }
 
 /**
