@@ -87,6 +87,8 @@ export async function main(): Promise<Server> {
       routes,
       operator: operator.config,
       discoverOnStart: true,
+      // Every image-automation scan ends in a pull-request action (created, updated, unchanged, closed, none).
+      onImageScan: (_automation, action) => metrics.recordImagePullRequest(action),
       githubHost: new URL(env.baseUrl).hostname.replace(/^api\./, ""),
     });
     nameClusters(metrics, operator.config, log);
