@@ -302,7 +302,7 @@ export class GitOpsMetrics {
     });
     this.imagePullRequests = new Counter({
       name: "gitops_bot_image_pull_requests_total",
-      help: "Image-update pull requests by action (opened, updated, unchanged, closed, failed, …).",
+      help: "Image-update pull requests by what a scan did: created, updated, unchanged, closed, none.",
       labelNames: ["cluster", "action"],
       registers,
     });

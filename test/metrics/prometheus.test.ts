@@ -191,7 +191,7 @@ spec:
   metrics.recordImageScanResult(scan, { seconds: (performance.now() - started) / 1000 });
   expect(scan.policies[0]?.tag).toBe("5.1.0");
   // The image-update PR itself is GitHub's (tested in test/github/images.test.ts); here its count.
-  metrics.recordImagePullRequest("opened");
+  metrics.recordImagePullRequest("created");
 }
 
 async function pushThroughProbot(): Promise<void> {
