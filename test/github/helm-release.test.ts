@@ -56,7 +56,7 @@ describe("HelmReleases in the GitHub App", () => {
     replyTarball(github, dir, sha);
     github.reply("POST", `${base}/check-runs`, 201, { id: 21 });
     const checks = github.reply("PATCH", `${base}/check-runs/21`, 200, { id: 21 }, { times: 2 });
-    const statuses = github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 }, { times: 4 });
+    const statuses = github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 }, { times: 2 });
     const bot = await startBot();
     await receive(bot.probot, "push", pushExample(sha));
     await bot.app.queue.idle();
@@ -70,7 +70,7 @@ describe("HelmReleases in the GitHub App", () => {
       /^0 Kustomizations and 1 HelmRelease ready/,
     );
     const summary = (checks.requests[1]!.body as { output: { summary: string } }).output.summary;
-    expect(summary).toContain(`| ✅ \`${ns}/app\` | Ready | installed | demo 0.1.0 | 1 |`);
+    expect(summary).toContain(`| ✅ \`HelmRelease/${ns}/app\` | Ready | installed | demo 0.1.0 | 1 |`);
     expect(summary).toMatch(/Sources: `HelmRepository\/.+\/charts` @ `sha256:[0-9a-f]+`/);
 
     // Pull request: new values → the rendered ConfigMap's diff.
@@ -94,7 +94,7 @@ describe("HelmReleases in the GitHub App", () => {
     github.done();
 
     const body = (comment.requests[0]!.body as { body: string }).body;
-    expect(body).toContain(`**HelmRelease ${ns}/app**: would be upgraded demo 0.1.0`);
+    expect(body).toContain(`**HelmRelease/${ns}/app**: would be upgraded demo 0.1.0`);
     expect(body).toContain(`change \`ConfigMap/${ns}/app-config\``);
     expect(body).toMatch(/-\s+color: blue\n\+\s+color: red/);
     expect(finalStatuses(prStatuses)["gitops/diff/dev"]).toEqual({

@@ -46,7 +46,7 @@ describe("push", () => {
     replyTarball(github, dir, sha);
     const created = github.reply("POST", `${base}/check-runs`, 201, { id: 7 });
     const updated = github.reply("PATCH", `${base}/check-runs/7`, 200, { id: 7 }, { times: 2 });
-    const statuses = github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 }, { times: 4 });
+    const statuses = github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 }, { times: 2 });
 
     const bot = await startBot();
     await receive(bot.probot, "push", pushPayload(sha));
@@ -63,18 +63,18 @@ describe("push", () => {
       "gitops/dev": { state: "success", description: expect.stringMatching(/^1 Kustomization ready in /) },
       "gitops/dev/apps": { state: "success", description: expect.stringMatching(/^2 created/) },
     });
-    // The first status said the cluster's run was queued, before any work.
-    expect(statuses.requests[0]?.body).toMatchObject({
-      context: "gitops/dev",
-      state: "pending",
-      description: "queued",
-    });
+    // No pending statuses (the check run says queued and in progress); the cluster's final status comes first.
+    expect(statuses.requests.map((r) => (r.body as { context: string }).context)).toEqual([
+      "gitops/dev",
+      "gitops/dev/apps",
+    ]);
+    expect(updated.requests[0]?.body).toMatchObject({ status: "in_progress" });
     const final = updated.requests[1]?.body as {
       conclusion: string;
       output: { title: string; summary: string };
     };
     expect(final.conclusion).toBe("success");
-    expect(final.output.summary).toContain(`| ✅ \`${ns}/apps\` | Ready | 2 | 0 | 0 | 0 |`);
+    expect(final.output.summary).toContain(`| ✅ \`Kustomization/${ns}/apps\` | Ready | 2 | 0 | 0 | 0 |`);
     expect(final.output.summary).toContain(`created \`ConfigMap/${ns}/a\``);
     expect(await exists(api, "v1", "ConfigMap", "a", ns)).toBe(true);
   });
@@ -93,7 +93,7 @@ describe("push", () => {
     replyTarball(github, dir, sha);
     github.reply("POST", `${base}/check-runs`, 201, { id: 8 });
     const updated = github.reply("PATCH", `${base}/check-runs/8`, 200, { id: 8 }, { times: 2 });
-    const statuses = github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 }, { times: 4 });
+    const statuses = github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 }, { times: 2 });
 
     const bot = await startBot();
     await receive(bot.probot, "push", pushPayload(sha));
@@ -184,7 +184,7 @@ describe("push", () => {
     replyTarball(github, dir, sha);
     github.reply("POST", `${base}/check-runs`, 201, { id: 11 });
     github.reply("PATCH", `${base}/check-runs/11`, 200, { id: 11 }, { times: 2 });
-    github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 }, { times: 4 });
+    github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 }, { times: 2 });
 
     const bot = await startBot();
     const payload = pushPayload(sha);
@@ -209,9 +209,9 @@ describe("push", () => {
     replyTarball(github, dir, third);
     github.reply("POST", `${base}/check-runs`, 201, { id: 12 }, { times: 3 });
     const updates = github.reply("PATCH", `${base}/check-runs/12`, 200, { id: 12 }, { times: 5 });
-    const s1 = github.reply("POST", `${base}/statuses/${first}`, 201, { id: 1 }, { times: 4 });
-    const s2 = github.reply("POST", `${base}/statuses/${second}`, 201, { id: 1 }, { times: 2 });
-    const s3 = github.reply("POST", `${base}/statuses/${third}`, 201, { id: 1 }, { times: 4 });
+    const s1 = github.reply("POST", `${base}/statuses/${first}`, 201, { id: 1 }, { times: 2 });
+    const s2 = github.reply("POST", `${base}/statuses/${second}`, 201, { id: 1 });
+    const s3 = github.reply("POST", `${base}/statuses/${third}`, 201, { id: 1 }, { times: 2 });
 
     const bot = await startBot();
     await receive(bot.probot, "push", pushPayload(first));
@@ -262,7 +262,7 @@ describe("push", () => {
         headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(Math.floor(Date.now() / 1000)) },
       },
     );
-    const statuses = github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 }, { times: 4 });
+    const statuses = github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 }, { times: 2 });
 
     // The production Octokit (throttling and retries on), with retry delays scaled from seconds to 10 ms.
     const Octokit = GitOpsOctokit.defaults(
@@ -291,7 +291,7 @@ describe("push", () => {
     replyTarball(github, dir, sha);
     github.reply("POST", `${base}/check-runs`, 201, { id: 14 });
     github.reply("PATCH", `${base}/check-runs/14`, 200, { id: 14 }, { times: 2 });
-    github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 }, { times: 4 });
+    github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 }, { times: 2 });
     const deployment = github.reply("POST", `${base}/deployments`, 201, { id: 77 });
     const states = github.reply("POST", `${base}/deployments/77/statuses`, 201, { id: 1 }, { times: 2 });
 
@@ -323,7 +323,7 @@ describe("push", () => {
     replyTarball(github, dir, sha);
     github.reply("POST", `${base}/check-runs`, 201, { id: 15 });
     github.reply("PATCH", `${base}/check-runs/15`, 200, { id: 15 }, { times: 2 });
-    const statuses = github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 }, { times: 4 });
+    const statuses = github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 }, { times: 2 });
 
     const bot = await startBot({ baseUrl: "https://ghe.example.com/api/v3" });
     await receive(bot.probot, "push", pushPayload(sha));
@@ -341,7 +341,7 @@ describe("push", () => {
     replyBranchHead(github, newer);
     github.reply("POST", `${base}/check-runs`, 201, { id: 16 });
     const checks = github.reply("PATCH", `${base}/check-runs/16`, 200, { id: 16 }, { times: 2 });
-    const statuses = github.reply("POST", `${base}/statuses/${old}`, 201, { id: 1 }, { times: 2 });
+    const statuses = github.reply("POST", `${base}/statuses/${old}`, 201, { id: 1 });
 
     const bot = await startBot();
     await receive(bot.probot, "push", pushPayload(old));
@@ -362,7 +362,7 @@ describe("push", () => {
     replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: "clusters/dev" }]));
     github.reply("POST", `${base}/check-runs`, 201, { id: 17 });
     const check = github.reply("PATCH", `${base}/check-runs/17`, 200, { id: 17 });
-    const statuses = github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 }, { times: 2 });
+    const statuses = github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 });
 
     const bot = await startBot();
     await receive(bot.probot, "push", pushPayload(sha));

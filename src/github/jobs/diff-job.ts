@@ -3,44 +3,19 @@
 // The PR's code is only read (kustomize build of its files); nothing from it is executed or applied.
 import { bindCluster } from "../../config/operator-config.js";
 import { clustersForBranch, type RepoConfig } from "../../config/repo-config.js";
-import { type RunResult, runSucceeded } from "../../reconcile/result.js";
+import { runStarted, runStopped } from "../../reconcile/events.js";
 import { defaultReconcileOptions, reconcileTree } from "../../reconcile/run.js";
 import { fullName } from "../client.js";
 import { fetchTree } from "../fetch-tree.js";
 import { loadRepoConfig } from "../repo-config-loader.js";
+import { openReportStream, type ReportStream } from "../reporters/index.js";
 import { setStatus, statusContext } from "../views/commit-status.js";
-import { upsertDiffComment } from "../views/pr-comment.js";
-import { type ClusterDiff, diffComment } from "../views/pr-comment-report.js";
-import { runLine } from "../views/summary-line.js";
 import { engineOptions } from "./engine-options.js";
+import { runMetadata } from "./reconcile-job.js";
 import type { DiffJob, JobDeps } from "./types.js";
 import { jobRepo, repositoryScope } from "./types.js";
 
-export function diffVerdict(
-  run: RunResult,
-  failOnPrune: boolean,
-): { state: "success" | "failure"; description: string } {
-  if (!runSucceeded(run)) return { state: "failure", description: runLine(run) };
-  const all = [
-    ...run.kustomizations.flatMap((k) => k.changes),
-    ...(run.helmReleases ?? []).flatMap((h) => h.changes),
-  ];
-  const count = (a: string) => all.filter((c) => c.action === a).length;
-  const prunes = count("deleted");
-  if (failOnPrune && prunes > 0) {
-    return {
-      state: "failure",
-      description: `would prune ${prunes} object(s); pruning is gated in .github/gitops.yaml`,
-    };
-  }
-  const releases = (run.helmReleases ?? []).filter(
-    (h) => h.action !== "unchanged" && h.action !== "none",
-  ).length;
-  return {
-    state: "success",
-    description: `would create ${count("created")}, change ${count("configured")}, prune ${prunes}${releases ? `; ${releases} Helm release(s) would change` : ""}`,
-  };
-}
+export { diffVerdict } from "../views/diff-verdict.js";
 
 /** A success status per cluster the base branch drives, saying why there is no diff. */
 async function skipDiffStatuses(
@@ -57,13 +32,32 @@ async function skipDiffStatuses(
     clusters =
       loaded.kind === "ok" ? clustersForBranch(loaded.config, job.baseBranch, job.defaultBranch) : [];
   }
-  for (const c of clusters) {
-    await setStatus(github, repo, job.headSha, {
-      context: statusContext.diff(c.name),
-      state: "success",
-      description: why,
-    });
-  }
+  const stream = diffStream(job, deps, github, config?.pullRequests.failOnPrune ?? false);
+  for (const c of clusters)
+    stream.emit(c.name, runStopped({ conclusion: "skipped", message: why }, metadataOf(job, c.name)));
+  await stream.close();
+}
+
+function diffStream(
+  job: DiffJob,
+  deps: JobDeps,
+  github: Awaited<ReturnType<JobDeps["github"]>>,
+  failOnPrune: boolean,
+): ReportStream {
+  const repo = jobRepo(job);
+  return openReportStream({
+    github,
+    repo,
+    sha: job.headSha,
+    log: deps.log.child({ repo: fullName(repo), pull: job.pullNumber, sha: job.headSha }),
+    kind: "pull-request",
+    pullRequest: { number: job.pullNumber, baseSha: job.baseSha, failOnPrune },
+    pendingStatuses: false,
+  });
+}
+
+function metadataOf(job: DiffJob, cluster: string) {
+  return runMetadata({ owner: job.owner, repo: job.repo, sha: job.headSha }, cluster);
 }
 
 export async function runDiffJob(job: DiffJob, deps: JobDeps): Promise<void> {
@@ -100,60 +94,55 @@ export async function runDiffJob(job: DiffJob, deps: JobDeps): Promise<void> {
     log.info("no cluster tracks the base branch; no diff");
     return;
   }
-  for (const c of clusters) {
-    await setStatus(github, repo, job.headSha, {
-      context: statusContext.diff(c.name),
-      state: "pending",
-      description: "dry-run in progress",
-    });
-  }
-
+  const stream = diffStream(job, deps, github, loaded.config.pullRequests.failOnPrune);
+  for (const c of clusters) stream.emit(c.name, runStarted(true, c.path, metadataOf(job, c.name)));
   // From here on, whatever fails ends in these statuses: a required check must never stay pending.
-  const final = new Set<string>();
   try {
-    await diffAndReport(job, deps, loaded.config, clusters, final);
+    await diffClusters(job, deps, clusters, stream);
   } catch (err) {
     log.error({ err }, "pull request dry-run failed");
-    const description = `dry-run failed: ${(err as Error).message}`;
-    for (const c of clusters.filter((c) => !final.has(c.name))) {
-      await setStatus(github, repo, job.headSha, {
-        context: statusContext.diff(c.name),
-        state: "error",
-        description,
-      }).catch((e) => log.warn({ err: e }, "cannot set the dry-run status"));
+    const message = `dry-run failed: ${(err as Error).message}`;
+    for (const c of stream.unfinished()) {
+      stream.emit(c, runStopped({ conclusion: "failure", state: "error", message }, metadataOf(job, c)));
     }
     throw err;
+  } finally {
+    await stream.close();
   }
 }
 
-async function diffAndReport(
+async function diffClusters(
   job: DiffJob,
   deps: JobDeps,
-  config: RepoConfig,
   clusters: ReturnType<typeof clustersForBranch>,
-  final: Set<string>,
+  stream: ReportStream,
 ): Promise<void> {
-  const github = await deps.github(job.installationId);
-  const repo = jobRepo(job);
-  const log = deps.log.child({ repo: fullName(repo), pull: job.pullNumber, sha: job.headSha });
-  const results: ClusterDiff[] = [];
-  let tree: Awaited<ReturnType<typeof fetchTree>> | undefined;
+  const { github, repo, log } = stream.target;
+  let tree: Awaited<ReturnType<typeof fetchTree>>;
   try {
     tree = await fetchTree(github, repo, job.headSha);
+  } catch (err) {
+    const message = `cannot fetch ${fullName(repo)}@${job.headSha.slice(0, 7)}: ${(err as Error).message}`;
+    for (const c of clusters)
+      stream.emit(c.name, runStopped({ conclusion: "failure", message }, metadataOf(job, c.name)));
+    return;
+  }
+  try {
     for (const cluster of clusters) {
+      const metadata = metadataOf(job, cluster.name);
       const binding = bindCluster(deps.operator, cluster.name, fullName(repo));
       if (!binding.ok) {
-        results.push({ cluster: cluster.name, error: binding.reason });
+        stream.emit(cluster.name, runStopped({ conclusion: "failure", message: binding.reason }, metadata));
         continue;
       }
       try {
-        const run = await reconcileTree(deps.clusters.get(binding.cluster), {
+        await reconcileTree(deps.clusters.get(binding.cluster), {
           ...defaultReconcileOptions(tree.dir, cluster.path),
           scope: repositoryScope(deps, repo, cluster.path),
           log: log.child({ cluster: cluster.name }),
           ...deps.engine,
           // A fork's author may not read this cluster's Secrets, nor make the bot fetch remote kustomize
-          // resources: `untrusted` (the bot must not do either on their behalf).
+          // resources: \`untrusted\` (the bot must not do either on their behalf).
           ...engineOptions(deps, {
             grant: binding.grant,
             repository: fullName(repo),
@@ -162,30 +151,17 @@ async function diffAndReport(
           }),
           dryRun: true,
           withDiff: true,
+          onEvent: stream.sink(cluster.name),
+          eventMetadata: metadata,
         });
-        results.push({ cluster: cluster.name, run });
       } catch (err) {
-        results.push({ cluster: cluster.name, error: (err as Error).message });
+        stream.emit(
+          cluster.name,
+          runStopped({ conclusion: "failure", message: (err as Error).message }, metadata),
+        );
       }
     }
-  } catch (err) {
-    const message = `cannot fetch ${fullName(repo)}@${job.headSha.slice(0, 7)}: ${(err as Error).message}`;
-    for (const c of clusters) results.push({ cluster: c.name, error: message });
   } finally {
-    tree?.cleanup();
+    tree.cleanup();
   }
-
-  for (const r of results) {
-    const verdict = r.run
-      ? diffVerdict(r.run, config.pullRequests.failOnPrune)
-      : { state: "failure" as const, description: r.error ?? "not diffed" };
-    await setStatus(github, repo, job.headSha, { context: statusContext.diff(r.cluster), ...verdict });
-    final.add(r.cluster);
-  }
-  const body = diffComment({ baseSha: job.baseSha, headSha: job.headSha, clusters: results });
-  const comment = await upsertDiffComment(github, repo, job.pullNumber, body);
-  log.info(
-    { comment: comment.id, created: comment.created, length: body.length },
-    "dry-run diff comment written",
-  );
 }

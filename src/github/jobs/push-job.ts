@@ -2,15 +2,14 @@
 // drives against the operator's allow-list, and queue a reconcile per allowed cluster.
 import { bindCluster } from "../../config/operator-config.js";
 import { clustersForBranch } from "../../config/repo-config.js";
+import { runStopped } from "../../reconcile/events.js";
 import { fullName } from "../client.js";
 import { loadRepoConfig } from "../repo-config-loader.js";
-import {
-  checkRunName,
-  completeCheckRun,
-  createFailedCheckRun,
-  createQueuedCheckRun,
-} from "../views/check-run.js";
+import { openReportStream } from "../reporters/index.js";
+import { reportOptions } from "../reporters/options.js";
+import { createFailedCheckRun, createQueuedCheckRun } from "../views/check-run.js";
 import { setStatus, statusContext } from "../views/commit-status.js";
+import { runMetadata } from "./reconcile-job.js";
 import { type JobDeps, jobRepo, type PushJob } from "./types.js";
 
 export async function runPushJob(job: PushJob, deps: JobDeps): Promise<void> {
@@ -59,54 +58,72 @@ export async function runPushJob(job: PushJob, deps: JobDeps): Promise<void> {
     log.info("no cluster tracks this branch; push ignored");
     return;
   }
-  for (const cluster of clusters) {
-    const binding = bindCluster(deps.operator, cluster.name, fullName(repo));
-    if (!binding.ok) {
-      log.warn({ cluster: cluster.name }, binding.reason);
-      await setStatus(github, repo, job.sha, {
-        context: statusContext.cluster(cluster.name),
-        state: "failure",
-        description: `${binding.reason}; nothing applied`,
-      });
-      await createFailedCheckRun(
-        github,
-        repo,
-        job.sha,
-        checkRunName(cluster.name),
-        `${cluster.name}: not allowed`,
-        `${binding.reason}. Nothing was applied.\n\nThe operator of this gitops-bot lists, per cluster, the repositories that may target it (see the README, "Operator configuration").`,
-      );
-      continue;
+  const pendingStatuses = reportOptions(deps.operator).pendingStatuses;
+  // Refusals are reported on the same stream as runs: the cluster's status and a completed check run.
+  const refusals = openReportStream({ github, repo, sha: job.sha, log, kind: "push", pendingStatuses });
+  try {
+    for (const cluster of clusters) {
+      const binding = bindCluster(deps.operator, cluster.name, fullName(repo));
+      if (!binding.ok) {
+        log.warn({ cluster: cluster.name }, binding.reason);
+        refusals.emit(
+          cluster.name,
+          runStopped(
+            {
+              conclusion: "failure",
+              message: `${binding.reason}; nothing applied`,
+              detail: `${binding.reason}. Nothing was applied.\n\nThe operator of this gitops-bot lists, per cluster, the repositories that may target it (see the README, "Operator configuration").`,
+            },
+            runMetadata(job, cluster.name),
+          ),
+        );
+        continue;
+      }
+      const checkRunId = await createQueuedCheckRun(github, repo, job.sha, cluster.name);
+      try {
+        // The check run says "queued"; a pending cluster status only when the operator asks for pending statuses.
+        if (pendingStatuses) {
+          await setStatus(github, repo, job.sha, {
+            context: statusContext.cluster(cluster.name),
+            state: "pending",
+            description: "queued",
+          });
+        }
+        await deps.queue.enqueue({
+          key: `reconcile:${fullName(repo)}:${cluster.name}`,
+          supersedes: true,
+          payload: { ...job, type: "reconcile", cluster, checkRunId },
+        });
+      } catch (err) {
+        // Not queued (the bot is shutting down, the queue refused it): say so rather than leave a check queued.
+        const why = /shutting down/.test((err as Error).message)
+          ? "gitops-bot was shutting down"
+          : (err as Error).message;
+        const stream = openReportStream({
+          github,
+          repo,
+          sha: job.sha,
+          log,
+          kind: "push",
+          checkRuns: { [cluster.name]: checkRunId },
+          pendingStatuses,
+        });
+        stream.emit(
+          cluster.name,
+          runStopped(
+            {
+              conclusion: "skipped",
+              state: "error",
+              message: `not run: ${why}; push again or comment /gitops reconcile`,
+            },
+            runMetadata(job, cluster.name),
+          ),
+        );
+        await stream.close();
+        throw err;
+      }
     }
-    const checkRunId = await createQueuedCheckRun(github, repo, job.sha, cluster.name);
-    try {
-      await setStatus(github, repo, job.sha, {
-        context: statusContext.cluster(cluster.name),
-        state: "pending",
-        description: "queued",
-      });
-      await deps.queue.enqueue({
-        key: `reconcile:${fullName(repo)}:${cluster.name}`,
-        supersedes: true,
-        payload: { ...job, type: "reconcile", cluster, checkRunId },
-      });
-    } catch (err) {
-      // Not queued (the bot is shutting down, the queue refused it): say so rather than leave a check queued.
-      const why = /shutting down/.test((err as Error).message)
-        ? "gitops-bot was shutting down"
-        : (err as Error).message;
-      const message = `not run: ${why}; push again or comment /gitops reconcile`;
-      await setStatus(github, repo, job.sha, {
-        context: statusContext.cluster(cluster.name),
-        state: "error",
-        description: message,
-      }).catch((e) => log.warn({ err: e }, "cannot set the cluster status"));
-      await completeCheckRun(github, repo, checkRunId, {
-        title: `${cluster.name}: ${message}`.slice(0, 255),
-        summary: message,
-        conclusion: "skipped",
-      }).catch((e) => log.warn({ err: e }, "cannot complete the check run"));
-      throw err;
-    }
+  } finally {
+    await refusals.close();
   }
 }

@@ -4,10 +4,12 @@
 // gitops/diff/<cluster> status. Refused commands and image reads are only logged: replying to each comment of
 // a flood would multiply it.
 import { clustersForBranch } from "../../config/repo-config.js";
+import { runStopped } from "../../reconcile/events.js";
 import { fullName } from "../client.js";
 import { loadRepoConfig } from "../repo-config-loader.js";
-import { completeCheckRun } from "../views/check-run.js";
-import { setStatus, statusContext } from "../views/commit-status.js";
+import { openReportStream } from "../reporters/index.js";
+import { reportOptions } from "../reporters/options.js";
+import { reconcileStream, runMetadata } from "./reconcile-job.js";
 import { type GitOpsJob, type JobDeps, jobRepo } from "./types.js";
 
 /** The repository a job belongs to, for the queue's fairness and per-repository bounds. */
@@ -25,19 +27,16 @@ export function reportRefusedJob(deps: () => JobDeps): (job: GitOpsJob, reason: 
     log.warn({ reason }, "job refused by the work queue");
     switch (job.type) {
       case "reconcile": {
-        const github = await d.github(job.installationId);
         const message = `${reason}; push again or comment /gitops reconcile`;
-        await setStatus(github, repo, job.sha, {
-          context: statusContext.cluster(job.cluster.name),
-          state: "error",
-          description: message,
-        });
-        await completeCheckRun(github, repo, job.checkRunId, {
-          title: `${job.cluster.name}: ${reason}`,
-          summary: `Nothing was applied: ${message}.`,
-          conclusion: "skipped",
-        });
-        return;
+        const stream = await reconcileStream(job, d, undefined);
+        stream.emit(
+          job.cluster.name,
+          runStopped(
+            { conclusion: "skipped", state: "error", message, detail: `Nothing was applied: ${message}.` },
+            runMetadata(job, job.cluster.name),
+          ),
+        );
+        return stream.close();
       }
       case "push": {
         const github = await d.github(job.installationId);
@@ -46,27 +45,55 @@ export function reportRefusedJob(deps: () => JobDeps): (job: GitOpsJob, reason: 
         const clusters = clustersForBranch(loaded.config, job.branch, job.defaultBranch).filter(
           (c) => !job.onlyCluster || c.name === job.onlyCluster,
         );
+        const stream = openReportStream({
+          github,
+          repo,
+          sha: job.sha,
+          log,
+          kind: "push",
+          pendingStatuses: reportOptions(d.operator).pendingStatuses,
+        });
         for (const cluster of clusters) {
-          await setStatus(github, repo, job.sha, {
-            context: statusContext.cluster(cluster.name),
-            state: "error",
-            description: `${reason}; push again or comment /gitops reconcile`,
-          });
+          stream.emit(
+            cluster.name,
+            runStopped(
+              {
+                conclusion: "skipped",
+                state: "error",
+                message: `${reason}; push again or comment /gitops reconcile`,
+              },
+              runMetadata(job, cluster.name),
+            ),
+          );
         }
-        return;
+        return stream.close();
       }
       case "diff": {
         const github = await d.github(job.installationId);
         const loaded = await loadRepoConfig(github, repo, job.defaultBranch);
         if (loaded.kind !== "ok") return;
+        const stream = openReportStream({
+          github,
+          repo,
+          sha: job.headSha,
+          log,
+          kind: "pull-request",
+          pendingStatuses: false,
+        });
         for (const cluster of clustersForBranch(loaded.config, job.baseBranch, job.defaultBranch)) {
-          await setStatus(github, repo, job.headSha, {
-            context: statusContext.diff(cluster.name),
-            state: "error",
-            description: `${reason}; push again or comment /gitops diff`,
-          });
+          stream.emit(
+            cluster.name,
+            runStopped(
+              {
+                conclusion: "skipped",
+                state: "error",
+                message: `${reason}; push again or comment /gitops diff`,
+              },
+              runMetadata({ ...job, sha: job.headSha }, cluster.name),
+            ),
+          );
         }
-        return;
+        return stream.close();
       }
       case "command":
       case "images":

@@ -1,23 +1,25 @@
 // The queue's handlers: dispatch a job by type, report superseded reconciles, and remember deliveries.
 import type { WorkQueueHandlers } from "../../queue/work-queue.js";
+import { runStopped } from "../../reconcile/events.js";
 import { fullName } from "../client.js";
-import { completeCheckRun } from "../views/check-run.js";
-import { setStatus, statusContext } from "../views/commit-status.js";
+import { WrittenReports } from "../reporters/index.js";
 import { runCommandJob } from "./command-job.js";
 import { runDiffJob } from "./diff-job.js";
 import { runImagesJob } from "./images-job.js";
 import { runPushJob } from "./push-job.js";
-import { runReconcileJob } from "./reconcile-job.js";
+import { reconcileStream, runMetadata, runReconcileJob } from "./reconcile-job.js";
 import { type GitOpsJob, type JobDeps, jobRepo } from "./types.js";
 
 export function jobHandlers(deps: () => JobDeps): WorkQueueHandlers<GitOpsJob> {
+  // What this process wrote to GitHub, so that re-runs of a commit do not write the same statuses again.
+  const written = new WrittenReports();
   return {
     run: async (job) => {
       switch (job.type) {
         case "push":
           return runPushJob(job, deps());
         case "reconcile":
-          return void (await runReconcileJob(job, deps()));
+          return void (await runReconcileJob(job, deps(), written));
         case "diff":
           return runDiffJob(job, deps());
         case "images":
@@ -29,20 +31,23 @@ export function jobHandlers(deps: () => JobDeps): WorkQueueHandlers<GitOpsJob> {
     superseded: async (dropped, by) => {
       if (dropped.type !== "reconcile" || by.type !== "reconcile") return;
       const d = deps();
-      const github = await d.github(dropped.installationId);
       const repo = jobRepo(dropped);
       const message = `superseded by ${by.sha.slice(0, 7)} before it ran; not applied`;
       d.log.info({ repo: fullName(repo), sha: dropped.sha, cluster: dropped.cluster.name }, message);
-      await setStatus(github, repo, dropped.sha, {
-        context: statusContext.cluster(dropped.cluster.name),
-        state: "error",
-        description: message,
-      });
-      await completeCheckRun(github, repo, dropped.checkRunId, {
-        title: `${dropped.cluster.name}: ${message}`,
-        summary: `A newer commit, \`${by.sha}\`, was pushed to \`${by.branch}\` while this one waited; only the newest commit is applied.`,
-        conclusion: "skipped",
-      });
+      const stream = await reconcileStream(dropped, d, written);
+      stream.emit(
+        dropped.cluster.name,
+        runStopped(
+          {
+            conclusion: "skipped",
+            state: "error",
+            message,
+            detail: `A newer commit, \`${by.sha}\`, was pushed to \`${by.branch}\` while this one waited; only the newest commit is applied.`,
+          },
+          runMetadata(dropped, dropped.cluster.name),
+        ),
+      );
+      await stream.close();
     },
     failed: (job, error) => {
       const d = deps();

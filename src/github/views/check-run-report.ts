@@ -1,7 +1,9 @@
 // The check run of one cluster reconcile: a markdown table of the ChangeSet per Kustomization, then failures
 // and the objects that changed, within GitHub's size limit.
+import type { RunGraph } from "../../reconcile/events.js";
 import type { KustomizationResult, RunResult } from "../../reconcile/result.js";
 import { runSucceeded } from "../../reconcile/result.js";
+import { dependencyGraph, type NodeOutcome, outcomeOf } from "./dependency-graph.js";
 import { type Block, CHECK_RUN_TEXT_LIMIT, fitBlocks } from "./markdown-budget.js";
 import { helmReleaseLine, kustomizationLine, runLine } from "./summary-line.js";
 
@@ -36,7 +38,7 @@ export function helmAndSourceTables(run: RunResult): string {
         "| --- | --- | --- | --- | ---: | ---: |",
         ...releases.map(
           (h) =>
-            `| ${icon[h.status]} \`${h.namespace}/${h.name}\` | ${h.status} | ${h.action} | ${cell(`${h.chart ?? ""} ${h.version ?? ""}`.trim())} | ${h.revision ?? ""} | ${(h.durationMs / 1000).toFixed(1)} s |`,
+            `| ${icon[h.status]} \`HelmRelease/${h.namespace}/${h.name}\` | ${h.status} | ${h.action} | ${cell(`${h.chart ?? ""} ${h.version ?? ""}`.trim())} | ${h.revision ?? ""} | ${(h.durationMs / 1000).toFixed(1)} s |`,
         ),
       ].join("\n"),
     );
@@ -59,7 +61,7 @@ export function changeTable(run: RunResult): string {
   const count = (k: KustomizationResult, a: string) => k.changes.filter((c) => c.action === a).length;
   const rows = run.kustomizations.map(
     (k) =>
-      `| ${icon[k.status]} \`${k.namespace}/${k.name}\` | ${k.status} | ${count(k, "created")} | ${count(k, "configured")} | ${count(k, "deleted")} | ${count(k, "unchanged")} | ${(k.durationMs / 1000).toFixed(1)} s |`,
+      `| ${icon[k.status]} \`Kustomization/${k.namespace}/${k.name}\` | ${k.status} | ${count(k, "created")} | ${count(k, "configured")} | ${count(k, "deleted")} | ${count(k, "unchanged")} | ${(k.durationMs / 1000).toFixed(1)} s |`,
   );
   return [
     "| Kustomization | Status | Created | Configured | Pruned | Unchanged | Took |",
@@ -73,14 +75,14 @@ function failureBlocks(run: RunResult): Block[] {
   for (const h of run.helmReleases ?? []) {
     if (h.status === "Ready" || h.status === "Suspended") continue;
     const lines = [
-      `**HelmRelease ${h.namespace}/${h.name}** — ${helmReleaseLine(h)}`,
+      `**HelmRelease/${h.namespace}/${h.name}** — ${helmReleaseLine(h)}`,
       ...h.errors.map((e) => `- ${e}`),
     ];
     blocks.push({ text: lines.join("\n"), fallback: lines[0] });
   }
   for (const k of run.kustomizations) {
     if (k.status === "Ready" || k.status === "Suspended") continue;
-    const lines = [`**${k.namespace}/${k.name}** — ${kustomizationLine(k)}`];
+    const lines = [`**Kustomization/${k.namespace}/${k.name}** — ${kustomizationLine(k)}`];
     for (const e of k.errors) lines.push(`- ${e}`);
     for (const u of k.unhealthy) lines.push(`- ${u.subject}: ${u.status} — ${u.message}`);
     if (k.notApplied.length > 0) lines.push(`- not applied: ${k.notApplied.join(", ")}`);
@@ -96,20 +98,48 @@ function changeBlocks(run: RunResult): Block[] {
     if (changed.length === 0) continue;
     const lines = changed.map((c) => `- ${c.action} \`${c.subject}\`${c.reason ? ` (${c.reason})` : ""}`);
     blocks.push({
-      text: `<details><summary>${k.namespace}/${k.name}: ${changed.length} changed</summary>\n\n${lines.join("\n")}\n\n</details>`,
-      fallback: `- ${k.namespace}/${k.name}: ${changed.length} changed (list omitted)`,
+      text: `<details><summary>Kustomization/${k.namespace}/${k.name}: ${changed.length} changed</summary>\n\n${lines.join("\n")}\n\n</details>`,
+      fallback: `- Kustomization/${k.namespace}/${k.name}: ${changed.length} changed (list omitted)`,
     });
   }
   return blocks;
 }
 
-export function checkRunReport(cluster: string, sha: string, run: RunResult): CheckRunReport {
+/** Each object's outcome by subject, for the graph. */
+export function runOutcomes(run: RunResult): Map<string, NodeOutcome> {
+  const out = new Map<string, NodeOutcome>();
+  for (const k of run.kustomizations) out.set(`Kustomization/${k.namespace}/${k.name}`, outcomeOf(k.status));
+  for (const h of run.helmReleases ?? [])
+    out.set(`HelmRelease/${h.namespace}/${h.name}`, outcomeOf(h.status));
+  return out;
+}
+
+function graphBlocks(run: RunResult, graph: RunGraph | undefined): Block[] {
+  if (!graph) return [];
+  const drawing = dependencyGraph(graph, runOutcomes(run));
+  const note = drawing.note ? `> ℹ️ ${drawing.note}` : undefined;
+  if (!drawing.markdown) return note ? [{ text: note }] : [];
+  return [
+    {
+      text: `${drawing.markdown}${note ? `\n${note}` : ""}\n`,
+      fallback: "> ℹ️ The dependency graph is left out: the report is at GitHub's size limit.",
+    },
+  ];
+}
+
+export function checkRunReport(
+  cluster: string,
+  sha: string,
+  run: RunResult,
+  graph?: RunGraph,
+): CheckRunReport {
   const ok = runSucceeded(run);
   const failures = failureBlocks(run);
   const blocks: Block[] = [
     {
       text: `Cluster **${cluster}**, path \`${run.clusterPath}\`, commit \`${sha.slice(0, 7)}\`: ${runLine(run)}.\n`,
     },
+    ...graphBlocks(run, graph),
     { text: changeTable(run) },
     ...(helmAndSourceTables(run) ? [{ text: `\n${helmAndSourceTables(run)}` }] : []),
     ...(failures.length > 0 ? [{ text: "\n### Failures" }, ...failures] : []),

@@ -34,7 +34,7 @@ function clusterBlocks(d: ClusterDiff): Block[] {
   const helmTables = helmAndSourceTables(run);
   if (helmTables) blocks.push({ text: helmTables });
   for (const h of run.helmReleases ?? []) {
-    const title = `**HelmRelease ${h.namespace}/${h.name}**: ${helmReleaseLine(h, true)}`;
+    const title = `**HelmRelease/${h.namespace}/${h.name}**: ${helmReleaseLine(h, true)}`;
     const changed = h.changes.filter((c) => c.action !== "unchanged");
     if (h.status === "Ready" && changed.length === 0) continue;
     blocks.push({ text: `${title}${h.errors.map((e) => `\n- ${e}`).join("")}` });
@@ -54,11 +54,11 @@ function clusterBlocks(d: ClusterDiff): Block[] {
     const pruned = k.changes.filter((c) => c.action === "deleted");
     if (k.status !== "Ready") {
       blocks.push({
-        text: `**${k.namespace}/${k.name}**: ${kustomizationLine(k, true)}${k.errors.map((e) => `\n- ${e}`).join("")}`,
+        text: `**Kustomization/${k.namespace}/${k.name}**: ${kustomizationLine(k, true)}${k.errors.map((e) => `\n- ${e}`).join("")}`,
       });
     }
     if (created.length + changed.length + pruned.length === 0) continue;
-    blocks.push({ text: `**${k.namespace}/${k.name}**` });
+    blocks.push({ text: `**Kustomization/${k.namespace}/${k.name}**` });
     for (const c of created) {
       const title = `➕ create \`${c.subject}\``;
       blocks.push({

@@ -52,8 +52,10 @@ export function runLine(run: RunResult): string {
   if (run.errors.length > 0) return clip(run.errors[0] ?? "failed", STATUS_DESCRIPTION_LIMIT);
   const bad = (s: string) => s === "Failed" || s === "DependencyNotReady";
   const failed = [
-    ...run.kustomizations.filter((k) => bad(k.status)).map((k) => k.name),
-    ...(run.helmReleases ?? []).filter((h) => bad(h.status)).map((h) => `HelmRelease ${h.name}`),
+    ...run.kustomizations.filter((k) => bad(k.status)).map((k) => `Kustomization/${k.namespace}/${k.name}`),
+    ...(run.helmReleases ?? [])
+      .filter((h) => bad(h.status))
+      .map((h) => `HelmRelease/${h.namespace}/${h.name}`),
   ];
   const n = run.kustomizations.length;
   const releases = run.helmReleases?.length ?? 0;

@@ -1,0 +1,80 @@
+// The check run of a push's cluster from the stream: in progress when the run starts, completed with the
+// ChangeSet report and the dependsOn graph when it ends, or with why it stopped. A run stopped before the push
+// job could create a check run (the cluster is not allowed) gets a completed one of its own.
+import type { RunGraph } from "../../reconcile/events.js";
+import { fullName } from "../client.js";
+import {
+  checkRunName,
+  completeCheckRun,
+  createFailedCheckRun,
+  markCheckRunInProgress,
+} from "../views/check-run.js";
+import { type CheckRunReport, checkRunReport } from "../views/check-run-report.js";
+import { priorities } from "./planned-writes.js";
+import type { ReporterContext, ReporterFactory, StreamEvent } from "./types.js";
+
+export const checkRunReporter: ReporterFactory = ({ target, plan }: ReporterContext) => {
+  if (target.kind !== "push") return undefined;
+  const graphs = new Map<string, RunGraph>();
+  const key = (id: number) => `check run ${fullName(target.repo)}@${target.sha} ${id}`;
+  const complete = (id: number, report: CheckRunReport) =>
+    plan.want({
+      key: key(id),
+      priority: priorities.aggregate,
+      fingerprint: `${report.conclusion} ${report.title} ${report.summary}`,
+      what: `check run ${id}`,
+      send: () => completeCheckRun(target.github, target.repo, id, report),
+    });
+  return {
+    on: ({ cluster, event }: StreamEvent) => {
+      const id = target.checkRuns?.[cluster];
+      switch (event.type) {
+        case "run-started":
+          // A key of its own: the in-progress mark is never dropped, so GitHub sees queued → in progress → completed.
+          if (id !== undefined) {
+            plan.want({
+              key: `${key(id)} in progress`,
+              priority: priorities.aggregate,
+              fingerprint: "in_progress",
+              what: `check run ${id} (in progress)`,
+              send: () => markCheckRunInProgress(target.github, target.repo, id),
+            });
+          }
+          return;
+        case "planned":
+          graphs.set(cluster, event.graph);
+          return;
+        case "run-finished":
+          if (id !== undefined)
+            complete(id, checkRunReport(cluster, target.sha, event.result, graphs.get(cluster)));
+          return;
+        case "run-stopped": {
+          const title = `${cluster}: ${event.message}`.slice(0, 255);
+          const summary =
+            event.detail ??
+            (event.conclusion === "skipped" ? event.message : `Nothing was applied: ${event.message}`);
+          if (id !== undefined) {
+            complete(id, { title, summary, conclusion: event.conclusion });
+          } else if (event.conclusion === "failure") {
+            plan.want({
+              key: `${key(0)} ${target.sha} ${cluster}`,
+              priority: priorities.aggregate,
+              fingerprint: `${title} ${summary}`,
+              what: `check run ${checkRunName(cluster)}`,
+              send: () =>
+                createFailedCheckRun(
+                  target.github,
+                  target.repo,
+                  target.sha,
+                  checkRunName(cluster),
+                  title,
+                  summary,
+                ),
+            });
+          }
+          return;
+        }
+      }
+    },
+  };
+};
