@@ -31,6 +31,7 @@ import { HelmRunner, kubeConfigOf } from "../helm/run-helm-releases.js";
 import { defaultCacheDir } from "../source/cache.js";
 import { clusterSecretReader } from "../source/credentials.js";
 import { SourceResolver } from "../source/resolver.js";
+import { maskRemovedValues } from "../util/diff-mask.js";
 import type { OutboundPolicy } from "../util/outbound/index.js";
 import { scrubCredentials, scrubSecrets } from "../util/secret-scrub.js";
 import { mapLimit, semaphore } from "./concurrency.js";
@@ -528,7 +529,9 @@ async function reconcileNode(
     if (n.kind === "Kustomization") return await reconcileOne(api, n.p, opts);
     const unbounded = unboundedTenantHelmRelease(opts, n.p);
     if (unbounded) return { ...failedHelmRelease(n.p, unbounded), durationMs: Date.now() - started };
-    return await helm.for(n.p.hr).reconcile(n.p);
+    const outcome = await helm.for(n.p.hr).reconcile(n.p);
+    if (opts.untrusted) maskLiveValues(outcome.changes);
+    return outcome;
   } catch (err) {
     const message = `${n.kind}/${n.kind === "Kustomization" ? kustomizationKey(n.p.ks) : `${n.p.hr.namespace}/${n.p.hr.name}`}: ${(err as Error).message}`;
     opts.log?.warn({ err, object: n.key }, "reconcile of one object failed");
@@ -546,6 +549,14 @@ function unboundedTenantHelmRelease(opts: ReconcileOptions, p: PlannedHelmReleas
   if (!policy || (!policy.namespaces && policy.clusterScoped)) return undefined;
   if (impersonatedUser(policy, p.hr.namespace, p.hr.spec.serviceAccountName)) return undefined;
   return `HelmRelease/${p.hr.namespace}/${p.hr.name}: spec.serviceAccountName: a HelmRelease of ${policy.tenant} needs a ServiceAccount (spec.serviceAccountName, or serviceAccountName in the operator's grant): helm applies what the chart renders, and only that account's RBAC can keep it within the tenant's namespaces`;
+}
+
+/**
+ * An untrusted run (a fork's pull request) reads no Secret, so it cannot know which live values came from one (a
+ * trusted run's substituteFrom or Helm valuesFrom); it sees the keys of live-only lines, never their values.
+ */
+function maskLiveValues(entries: { diff?: string }[]): void {
+  for (const entry of entries) if (entry.diff) entry.diff = maskRemovedValues(entry.diff);
 }
 
 function failedHelmRelease(p: PlannedHelmRelease, message: string): HelmReleaseResult {
@@ -647,6 +658,7 @@ async function reconcileOne(
     // Values substituted from Secrets must not surface in diffs or errors, whatever object they landed in.
     for (const entry of changeSet.entries) if (entry.diff) entry.diff = scrubSecrets(entry.diff, secrets);
   }
+  if (opts.untrusted) maskLiveValues(changeSet.entries);
   // API errors may echo what was sent: the values of Secrets this Kustomization renders too (diffs mask
   // those structurally already).
   const errorSecrets = [...secrets, ...secretValuesOf(objects)];
