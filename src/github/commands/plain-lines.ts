@@ -1,6 +1,7 @@
 // The lines of a Markdown comment that GitHub shows as the commenter's own plain text: not inside a code block
-// (``` or ~~~ fences of any length, indented code), an inline code span, an HTML comment or <pre>/<code>-like
-// element, and not quoted (`>`: someone else's words, and the lazy lines that continue a quote's paragraph).
+// (``` or ~~~ fences of any length, indented code), an inline code span, an HTML comment or <pre>/<code>/<samp>/
+// <xmp>/<plaintext>-like element, and not quoted (`>`: someone else's words, and the lazy lines that continue a
+// quote's paragraph).
 //
 // This is not a full CommonMark parser, and it need not be: it only has to never call a line plain when GitHub
 // hides or quotes it. Where nesting makes a fence's extent uncertain (a fence inside a quote or a list item, a
@@ -17,7 +18,9 @@ export interface PlainLine {
 const QUOTE_MARKER = /^ {0,3}>/;
 const LIST_MARKER = /^ {0,3}(?:[-+*]|\d{1,9}[.)])(?:[ \t]|$)/;
 const FENCE_LIKE = /^(`{3,}|~{3,})(.*)$/;
-const HTML_CODE_OPEN = /<(pre|code|script|style|textarea)(?=[\s>/]|$)/i;
+// Elements whose content GitHub shows as code or sample output (or not at all). <plaintext> never closes: the
+// rest of the comment is inside it.
+const HTML_CODE_OPEN = /<(pre|code|samp|xmp|plaintext|script|style|textarea)(?=[\s>/]|$)/i;
 
 interface Fence {
   char: string;
