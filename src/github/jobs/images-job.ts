@@ -10,9 +10,11 @@ import { RegistryClient } from "../../images/registry/client.js";
 import { objectKey } from "../../images/resources.js";
 import { latestImages, scanImages } from "../../images/scan.js";
 import type { ScheduledScan } from "../../images/scheduler.js";
+import { imageScanEvents } from "../../reconcile/image-scan-events.js";
 import { createOutboundPolicy } from "../../util/outbound/index.js";
 import { fullName } from "../client.js";
 import { loadRepoConfig } from "../repo-config-loader.js";
+import { openReportStream } from "../reporters/index.js";
 import { type ImagesJob, type JobDeps, jobRepo } from "./types.js";
 
 export async function runImagesJob(job: ImagesJob, deps: JobDeps): Promise<void> {
@@ -54,9 +56,18 @@ export async function runImagesJob(job: ImagesJob, deps: JobDeps): Promise<void>
             dockerConfig ? credentialsFor(dockerConfig, reference.registry) : undefined,
           logger: log,
         });
-        for (const p of scan.policies.filter((p) => p.error)) {
-          log.warn({ policy: objectKey(p.policy) }, `image policy not resolved: ${p.error}`);
-        }
+        // The scan's result on the event stream (logs now; notifications subscribe to the same stream).
+        const stream = openReportStream(
+          { github, repo, sha: head, log, kind: "push", pendingStatuses: false },
+          { only: ["log"] },
+        );
+        const metadata = {
+          revision: `${job.defaultBranch}@sha1:${head}`,
+          commit: head,
+          repository: fullName(repo),
+        };
+        for (const event of imageScanEvents(scan, metadata)) stream.emit("", event);
+        await stream.close();
         const outcome = await syncImageUpdatePullRequest({
           // A fresh installation client per scan: tokens expire, scans run for days.
           octokit: await deps.github(job.installationId),
