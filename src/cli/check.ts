@@ -108,11 +108,15 @@ export async function checkCommand(args: string[], io: CliIO): Promise<number> {
     const targets = values.config
       ? operatorTargets(values.config, values.repository, tree)
       : [
-          kubeConfigTarget(values.context ?? "current context", () => {
-            const kc = loadKubeConfig({ kubeconfig: values.kubeconfig, context: values.context });
-            return kc;
-          }),
-        ].map((t) => ({ ...t, ...(tree ? { tree } : {}) }));
+          kubeConfigTarget(values.context ?? "current context", () =>
+            loadKubeConfig({ kubeconfig: values.kubeconfig, context: values.context }),
+          ),
+        ].map((t) => ({
+          ...t,
+          // Named after the context the kubeconfig selected.
+          ...("kubeConfig" in t ? { name: t.kubeConfig.currentContext || t.name } : {}),
+          ...(tree ? { tree } : {}),
+        }));
 
     const tools = await checkTools();
     const checks: (

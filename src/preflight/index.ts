@@ -3,7 +3,13 @@
 export { type AccessResult, reviewPermission, reviewRequirements } from "./access.js";
 export { type ClusterCheck, type ClusterCheckTarget, checkCluster } from "./check-cluster.js";
 export { explainForbidden, explainForbiddenMessage, refusedPermission } from "./forbidden.js";
-export { describePermission, type Permission, type Requirement, rbacRuleFor } from "./permission.js";
+export {
+  describePermission,
+  type Permission,
+  policyRuleFor,
+  type Requirement,
+  rbacRuleFor,
+} from "./permission.js";
 export { missingPermissions, renderClusterCheck, renderTools } from "./render.js";
 export { type KindInfo, type TreeRequirements, treeRequirements } from "./requirements.js";
 export { checkTools, parseToolVersion, type ToolCheck } from "./tools.js";

@@ -35,13 +35,30 @@ export function describePermission(p: Permission): string {
   return `${p.verb} ${what}${group} ${where}${who}`;
 }
 
+/** The RBAC PolicyRule that allows exactly `p` (put it in a Role where `p` has a namespace). */
+export function policyRuleFor(p: Permission): {
+  apiGroups: string[];
+  resources: string[];
+  resourceNames?: string[];
+  verbs: string[];
+} {
+  return {
+    apiGroups: [p.group],
+    resources: [p.resource],
+    // RBAC cannot restrict create by name: the name is not known when the request is authorized.
+    ...(p.name && p.verb !== "create" ? { resourceNames: [p.name] } : {}),
+    verbs: [p.verb],
+  };
+}
+
 /** The RBAC rule that allows `p`, and where it has to be bound, as one line of text. */
 export function rbacRuleFor(p: Permission, subject?: string): string {
+  const r = policyRuleFor(p);
   const rule = [
-    `apiGroups: [${JSON.stringify(p.group)}]`,
-    `resources: [${JSON.stringify(p.resource)}]`,
-    ...(p.name ? [`resourceNames: [${JSON.stringify(p.name)}]`] : []),
-    `verbs: [${JSON.stringify(p.verb)}]`,
+    `apiGroups: ${JSON.stringify(r.apiGroups)}`,
+    `resources: ${JSON.stringify(r.resources)}`,
+    ...(r.resourceNames ? [`resourceNames: ${JSON.stringify(r.resourceNames)}`] : []),
+    `verbs: ${JSON.stringify(r.verbs)}`,
   ].join(", ");
   const who = subjectOfUser(subject ?? p.as);
   const binding = p.namespace

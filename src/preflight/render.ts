@@ -21,12 +21,21 @@ export function renderClusterCheck(c: ClusterCheck): string {
   if (c.error) lines.push(`✗ permissions could not be checked: ${c.error}`);
   const allowed = c.permissions.filter((p) => p.allowed).length;
   if (c.permissions.length > 0) lines.push(`✓ ${allowed} of ${c.permissions.length} permissions allowed`);
+  // A review that could not even be asked (the bot may not impersonate the account) is one finding per
+  // account and cause, not one per permission.
+  const unasked = new Map<string, number>();
   for (const p of c.permissions) {
     if (p.allowed) continue;
     const r = p.requirement;
+    if (p.error) {
+      const key = `${r.as ? `permissions of ${r.as}` : "permissions"} not checked — ${p.error}`;
+      unasked.set(key, (unasked.get(key) ?? 0) + 1);
+      continue;
+    }
     lines.push(`✗ ${describePermission(r)} — ${r.reasons.join("; ")}`);
-    lines.push(`    ${p.error ? `cannot ask: ${p.error}` : `allow with: ${rbacRuleFor(r)}`}`);
+    lines.push(`    allow with: ${rbacRuleFor(r)}`);
   }
+  for (const [what, count] of unasked) lines.push(`✗ ${count} ${what}`);
   for (const note of c.notes) lines.push(`  note: ${note}`);
   return `${lines.join("\n")}\n`;
 }

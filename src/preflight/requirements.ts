@@ -96,7 +96,11 @@ function kustomizationRequirements(
   }
   // The inventory is the bot's own record, written with its own identity in the Kustomization's namespace.
   const inventory = `${subject} keeps its inventory in ConfigMap ${p.ks.namespace}/${INVENTORY_PREFIX}${p.ks.name}`;
-  set.add({ verb: "get", group: "", resource: "namespaces", name: p.ks.namespace }, inventory);
+  // A Namespace's own object is authorized within it, so a RoleBinding there allows this: ask in that namespace.
+  set.add(
+    { verb: "get", group: "", resource: "namespaces", namespace: p.ks.namespace, name: p.ks.namespace },
+    inventory,
+  );
   for (const verb of ["get", "patch"]) {
     set.add(
       {

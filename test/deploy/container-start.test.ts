@@ -143,7 +143,7 @@ describe("the container's process", () => {
     try {
       expect(await server.exited).not.toBe(0);
       expect(server.output()).toMatch(/WEBHOOK_SECRET is required when NODE_ENV=production/);
-      expect(server.output()).not.toContain(secret.WEBHOOK_SECRET);
+      expect(server.output()).not.toContain(secretTemplate().WEBHOOK_SECRET);
     } finally {
       server.dispose();
     }

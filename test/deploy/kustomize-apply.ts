@@ -38,8 +38,8 @@ export function buildIsolated(
       join(dir, "kustomization.yaml"),
       `apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
-namespace: ${opts.namespace}
-nameSuffix: -${opts.suffix}
+namespace: "${opts.namespace}"
+nameSuffix: "-${opts.suffix}"
 resources:
   - ${relative(dir, join(deployDir, path))}
 ${opts.components ? `components:\n${opts.components.map((c) => `  - ${relative(dir, join(deployDir, c))}\n`).join("")}` : ""}`,
