@@ -1,13 +1,18 @@
 // What a kustomize build may reach, checked before kustomize runs: every kustomization file reachable from the
 // build root is read, and each path it names is either local and inside the tree, or refused. kustomize itself
 // fetches URLs and clones git repositories named in resources, generators, patches, …, and loads directories
-// (bases, components) from anywhere on disk; a repository must not make the bot do either. Helm chart inflation
-// is refused entirely: it runs helm and fetches charts outside every other bound.
+// (bases, components) from anywhere on disk; a repository must not make the bot do either. Plugin
+// configurations (generators, transformers, validators: files or inline) are read too (kustomize-plugins.ts):
+// their file fields follow the same rules. Helm chart inflation is refused entirely: it runs helm and fetches
+// charts outside every other bound. Every YAML file kustomize will parse that this check reaches (resources,
+// patches, plugin configurations) is parsed here first with an alias bound, so a "billion laughs" file is
+// refused with its name instead of growing kustomize to gigabytes.
 import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
-import { parse as parseYaml } from "yaml";
-import { ManifestError } from "../flux/errors.js";
+import { parseAllDocuments, parse as parseYaml } from "yaml";
+import { ManifestError, type ManifestLocation } from "../flux/errors.js";
 import { quoted } from "../flux/names.js";
+import { isInlineYaml, PluginConfigProblem, readPluginConfig } from "./kustomize-plugins.js";
 
 export const kustomizationFileNames = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
@@ -40,27 +45,16 @@ export function isRemoteReference(value: string): boolean {
 }
 
 /** Fields whose entries are paths (files or directories) relative to the kustomization's directory. */
-const pathListFields = [
-  "resources",
-  "bases",
-  "components",
-  "crds",
-  "configurations",
-  "generators",
-  "transformers",
-  "validators",
-] as const;
+const pathListFields = ["resources", "bases", "components", "crds", "configurations"] as const;
 /** Fields whose entries are kustomizations of their own when they are directories. */
-const directoryFields = new Set<string>([
-  "resources",
-  "bases",
-  "components",
-  "generators",
-  "transformers",
-  "validators",
-]);
+const directoryFields = new Set<string>(["resources", "bases", "components"]);
+/** Fields whose entries are plugin configurations: files, or YAML written inline. */
+const pluginFields = ["generators", "transformers", "validators"] as const;
 /** Fields that inflate Helm charts (kustomize runs helm for them). */
 const helmFields = ["helmCharts", "helmGlobals", "helmChartInflationGenerator"] as const;
+
+/** The most alias expansions a YAML file kustomize reads may have (the `yaml` package's own measure). */
+export const maxYamlAliasCount = 100;
 
 interface Reference {
   field: string;
@@ -69,47 +63,70 @@ interface Reference {
   followsDirectory: boolean;
   /** A file here is a generator/transformer configuration to look into. */
   pluginConfig: boolean;
+  /** kustomize parses the file as YAML: it gets the size and alias bounds. */
+  yaml: boolean;
+}
+
+interface KustomizationContent {
+  references: Reference[];
+  /** YAML written inline that kustomize parses: plugin configurations and patches. */
+  inline: { field: string; text: string; plugin: boolean }[];
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** Every path-like reference a kustomization file makes, with the field it is in. */
-function referencesOf(doc: Record<string, unknown>): Reference[] {
+/** Every path-like reference a kustomization file makes, with the field it is in, and its inline YAML. */
+function contentOf(doc: Record<string, unknown>): KustomizationContent {
   const out: Reference[] = [];
-  const add = (field: string, value: unknown, followsDirectory = false, pluginConfig = false) => {
-    if (typeof value === "string") out.push({ field, value, followsDirectory, pluginConfig });
+  const inline: KustomizationContent["inline"] = [];
+  const add = (field: string, value: unknown, flags: Partial<Omit<Reference, "field" | "value">> = {}) => {
+    if (typeof value === "string") {
+      out.push({ field, value, followsDirectory: false, pluginConfig: false, yaml: false, ...flags });
+    }
   };
   for (const field of pathListFields) {
     const list = doc[field];
     if (!Array.isArray(list)) continue;
-    const plugin = field === "generators" || field === "transformers" || field === "validators";
     list.forEach((entry, i) => {
-      // generators/transformers may be inline configuration objects instead of paths
-      if (isRecord(entry)) return;
-      // an inline YAML document (several lines) is not a path
-      if (typeof entry === "string" && plugin && entry.includes("\n")) return;
-      add(`${field}[${i}]`, entry, directoryFields.has(field), plugin);
+      add(`${field}[${i}]`, entry, { followsDirectory: directoryFields.has(field), yaml: true });
     });
   }
-  const objectList = (field: string, key: string) => {
+  for (const field of pluginFields) {
+    const list = doc[field];
+    if (!Array.isArray(list)) continue;
+    list.forEach((entry, i) => {
+      if (typeof entry !== "string") return; // kustomize accepts only strings here, and fails on others
+      // kustomize reads an entry as inline objects first (several lines, a flow mapping on one line), else a path
+      if (isInlineYaml(entry)) inline.push({ field: `${field}[${i}]`, text: entry, plugin: true });
+      else add(`${field}[${i}]`, entry, { pluginConfig: true });
+    });
+  }
+  const objectList = (field: string, key: string, inlineKey?: string) => {
     const list = doc[field];
     if (!Array.isArray(list)) return;
     list.forEach((entry, i) => {
-      if (isRecord(entry)) add(`${field}[${i}].${key}`, entry[key]);
+      if (!isRecord(entry)) return;
+      add(`${field}[${i}].${key}`, entry[key], { yaml: true });
+      if (inlineKey && typeof entry[inlineKey] === "string") {
+        inline.push({ field: `${field}[${i}].${inlineKey}`, text: entry[inlineKey], plugin: false });
+      }
     });
   };
-  objectList("patches", "path");
-  objectList("patchesJson6902", "path");
+  objectList("patches", "path", "patch");
+  objectList("patchesJson6902", "path", "patch");
   objectList("replacements", "path");
   const strategic = doc.patchesStrategicMerge;
   if (Array.isArray(strategic)) {
     strategic.forEach((entry, i) => {
-      if (typeof entry === "string" && !entry.includes("\n")) add(`patchesStrategicMerge[${i}]`, entry);
+      if (typeof entry !== "string") return;
+      if (isInlineYaml(entry))
+        inline.push({ field: `patchesStrategicMerge[${i}]`, text: entry, plugin: false });
+      else add(`patchesStrategicMerge[${i}]`, entry, { yaml: true });
     });
   }
-  if (isRecord(doc.openapi)) add("openapi.path", doc.openapi.path);
+  if (isRecord(doc.openapi)) add("openapi.path", doc.openapi.path, { yaml: true });
   for (const generator of ["configMapGenerator", "secretGenerator"]) {
     const list = doc[generator];
     if (!Array.isArray(list)) continue;
@@ -128,7 +145,7 @@ function referencesOf(doc: Record<string, unknown>): Reference[] {
       add(`${generator}[${i}].env`, entry.env);
     });
   }
-  return out;
+  return { references: out, inline };
 }
 
 function inside(root: string, target: string): boolean {
@@ -144,40 +161,112 @@ function kustomizationFileIn(dir: string): string | undefined {
   return undefined;
 }
 
-function readYaml(file: string, shown: string, opts: ReferenceCheckOptions): unknown {
+function assertSize(file: string, shown: string, opts: ReferenceCheckOptions): void {
   const size = statSync(file).size;
   if (size > opts.maxFileBytes) {
     throw new ManifestError({ file: shown }, `is ${size} bytes, over the ${opts.maxFileBytes}-byte limit`);
   }
+}
+
+function readYaml(file: string, shown: string, opts: ReferenceCheckOptions): unknown {
+  assertSize(file, shown, opts);
   try {
-    return parseYaml(readFileSync(file, "utf8"), { maxAliasCount: 100 });
+    return parseYaml(readFileSync(file, "utf8"), { maxAliasCount: maxYamlAliasCount });
   } catch (err) {
     throw new ManifestError({ file: shown }, `invalid YAML: ${(err as Error).message.split("\n")[0]}`);
   }
 }
 
+/** Every document of a YAML text, alias-bounded; throws a ManifestError at `where` when it cannot be read. */
+function parseDocuments(text: string, where: ManifestLocation): unknown[] {
+  const docs = parseAllDocuments(text);
+  const out: unknown[] = [];
+  for (const doc of Array.isArray(docs) ? docs : []) {
+    const [error] = doc.errors;
+    if (error) throw new ManifestError(where, `invalid YAML: ${error.message.split("\n")[0]}`);
+    try {
+      out.push(doc.toJS({ maxAliasCount: maxYamlAliasCount }));
+    } catch (err) {
+      throw new ManifestError(
+        where,
+        `YAML aliases expand too far (${(err as Error).message.split("\n")[0]}); refused before kustomize runs`,
+        { cause: err },
+      );
+    }
+  }
+  return out;
+}
+
+/**
+ * The alias bound on YAML that kustomize will parse. A text without `*` has no alias and is not parsed here
+ * (resources are parsed once, by kustomize, which reports their syntax errors in its own words).
+ */
+export function assertBoundedYaml(text: string, where: ManifestLocation): void {
+  if (text.includes("*")) parseDocuments(text, where);
+}
+
 /**
  * Checks the kustomization in each of `dirs` and everything it reaches, throwing a ManifestError that names the
- * file and field of the first reference that is remote (unless allowed), leaves the root, or inflates a chart.
+ * file and field of the first reference that is remote (unless allowed), leaves the root, inflates a chart, is
+ * a plugin other than kustomize's built-in ones, or is YAML whose aliases expand too far.
  */
 export function assertBuildReferences(dirs: string[], opts: ReferenceCheckOptions): void {
   const realRoot = realpathSync(opts.root);
   const shown = (abs: string) => relative(realRoot, abs).split(sep).join("/") || ".";
   const visited = new Set<string>();
 
-  const checkPluginConfig = (file: string, field: string) => {
-    let docs: unknown;
-    try {
-      docs = readYaml(file, shown(file), opts);
-    } catch {
-      return; // kustomize reports unreadable files itself
+  /**
+   * A local or remote path named by `where`, relative to the kustomization in `dir`: refused when remote (unless
+   * allowed) or out of the tree; returns the real target when it exists.
+   */
+  const checkPath = (dir: string, value: string, where: ManifestLocation): string | undefined => {
+    if (isRemoteReference(value) && !isLocalFile(dir, value)) {
+      if (opts.allowRemoteResources) return undefined;
+      throw new ManifestError(where, `${quoted(value)} is a remote reference; ${SWITCH}`);
     }
-    const kinds = (Array.isArray(docs) ? docs : [docs]).filter(isRecord).map((d) => d.kind);
-    if (kinds.includes("HelmChartInflationGenerator")) {
-      throw new ManifestError(
-        { file: shown(file), field: "kind" },
-        `HelmChartInflationGenerator (from ${field}) is not supported; use a HelmRelease`,
-      );
+    const why = localReferenceProblem(realRoot, dir, value);
+    if (why) throw new ManifestError(where, `${quoted(value)} ${why}`);
+    return realOrUndefined(resolve(dir, value)); // missing: kustomize says so in its own words
+  };
+
+  const checkYamlFile = (target: string) => {
+    assertSize(target, shown(target), opts);
+    assertBoundedYaml(readFileSync(target, "utf8"), { file: shown(target) });
+  };
+
+  /**
+   * The plugin configurations in `docs` (from a file, or inline at `where`), named by the kustomization in `dir`
+   * under `from`. Their paths are relative to that kustomization, as kustomize's loader reads them.
+   */
+  const checkPluginDocs = (docs: unknown[], dir: string, where: ManifestLocation, from: string) => {
+    const prefix = where.field ? `${where.field}.` : "";
+    const at = (field: string, object?: string): ManifestLocation => ({
+      file: where.file,
+      ...(object ? { object } : {}),
+      field: `${prefix}${field}`,
+    });
+    for (const doc of docs) {
+      if (doc === null || doc === undefined) continue;
+      let config: ReturnType<typeof readPluginConfig>;
+      try {
+        config = readPluginConfig(doc, from);
+      } catch (err) {
+        if (!(err instanceof PluginConfigProblem)) throw err;
+        throw new ManifestError(at(err.field, err.object), err.reason, { cause: err });
+      }
+      for (const path of config.paths) {
+        const target = checkPath(dir, path.value, at(path.field, config.object));
+        if (target && path.yaml && statSync(target).isFile()) checkYamlFile(target);
+      }
+      for (const text of config.inlineYaml) assertBoundedYaml(text.text, at(text.field, config.object));
+      if (opts.allowRemoteResources) continue;
+      const [url] = config.urls;
+      if (url) {
+        throw new ManifestError(
+          at(url.field, config.object),
+          `${quoted(url.value)} looks like a URL, which kustomize would fetch; ${SWITCH}`,
+        );
+      }
     }
   };
 
@@ -198,18 +287,30 @@ export function assertBuildReferences(dirs: string[], opts: ReferenceCheckOption
         );
       }
     }
-    for (const ref of referencesOf(doc)) {
-      if (isRemoteReference(ref.value) && !isLocalFile(dir, ref.value)) {
-        if (opts.allowRemoteResources) continue;
-        throw new ManifestError(where(ref.field), `${quoted(ref.value)} is a remote reference; ${SWITCH}`);
-      }
-      const why = localReferenceProblem(realRoot, dir, ref.value);
-      if (why) throw new ManifestError(where(ref.field), `${quoted(ref.value)} ${why}`);
-      const target = realOrUndefined(resolve(dir, ref.value));
-      if (!target) continue; // missing: kustomize says so in its own words
+    const { references, inline } = contentOf(doc);
+    for (const text of inline) {
+      const docs = parseDocuments(text.text, where(text.field));
+      if (text.plugin) checkPluginDocs(docs, dir, where(text.field), text.field);
+    }
+    for (const ref of references) {
+      const target = checkPath(dir, ref.value, where(ref.field));
+      if (!target) continue;
       const isDirectory = statSync(target).isDirectory();
+      if (isDirectory && ref.pluginConfig) {
+        // A kustomization whose output is plugin configurations: what it renders (patched, replaced,
+        // prefixed) cannot be read before kustomize runs.
+        throw new ManifestError(
+          where(ref.field),
+          `${quoted(ref.value)} is a directory; list the plugin configuration files themselves`,
+        );
+      }
       if (isDirectory && ref.followsDirectory) visit(target);
-      else if (!isDirectory && ref.pluginConfig) checkPluginConfig(target, ref.field);
+      else if (isDirectory) continue;
+      else if (ref.pluginConfig) {
+        assertSize(target, shown(target), opts);
+        const docs = parseDocuments(readFileSync(target, "utf8"), { file: shown(target) });
+        checkPluginDocs(docs, dir, { file: shown(target) }, ref.field);
+      } else if (ref.yaml) checkYamlFile(target);
     }
   };
   for (const dir of dirs) {

@@ -33,6 +33,7 @@ import {
   writeBuildCache,
 } from "./build-cache.js";
 import {
+  assertBoundedYaml,
   assertBuildReferences,
   kustomizationFileNames as kustomizationFiles,
 } from "./kustomize-references.js";
@@ -49,10 +50,17 @@ export interface KustomizeOptions {
   maxOutputBytes: number;
   /** Remote bases and resources (http(s), git); operator `security.remoteKustomizeResources`, never for forks. */
   allowRemoteResources: boolean;
+  /** kustomize using more memory than this (resident, with its children) is stopped. */
+  maxMemoryBytes: number;
 }
 
 export function defaultKustomizeOptions(): KustomizeOptions {
-  return { timeoutMs: 2 * 60_000, maxOutputBytes: 256 * 1024 * 1024, allowRemoteResources: false };
+  return {
+    timeoutMs: 2 * 60_000,
+    maxOutputBytes: 256 * 1024 * 1024,
+    allowRemoteResources: false,
+    maxMemoryBytes: 2 * 1024 ** 3,
+  };
 }
 
 export interface WorkTree {
@@ -197,6 +205,7 @@ async function kustomizeBuild(dir: string, opts: KustomizeOptions, label: string
       args: ["build", dir],
       timeoutMs: opts.timeoutMs,
       maxOutputBytes: opts.maxOutputBytes,
+      maxMemoryBytes: opts.maxMemoryBytes,
       label,
     });
     return stdout;
@@ -265,6 +274,11 @@ export async function buildKustomization(
     if (!(err instanceof ManifestError)) throw err;
     throw new ManifestError({ file: ks.file, object }, err.message, { cause: err });
   }
+  // Inline patches go to kustomize as YAML text: the same alias bound as the tree's files.
+  (spec.patches ?? []).forEach((p, i) => {
+    if (typeof p.patch === "string")
+      assertBoundedYaml(p.patch, { ...where, field: `spec.patches[${i}].patch` });
+  });
 
   // A private directory of its own, outside the work tree (an overlay inside a tree whose root is spec.path
   // "./" is a cycle); no repository string is part of its path, and only this function removes it.
@@ -303,7 +317,8 @@ function buildFailure(err: unknown, path: string): string {
   if (err instanceof ToolError && err.reason === "timeout") {
     return `${message} (the build time limit, operator setting security.maxBuildTime)`;
   }
-  if (err instanceof ToolError && err.reason === "output-limit") return message;
+  if (err instanceof ToolError && (err.reason === "output-limit" || err.reason === "memory-limit"))
+    return message;
   return `kustomize build ${path} failed: ${message}`;
 }
 

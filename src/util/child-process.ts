@@ -2,9 +2,10 @@
 // these programs, so each run is bounded and sees as little of the host as possible:
 // - a minimal environment: PATH, a private HOME and TMPDIR, LANG — never the app's key, webhook secret,
 //   tokens, cloud credentials, ssh-agent socket or git credential helpers of the host (docs/security.md);
-// - a wall-clock timeout (SIGKILL, the whole process group) and a cap on what it may print.
+// - a wall-clock timeout (SIGKILL, the whole process group), a cap on what it may print, and a memory bound
+//   (resident memory of the program and its children, read from /proc every 200 ms on Linux).
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -19,6 +20,11 @@ export interface ToolRun {
   timeoutMs: number;
   /** stdout beyond this many bytes kills the program (stderr keeps only its last 64 KiB). */
   maxOutputBytes: number;
+  /**
+   * Resident memory (the program and its children) beyond this kills the whole group; default
+   * DEFAULT_MAX_MEMORY_BYTES. Measured from /proc on Linux (elsewhere only the timeout bounds it).
+   */
+  maxMemoryBytes?: number;
   /** Variables the program needs, added to the minimal environment (e.g. HELM_CACHE_HOME, GIT_SSH_COMMAND). */
   env?: Record<string, string | undefined>;
   /** An existing directory to use as HOME; default: a fresh private one, removed when the program ends. */
@@ -34,7 +40,7 @@ export interface ToolResult {
   stderr: string;
 }
 
-export type ToolFailure = "not-found" | "timeout" | "output-limit" | "exit";
+export type ToolFailure = "not-found" | "timeout" | "output-limit" | "memory-limit" | "exit";
 
 export class ToolError extends Error {
   constructor(
@@ -51,6 +57,56 @@ export class ToolError extends Error {
 }
 
 const STDERR_KEEP_BYTES = 64 * 1024;
+
+/** The memory bound of every run unless it asks for another: 2 GiB (kustomize and helm of large trees fit). */
+export const DEFAULT_MAX_MEMORY_BYTES = 2 * 1024 ** 3;
+const MEMORY_POLL_MS = 200;
+/** Descendants followed when measuring memory; a fork bomb is the timeout's business. */
+const MAX_MEASURED_PROCESSES = 256;
+
+function vmRssBytes(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
+    return kb ? Number(kb) * 1024 : 0;
+  } catch {
+    return 0; // gone already, or no /proc
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const text = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8");
+      for (const child of text.split(" ")) if (/^\d+$/.test(child)) out.push(Number(child));
+    }
+  } catch {
+    // gone, or a kernel without /proc/<pid>/task/<tid>/children: the leader alone is measured
+  }
+  return out;
+}
+
+/** Resident memory of `pid` and its descendants, in bytes (0 where /proc is not there). */
+export function residentMemoryBytes(pid: number): number {
+  let total = 0;
+  const seen = new Set<number>();
+  const queue = [pid];
+  while (queue.length > 0 && seen.size < MAX_MEASURED_PROCESSES) {
+    const next = queue.shift() as number;
+    if (seen.has(next)) continue;
+    seen.add(next);
+    total += vmRssBytes(next);
+    queue.push(...childrenOf(next));
+  }
+  return total;
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes >= 1024 ** 3 && bytes % 1024 ** 3 === 0) return `${bytes / 1024 ** 3} GiB`;
+  if (bytes >= 1024 ** 2) return `${Math.round(bytes / 1024 ** 2)} MiB`;
+  return `${bytes} bytes`;
+}
 
 /** Variables of the host that a child may see. Anything else — tokens, keys, proxies with credentials — stays. */
 const INHERITED = ["PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR"];
@@ -98,6 +154,7 @@ export function runTool(run: ToolRun): Promise<ToolResult> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clearInterval(memoryWatch);
       cleanup();
       if (err) reject(err);
       else resolve(result as ToolResult);
@@ -124,6 +181,17 @@ export function runTool(run: ToolRun): Promise<ToolResult> {
       failure = { reason: "timeout", message: `${label} did not finish within ${formatMs(run.timeoutMs)}` };
       kill();
     }, run.timeoutMs);
+    const maxMemory = run.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES;
+    const memoryWatch = setInterval(() => {
+      if (failure || child.pid === undefined) return;
+      if (residentMemoryBytes(child.pid) > maxMemory) {
+        failure = {
+          reason: "memory-limit",
+          message: `${label} used more than ${formatBytes(maxMemory)} of memory; stopped`,
+        };
+        kill();
+      }
+    }, MEMORY_POLL_MS);
     child.stdout.on("data", (chunk: Buffer) => {
       stdoutBytes += chunk.length;
       if (stdoutBytes > run.maxOutputBytes) {

@@ -33,6 +33,14 @@ describe("isRemoteReference", () => {
   );
 });
 
+const bomb = (levels: number) => {
+  const lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+  for (let i = 1; i <= levels; i++) {
+    lines.push(`a${i}: &a${i} [${Array.from({ length: 10 }, () => `*a${i - 1}`).join(",")}]`);
+  }
+  return lines.join("\n");
+};
+
 const kustomization = (body: string) =>
   `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n${body}`;
 const SWITCH =
@@ -174,6 +182,220 @@ describe("assertBuildReferences", () => {
       "apps/chart.yaml: kind: HelmChartInflationGenerator (from generators[0]) is not supported; use a HelmRelease",
     ],
     [
+      "a ConfigMapGenerator configuration that fetches a URL (files, key= form)",
+      {
+        "apps/kustomization.yaml": kustomization("generators: [gen.yaml]\n"),
+        "apps/gen.yaml":
+          "apiVersion: builtin\nkind: ConfigMapGenerator\nmetadata: {name: stolen}\nfiles: [creds=http://169.254.169.254/latest]\n",
+      },
+      `apps/gen.yaml: ConfigMapGenerator/stolen: files[0]: "http://169.254.169.254/latest" is a remote reference; ${SWITCH}`,
+    ],
+    [
+      "a SecretGenerator configuration with a remote env file",
+      {
+        "apps/kustomization.yaml": kustomization("generators: [gen.yaml]\n"),
+        "apps/gen.yaml":
+          "apiVersion: builtin\nkind: SecretGenerator\nmetadata: {name: s}\nenvs: [https://example.com/x.env]\n",
+      },
+      `apps/gen.yaml: SecretGenerator/s: envs[0]: "https://example.com/x.env" is a remote reference; ${SWITCH}`,
+    ],
+    [
+      "a SecretGenerator configuration with a remote env (singular)",
+      {
+        "apps/kustomization.yaml": kustomization("generators: [gen.yaml]\n"),
+        "apps/gen.yaml":
+          "apiVersion: builtin\nkind: SecretGenerator\nmetadata: {name: s}\nenv: https://example.com/x.env\n",
+      },
+      `apps/gen.yaml: SecretGenerator/s: env: "https://example.com/x.env" is a remote reference; ${SWITCH}`,
+    ],
+    [
+      "the second document of a configuration file",
+      {
+        "apps/kustomization.yaml": kustomization("transformers: [t.yaml]\n"),
+        "apps/t.yaml":
+          "apiVersion: builtin\nkind: LabelTransformer\nmetadata: {name: l}\nlabels: {a: b}\nfieldSpecs: []\n---\napiVersion: builtin\nkind: PatchTransformer\nmetadata: {name: p}\npath: https://example.com/p.yaml\n",
+      },
+      `apps/t.yaml: PatchTransformer/p: path: "https://example.com/p.yaml" is a remote reference; ${SWITCH}`,
+    ],
+    [
+      "a PatchStrategicMergeTransformer path",
+      {
+        "apps/kustomization.yaml": kustomization("transformers: [t.yaml]\n"),
+        "apps/t.yaml":
+          "apiVersion: builtin\nkind: PatchStrategicMergeTransformer\nmetadata: {name: p}\npaths: [ok.yaml, http://127.0.0.1:1/p.yaml]\n",
+      },
+      `apps/t.yaml: PatchStrategicMergeTransformer/p: paths[1]: "http://127.0.0.1:1/p.yaml" is a remote reference; ${SWITCH}`,
+    ],
+    [
+      "a PatchJson6902Transformer path out of the tree",
+      {
+        "apps/kustomization.yaml": kustomization("transformers: [t.yaml]\n"),
+        "apps/t.yaml":
+          "apiVersion: builtin\nkind: PatchJson6902Transformer\nmetadata: {name: p}\npath: ../../../../../etc/passwd\n",
+      },
+      `apps/t.yaml: PatchJson6902Transformer/p: path: "../../../../../etc/passwd" leads outside the tree`,
+    ],
+    [
+      "a ReplacementTransformer path",
+      {
+        "apps/kustomization.yaml": kustomization("transformers: [t.yaml]\n"),
+        "apps/t.yaml":
+          "apiVersion: builtin\nkind: ReplacementTransformer\nmetadata: {name: r}\nreplacements:\n- path: https://example.com/r.yaml\n",
+      },
+      `apps/t.yaml: ReplacementTransformer/r: replacements[0].path: "https://example.com/r.yaml" is a remote reference; ${SWITCH}`,
+    ],
+    [
+      "an inline multi-line generator",
+      {
+        "apps/kustomization.yaml": kustomization(
+          "generators:\n- |\n  apiVersion: builtin\n  kind: ConfigMapGenerator\n  metadata:\n    name: stolen\n  files:\n  - creds=http://127.0.0.1:1/x\n",
+        ),
+      },
+      `apps/kustomization.yaml: ConfigMapGenerator/stolen: generators[0].files[0]: "http://127.0.0.1:1/x" is a remote reference; ${SWITCH}`,
+    ],
+    [
+      "an inline generator as a flow mapping on one line",
+      {
+        "apps/kustomization.yaml": kustomization(
+          'generators:\n- "{apiVersion: builtin, kind: SecretGenerator, metadata: {name: s}, envs: [https://example.com/e]}"\n',
+        ),
+      },
+      `apps/kustomization.yaml: SecretGenerator/s: generators[0].envs[0]: "https://example.com/e" is a remote reference; ${SWITCH}`,
+    ],
+    [
+      "an inline validator with a local path out of the tree",
+      {
+        "apps/kustomization.yaml": kustomization(
+          "validators:\n- |\n  apiVersion: builtin\n  kind: PatchTransformer\n  metadata: {name: p}\n  path: /etc/passwd\n",
+        ),
+      },
+      `apps/kustomization.yaml: PatchTransformer/p: validators[0].path: "/etc/passwd" is an absolute path; references must be relative and inside the tree`,
+    ],
+    [
+      "a URL in a field the bot does not know as a path (backstop)",
+      {
+        "apps/kustomization.yaml": kustomization("transformers: [t.yaml]\n"),
+        "apps/t.yaml":
+          "apiVersion: builtin\nkind: ImageTagTransformer\nmetadata: {name: i}\nimageTag: {name: x, newName: 'https://example.com/i'}\n",
+      },
+      `apps/t.yaml: ImageTagTransformer/i: imageTag.newName: "https://example.com/i" looks like a URL, which kustomize would fetch; ${SWITCH}`,
+    ],
+    [
+      "a git shorthand in an unknown field (backstop)",
+      {
+        "apps/kustomization.yaml": kustomization("transformers: [t.yaml]\n"),
+        "apps/t.yaml":
+          "apiVersion: builtin\nkind: PatchTransformer\nmetadata: {name: p}\nextra: [git@github.com:org/repo.git]\n",
+      },
+      `apps/t.yaml: PatchTransformer/p: extra[0]: "git@github.com:org/repo.git" looks like a URL`,
+    ],
+    [
+      "an exec or KRM function plugin",
+      {
+        "apps/kustomization.yaml": kustomization("transformers: [fn.yaml]\n"),
+        "apps/fn.yaml":
+          "apiVersion: example.com/v1\nkind: Touch\nmetadata:\n  name: t\n  annotations:\n    config.kubernetes.io/function: |\n      exec: {path: /bin/sh}\n",
+      },
+      `apps/fn.yaml: Touch/t: apiVersion: "example.com/v1" (from transformers[0]): only kustomize's built-in plugins (apiVersion: builtin) are supported; exec and KRM function plugins are off`,
+    ],
+    [
+      "a List of plugin configurations (kustomize expands it)",
+      {
+        "apps/kustomization.yaml": kustomization("generators: [list.yaml]\n"),
+        "apps/list.yaml":
+          "apiVersion: v1\nkind: List\nitems:\n- apiVersion: builtin\n  kind: ConfigMapGenerator\n",
+      },
+      `apps/list.yaml: List/?: apiVersion: "v1" (from generators[0]): only kustomize's built-in plugins`,
+    ],
+    [
+      "an unknown built-in kind",
+      {
+        "apps/kustomization.yaml": kustomization("generators: [g.yaml]\n"),
+        "apps/g.yaml": "apiVersion: builtin\nkind: FetchEverythingGenerator\nmetadata: {name: f}\n",
+      },
+      `apps/g.yaml: FetchEverythingGenerator/f: kind: "FetchEverythingGenerator" (from generators[0]) is not one of kustomize's built-in plugins`,
+    ],
+    [
+      "a directory of plugin configurations",
+      {
+        "apps/kustomization.yaml": kustomization("generators: [gens]\n"),
+        "apps/gens/kustomization.yaml": kustomization("resources: [g.yaml]\n"),
+        "apps/gens/g.yaml":
+          "apiVersion: builtin\nkind: ConfigMapGenerator\nmetadata: {name: g}\nliterals: [a=b]\n",
+      },
+      `apps/kustomization.yaml: generators[0]: "gens" is a directory; list the plugin configuration files themselves`,
+    ],
+    [
+      "an inline HelmChartInflationGenerator",
+      {
+        "apps/kustomization.yaml": kustomization(
+          "generators:\n- |\n  apiVersion: builtin\n  kind: HelmChartInflationGenerator\n  metadata: {name: x}\n",
+        ),
+      },
+      "apps/kustomization.yaml: generators[0].kind: HelmChartInflationGenerator (from generators[0]) is not supported; use a HelmRelease",
+    ],
+    [
+      "an alias bomb in a resource",
+      { "apps/kustomization.yaml": kustomization("resources: [bomb.yaml]\n"), "apps/bomb.yaml": bomb(9) },
+      "apps/bomb.yaml: YAML aliases expand too far (Excessive alias count",
+    ],
+    [
+      "an alias bomb in a later document of a resource",
+      {
+        "apps/kustomization.yaml": kustomization("resources: [bomb.yaml]\n"),
+        "apps/bomb.yaml": `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n${bomb(9)}`,
+      },
+      "apps/bomb.yaml: YAML aliases expand too far",
+    ],
+    [
+      "an alias bomb in a patch file",
+      {
+        "apps/kustomization.yaml": kustomization("patches:\n- path: p.yaml\n"),
+        "apps/p.yaml": bomb(9),
+      },
+      "apps/p.yaml: YAML aliases expand too far",
+    ],
+    [
+      "an alias bomb in an inline patch",
+      {
+        "apps/kustomization.yaml": kustomization(`patches:\n- patch: |\n${bomb(9).replace(/^/gm, "    ")}\n`),
+      },
+      "apps/kustomization.yaml: patches[0].patch: YAML aliases expand too far",
+    ],
+    [
+      "an alias bomb in a strategic merge patch file",
+      {
+        "apps/kustomization.yaml": kustomization("patchesStrategicMerge: [p.yaml]\n"),
+        "apps/p.yaml": bomb(9),
+      },
+      "apps/p.yaml: YAML aliases expand too far",
+    ],
+    [
+      "an alias bomb in a plugin's patch file",
+      {
+        "apps/kustomization.yaml": kustomization("transformers: [t.yaml]\n"),
+        "apps/t.yaml": "apiVersion: builtin\nkind: PatchTransformer\nmetadata: {name: p}\npath: p.yaml\n",
+        "apps/p.yaml": bomb(9),
+      },
+      "apps/p.yaml: YAML aliases expand too far",
+    ],
+    [
+      "an alias bomb in a generator configuration",
+      {
+        "apps/kustomization.yaml": kustomization("generators: [g.yaml]\n"),
+        "apps/g.yaml": `apiVersion: builtin\nkind: ConfigMapGenerator\nmetadata: {name: g}\nx:\n${bomb(9).replace(/^/gm, "  ")}\n`,
+      },
+      "apps/g.yaml: YAML aliases expand too far",
+    ],
+    [
+      "a resource over the size limit",
+      {
+        "apps/kustomization.yaml": kustomization("resources: [big.yaml]\n"),
+        "apps/big.yaml": `# ${"x".repeat(2 * 1024 * 1024)}\n`,
+      },
+      "apps/big.yaml: is 2097155 bytes, over the 1048576-byte limit",
+    ],
+    [
       "a base outside the tree",
       { "apps/kustomization.yaml": kustomization("resources: [../../../../../../../../../../etc/x]\n") },
       `apps/kustomization.yaml: resources[0]: "../../../../../../../../../../etc/x" leads outside the tree`,
@@ -243,6 +465,55 @@ describe("assertBuildReferences", () => {
     expect(() =>
       check({ "apps/kustomization.yaml": kustomization("resources: [deploy@example.com/repo]\n") }),
     ).toThrow(`resources[0]: "deploy@example.com/repo" is a remote reference`);
+  });
+
+  test("built-in plugin configurations with local files and data fields pass", () => {
+    expect(() =>
+      check({
+        "apps/kustomization.yaml": kustomization(
+          "resources: [cm.yaml]\ngenerators:\n- gen.yaml\n- |\n  apiVersion: builtin\n  kind: SecretGenerator\n  metadata: {name: s}\n  envs: [s.env]\ntransformers: [t.yaml]\n",
+        ),
+        "apps/cm.yaml":
+          "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  cron: '*/5 * * * *'\n",
+        "apps/gen.yaml":
+          "apiVersion: builtin\nkind: ConfigMapGenerator\nmetadata: {name: g}\nfiles: [k=a.txt]\nliterals: [URL=https://example.com/api]\n",
+        "apps/a.txt": "x",
+        "apps/s.env": "A=b\n",
+        "apps/t.yaml":
+          "apiVersion: builtin\nkind: AnnotationsTransformer\nmetadata: {name: a}\nannotations: {docs: 'https://example.com/docs'}\nfieldSpecs: [{path: metadata/annotations, create: true}]\n---\napiVersion: builtin\nkind: PatchTransformer\nmetadata: {name: p}\npatch: |\n  - op: add\n    path: /metadata/annotations/link\n    value: https://example.com\ntarget: {kind: ConfigMap}\n---\napiVersion: builtin\nkind: PatchStrategicMergeTransformer\nmetadata: {name: psm}\npaths:\n- p.yaml\n- |\n  apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n  data: {url: 'https://example.com'}\n",
+        "apps/p.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {b: c}\n",
+      }),
+    ).not.toThrow();
+  });
+
+  test("plugin URLs pass when the operator allows remote resources; the tree and plugin kind rules still hold", () => {
+    const gen = (body: string) => ({
+      "apps/kustomization.yaml": kustomization("generators: [g.yaml]\n"),
+      "apps/g.yaml": `apiVersion: builtin\nkind: ConfigMapGenerator\nmetadata: {name: g}\n${body}`,
+    });
+    expect(() => check(gen("files: [k=https://example.com/x]\n"), "apps", true)).not.toThrow();
+    expect(() => check(gen("files: [k=/etc/passwd]\n"), "apps", true)).toThrow(
+      `apps/g.yaml: ConfigMapGenerator/g: files[0]: "/etc/passwd" is an absolute path`,
+    );
+    expect(() =>
+      check(
+        {
+          "apps/kustomization.yaml": kustomization("generators: [g.yaml]\n"),
+          "apps/g.yaml": "apiVersion: example.com/v1\nkind: X\nmetadata: {name: x}\n",
+        },
+        "apps",
+        true,
+      ),
+    ).toThrow("only kustomize's built-in plugins (apiVersion: builtin) are supported");
+  });
+
+  test("a modest number of aliases in a resource passes", () => {
+    expect(() =>
+      check({
+        "apps/kustomization.yaml": kustomization("resources: [cm.yaml]\n"),
+        "apps/cm.yaml": `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: &l {app: a}}\nx: [${Array.from({ length: 20 }, () => "*l").join(",")}]\n`,
+      }),
+    ).not.toThrow();
   });
 
   test("a cycle of bases is read once", () => {

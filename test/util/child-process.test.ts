@@ -42,6 +42,52 @@ describe("runTool", () => {
     expect((err as ToolError).reason).toBe("output-limit");
   });
 
+  // Allocates 16 MiB a step and touches it (Buffer.alloc fills), so the resident size grows, up to 768 MiB (so a
+  // runTool without the bound fails this test at its timeout instead of exhausting the machine).
+  const allocate =
+    "const a = []; setInterval(() => { if (a.length < 192) for (let i = 0; i < 4; i++) a.push(Buffer.alloc(4 << 20, 1)); }, 20);";
+
+  it("stops a program that uses more memory than its bound, killing its group", async () => {
+    const started = Date.now();
+    const err = await runTool({
+      binary: process.execPath,
+      args: ["-e", allocate],
+      timeoutMs: 20_000,
+      maxOutputBytes: 1024,
+      maxMemoryBytes: 256 * 1024 ** 2,
+      label: "kustomize build apps",
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ToolError);
+    expect((err as ToolError).reason).toBe("memory-limit");
+    expect((err as Error).message).toBe("kustomize build apps used more than 256 MiB of memory; stopped");
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
+  it("counts the memory of the program's children", async () => {
+    // sh stays the group leader (it waits for node), so only the child's memory can exceed the bound
+    const err = await runTool({
+      binary: "sh",
+      args: ["-c", `"${process.execPath}" -e '${allocate}'; echo done`],
+      timeoutMs: 20_000,
+      maxOutputBytes: 1024,
+      maxMemoryBytes: 256 * 1024 ** 2,
+      label: "helm template",
+    }).catch((e: unknown) => e);
+    expect((err as ToolError).reason).toBe("memory-limit");
+    expect((err as Error).message).toBe("helm template used more than 256 MiB of memory; stopped");
+  });
+
+  it("leaves a program within its memory bound alone", async () => {
+    const { stdout } = await runTool({
+      binary: process.execPath,
+      args: ["-e", "const b = Buffer.alloc(32 << 20, 1); setTimeout(() => console.log(b.length), 600);"],
+      timeoutMs: 10_000,
+      maxOutputBytes: 1024,
+      maxMemoryBytes: 512 * 1024 ** 2,
+    });
+    expect(stdout.trim()).toBe(String(32 << 20));
+  });
+
   it("reports a missing program and a failing exit", async () => {
     const missing = await runTool({
       binary: "no-such-program-xyz",
