@@ -12,5 +12,13 @@ export {
 } from "./permission.js";
 export { missingPermissions, renderClusterCheck, renderTools } from "./render.js";
 export { type KindInfo, type TreeRequirements, treeRequirements } from "./requirements.js";
+export {
+  type ClusterReadiness,
+  logReadiness,
+  type Readiness,
+  readinessResponse,
+  startupCheck,
+  watchReadiness,
+} from "./startup.js";
 export { checkTools, parseToolVersion, type ToolCheck } from "./tools.js";
 export { type CheckedTree, loadTree } from "./tree.js";
