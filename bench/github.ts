@@ -293,9 +293,6 @@ function writeManyRepo(
 ) {
   rmSync(dir, { recursive: true, force: true });
   const files: Record<string, object[]> = {};
-  files[join(clusterPath, "namespace.yaml")] = [
-    { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } },
-  ];
   for (let k = 0; k < n; k++) {
     files[join(clusterPath, `k${k}.yaml`)] = [
       {
@@ -312,12 +309,16 @@ function writeManyRepo(
         },
       },
     ];
-    files[join("apps", prefix, `k${k}`, "objects.yaml")] = Array.from({ length: 5 }, (_, i) => ({
-      apiVersion: "v1",
-      kind: "ConfigMap",
-      metadata: { name: `k${k}-cm-${i}` },
-      data: { generation: String(generation) },
-    }));
+    // k0 brings the namespace; the others depend on it.
+    files[join("apps", prefix, `k${k}`, "objects.yaml")] = [
+      ...(k === 0 ? [{ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }] : []),
+      ...Array.from({ length: 5 }, (_, i) => ({
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: `k${k}-cm-${i}` },
+        data: { generation: String(generation) },
+      })),
+    ];
   }
   for (const [file, docs] of Object.entries(files)) {
     mkdirSync(join(dir, file, ".."), { recursive: true });
@@ -350,7 +351,13 @@ async function throttledPush(n: number): Promise<ThrottledPush> {
       scope,
       skipHealth: true,
     });
-    if (!runSucceeded(cold)) throw new Error(`cold apply failed: ${JSON.stringify(cold.errors)}`);
+    if (!runSucceeded(cold)) {
+      const why = [
+        ...cold.errors,
+        ...cold.kustomizations.filter((k) => k.status !== "Ready").map((k) => `${k.name}: ${k.message}`),
+      ];
+      throw new Error(`cold apply failed: ${why.slice(0, 3).join("; ")}`);
+    }
     writeManyRepo(repoDir, clusterPath, prefix, ns, n, 1);
 
     const sha = randomBytes(20).toString("hex");
@@ -499,8 +506,9 @@ async function eventStreamOverheadBenchmark(): Promise<(string | number)[][]> {
     const log = pino({ level: "silent" });
     const plain: number[] = [];
     const streamed: number[] = [];
+    const reporting: number[] = [];
     let events = 0;
-    const rounds = 7;
+    const rounds = 15;
     for (let i = 0; i < rounds; i++) {
       // Interleaved, and the order alternated, so drift in the API server's speed hits both alike.
       for (const withStream of i % 2 === 0 ? [false, true] : [true, false]) {
@@ -525,8 +533,13 @@ async function eventStreamOverheadBenchmark(): Promise<(string | number)[][]> {
             },
             eventMetadata: { cluster: "bench", commit: "0".repeat(40), repository: `${OWNER}/${REPO}` },
           });
-          await stream.close();
+          // Reporters render (check run table and graph, statuses, deployment) when the run-finished event is
+          // dispatched, on microtasks before this await resumes: that work is inside this figure.
           streamed.push(performance.now() - t);
+          // What is left for close() to wait for once the run has returned.
+          const closing = performance.now();
+          await stream.close();
+          reporting.push(performance.now() - closing);
         } else {
           await reconcileTree(api, options);
           plain.push(performance.now() - t);
@@ -550,6 +563,12 @@ async function eventStreamOverheadBenchmark(): Promise<(string | number)[][]> {
         `${Math.round(events / rounds)} events per run, ${rounds} runs each`,
       ],
       ["baseline: the same reconcile, no subscriber", ms(p50(plain)), "—", "interleaved with the above"],
+      [
+        "left for stream.close() after the run returned",
+        ms(p50(reporting)),
+        `${((p50(reporting) / p50(plain)) * 100).toFixed(1)} % of the run`,
+        "rendering is already in the first row; GitHub answering instantly",
+      ],
     ];
   } finally {
     rmSync(work, { recursive: true, force: true });
