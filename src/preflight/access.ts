@@ -2,8 +2,8 @@
 // permission, as that identity (impersonated for a ServiceAccount), a few at a time.
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { apiMessage, type RawObjectApi } from "../cluster/kube-client.js";
+import type { Permission, Requirement } from "../cluster/preflight/permission.js";
 import { mapLimit } from "../reconcile/concurrency.js";
-import type { Permission, Requirement } from "./permission.js";
 
 export interface AccessResult {
   requirement: Requirement;

@@ -2,10 +2,10 @@
 // runs, and whether the bot (and the ServiceAccounts it acts as) may do everything the tree needs.
 import { type KubeConfig, VersionApi } from "@kubernetes/client-node";
 import { apiMessage, makeObjectApi, type RawObjectApi } from "../cluster/kube-client.js";
+import type { Requirement } from "../cluster/preflight/permission.js";
 import type { TenancyPolicy } from "../reconcile/tenancy.js";
 import { type AccessResult, reviewRequirements } from "./access.js";
 import { resolveKinds } from "./kinds.js";
-import type { Requirement } from "./permission.js";
 import { treeRequirements } from "./requirements.js";
 import type { CheckedTree } from "./tree.js";
 

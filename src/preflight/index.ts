@@ -1,15 +1,20 @@
 // The preflight check (`gitops-bot check`, the server's start-up check) and the 403 explanations: what the bot
 // needs to be allowed to do on each cluster, asked of the API server before anything is applied.
-export { type AccessResult, reviewPermission, reviewRequirements } from "./access.js";
-export { type ClusterCheck, type ClusterCheckTarget, checkCluster } from "./check-cluster.js";
-export { explainForbidden, explainForbiddenMessage, refusedPermission } from "./forbidden.js";
+
+export {
+  explainForbidden,
+  explainForbiddenMessage,
+  refusedPermission,
+} from "../cluster/preflight/forbidden.js";
 export {
   describePermission,
   type Permission,
   policyRuleFor,
   type Requirement,
   rbacRuleFor,
-} from "./permission.js";
+} from "../cluster/preflight/permission.js";
+export { type AccessResult, reviewPermission, reviewRequirements } from "./access.js";
+export { type ClusterCheck, type ClusterCheckTarget, checkCluster } from "./check-cluster.js";
 export { missingPermissions, renderClusterCheck, renderTools } from "./render.js";
 export { type KindInfo, type TreeRequirements, treeRequirements } from "./requirements.js";
 export {

@@ -1,6 +1,7 @@
 // The check as text, `flux check --pre` style: one line per finding, missing permissions with why and the rule.
+
+import { describePermission, rbacRuleFor } from "../cluster/preflight/permission.js";
 import type { ClusterCheck } from "./check-cluster.js";
-import { describePermission, rbacRuleFor } from "./permission.js";
 import type { ToolCheck } from "./tools.js";
 
 export function renderTools(tools: readonly ToolCheck[]): string {

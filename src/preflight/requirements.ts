@@ -2,11 +2,11 @@
 // the engine use): every kind and namespace it applies, CRDs and Namespaces, the Secrets and ConfigMaps it
 // reads, the ServiceAccounts it acts as, the inventories the bot keeps. Pure: kinds are resolved beforehand.
 import type { KubernetesObject } from "@kubernetes/client-node";
+import { type Permission, permissionKey, type Requirement } from "../cluster/preflight/permission.js";
 import { groupOf } from "../cluster/ssa/object-id.js";
 import type { FluxSource } from "../flux/sources.js";
 import type { PlannedKustomization, TreePlan } from "../reconcile/plan.js";
 import { impersonatedUser, type TenancyPolicy } from "../reconcile/tenancy.js";
-import { type Permission, permissionKey, type Requirement } from "./permission.js";
 
 /** A kind as the API server serves it: its plural resource name and whether it is namespaced. */
 export interface KindInfo {

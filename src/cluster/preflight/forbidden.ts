@@ -1,6 +1,7 @@
 // A 403 from the API server, turned into what was refused and which RBAC rule would allow it, for statuses and
 // check runs: "Forbidden" alone sends the user to the API server's audit log.
-import { apiMessage, apiStatus } from "../cluster/kube-client.js";
+// It lives in cluster/ (below preflight/) so cluster/ssa and the reconcile path can use it without importing upward.
+import { apiMessage, apiStatus } from "../kube-client.js";
 import { type Permission, rbacRuleFor } from "./permission.js";
 
 /** The API server's RBAC refusal message (`User "x" cannot create resource "y" in API group "" …`). */
