@@ -2,7 +2,7 @@
 // ServiceAccount's own token: the check passes for a sample tree; with a reduced role it lists exactly the
 // missing permissions and why each is needed; a 403 is explained with the rule that allows it, and that rule
 // really does.
-import { readFileSync, statSync } from "node:fs";
+import { chmodSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { describe, expect, inject, it } from "vitest";
@@ -117,6 +117,29 @@ describe("gitops-bot kubeconfig", () => {
     const dir = makeRepo({});
     const file = await kubeconfigFor(access.namespace, access.serviceAccount, dir);
     expect(statSync(file).mode & 0o777).toBe(0o600);
+    // Written again over a readable file (a rotation): narrowed to 0600, and the token never on stderr.
+    chmodSync(file, 0o644);
+    let err = "";
+    const again = await main(
+      [
+        "kubeconfig",
+        "-n",
+        access.namespace,
+        "--service-account",
+        access.serviceAccount,
+        "--output",
+        file,
+        "--kubeconfig",
+        admin(),
+      ],
+      { out: { write: () => true }, err: { write: (s: string) => (err += s) } },
+    );
+    expect(again).toBe(0);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const token = loadKubeConfig({ kubeconfig: file }).getCurrentUser()?.token ?? "";
+    expect(token.length).toBeGreaterThan(100);
+    expect(err).not.toContain(token.slice(0, 40));
+    expect(err).toMatch(/^wrote .* for ServiceAccount .*\ntoken expires \d{4}-\d\d-\d\dT/);
     const kc = loadKubeConfig({ kubeconfig: file });
     expect(kc.getCurrentCluster()?.server).toBe(
       loadKubeConfig({ kubeconfig: admin() }).getCurrentCluster()?.server,
@@ -168,6 +191,36 @@ describe("gitops-bot check", () => {
     expect(result.out).toMatch(/✓ (\d+) of \1 permissions allowed/);
     expect(result.out).toContain("✔ all checks passed");
     expect(result.code).toBe(0);
+
+    // What the check passed is enough for a real reconcile with that identity: CRDs, substitution, inventories.
+    await testObjectApi().create({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "app-vars", namespace: ns },
+      stringData: { tag: "1.2.3" },
+    } as KubernetesObject);
+    const applied = await cli([
+      "reconcile",
+      "clusters/dev",
+      "--repo",
+      repo,
+      "--kubeconfig",
+      kubeconfig,
+      "--scope",
+      uniqueName("scope"),
+      "--no-wait",
+      "-q",
+    ]);
+    expect(applied.err).toBe("");
+    expect(applied.code).toBe(0);
+    const web = await testObjectApi().read<
+      KubernetesObject & { spec: { template: { spec: { containers: { image: string }[] } } } }
+    >({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "web", namespace: ns },
+    });
+    expect(web.spec.template.spec.containers[0]?.image).toBe("registry.example/app:1.2.3");
   });
 
   it("with a reduced role lists exactly what is missing and why", { timeout: 60_000 }, async () => {
@@ -324,7 +377,6 @@ describe("gitops-bot check", () => {
     });
     const kubeconfig = await kubeconfigFor(access.namespace, access.serviceAccount, repo);
     const operatorFile = join(repo, "gitops-bot.yaml");
-    const { writeFileSync } = await import("node:fs");
     writeFileSync(
       operatorFile,
       `clusters:\n  - name: dev\n    kubeconfig: ${kubeconfig}\n    repositories:\n      - repository: acme/team\n        namespaces: ["${tenantNs}"]\n        clusterScoped: false\n        serviceAccountName: gitops\n`,
