@@ -5,6 +5,9 @@
 // private temporary file), never through the command line, a config file or the cache, and are removed from
 // anything git prints. git runs through runTool: a minimal environment and private HOME (no credential helper,
 // ssh-agent or config of the host), http(s) and ssh transports only, and one deadline for the whole fetch.
+// git connects only to the addresses the outbound policy checked (`http.curloptResolve`, ssh `HostName`), so a
+// second DNS answer cannot rebind it, and follows no HTTP redirect (which could lead to a host the policy
+// denies, with the credentials' header).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +22,12 @@ export interface GitCredentials {
   basic?: BasicAuth;
   /** SSH private key (PEM/OpenSSH) and known_hosts lines, from the Secret's `identity` / `known_hosts`. */
   ssh?: { identity: string; knownHosts?: string };
+}
+
+/** The URL's host and the addresses the outbound policy judged for it: git's connections go only there. */
+export interface PinnedHost {
+  host: string;
+  addresses: string[];
 }
 
 export interface GitArtifact {
@@ -68,19 +77,65 @@ interface GitEnv {
   cleanup(): void;
 }
 
-function gitEnv(creds: GitCredentials, timeoutMs: number): GitEnv {
+/** Where git connects: the URL's scheme, host and port (undefined for forms that are not URLs). */
+function endpointOf(url: string): { scheme: string; host: string; port: number } | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  const scheme = parsed.protocol.replace(/:$/, "");
+  const defaults: Record<string, number> = { http: 80, https: 443, ssh: 22 };
+  const port = parsed.port ? Number(parsed.port) : defaults[scheme];
+  return port === undefined ? undefined : { scheme, host: parsed.hostname.toLowerCase(), port };
+}
+
+const plainHostName = /^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$/;
+
+/** An address as curl's resolve list and ssh's HostName take it (IPv6 in brackets for curl). */
+const curlAddress = (address: string) => (address.includes(":") ? `[${address}]` : address);
+
+function gitEnv(creds: GitCredentials, timeoutMs: number, url: string, pinned?: PinnedHost): GitEnv {
   const env: Record<string, string> = {
     // Only network transports: no file://, local paths, ext:: (which runs a command) or fd::.
     GIT_ALLOW_PROTOCOL: "http:https:ssh",
   };
   const secrets: string[] = [];
   let keyDir: string | undefined;
+  // Through GIT_CONFIG_* (the environment), never the command line, where credentials would be visible.
+  const config: [string, string][] = [["http.followRedirects", "false"]];
+  const endpoint = endpointOf(url);
+  // A host name (not an address literal) is pinned to the addresses the policy checked.
+  const pin =
+    pinned && endpoint && pinned.addresses.length > 0 && !endpoint.host.startsWith("[") ? pinned : undefined;
+  if (pin && endpoint && !plainHostName.test(endpoint.host)) {
+    // It resolved, so this does not happen with real names; it must never reach a shell (GIT_SSH_COMMAND).
+    throw new Error(`${JSON.stringify(endpoint.host)} is not a host name`);
+  }
+  if (pin && endpoint && (endpoint.scheme === "http" || endpoint.scheme === "https")) {
+    config.push([
+      "http.curloptResolve",
+      `${endpoint.host}:${endpoint.port}:${pin.addresses.map(curlAddress).join(",")}`,
+    ]);
+  }
   if (creds.basic) {
     const header = basicAuthHeader(creds.basic);
-    env.GIT_CONFIG_COUNT = "1";
-    env.GIT_CONFIG_KEY_0 = "http.extraHeader";
-    env.GIT_CONFIG_VALUE_0 = `Authorization: ${header}`;
+    config.push(["http.extraHeader", `Authorization: ${header}`]);
     secrets.push(creds.basic.password, header.slice(6));
+  }
+  env.GIT_CONFIG_COUNT = String(config.length);
+  config.forEach(([key, value], i) => {
+    env[`GIT_CONFIG_KEY_${i}`] = key;
+    env[`GIT_CONFIG_VALUE_${i}`] = value;
+  });
+  // ssh: to the checked address, with host keys still looked up under the name (as known_hosts writes it).
+  const sshPin =
+    pin && endpoint?.scheme === "ssh"
+      ? ` -o HostName=${pin.addresses[0]} -o HostKeyAlias=${endpoint.port === 22 ? endpoint.host : `[${endpoint.host}]:${endpoint.port}`}`
+      : "";
+  if (!creds.ssh && sshPin) {
+    env.GIT_SSH_COMMAND = `ssh -F /dev/null -o IdentityAgent=none -o BatchMode=yes${sshPin}`;
   }
   if (creds.ssh) {
     keyDir = mkdtempSync(join(tmpdir(), "gitops-bot-ssh-"));
@@ -92,7 +147,7 @@ function gitEnv(creds: GitCredentials, timeoutMs: number): GitEnv {
     writeFileSync(hosts, creds.ssh.knownHosts ?? "", { mode: 0o600 });
     const strict = creds.ssh.knownHosts ? "yes" : "accept-new";
     // -F /dev/null and IdentityAgent=none: no ssh config or agent of the host, only the Secret's key.
-    env.GIT_SSH_COMMAND = `ssh -F /dev/null -i ${key} -o IdentitiesOnly=yes -o IdentityAgent=none -o UserKnownHostsFile=${hosts} -o StrictHostKeyChecking=${strict} -o BatchMode=yes`;
+    env.GIT_SSH_COMMAND = `ssh -F /dev/null -i ${key} -o IdentitiesOnly=yes -o IdentityAgent=none -o UserKnownHostsFile=${hosts} -o StrictHostKeyChecking=${strict} -o BatchMode=yes${sshPin}`;
   }
   return {
     env,
@@ -132,6 +187,12 @@ async function git(args: string[], g: GitEnv, opts: { cwd?: string } = {}): Prom
     if (err.reason === "timeout" || Date.now() >= g.deadline)
       throw new Error(`timed out after ${formatMs(g.timeoutMs)}`);
     if (err.reason === "output-limit") throw new Error(redact(err.message, g.secrets));
+    const redirect = /returned error: (30[12378])\b/.exec(err.stderr);
+    if (redirect) {
+      throw new Error(
+        `the server answered with a redirect (HTTP ${redirect[1]}); git follows no redirect (it could lead to a host the outbound policy denies): put the final URL in spec.url`,
+      );
+    }
     // git ends every failed remote access with the same advice, which would push the real cause (ssh's
     // "Host key verification failed.", "Permission denied (publickey).") out of the last lines.
     const text = (err.stderr.trim() || err.message)
@@ -224,9 +285,11 @@ export async function fetchGitRepository(
   creds: GitCredentials,
   cacheDir: string,
   timeoutMs: number,
+  /** The addresses the outbound policy checked for the URL's host (resolver.ts); git connects only there. */
+  pinned?: PinnedHost,
 ): Promise<GitArtifact> {
-  const g = gitEnv(creds, timeoutMs);
   const url = spec.url;
+  const g = gitEnv(creds, timeoutMs, url, pinned);
   try {
     const resolved = await resolveGitRef(url, spec.ref, g);
     const key = `${sha256Hex(url).slice(0, 16)}-${resolved.commit}-${sha256Hex(spec.ignore ?? "").slice(0, 8)}`;

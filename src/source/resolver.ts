@@ -19,7 +19,7 @@ import { createOutboundPolicy, type OutboundPolicy } from "../util/outbound/inde
 import { cached, cachePath, credentialScope, sha256Hex } from "./cache.js";
 import { copyTreeContained } from "./copy-tree.js";
 import { type BasicAuth, basicAuthFrom, displayUrl, type SecretReader } from "./credentials.js";
-import { fetchGitRepository, type GitCredentials } from "./git.js";
+import { fetchGitRepository, type GitCredentials, type PinnedHost } from "./git.js";
 import { downloadChart, fetchHelmIndex, findChart, type HelmIndexResult } from "./helm-repository.js";
 import {
   assertManifestReference,
@@ -182,8 +182,14 @@ export class SourceResolver {
     if (data?.identity) creds.ssh = { identity: data.identity, knownHosts: data.known_hosts };
     else if (data)
       creds.basic = basicAuthFrom(data, `Secret ${source.namespace}/${source.spec.secretRef?.name}`);
-    await this.checkGitHost(source.spec.url);
-    const base = await fetchGitRepository(source.spec, creds, this.opts.cacheDir, this.timeoutOf(source));
+    const pinned = await this.checkGitHost(source.spec.url);
+    const base = await fetchGitRepository(
+      source.spec,
+      creds,
+      this.opts.cacheDir,
+      this.timeoutOf(source),
+      pinned,
+    );
     const includes = source.spec.include ?? [];
     if (includes.length === 0) return { dir: base.dir, revision: base.revision };
     // Includes change the content, so the composed tree has its own cache key.
@@ -226,10 +232,10 @@ export class SourceResolver {
   }
 
   /**
-   * git makes its own connections, so the policy judges the URL's host before git runs (git resolves the name
-   * again: a rebinding DNS answer is not caught here, unlike the pinned HTTP requests of other sources).
+   * git makes its own connections, so the policy judges the URL's host before git runs, and git is pinned to
+   * the addresses judged (git.ts: curl's resolve list, ssh's HostName; no redirects), as HTTP sources are.
    */
-  private async checkGitHost(url: string): Promise<void> {
+  private async checkGitHost(url: string): Promise<PinnedHost> {
     let host: string;
     try {
       host = new URL(url).hostname;
@@ -237,7 +243,8 @@ export class SourceResolver {
       throw new Error(`spec.url ${displayUrl(url)} is not a URL`);
     }
     try {
-      await this.outbound.check(host);
+      const checked = await this.outbound.check(host);
+      return { host: checked.host, addresses: checked.addresses.map((a) => a.text) };
     } catch (err) {
       throw new Error(`fetching ${displayUrl(url)}: ${(err as Error).message}`, { cause: err });
     }
