@@ -14,6 +14,7 @@ import { join } from "node:path";
 import semver from "semver";
 import type { GitRepositorySpec } from "../flux/sources.js";
 import { runTool, ToolError } from "../util/child-process.js";
+import { normaliseHost, parseIp } from "../util/outbound/index.js";
 import { cached, cachePath, credentialScope, sha256Hex } from "./cache.js";
 import { type BasicAuth, basicAuthHeader, displayUrl, redact } from "./credentials.js";
 import { formatMs } from "./http.js";
@@ -108,7 +109,9 @@ function gitEnv(creds: GitCredentials, timeoutMs: number, url: string, pinned?: 
   const endpoint = endpointOf(url);
   // A host name (not an address literal) is pinned to the addresses the policy checked.
   const pin =
-    pinned && endpoint && pinned.addresses.length > 0 && !endpoint.host.startsWith("[") ? pinned : undefined;
+    pinned && endpoint && pinned.addresses.length > 0 && !parseIp(normaliseHost(endpoint.host))
+      ? pinned
+      : undefined;
   if (pin && endpoint && !plainHostName.test(endpoint.host)) {
     // It resolved, so this does not happen with real names; it must never reach a shell (GIT_SSH_COMMAND).
     throw new Error(`${JSON.stringify(endpoint.host)} is not a host name`);

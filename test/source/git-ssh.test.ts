@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultReconcileOptions, reconcileTree } from "../../src/reconcile/run.js";
+import { createOutboundPolicy } from "../../src/util/outbound/index.js";
 import { createGitRepo } from "../support/git-server.js";
 import { createNamespace, exists, testObjectApi, uniqueName } from "../support/kube.js";
 import { configMap, fluxKustomization, makeRepo } from "../support/repo-tree.js";
@@ -66,13 +67,13 @@ describe("GitRepository sources over SSH", () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  async function setUp(prefix: string, knownHosts: string) {
+  async function setUp(prefix: string, knownHosts: string, host?: string) {
     const api = testObjectApi();
     const ns = await createNamespace(api, prefix);
     const app = await createGitRepo(join(root, uniqueName("app")), {
       "deploy/cm.yaml": configMap("over-ssh", { via: "ssh" }),
     });
-    const url = `${server.urlPrefix}${app.dir}`;
+    const url = `${host ? server.urlPrefix.replace("@127.0.0.1:", `@${host}:`) : server.urlPrefix}${app.dir}`;
     await api.create({
       apiVersion: "v1",
       kind: "Secret",
@@ -89,6 +90,14 @@ describe("GitRepository sources over SSH", () => {
         ...defaultReconcileOptions(repo, "clusters/dev"),
         scope: uniqueName("scope"),
         cacheDir,
+        // Only the policy's resolver knows `host`: git must connect to the address the policy checked.
+        ...(host
+          ? {
+              outbound: createOutboundPolicy({}, async (h) =>
+                h === host ? [{ address: "127.0.0.1", family: 4 }] : [],
+              ),
+            }
+          : {}),
       });
     // What the bot reports: the URL without its user name.
     const shownUrl = url.replace(/\/\/[^@/]*@/, "//");
@@ -136,5 +145,19 @@ describe("GitRepository sources over SSH", () => {
     expect(await exists(api, "v1", "ConfigMap", "over-ssh", ns)).toBe(false);
     expect(sshKeyDirs()).toEqual(before);
     for (const line of keyLines(server.identity)) expect(JSON.stringify(result)).not.toContain(line);
+  }, 120_000);
+
+  it("connects to the address the outbound policy checked, keeping host keys under the name", async () => {
+    const host = "git.pinned.invalid";
+    const knownHosts = server.knownHosts.replace("[127.0.0.1]", `[${host}]`);
+    const { ns, app, run } = await setUp("gitsshpin", knownHosts, host);
+
+    const result = await run();
+
+    expect(result.errors).toEqual([]);
+    expect(result.kustomizations[0]).toMatchObject({
+      status: "Ready",
+      source: `GitRepository/${ns}/app@main@sha1:${app.sha}`,
+    });
   }, 120_000);
 });
