@@ -17,12 +17,14 @@ import {
   healthzHandler,
   instrumentApp,
   metricsHandler,
+  readyzHandler,
   routesListener,
 } from "./github/http-routes.js";
 import { GitOpsOctokit } from "./github/octokit.js";
 import { createGitOpsApp, type GitOpsApp } from "./index.js";
 import { GitOpsMetrics, githubMetricsPlugin } from "./metrics/index.js";
 import { createLogger } from "./observability/logger.js";
+import { logReadiness, readinessResponse, watchReadiness } from "./preflight/index.js";
 
 type SetupAppFactory = (options: {
   host: string;
@@ -80,9 +82,15 @@ export async function main(): Promise<Server> {
   });
 
   let app: GitOpsApp | undefined;
+  let readiness: ReturnType<typeof watchReadiness> | undefined;
   if (registered) {
     const operator = loadOperatorConfig();
     log.info({ file: operator.file ?? "(none: no clusters)" }, "operator configuration");
+    // The start-up check (tools, clusters) runs in the background: the server answers at once, /readyz says
+    // when it is ready, and the log says what is missing.
+    const watched = watchReadiness(operator.config.clusters, { onChange: (r) => logReadiness(log, r) });
+    readiness = watched;
+    routes.push(readyzHandler(() => readinessResponse(watched.current())));
     app = createGitOpsApp({
       routes,
       operator: operator.config,
@@ -98,6 +106,10 @@ export async function main(): Promise<Server> {
       await gitops.appFn(probot, options);
     });
   } else {
+    // Setup mode: ready to serve the setup flow (never in production).
+    routes.push(
+      readyzHandler(() => ({ status: 200, body: `${JSON.stringify({ ready: true, mode: "setup" })}\n` })),
+    );
     if (env.production) {
       throw new Error("APP_ID and PRIVATE_KEY (or PRIVATE_KEY_PATH) are required when NODE_ENV=production");
     }
@@ -126,6 +138,7 @@ export async function main(): Promise<Server> {
     stopping = true;
     log.info({ signal }, "shutting down");
     try {
+      readiness?.stop();
       await server.stop();
       await new Promise<void>((resolve) =>
         metricsServer ? metricsServer.close(() => resolve()) : resolve(),

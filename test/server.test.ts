@@ -4,9 +4,15 @@
 // working directory.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parse } from "yaml";
-import { type BuiltServer, buildServer, startServer, untilHealthy } from "./security/server-process.js";
+import {
+  type BuiltServer,
+  buildServer,
+  startServer,
+  testAppKey,
+  untilHealthy,
+} from "./security/server-process.js";
 
 const root = new URL("../", import.meta.url).pathname;
 
@@ -124,5 +130,81 @@ describe("app.yml", () => {
       metadata: "read",
     });
     expect(manifest.default_events.sort()).toEqual(["issue_comment", "pull_request", "push"]);
+  });
+});
+
+describe("/readyz", () => {
+  const kubeconfig = inject("kubeconfigPath");
+  const operatorFile = (clusters: string) => `clusters:\n${clusters}`;
+
+  it("answers 200 once every operator cluster is reachable, 503 while one is not", {
+    timeout: 120_000,
+  }, async () => {
+    const reachable = await startServer(built, {
+      env: {
+        APP_ID: "1",
+        PRIVATE_KEY: testAppKey(),
+        WEBHOOK_SECRET: SECRET,
+        GITOPS_BOT_CONFIG: "gitops-bot.yaml",
+        LOG_LEVEL: "info",
+      },
+      files: {
+        "gitops-bot.yaml": operatorFile(
+          `  - name: dev\n    kubeconfig: ${kubeconfig}\n    repositories: ["acme/*"]\n`,
+        ),
+      },
+    });
+    try {
+      await untilHealthy(reachable);
+      let ready: Response | undefined;
+      for (let i = 0; i < 100; i++) {
+        ready = await fetch(`http://localhost:${reachable.port}/readyz`);
+        if (ready.status === 200) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(ready?.status).toBe(200);
+      expect(JSON.stringify(await ready?.json())).toContain('"dev"');
+    } finally {
+      reachable.dispose();
+    }
+
+    const unreachable = await startServer(built, {
+      env: {
+        APP_ID: "1",
+        PRIVATE_KEY: testAppKey(),
+        WEBHOOK_SECRET: SECRET,
+        GITOPS_BOT_CONFIG: "gitops-bot.yaml",
+        LOG_LEVEL: "info",
+      },
+      files: {
+        "gitops-bot.yaml": operatorFile(
+          `  - name: gone\n    kubeconfig: gone.kubeconfig\n    repositories: ["acme/*"]\n`,
+        ),
+        "gone.kubeconfig": [
+          "apiVersion: v1",
+          "kind: Config",
+          "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]",
+          "users: [{name: u, user: {token: t}}]",
+          "contexts: [{name: x, context: {cluster: c, user: u}}]",
+          "current-context: x",
+          "",
+        ].join("\n"),
+      },
+    });
+    try {
+      await untilHealthy(unreachable);
+      let answer: Response | undefined;
+      for (let i = 0; i < 50; i++) {
+        answer = await fetch(`http://localhost:${unreachable.port}/readyz`);
+        const body = await answer.clone().text();
+        if (body.includes('"gone"')) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(answer?.status).toBe(503);
+      expect(await answer?.text()).toContain('"gone"');
+      expect(unreachable.output()).toMatch(/preflight: cluster not reachable/);
+    } finally {
+      unreachable.dispose();
+    }
   });
 });

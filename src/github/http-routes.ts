@@ -29,6 +29,19 @@ export function healthzHandler(state: HealthState): HttpHandler {
   };
 }
 
+/**
+ * `GET /readyz`: readiness for Kubernetes probes — the start-up check's answer (tools found, every operator
+ * cluster reachable), kept fresh by a timer; 503 while it runs or when something is missing.
+ */
+export function readyzHandler(answer: () => { status: number; body: string }): HttpHandler {
+  return (req, res) => {
+    if (req.method !== "GET" || req.url?.split("?")[0] !== "/readyz") return false;
+    const { status, body } = answer();
+    res.writeHead(status, { "content-type": "application/json" }).end(body);
+    return true;
+  };
+}
+
 /** What `/metrics` serves: the text exposition format of one registry. */
 export interface MetricsSource {
   text(): Promise<string>;
