@@ -253,6 +253,12 @@ describe("tenancy: ServiceAccount impersonation with real RBAC", () => {
         `ConfigMap/${other}/[ab] (dry-run|get) failed: .*system:serviceaccount:${ns}:deployer.* forbidden|forbidden.*system:serviceaccount:${ns}:deployer`,
       ),
     );
+    // The status says which verb, resource and namespace was refused and which RBAC rule would allow it.
+    expect(failed.message).toMatch(
+      new RegExp(
+        `RBAC refused system:serviceaccount:${ns}:deployer: \\w+ configmaps in the core API group in namespace ${other}.*; allowed by `,
+      ),
+    );
     expect(await exists(api, "v1", "ConfigMap", "a", other)).toBe(false);
     expect(await exists(api, "v1", "ConfigMap", "b", other)).toBe(false);
 

@@ -2,6 +2,7 @@
 // (`Kind/namespace/name`), as in Flux's ssa/errors, so a red status needs no log to be understood.
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { apiMessage, apiStatus } from "../kube-client.js";
+import { explainForbidden } from "../preflight/forbidden.js";
 import { subjectOf } from "./object-id.js";
 
 export class ObjectError extends Error {
@@ -16,7 +17,10 @@ export class ObjectError extends Error {
   }
 
   static from(obj: KubernetesObject, operation: ObjectError["operation"], err: unknown): ObjectError {
-    return new ObjectError(subjectOf(obj), operation, apiMessage(err), apiStatus(err));
+    // A 403 also says which verb, resource and namespace was refused and which RBAC rule would allow it.
+    const why = explainForbidden(err);
+    const reason = why ? `${apiMessage(err)} — ${why}` : apiMessage(err);
+    return new ObjectError(subjectOf(obj), operation, reason, apiStatus(err));
   }
 }
 
