@@ -146,6 +146,12 @@ export const operatorConfigSchema = z.strictObject({
     .default({ enabled: true }),
   /** Runs (repository × cluster) in flight at once across the whole bot. */
   concurrency: z.number().int().min(1).max(64).default(4),
+  reports: z
+    .strictObject({
+      /** Pending statuses per Kustomization and HelmRelease while they run (each costs a write GitHub rate-limits). */
+      pendingStatuses: z.boolean().default(false),
+    })
+    .default({ pendingStatuses: false }),
   queue: queueSchema.default({ maxWaiting: 1000, maxWaitingPerRepository: 50, maxRunningPerRepository: 2 }),
   security: securitySchema.default({
     outbound: { allow: [], deny: [], allowLinkLocal: false },

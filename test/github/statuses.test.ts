@@ -66,11 +66,9 @@ async function startBotWith(reports?: { pendingStatuses: boolean }) {
   const operator = operatorConfigSchema.parse({
     clusters: [{ name: "dev", kubeconfig: inject("kubeconfigPath"), repositories: [`${OWNER}/${REPO}`] }],
     images: { enabled: false },
+    ...(reports ? { reports } : {}),
   });
-  // `reports` is read with its default until the operator schema has it.
-  const app = createGitOpsApp({
-    operator: { ...operator, ...(reports ? { reports } : {}) } as typeof operator,
-  });
+  const app = createGitOpsApp({ operator });
   return { app, probot: await createTestProbot(app.appFn) };
 }
 
@@ -114,7 +112,7 @@ describe("the statuses of a commit", () => {
     expect(finalStatuses(statuses)).toEqual(expectedStatuses(ns));
     expect(statuses.requests.map((r) => (r.body as { state: string }).state)).not.toContain("pending");
     // The cluster's status is the first write after the run.
-    expect((statuses.requests[0]?.body as { context: string }).context).toBe("gitops/dev");
+    expect((statuses.requests[0]?.body as { context?: string } | undefined)?.context).toBe("gitops/dev");
     expect(created.requests).toHaveLength(1);
 
     const report = checks.requests[1]?.body as { conclusion: string; output: { summary: string } };

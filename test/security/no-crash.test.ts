@@ -203,7 +203,7 @@ describe("never down because of one repository", () => {
     });
     github.reply("POST", `${otherBase}/check-runs`, 201, { id: 77 });
     github.reply("PATCH", `${otherBase}/check-runs/77`, 200, { id: 77 }, { times: 2 });
-    const otherStatuses = github.reply("POST", `${otherBase}/statuses/${sha}`, 201, { id: 1 }, { times: 4 });
+    const otherStatuses = github.reply("POST", `${otherBase}/statuses/${sha}`, 201, { id: 1 }, { times: 2 });
 
     const bot = await startBot({
       operator: {
