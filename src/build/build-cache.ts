@@ -125,16 +125,38 @@ export function buildCacheKey(parts: {
     .digest("hex");
 }
 
+export type BuildCacheResult = "memory" | "disk" | "miss";
+
+let observer: ((result: BuildCacheResult) => void) | undefined;
+
+/** One observer per process (the server's metrics): told whether each cache lookup hit memory, disk or missed. */
+export function setBuildCacheObserver(fn: ((result: BuildCacheResult) => void) | undefined): void {
+  observer = fn;
+}
+
+function observe(result: BuildCacheResult): void {
+  try {
+    observer?.(result);
+  } catch {
+    // An observer's failure never changes a build.
+  }
+}
+
 export function readBuildCache(key: string): KubernetesObject[] | undefined {
   const dir = cacheDir();
   if (!dir) return undefined;
   const hit = memory.get(key);
-  if (hit) return structuredClone(hit);
+  if (hit) {
+    observe("memory");
+    return structuredClone(hit);
+  }
   try {
     const objects = JSON.parse(readFileSync(join(dir, `${key}.json`), "utf8")) as KubernetesObject[];
     remember(key, objects);
+    observe("disk");
     return structuredClone(objects);
   } catch {
+    observe("miss");
     return undefined;
   }
 }

@@ -32,6 +32,7 @@ import {
   readManifestFile,
   type SourcedObject,
 } from "../flux/manifests.js";
+import { isNotificationObject } from "../flux/notification.js";
 import { isSource, parseSource, sourceKey } from "../flux/sources.js";
 import { defaultCacheDir } from "../source/cache.js";
 import { noSecrets } from "../source/credentials.js";
@@ -73,6 +74,15 @@ export interface TreePlan {
   helmReleases: PlannedHelmRelease[];
   /** Things worth telling the user that are not errors: ignored objects, the bootstrap Kustomization. */
   notes: string[];
+  /** Flux's Provider and Alert objects (src/notify reads them), from the cluster path and from builds. */
+  notifications?: SourcedObject[];
+  /** Labels and annotations of each Kustomization and HelmRelease, by `Kind/namespace/name` (Alerts' matchLabels). */
+  objectMetadata?: Map<string, ObjectMetadata>;
+}
+
+export interface ObjectMetadata {
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
 }
 
 export interface PlanOptions {
@@ -91,6 +101,8 @@ export interface PlanOptions {
    * server whether its ServiceAccount could apply them, as Flux would): why not, or undefined. Never throws.
    */
   admitFluxObjects?: (parent: FluxKustomization, objects: KubernetesObject[]) => Promise<string | undefined>;
+  /** Called with the finished plan, before anything is reconciled (the bot compiles the run's Alerts here). */
+  onPlanned?: (plan: TreePlan) => void;
 }
 
 /** A ManifestError naming every rule an object breaks. */
@@ -150,6 +162,17 @@ export async function planTree(
   }),
 ): Promise<TreePlan> {
   const notes: string[] = [];
+  const notifications: SourcedObject[] = [];
+  const objectMetadata = new Map<string, ObjectMetadata>();
+  const remember = (subject: string, object: KubernetesObject) => {
+    const { labels, annotations } = object.metadata ?? {};
+    if (labels || annotations) {
+      objectMetadata.set(subject, {
+        ...(labels ? { labels: { ...labels } } : {}),
+        ...(annotations ? { annotations: { ...annotations } } : {}),
+      });
+    }
+  };
   const rootObjects = await readClusterPath(work, opts);
   const clusterDir = resolveInRepo(work.dir, opts.clusterPath);
   const planned = new Map<string, PlannedKustomization>();
@@ -174,12 +197,17 @@ export async function planTree(
       }
     }
     for (const { object, file } of sourced) {
+      if (isNotificationObject(object)) {
+        notifications.push({ object, file });
+        continue;
+      }
       if (isHelmRelease(object)) {
         const hr = parseHelmRelease(object, file);
         const key = helmReleaseKey(hr);
         if (helmReleases.has(key))
           throw new ManifestError({ file, object: key }, "is defined more than once");
         const violations = helmReleaseViolations(opts.tenancy, hr);
+        remember(key, object);
         helmReleases.set(key, {
           hr,
           parent,
@@ -198,6 +226,7 @@ export async function planTree(
       const ks = parseKustomization(object, file);
       const key = kustomizationKey(ks);
       checkSource(ks);
+      remember(`Kustomization/${key}`, object);
       if (resolver.isSelf(ks.spec.sourceRef, ks.namespace)) {
         const target = ks.spec.path
           ? resolveInRepo(work.dir, ks.spec.path, {
@@ -291,7 +320,9 @@ export async function planTree(
           fluxObjects.map((object) => ({ object, file: origin })),
           key,
         );
-        for (const o of built.filter((o) => isFluxObject(o) && !handledFluxKinds.has(o.kind ?? ""))) {
+        const unhandled = (o: KubernetesObject) =>
+          isFluxObject(o) && !handledFluxKinds.has(o.kind ?? "") && !isNotificationObject(o);
+        for (const o of built.filter(unhandled)) {
           notes.push(
             `Kustomization ${key}: ${o.kind}/${o.metadata?.name} is not reconciled yet by gitops-bot`,
           );
@@ -304,12 +335,16 @@ export async function planTree(
   } finally {
     for (const prepared of sourceTrees.values()) prepared.then((p) => p.tree.cleanup()).catch(() => {});
   }
-  return {
+  const plan: TreePlan = {
     clusterPath: opts.clusterPath,
     kustomizations: [...planned.values()],
     helmReleases: [...helmReleases.values()],
     notes,
+    notifications,
+    objectMetadata,
   };
+  opts.onPlanned?.(plan);
+  return plan;
 }
 
 function checkSource(ks: FluxKustomization): void {
