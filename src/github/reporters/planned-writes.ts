@@ -27,19 +27,84 @@ export interface PlannedWrite {
   send: () => Promise<unknown>;
 }
 
-export interface RetryPolicy {
-  /** Attempts in all, the first included. */
-  attempts: number;
-  /** Delay before the n-th retry: base × 3^(n-1). */
-  baseDelayMs: number;
+/** The key of a commit status write: one current value per repository, commit and context. */
+export function statusWriteKey(repository: string, sha: string, context: string): string {
+  return `status ${repository}@${sha} ${context}`;
 }
 
-export const defaultRetryPolicy: RetryPolicy = { attempts: 3, baseDelayMs: 500 };
+export interface RetryPolicy {
+  /** Attempts in all, the first included; unbounded when absent (then `giveUpAfterMs` bounds the retries). */
+  attempts?: number;
+  /** Delay before the n-th retry: base × 3^(n-1), at most `maxDelayMs`, or longer when GitHub asks for it. */
+  baseDelayMs: number;
+  maxDelayMs?: number;
+  /** No retry starts later than this after the first attempt. */
+  giveUpAfterMs?: number;
+}
 
-/** GitHub's 5xx and network failures are worth another try; 4xx (refused, invalid) are not. */
+// GitHub's incidents last minutes: a report keeps being retried for a quarter of an hour, every 30 s at most,
+// so the final statuses arrive once it recovers. The run never waits for them (see stream.ts).
+export const defaultRetryPolicy: RetryPolicy = {
+  baseDelayMs: 500,
+  maxDelayMs: 30_000,
+  giveUpAfterMs: 15 * 60_000,
+};
+
+interface GitHubFailure {
+  status?: unknown;
+  message?: unknown;
+  response?: { headers?: Record<string, string | number | undefined> };
+}
+
+const header = (err: unknown, name: string): string | undefined => {
+  const value = (err as GitHubFailure | undefined)?.response?.headers?.[name];
+  return value === undefined ? undefined : String(value);
+};
+
+/** A 403 or 429 that is one of GitHub's rate limits (primary, secondary, or an explicit Retry-After). */
+export function rateLimited(err: unknown): boolean {
+  const status = (err as GitHubFailure | undefined)?.status;
+  if (status !== 403 && status !== 429) return false;
+  if (status === 429) return true;
+  const message = String((err as GitHubFailure).message ?? "");
+  return (
+    header(err, "retry-after") !== undefined ||
+    header(err, "x-ratelimit-remaining") === "0" ||
+    /rate limit/i.test(message)
+  );
+}
+
+/**
+ * How long GitHub asked us to wait, in ms: `Retry-After` (seconds), else until `x-ratelimit-reset` (epoch
+ * seconds) when no requests remain, for 403 and 429 alike; undefined when it did not say.
+ */
+export function requestedDelayMs(err: unknown, now: number = Date.now()): number | undefined {
+  const retryAfter = Number(header(err, "retry-after"));
+  if (header(err, "retry-after") !== undefined && Number.isFinite(retryAfter) && retryAfter >= 0) {
+    return retryAfter * 1000;
+  }
+  const reset = Number(header(err, "x-ratelimit-reset"));
+  if (header(err, "x-ratelimit-remaining") === "0" && Number.isFinite(reset)) {
+    // One second past the reset, as GitHub's documentation asks.
+    return Math.max(0, reset * 1000 - now + 1000);
+  }
+  return undefined;
+}
+
+/** GitHub's 5xx, its rate limits and network failures are worth another try; other 4xx (refused, invalid) are not. */
 export function retryable(err: unknown): boolean {
-  const status = (err as { status?: unknown }).status;
-  return typeof status !== "number" || status >= 500;
+  const status = (err as GitHubFailure | undefined)?.status;
+  return typeof status !== "number" || status >= 500 || rateLimited(err);
+}
+
+/** The delay before retry number `retry` (1 for the first): GitHub's own request wins over our backoff. */
+export function retryDelayMs(policy: RetryPolicy, retry: number, err: unknown, now?: number): number {
+  const backoff = Math.min(
+    policy.baseDelayMs * 3 ** (retry - 1),
+    policy.maxDelayMs ?? Number.POSITIVE_INFINITY,
+  );
+  const asked = rateLimited(err) ? requestedDelayMs(err, now) : undefined;
+  return asked === undefined ? backoff : Math.max(asked, policy.baseDelayMs);
 }
 
 export class PlannedWrites {
@@ -83,7 +148,10 @@ export class PlannedWrites {
         continue;
       }
       try {
-        await this.sendWithRetry(write);
+        if ((await this.sendWithRetry(write)) === "overtaken") {
+          this.counts.skipped++;
+          continue;
+        }
         this.written.set(write.key, write.fingerprint);
         this.counts.sent++;
       } catch (err) {
@@ -93,16 +161,22 @@ export class PlannedWrites {
     }
   }
 
-  private async sendWithRetry(write: PlannedWrite): Promise<void> {
+  /** Sends `write`, retrying while GitHub fails; "overtaken" when a newer state for its key came meanwhile. */
+  private async sendWithRetry(write: PlannedWrite): Promise<"sent" | "overtaken"> {
+    const started = Date.now();
     for (let attempt = 1; ; attempt++) {
       try {
         await write.send();
-        return;
+        return "sent";
       } catch (err) {
-        if (attempt >= this.retry.attempts || !retryable(err)) throw err;
-        const delay = this.retry.baseDelayMs * 3 ** (attempt - 1);
-        this.log.info({ err }, `${write.what}: retrying in ${delay} ms`);
+        const { attempts, giveUpAfterMs } = this.retry;
+        if (!retryable(err) || (attempts !== undefined && attempt >= attempts)) throw err;
+        const delay = retryDelayMs(this.retry, attempt, err);
+        if (giveUpAfterMs !== undefined && Date.now() + delay - started > giveUpAfterMs) throw err;
+        this.log.info({ err: (err as Error).message }, `${write.what}: retrying in ${delay} ms`);
         await new Promise((resolve) => setTimeout(resolve, delay));
+        // A newer state for the same key is pending: send that one instead (it goes in its turn).
+        if (this.pending.has(write.key)) return "overtaken";
       }
     }
   }

@@ -1,7 +1,13 @@
 import { pino } from "pino";
 import { describe, expect, test } from "vitest";
 import type { GitHubClient } from "../../../src/github/client.js";
-import { type PlannedWrite, PlannedWrites, retryable } from "../../../src/github/reporters/planned-writes.js";
+import {
+  type PlannedWrite,
+  PlannedWrites,
+  requestedDelayMs,
+  retryable,
+  retryDelayMs,
+} from "../../../src/github/reporters/planned-writes.js";
 import { ReportStream } from "../../../src/github/reporters/stream.js";
 import { WrittenReports } from "../../../src/github/reporters/written-reports.js";
 import { runStopped } from "../../../src/reconcile/events.js";
@@ -69,6 +75,9 @@ describe("PlannedWrites", () => {
     ["a network error", new Error("socket hang up"), true, 3],
     ["a 422", { status: 422 }, false, 1],
     ["a 404", { status: 404 }, false, 1],
+    ["a 429", { status: 429, response: { headers: {} } }, true, 3],
+    ["a 403 secondary limit", { status: 403, message: "You have exceeded a secondary rate limit" }, true, 3],
+    ["a 403 refusal", { status: 403, message: "Resource not accessible by integration" }, false, 1],
   ])(
     "after %s: retried %s, %i attempts, then the next write still goes",
     async (_what, failure, retried, attempts) => {
@@ -98,6 +107,69 @@ describe("PlannedWrites", () => {
     await plan.idle();
     expect(sent).toEqual(["gitops/dev=ok"]);
     expect(tries).toBe(2);
+  });
+});
+
+describe("retry delays", () => {
+  const policy = { baseDelayMs: 500, maxDelayMs: 30_000 };
+  const now = 1_700_000_000_000;
+  test.each([
+    ["429 Retry-After: 3", { status: 429, response: { headers: { "retry-after": "3" } } }, 1, 3_000],
+    ["403 Retry-After: 7", { status: 403, response: { headers: { "retry-after": "7" } } }, 1, 7_000],
+    [
+      "403 x-ratelimit-reset in 10 s",
+      {
+        status: 403,
+        response: { headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(now / 1000 + 10) } },
+      },
+      1,
+      11_000,
+    ],
+    [
+      "429 x-ratelimit-reset in 4 s",
+      {
+        status: 429,
+        response: { headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(now / 1000 + 4) } },
+      },
+      3,
+      5_000,
+    ],
+    ["a 502, first retry", { status: 502 }, 1, 500],
+    ["a 502, third retry", { status: 502 }, 3, 4_500],
+    ["a 502, tenth retry (capped)", { status: 502 }, 10, 30_000],
+  ])("%s: waits as GitHub asks, else backs off", (_what, err, retry, expected) => {
+    expect(retryDelayMs(policy, retry, err, now)).toBe(expected);
+  });
+
+  test("no header, no requested delay", () => {
+    expect(requestedDelayMs({ status: 429, response: { headers: {} } })).toBeUndefined();
+  });
+
+  test("retries until GitHub recovers, within the give-up bound", async () => {
+    const plan = new PlannedWrites(new WrittenReports(), log, { baseDelayMs: 1, maxDelayMs: 4 });
+    const { sent, write } = recorder();
+    let tries = 0;
+    plan.want(write("gitops/dev", 0, "ok", () => (tries++ < 12 ? { status: 500 } : undefined)));
+    await plan.idle();
+    expect(sent).toEqual(["gitops/dev=ok"]);
+    expect(tries).toBe(13);
+
+    const bounded = new PlannedWrites(new WrittenReports(), log, { baseDelayMs: 5, giveUpAfterMs: 50 });
+    bounded.want(write("gitops/prod", 0, "never", () => ({ status: 503 })));
+    await bounded.idle();
+    expect(bounded.counts.failed).toBe(1);
+  });
+
+  test("a state planned while an older one is being retried replaces it", async () => {
+    const plan = new PlannedWrites(new WrittenReports(), log, { baseDelayMs: 30 });
+    const { sent, write } = recorder();
+    let tries = 0;
+    plan.want(write("gitops/dev", 0, "pending", () => (tries++ === 0 ? { status: 500 } : undefined)));
+    await new Promise((r) => setTimeout(r, 10));
+    plan.want(write("gitops/dev", 0, "success"));
+    await plan.idle();
+    expect(sent).toEqual(["gitops/dev=success"]);
+    expect(plan.counts).toEqual({ sent: 1, skipped: 1, failed: 0 });
   });
 });
 
