@@ -16,9 +16,12 @@ import { ImageSchedule } from "./github/image-schedule.js";
 import { jobGroup, reportRefusedJob } from "./github/jobs/refused-job.js";
 import { jobHandlers } from "./github/jobs/run-job.js";
 import type { GitOpsJob, JobDeps } from "./github/jobs/types.js";
+import type { GitOpsMetrics } from "./metrics/metrics.js";
+import { createNotifier, type Notifier, type NotifierOptions } from "./notify/index.js";
 import { type DeliveryLog, InMemoryDeliveryLog } from "./queue/delivery-log.js";
 import { InMemoryQueue } from "./queue/in-memory-queue.js";
 import type { WorkQueue } from "./queue/work-queue.js";
+import { createOutboundPolicy } from "./util/outbound/index.js";
 
 export interface AppOptions {
   /** Extra HTTP routes (health, metrics) to serve beside the webhook endpoint. */
@@ -33,6 +36,10 @@ export interface AppOptions {
   discoverOnStart?: boolean;
   /** Called after every image scan, with the pull request action taken. */
   onImageScan?: (automation: string, action: string) => void;
+  /** The process's Prometheus metrics (the server's instance); absent: nothing is recorded. */
+  metrics?: GitOpsMetrics;
+  /** Notification delivery settings (tests shorten retries); the outbound policy is always the operator's. */
+  notifications?: Pick<NotifierOptions, "retry" | "rateLimitWindowMs" | "maxTimeoutMs" | "onDelivery">;
 }
 
 export interface GitOpsApp {
@@ -64,6 +71,7 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
     },
   );
   let images: ImageSchedule | undefined;
+  let notifier: Notifier | undefined;
   const appFn: ApplicationFunction = (app, { addHandler }) => {
     for (const route of opts.routes ?? []) addHandler(route);
     images = operator.images.enabled
@@ -71,8 +79,21 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
           minIntervalMs: securityLimits(operator.security).minIntervalMs,
         })
       : undefined;
+    // One notifier per process: its queues, retries and Flux's rate limit span every run.
+    notifier = createNotifier({
+      ...opts.notifications,
+      policy: createOutboundPolicy(operator.security.outbound),
+      log: app.log,
+      onDelivery: (result) => {
+        // The scope is `owner/repo:cluster`.
+        opts.metrics?.recordNotification(result.type, result.outcome, result.scope.split(":").pop());
+        opts.notifications?.onDelivery?.(result);
+      },
+    });
     deps = {
       images,
+      notifier,
+      ...(opts.metrics ? { metrics: opts.metrics } : {}),
       github: (installationId) => app.auth(installationId),
       operator,
       clusters: new ClusterConnections(),
@@ -98,6 +119,8 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
   const close = async () => {
     images?.stop();
     await queue.close();
+    // After the queue: the last runs' notifications were queued; what still waits is dropped (and logged).
+    await notifier?.close();
   };
   return { appFn, queue, deliveries, close };
 }

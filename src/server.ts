@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { createServer } from "node:http";
 import type { Logger } from "pino";
 import { Probot, Server } from "probot";
+import { setBuildCacheObserver } from "./build/build-cache.js";
 import { loadKubeConfig, setKubeRequestHook } from "./cluster/kube-client.js";
 import type { OperatorConfig } from "./config/operator-config.js";
 import { loadOperatorConfig } from "./config/operator-config.js";
@@ -58,6 +59,7 @@ export async function main(): Promise<Server> {
   setKubeRequestHook((event) =>
     metrics.recordKubeRequest({ ...event, cluster: metrics.kubeClusterOf(event.server) }),
   );
+  setBuildCacheObserver((result) => metrics.recordBuildCache(result));
   const metricsPort = readMetricsPort();
   // With METRICS_PORT, /metrics is served there only (a port the cluster network can keep private).
   const routes: HttpHandler[] = [healthzHandler(health)];
@@ -95,6 +97,7 @@ export async function main(): Promise<Server> {
       routes,
       operator: operator.config,
       discoverOnStart: true,
+      metrics,
       // Every image-automation scan ends in a pull-request action (created, updated, unchanged, closed, none).
       onImageScan: (_automation, action) => metrics.recordImagePullRequest(action),
       githubHost: new URL(env.baseUrl).hostname.replace(/^api\./, ""),

@@ -53,6 +53,8 @@ function diffStream(
     kind: "pull-request",
     pullRequest: { number: job.pullNumber, baseSha: job.baseSha, failOnPrune },
     pendingStatuses: false,
+    // No notifications: a pull request's Providers and Alerts are never used, and a dry-run sends nothing.
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
 }
 

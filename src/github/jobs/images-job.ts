@@ -49,6 +49,7 @@ export async function runImagesJob(job: ImagesJob, deps: JobDeps): Promise<void>
       key: `${fullName(repo)}:${objectKey(automation)}`,
       intervalMs: automation.spec.intervalMs,
       run: async () => {
+        const scanStarted = Date.now();
         const scan = await scanImages(objects, {
           registry: new RegistryClient({ logger: log, policy: outbound }),
           maxTimeoutMs: securityLimits(deps.operator.security).maxSourceTimeoutMs,
@@ -56,6 +57,7 @@ export async function runImagesJob(job: ImagesJob, deps: JobDeps): Promise<void>
             dockerConfig ? credentialsFor(dockerConfig, reference.registry) : undefined,
           logger: log,
         });
+        deps.metrics?.recordImageScanResult(scan, { seconds: (Date.now() - scanStarted) / 1000 });
         // The scan's result on the event stream (logs now; notifications subscribe to the same stream).
         const stream = openReportStream(
           { github, repo, sha: head, log, kind: "push", pendingStatuses: false },

@@ -2,13 +2,25 @@
 // status, per-object statuses, the check run, a deployment, log lines) is a reporter on the run's event stream
 // (src/github/reporters). A commit that is no longer the branch head is not applied (deliveries can arrive out
 // of order).
-import { bindCluster } from "../../config/operator-config.js";
+import type { RawObjectApi } from "../../cluster/kube-client.js";
+import { bindCluster, type RepositoryGrant } from "../../config/operator-config.js";
+import { ManifestError } from "../../flux/errors.js";
+import { compileNotifications, readNotificationObjects } from "../../notify/index.js";
 import { type EventMetadata, runStarted, runStopped } from "../../reconcile/events.js";
+import type { TreePlan } from "../../reconcile/plan.js";
 import type { RunResult } from "../../reconcile/result.js";
-import { defaultReconcileOptions, reconcileTree } from "../../reconcile/run.js";
+import { defaultReconcileOptions, type ReconcileOptions, reconcileTree } from "../../reconcile/run.js";
+import { namespaceRefusal, tenantSecretReader } from "../../reconcile/tenancy.js";
+import { clusterSecretReader } from "../../source/credentials.js";
 import { fullName } from "../client.js";
 import { fetchTree } from "../fetch-tree.js";
-import { openReportStream, type ReportStream, WrittenReports } from "../reporters/index.js";
+import {
+  openReportStream,
+  type ReportStream,
+  type RunNotifications,
+  runNotifications,
+  WrittenReports,
+} from "../reporters/index.js";
 import { reportOptions } from "../reporters/options.js";
 import { runLine } from "../views/summary-line.js";
 import { engineOptions } from "./engine-options.js";
@@ -48,6 +60,9 @@ export async function reconcileStream(
       checkRuns: { [cluster]: job.checkRunId },
       ...(job.cluster.environment ? { environments: { [cluster]: job.cluster.environment } } : {}),
       pendingStatuses: reportOptions(deps.operator).pendingStatuses,
+      // A reconcile of the branch: its own Providers and Alerts, once its tree is planned (pull requests: never).
+      ...(deps.notifier ? { notifications: runNotifications(deps.notifier) } : {}),
+      ...(deps.metrics ? { metrics: deps.metrics } : {}),
     },
     written ? { written } : {},
   );
@@ -111,27 +126,55 @@ async function reconcile(
     return stop(`superseded: ${job.branch} is at ${head.object.sha.slice(0, 7)} now; not applied`, "skipped");
   }
   let tree: Awaited<ReturnType<typeof fetchTree>>;
+  const fetchStarted = Date.now();
+  const recordFetch = (ok: boolean) =>
+    deps.metrics?.recordSourceFetch({
+      cluster: clusterName,
+      kind: "GitRepository",
+      name: "flux-system",
+      namespace: "flux-system",
+      url: `https://${deps.githubHost}/${fullName(repo)}`,
+      ...(metadata.revision ? { revision: metadata.revision } : {}),
+      seconds: (Date.now() - fetchStarted) / 1000,
+      ok,
+    });
   try {
     tree = await fetchTree(github, repo, job.sha);
+    recordFetch(true);
   } catch (err) {
+    recordFetch(false);
     return stop(`cannot fetch ${fullName(repo)}@${job.sha.slice(0, 7)}: ${(err as Error).message}`);
   }
 
   let run: RunResult;
   try {
+    const engine = engineOptions(deps, {
+      grant: binding.grant,
+      repository: fullName(repo),
+      cluster: clusterName,
+      untrusted: false,
+    });
+    const notifications = stream.target.notifications;
     run = await reconcileTree(api, {
       ...defaultReconcileOptions(tree.dir, job.cluster.path),
       scope: repositoryScope(deps, repo, job.cluster.path),
       log,
       ...deps.engine,
-      ...engineOptions(deps, {
-        grant: binding.grant,
-        repository: fullName(repo),
-        cluster: clusterName,
-        untrusted: false,
-      }),
+      ...engine,
       onEvent: emit,
       eventMetadata: metadata,
+      ...(notifications
+        ? {
+            onPlanned: (plan: TreePlan) =>
+              collectNotifications(notifications, plan, {
+                cluster: clusterName,
+                scope: `${fullName(repo)}:${clusterName}`,
+                api,
+                grant: binding.grant,
+                tenancy: engine.tenancy,
+              }),
+          }
+        : {}),
     });
   } catch (err) {
     // Not a result: the engine itself broke (an unreadable inventory, the API server gone). Say so, never hang.
@@ -142,4 +185,37 @@ async function reconcile(
   }
   log.info({ durationMs: run.durationMs }, `cluster ${clusterName}: ${runLine(run)}`);
   return run;
+}
+
+/**
+ * The run's Providers and Alerts, from the planned tree of the branch being reconciled: parsed and checked
+ * (errors name file, object and field, and go to the check run), Secrets read through the run's reader with the
+ * tenancy policy, and a tenant's objects kept to the namespaces it may use.
+ */
+function collectNotifications(
+  into: RunNotifications,
+  plan: TreePlan,
+  run: {
+    cluster: string;
+    scope: string;
+    api: RawObjectApi;
+    grant: RepositoryGrant;
+    tenancy: ReconcileOptions["tenancy"];
+  },
+): void {
+  const read = readNotificationObjects(plan.notifications ?? []);
+  const refused: ManifestError[] = [];
+  const allowed = read.objects.filter((o) => {
+    const why = namespaceRefusal(run.tenancy, o.namespace);
+    if (why)
+      refused.push(new ManifestError({ file: o.file, object: o.subject, field: "metadata.namespace" }, why));
+    return !why;
+  });
+  const set = compileNotifications(allowed, {
+    scope: run.scope,
+    secrets: tenantSecretReader(clusterSecretReader(run.api), run.tenancy),
+    crossNamespaceRefs: run.grant.crossNamespaceRefs,
+  });
+  into.sets.set(run.cluster, { ...set, errors: [...read.errors, ...refused, ...set.errors] });
+  into.objects.set(run.cluster, plan.objectMetadata ?? new Map());
 }

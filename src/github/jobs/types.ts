@@ -4,6 +4,8 @@ import type { Logger } from "pino";
 import type { ClusterConnections } from "../../cluster/connections.js";
 import type { OperatorConfig } from "../../config/operator-config.js";
 import type { RepoCluster } from "../../config/repo-config.js";
+import type { GitOpsMetrics } from "../../metrics/metrics.js";
+import type { Notifier } from "../../notify/deliver.js";
 import type { DeliveryLog } from "../../queue/delivery-log.js";
 import type { WorkQueue } from "../../queue/work-queue.js";
 import type { ReconcileOptions } from "../../reconcile/run.js";
@@ -78,6 +80,10 @@ export interface JobDeps {
   images?: ImageSchedule;
   /** Engine options for every run (e.g. concurrency); tests shorten timeouts here. */
   engine?: Partial<ReconcileOptions>;
+  /** The process's notifier (Flux Providers and Alerts); absent: no notifications are sent. */
+  notifier?: Notifier;
+  /** The process's Prometheus metrics; absent: nothing is recorded. */
+  metrics?: GitOpsMetrics;
 }
 
 /** The inventory scope of a cluster path of a GitHub repository (the CLI on a clone computes the same). */

@@ -10,6 +10,8 @@ import {
   markCheckRunInProgress,
 } from "../views/check-run.js";
 import { type CheckRunReport, checkRunReport } from "../views/check-run-report.js";
+import { CHECK_RUN_TEXT_LIMIT } from "../views/markdown-budget.js";
+import { notificationErrorsSection } from "./notification.js";
 import { priorities } from "./planned-writes.js";
 import type { ReporterContext, ReporterFactory, StreamEvent } from "./types.js";
 
@@ -44,10 +46,18 @@ export const checkRunReporter: ReporterFactory = ({ target, plan }: ReporterCont
         case "planned":
           graphs.set(cluster, event.graph);
           return;
-        case "run-finished":
-          if (id !== undefined)
-            complete(id, checkRunReport(cluster, target.sha, event.result, graphs.get(cluster)));
+        case "run-finished": {
+          if (id === undefined) return;
+          const report = checkRunReport(cluster, target.sha, event.result, graphs.get(cluster));
+          // Providers and Alerts that cannot be used are said here; the run's conclusion is the objects'.
+          const notes = notificationErrorsSection(target.notifications?.sets.get(cluster));
+          const room = CHECK_RUN_TEXT_LIMIT - report.summary.length;
+          if (notes && room > 200) {
+            report.summary += notes.length <= room ? notes : `${notes.slice(0, room - 2)}…`;
+          }
+          complete(id, report);
           return;
+        }
         case "run-stopped": {
           const title = `${cluster}: ${event.message}`.slice(0, 255);
           const summary =

@@ -4,6 +4,8 @@ import { checkRunReporter } from "./check-run.js";
 import { commitStatusReporter } from "./commit-status.js";
 import { deploymentReporter } from "./deployment.js";
 import { logReporter } from "./log.js";
+import { metricsReporter } from "./metrics.js";
+import { notificationReporter } from "./notification.js";
 import { prCommentReporter } from "./pr-comment.js";
 import { ReportStream, type ReportStreamOptions } from "./stream.js";
 import type { ReporterFactory, ReportTarget } from "./types.js";
@@ -14,7 +16,8 @@ export const REPORTERS = {
   "pr-comment": prCommentReporter,
   deployment: deploymentReporter,
   log: logReporter,
-  // notification: Flux Alerts and Providers (src/notify) subscribe here — the next step of issue #10.
+  notification: notificationReporter,
+  metrics: metricsReporter,
 } satisfies Record<string, ReporterFactory>;
 
 export type ReporterId = keyof typeof REPORTERS;
@@ -30,6 +33,7 @@ export function openReportStream(
   return new ReportStream(target, { ...options, reporters });
 }
 
+export { type RunNotifications, runNotifications } from "./notification.js";
 export { ReportStream } from "./stream.js";
 export type { ReportTarget, StreamEvent } from "./types.js";
 export { WrittenReports } from "./written-reports.js";

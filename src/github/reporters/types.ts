@@ -3,8 +3,10 @@
 // themselves: they put their writes into the stream's plan (planned-writes.ts), which sends the most important
 // first, drops intermediate states that were overtaken, and never sends what is already there.
 import type { Logger } from "pino";
+import type { GitOpsMetrics } from "../../metrics/metrics.js";
 import type { RunEvent } from "../../reconcile/events.js";
 import type { GitHubClient, RepoRef } from "../client.js";
+import type { RunNotifications } from "./notification.js";
 import type { PlannedWrites } from "./planned-writes.js";
 
 /** Where a stream's reports go, and what they may say. */
@@ -23,6 +25,10 @@ export interface ReportTarget {
   pullRequest?: { number: number; baseSha: string; failOnPrune: boolean };
   /** The operator asked for pending statuses per Kustomization and HelmRelease while they reconcile. */
   pendingStatuses: boolean;
+  /** A reconcile of the branch the bot applies: its Providers and Alerts (never set for a pull request). */
+  notifications?: RunNotifications;
+  /** The process's metrics: run results are recorded. */
+  metrics?: GitOpsMetrics;
 }
 
 /** One event of the stream, with the cluster it is about. */
