@@ -29,7 +29,7 @@ import { type GitHubMock, mockGitHub } from "../support/github-mock.js";
 import { createNamespace, testObjectApi } from "../support/kube.js";
 import { receive } from "../support/probot.js";
 import { configMap, fluxKustomization, makeRepo } from "../support/repo-tree.js";
-import { bufferLogger, eventually, type Receiver, startReceiver } from "./support.js";
+import { bufferLogger, eventually, type Receiver, startMailReceiver, startReceiver } from "./support.js";
 
 const base = `/repos/${OWNER}/${REPO}`;
 const CANARY = "canary-7f3a9c-hunter2-notify";
@@ -264,6 +264,78 @@ spec:
     expect(final.output.summary).toContain("spec.providerRef.name");
     expect(final.output.summary).toContain(`Provider/${ns}/nowhere is not declared`);
     expect(hook.requests).toHaveLength(1);
+  });
+});
+
+describe("email through the app", () => {
+  it("a failing push mails the on-call list once over SMTP, naming object, reason, revision and cluster", async () => {
+    const api = testObjectApi();
+    const mail = await startMailReceiver();
+    cleanups.push(() => mail.close());
+    const ns = await createNamespace(api, "ntfmail");
+    await api.create({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "smtp", namespace: ns },
+      stringData: { from: "gitops-bot@example.com", to: "oncall@example.com, sre@example.com" },
+    } as Parameters<typeof api.create>[0]);
+    const clusterPath = `clusters/${ns}`;
+    const dir = makeRepo({
+      [`${clusterPath}/apps.yaml`]: fluxKustomization({
+        name: "apps",
+        namespace: ns,
+        path: `./apps/${ns}`,
+        extra: `  targetNamespace: ${ns}\n`,
+      }),
+      [`${clusterPath}/notifications.yaml`]: `apiVersion: notification.toolkit.fluxcd.io/v1beta2
+kind: Provider
+metadata:
+  name: on-call-mail
+  namespace: ${ns}
+spec:
+  type: email
+  address: smtp://127.0.0.1:${mail.port}
+  secretRef:
+    name: smtp
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta2
+kind: Alert
+metadata:
+  name: on-call
+  namespace: ${ns}
+spec:
+  providerRef:
+    name: on-call-mail
+  eventSeverity: error
+  summary: Production deploys
+  eventSources:
+    - kind: Kustomization
+      name: '*'
+`,
+      [`apps/${ns}/bad.yaml`]: configMap("bad", { "not a valid key!": "1" }),
+    });
+    const sha = randomSha();
+    mockPush(sha, clusterPath, dir, 44);
+
+    const bot = await startApp();
+    await receive(bot.probot, "push", pushExample(sha));
+    await bot.app.queue.idle();
+    await eventually(() => bot.deliveries.length > 0, 15_000);
+    github?.done();
+
+    expect(bot.deliveries.map((d) => d.outcome)).toEqual(["sent"]);
+    expect(mail.messages).toHaveLength(1);
+    const message = mail.messages[0]!;
+    expect(message.envelope).toEqual({
+      from: "gitops-bot@example.com",
+      to: ["oncall@example.com", "sre@example.com"],
+    });
+    expect(message.parsed.subject).toContain(`Kustomization/${ns}/apps`);
+    expect(message.parsed.subject).toContain("Production deploys");
+    const body = message.parsed.text ?? "";
+    expect(body).toContain(`ConfigMap/${ns}/bad`);
+    expect(body).toContain(`master@sha1:${sha}`);
+    expect(body).toContain("dev");
   });
 });
 
