@@ -5,8 +5,8 @@
 // nothing about them. No Secret value enters an event: results are scrubbed where they are made, and every
 // message is passed through the credential scrubber here once more.
 //
-// The notification library (src/notify/event.ts) defines the same Flux fields; until it is committed this is
-// the engine's own copy, field for field.
+// The notification library (src/notify/event.ts) has its own type with the same Flux fields; the notification
+// reporter maps one onto the other. Folding the two into one type is known debt.
 import { scrubCredentials } from "../util/secret-scrub.js";
 import type { HelmReleaseResult, KustomizationResult, RunResult } from "./result.js";
 
