@@ -1,6 +1,7 @@
 // The one way the engine reaches a cluster: a KubeConfig (a user's kubeconfig, a named context, or in-cluster)
 // and @kubernetes/client-node's generic object API, returning plain JSON objects.
 import { type AgentOptions, Agent as HttpsAgent } from "node:https";
+import type { Socket } from "node:net";
 import {
   ApiException,
   createConfiguration,
@@ -11,6 +12,7 @@ import {
   KubernetesObjectApi,
   Observable,
   type RequestContext,
+  ResponseContext,
   ServerConfiguration,
 } from "@kubernetes/client-node";
 
@@ -37,6 +39,43 @@ export function setKubeRequestHook(hook: KubeRequestHook | undefined): void {
   kubeRequestHook = hook;
 }
 
+/**
+ * Every API request is bounded three ways, so a hung API server ends a run with an error naming it instead of
+ * hanging: `connectMs` for the TCP and TLS handshake, `readMs` for silence on an open connection (no byte
+ * sent or received), `requestMs` for the whole request, body included.
+ */
+export interface KubeTimeouts {
+  connectMs: number;
+  readMs: number;
+  requestMs: number;
+}
+
+export const defaultKubeTimeouts: KubeTimeouts = { connectMs: 10_000, readMs: 30_000, requestMs: 30_000 };
+
+let processTimeouts: KubeTimeouts = defaultKubeTimeouts;
+
+/**
+ * Process-wide: the timeouts of clients made from now on without timeouts of their own (the operator's setting;
+ * tests shorten them). Undefined restores the defaults.
+ */
+export function setKubeTimeouts(timeouts: Partial<KubeTimeouts> | undefined): void {
+  processTimeouts = { ...defaultKubeTimeouts, ...timeouts };
+}
+
+/** Why a request to the API server did not finish in time (or the connection broke): names the server. */
+export class KubeTransportError extends Error {
+  constructor(
+    readonly server: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "KubeTransportError";
+  }
+}
+
+const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
+
 const LIST_PARAMS = /[?&](limit|continue|labelSelector|fieldSelector|watch)=/;
 
 export function kubeVerb(method: string, url: string): string {
@@ -56,24 +95,48 @@ export function kubeVerb(method: string, url: string): string {
   }
 }
 
-/** client-node's HTTP library, reporting each request to the hook (looked up per request, so it may be set late). */
-function instrumentedHttpApi(server: string): HttpLibrary {
+/**
+ * client-node's HTTP library, bounded by `timeouts.requestMs` (headers and body) and reporting each request to
+ * the hook (looked up per request, so it may be set late).
+ */
+function instrumentedHttpApi(server: string, timeouts: KubeTimeouts): HttpLibrary {
   const inner = new IsomorphicFetchHttpLibrary();
   return {
     send(request: RequestContext) {
       const started = performance.now();
+      const verb = kubeVerb(request.getHttpMethod(), request.getUrl());
       const report = (code: string) => {
         try {
-          kubeRequestHook?.({
-            server,
-            verb: kubeVerb(request.getHttpMethod(), request.getUrl()),
-            code,
-            seconds: (performance.now() - started) / 1000,
-          });
+          kubeRequestHook?.({ server, verb, code, seconds: (performance.now() - started) / 1000 });
         } catch {
           // A broken metric never fails a request.
         }
       };
+      const deadline = new AbortController();
+      const timer = setTimeout(() => deadline.abort(), timeouts.requestMs);
+      timer.unref();
+      const caller = request.getSignal() as AbortSignal | undefined;
+      // client-node types the signal as node-fetch's; at run time it is the platform's AbortSignal.
+      request.setSignal(
+        (caller ? AbortSignal.any([caller, deadline.signal]) : deadline.signal) as Parameters<
+          RequestContext["setSignal"]
+        >[0],
+      );
+      const path = new URL(request.getUrl()).pathname;
+      const explain = (err: unknown): Error => {
+        if (deadline.signal.aborted) {
+          return new KubeTransportError(
+            server,
+            `the API server ${server} did not answer ${request.getHttpMethod()} ${path} within ${seconds(timeouts.requestMs)}`,
+            { cause: err },
+          );
+        }
+        if (err instanceof Error && !(err instanceof ApiException) && !err.message.includes(server)) {
+          return new KubeTransportError(server, `the API server ${server}: ${err.message}`, { cause: err });
+        }
+        return err as Error;
+      };
+      const done = () => clearTimeout(timer);
       return new Observable(
         inner
           .send(request)
@@ -81,11 +144,29 @@ function instrumentedHttpApi(server: string): HttpLibrary {
           .then(
             (response) => {
               report(String(response.httpStatusCode));
-              return response;
+              // The body is read after this resolves: the deadline covers it too.
+              const read =
+                <T>(f: () => Promise<T>) =>
+                () =>
+                  f().then(
+                    (value) => {
+                      done();
+                      return value;
+                    },
+                    (err: unknown) => {
+                      done();
+                      throw explain(err);
+                    },
+                  );
+              return new ResponseContext(response.httpStatusCode, response.headers, {
+                text: read(() => response.body.text()),
+                binary: read(() => response.body.binary()),
+              });
             },
             (err: unknown) => {
+              done();
               report("error");
-              throw err;
+              throw explain(err);
             },
           ),
       );
@@ -110,18 +191,23 @@ export class RawObjectApi extends KubernetesObjectApi {
   kubeConfig?: KubeConfig;
   private readonly impersonated = new Map<string, RawObjectApi>();
 
-  static fromKubeConfig(kc: KubeConfig): RawObjectApi {
+  /** The timeouts every request of this client is bounded by. */
+  timeouts: KubeTimeouts = defaultKubeTimeouts;
+
+  static fromKubeConfig(kc: KubeConfig, timeouts: Partial<KubeTimeouts> = {}): RawObjectApi {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error("no Kubernetes cluster configured in the kubeconfig");
+    const bounds = { ...processTimeouts, ...timeouts };
     const api = new RawObjectApi(
       createConfiguration({
         baseServer: new ServerConfiguration(cluster.server, {}),
-        httpApi: instrumentedHttpApi(cluster.server),
-        authMethods: { default: pooledAuthentication(kc) },
+        httpApi: instrumentedHttpApi(cluster.server, bounds),
+        authMethods: { default: pooledAuthentication(kc, cluster.server, bounds) },
       }),
     );
     api.setDefaultNamespace(kc);
     api.kubeConfig = kc;
+    api.timeouts = bounds;
     return api;
   }
 
@@ -134,7 +220,7 @@ export class RawObjectApi extends KubernetesObjectApi {
     let api = this.impersonated.get(user);
     if (!api) {
       if (!this.kubeConfig) throw new Error(`cannot act as ${user}: this API client has no KubeConfig`);
-      api = RawObjectApi.fromKubeConfig(impersonatedKubeConfig(this.kubeConfig, user));
+      api = RawObjectApi.fromKubeConfig(impersonatedKubeConfig(this.kubeConfig, user), this.timeouts);
       this.impersonated.set(user, api);
     }
     return api;
@@ -176,7 +262,7 @@ export class RawObjectApi extends KubernetesObjectApi {
  * (headers, exec plugins, token refresh) and swaps in one keep-alive agent per distinct TLS identity.
  * Proxy agents are left alone.
  */
-function pooledAuthentication(kc: KubeConfig) {
+function pooledAuthentication(kc: KubeConfig, server: string, timeouts: KubeTimeouts) {
   const agents = new Map<string, HttpsAgent>();
   // What the kubeconfig's authentication produced, reused briefly: running it builds TLS options and an
   // agent each time (a third of a millisecond per request). Tokens from exec plugins live for minutes, so a
@@ -206,7 +292,11 @@ function pooledAuthentication(kc: KubeConfig) {
       ]);
       pooled = agents.get(key);
       if (!pooled) {
-        pooled = new HttpsAgent({ ...options, keepAlive: true, maxSockets: 32 });
+        pooled = boundedAgent(
+          new HttpsAgent({ ...options, keepAlive: true, maxSockets: 32, timeout: timeouts.readMs }),
+          server,
+          timeouts,
+        );
         agents.set(key, pooled);
       }
       (agent as HttpsAgent).destroy();
@@ -228,6 +318,40 @@ function pooledAuthentication(kc: KubeConfig) {
 }
 
 const AUTH_REUSE_MS = 2_000;
+
+/**
+ * Bounds the agent's connections: a handshake not done within `connectMs`, or a connection silent for `readMs`
+ * is destroyed with an error naming the API server (an idle pooled connection is only dropped by the agent).
+ */
+function boundedAgent(agent: HttpsAgent, server: string, timeouts: KubeTimeouts): HttpsAgent {
+  type Connect = (options: object, callback: (err: Error | null, socket: Socket) => void) => Socket;
+  const connect = (agent as unknown as { createConnection: Connect }).createConnection.bind(agent);
+  (agent as unknown as { createConnection: Connect }).createConnection = (options, callback) => {
+    const socket = connect(options, callback);
+    const handshake = setTimeout(() => {
+      socket.destroy(
+        new KubeTransportError(
+          server,
+          `cannot connect to the API server ${server} within ${seconds(timeouts.connectMs)}`,
+        ),
+      );
+    }, timeouts.connectMs);
+    handshake.unref();
+    socket.once("secureConnect", () => clearTimeout(handshake));
+    socket.once("close", () => clearTimeout(handshake));
+    // Node's agent handles an error on an idle pooled connection (it only drops it); a busy one fails its request.
+    socket.on("timeout", () => {
+      socket.destroy(
+        new KubeTransportError(
+          server,
+          `the API server ${server} sent nothing for ${seconds(timeouts.readMs)}`,
+        ),
+      );
+    });
+    return socket;
+  };
+  return agent;
+}
 
 /**
  * A copy of `kc` whose current user acts as `user` (kubeconfig `as:`): client-node sends `Impersonate-User`,
@@ -275,8 +399,8 @@ export function loadKubeConfig(target: ClusterTarget = {}): KubeConfig {
   return kc;
 }
 
-export function makeObjectApi(kc: KubeConfig): RawObjectApi {
-  return RawObjectApi.fromKubeConfig(kc);
+export function makeObjectApi(kc: KubeConfig, timeouts: Partial<KubeTimeouts> = {}): RawObjectApi {
+  return RawObjectApi.fromKubeConfig(kc, timeouts);
 }
 
 /** The HTTP status of a failed API call, or undefined for errors that are not API answers. */

@@ -1,4 +1,6 @@
-// Waiting on the cluster: poll objects until each is healthy, one fails for good, or the timeout passes.
+// Waiting on the cluster: poll objects until each is healthy, one fails for good, or the timeout passes. Each
+// read is bounded by the client's request timeouts, and no read starts after the deadline, so a poll ends
+// within the timeout plus one request; a read that fails (the API server hung or gone) ends the wait with it.
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { mapLimit } from "../../reconcile/concurrency.js";
 import { assessHealth, type Health } from "../health.js";
@@ -40,6 +42,14 @@ export async function waitForHealthy(
   let unhealthy: UnhealthyObject[] = [];
   for (;;) {
     const assessed = await mapLimit(pending, opts.concurrency, async (obj) => {
+      if (Date.now() - started > opts.timeoutMs) {
+        const health: UnhealthyObject = {
+          subject: subjectOf(obj),
+          status: "InProgress",
+          message: "not read",
+        };
+        return { obj, health };
+      }
       const live = await getLive(api, obj);
       const health: UnhealthyObject | undefined = !live
         ? { subject: subjectOf(obj), status: "NotFound", message: "object not found" }
