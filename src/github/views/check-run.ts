@@ -7,12 +7,25 @@ import { clip } from "./summary-line.js";
 
 export const checkRunName = (cluster: string) => `gitops / ${cluster}`;
 
+// The check runs this process created and has not completed, by repository, commit and cluster: a push
+// delivered again (GitHub redelivers, or sends the same push twice) reuses the open one instead of adding a
+// second check run to the commit. Bounded: the oldest entries go first.
+const openCheckRuns = new Map<string, number>();
+const openKeys = new Map<number, string>();
+const OPEN_CHECK_RUNS_LIMIT = 10_000;
+const openKey = (repo: RepoRef, sha: string, cluster: string) =>
+  `${repo.owner}/${repo.repo}@${sha} ${cluster}`;
+
+/** The queued check run of a cluster at a commit: the one still open from an earlier delivery, or a new one. */
 export async function createQueuedCheckRun(
   github: GitHubClient,
   repo: RepoRef,
   sha: string,
   cluster: string,
 ): Promise<number> {
+  const key = openKey(repo, sha, cluster);
+  const open = openCheckRuns.get(key);
+  if (open !== undefined) return open;
   const { data } = await github.rest.checks.create({
     ...repo,
     name: checkRunName(cluster),
@@ -20,7 +33,20 @@ export async function createQueuedCheckRun(
     status: "queued",
     external_id: cluster,
   });
+  openCheckRuns.set(key, data.id);
+  openKeys.set(data.id, key);
+  if (openCheckRuns.size > OPEN_CHECK_RUNS_LIMIT) {
+    const [oldest, id] = openCheckRuns.entries().next().value ?? [];
+    if (oldest !== undefined) openCheckRuns.delete(oldest);
+    if (id !== undefined) openKeys.delete(id);
+  }
   return data.id;
+}
+
+function forgetOpenCheckRun(id: number): void {
+  const key = openKeys.get(id);
+  openKeys.delete(id);
+  if (key !== undefined && openCheckRuns.get(key) === id) openCheckRuns.delete(key);
 }
 
 export async function markCheckRunInProgress(github: GitHubClient, repo: RepoRef, id: number): Promise<void> {
@@ -46,6 +72,7 @@ export async function completeCheckRun(
     completed_at: new Date().toISOString(),
     output: { title: report.title.slice(0, 255), summary: report.summary },
   });
+  forgetOpenCheckRun(id);
 }
 
 /** A failed check run for something that stopped the run before the engine (config, permissions). */
