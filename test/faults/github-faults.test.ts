@@ -179,7 +179,7 @@ describe("superseded commits and redelivered pushes", () => {
     github.done();
 
     // One check run per commit: the redelivery of the third reused the open one.
-    expect(created.map((c) => (c.requests[0]?.body as { head_sha: string }).head_sha)).toEqual([
+    expect(created.map((c) => (c.requests[0]?.body as { head_sha?: string } | undefined)?.head_sha)).toEqual([
       first,
       second,
       third,
