@@ -5,7 +5,10 @@
 // that key is skipped. One write at a time: GitHub's secondary limits serialise content-creating requests
 // anyway, and a queue of our own is what lets a later state overtake an earlier one.
 import type { Logger } from "pino";
+import { rateLimited, requestedDelayMs } from "../octokit.js";
 import type { WrittenReports } from "./written-reports.js";
+
+export { rateLimited, requestedDelayMs };
 
 export const priorities = {
   /** The cluster's aggregate status and its check run: what branch protection and people look at first. */
@@ -50,50 +53,9 @@ export const defaultRetryPolicy: RetryPolicy = {
   giveUpAfterMs: 15 * 60_000,
 };
 
-interface GitHubFailure {
-  status?: unknown;
-  message?: unknown;
-  response?: { headers?: Record<string, string | number | undefined> };
-}
-
-const header = (err: unknown, name: string): string | undefined => {
-  const value = (err as GitHubFailure | undefined)?.response?.headers?.[name];
-  return value === undefined ? undefined : String(value);
-};
-
-/** A 403 or 429 that is one of GitHub's rate limits (primary, secondary, or an explicit Retry-After). */
-export function rateLimited(err: unknown): boolean {
-  const status = (err as GitHubFailure | undefined)?.status;
-  if (status !== 403 && status !== 429) return false;
-  if (status === 429) return true;
-  const message = String((err as GitHubFailure).message ?? "");
-  return (
-    header(err, "retry-after") !== undefined ||
-    header(err, "x-ratelimit-remaining") === "0" ||
-    /rate limit/i.test(message)
-  );
-}
-
-/**
- * How long GitHub asked us to wait, in ms: `Retry-After` (seconds), else until `x-ratelimit-reset` (epoch
- * seconds) when no requests remain, for 403 and 429 alike; undefined when it did not say.
- */
-export function requestedDelayMs(err: unknown, now: number = Date.now()): number | undefined {
-  const retryAfter = Number(header(err, "retry-after"));
-  if (header(err, "retry-after") !== undefined && Number.isFinite(retryAfter) && retryAfter >= 0) {
-    return retryAfter * 1000;
-  }
-  const reset = Number(header(err, "x-ratelimit-reset"));
-  if (header(err, "x-ratelimit-remaining") === "0" && Number.isFinite(reset)) {
-    // One second past the reset, as GitHub's documentation asks.
-    return Math.max(0, reset * 1000 - now + 1000);
-  }
-  return undefined;
-}
-
 /** GitHub's 5xx, its rate limits and network failures are worth another try; other 4xx (refused, invalid) are not. */
 export function retryable(err: unknown): boolean {
-  const status = (err as GitHubFailure | undefined)?.status;
+  const status = (err as { status?: unknown } | undefined)?.status;
   return typeof status !== "number" || status >= 500 || rateLimited(err);
 }
 
