@@ -26,6 +26,7 @@ export const eventReasons = {
   testSucceeded: "TestSucceeded",
   testFailed: "TestFailed",
   newArtifact: "NewArtifact",
+  driftDetected: "DriftDetected",
   gitOperationFailed: "GitOperationFailed",
   succeeded: "Succeeded",
 } as const;

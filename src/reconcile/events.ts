@@ -4,48 +4,28 @@
 // Reporters (statuses, check runs, comments, notifications, logs) subscribe to the stream; the engine knows
 // nothing about them. No Secret value enters an event: results are scrubbed where they are made, and every
 // message is passed through the credential scrubber here once more.
-//
-// The notification library (src/notify/event.ts) has its own type with the same Flux fields; the notification
-// reporter maps one onto the other. Folding the two into one type is known debt.
+import {
+  type EventReason,
+  type EventSeverity,
+  eventReasons,
+  eventTimestamp,
+  type InvolvedObject,
+  type NotifyEvent,
+  reportingControllers,
+} from "../notify/event.js";
 import { scrubCredentials } from "../util/secret-scrub.js";
 import type { HelmReleaseResult, KustomizationResult, RunResult } from "./result.js";
 
-export type EventSeverity = "info" | "error";
-
-/** The reasons Flux's controllers give, as they spell them. */
-export const eventReasons = {
-  progressing: "Progressing",
-  reconciliationSucceeded: "ReconciliationSucceeded",
-  reconciliationFailed: "ReconciliationFailed",
-  dependencyNotReady: "DependencyNotReady",
-  healthCheckFailed: "HealthCheckFailed",
-  artifactFailed: "ArtifactFailed",
-  buildFailed: "BuildFailed",
-  pruneFailed: "PruneFailed",
-  newArtifact: "NewArtifact",
-  installSucceeded: "InstallSucceeded",
-  installFailed: "InstallFailed",
-  upgradeSucceeded: "UpgradeSucceeded",
-  upgradeFailed: "UpgradeFailed",
-  rollbackSucceeded: "RollbackSucceeded",
-  uninstallSucceeded: "UninstallSucceeded",
-  driftDetected: "DriftDetected",
-  succeeded: "Succeeded",
-} as const;
-export type EventReason = (typeof eventReasons)[keyof typeof eventReasons] | (string & {});
-
-export const reportingControllers = {
-  kustomize: "kustomize-controller",
-  helm: "helm-controller",
-  source: "source-controller",
-  imageReflector: "image-reflector-controller",
-} as const;
-
-export interface InvolvedObject {
-  kind: string;
-  namespace: string;
-  name: string;
-}
+// The Flux event itself (fields, reasons, controllers) is the notification library's: one type for every
+// reporter and every Provider.
+export {
+  type EventReason,
+  type EventSeverity,
+  eventReasons,
+  eventTimestamp,
+  type InvolvedObject,
+  reportingControllers,
+} from "../notify/event.js";
 
 /** What every event of a run says about where it happened. */
 export interface EventMetadata {
@@ -57,16 +37,7 @@ export interface EventMetadata {
 }
 
 /** One fact about one object, shaped as Flux's event (fluxcd/pkg apis/event `Event`). */
-export interface ReconcileEvent {
-  involvedObject: InvolvedObject;
-  severity: EventSeverity;
-  reason: EventReason;
-  message: string;
-  metadata: Record<string, string>;
-  /** RFC 3339, seconds precision, as Go's metav1.Time marshals. */
-  timestamp: string;
-  reportingController: string;
-}
+export type ReconcileEvent = NotifyEvent;
 
 /** The one spelling of a subject everywhere: `Kind/namespace/name`. */
 export function subjectOf(object: InvolvedObject): string {
@@ -161,11 +132,6 @@ export function runStopped(
       ...(metadata ? { metadata } : {}),
     }),
   };
-}
-
-/** `2024-05-01T10:00:00Z`. */
-export function eventTimestamp(date: Date = new Date()): string {
-  return `${date.toISOString().slice(0, 19)}Z`;
 }
 
 /** Flux caps an event's message at this many characters. */
