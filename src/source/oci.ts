@@ -7,7 +7,11 @@
 // conversation with the registry sharing one deadline (the source's timeout).
 import { createHash } from "node:crypto";
 import semver from "semver";
-import type { OutboundPolicy, OutboundResponse } from "../util/outbound/index.js";
+import {
+  type OutboundPolicy,
+  type OutboundResponse,
+  realmMayHaveCredentials,
+} from "../util/outbound/index.js";
 import { cached, cachePath, sha256Hex } from "./cache.js";
 import { type BasicAuth, basicAuthHeader } from "./credentials.js";
 import { Deadline, readBody, sourceGet, statusText, writeBody } from "./http.js";
@@ -73,22 +77,6 @@ export interface OciManifest {
   config?: { mediaType?: string; digest: string };
   layers: { mediaType: string; digest: string; size?: number; annotations?: Record<string, string> }[];
   annotations?: Record<string, string>;
-}
-
-/**
- * Token services that belong to a registry although they live on another host (as in images/registry): any
- * other realm host than the registry's own (or a subdomain) is asked for a token without the credentials.
- */
-const registryTokenHosts: Readonly<Record<string, readonly string[]>> = {
-  "registry-1.docker.io": ["auth.docker.io"],
-  "registry.gitlab.com": ["gitlab.com"],
-};
-
-function realmMayHaveCredentials(registry: URL, realm: URL): boolean {
-  if (registry.protocol === "https:" && realm.protocol !== "https:") return false;
-  const host = realm.hostname.toLowerCase();
-  const own = registry.hostname.toLowerCase();
-  return host === own || host.endsWith(`.${own}`) || (registryTokenHosts[own] ?? []).includes(host);
 }
 
 export interface OciClientOptions {

@@ -17,6 +17,7 @@ import {
   type OutboundRequestError,
   type OutboundResponse,
   outboundFetch,
+  realmMayHaveCredentials,
 } from "../../util/outbound/index.js";
 import { type BasicCredentials, basicAuthorization, type Challenge, parseChallenges } from "./auth.js";
 import type { ImageReference } from "./reference.js";
@@ -85,24 +86,6 @@ export interface TagLister {
 interface CachedToken {
   token: string;
   expiresAt: number;
-}
-
-/**
- * Token services that belong to a registry although they live on another host. Any other realm host than the
- * registry's own (or a subdomain of it) is asked for a token anonymously: a registry, or whoever answers in its
- * name, cannot send the pull secret to a host of its choosing.
- */
-const registryTokenHosts: Readonly<Record<string, readonly string[]>> = {
-  "registry-1.docker.io": ["auth.docker.io"],
-  "registry.gitlab.com": ["gitlab.com"],
-};
-
-/** Whether the registry's credentials may be sent to this token realm. */
-export function realmMayHaveCredentials(registry: URL, realm: URL): boolean {
-  if (registry.protocol === "https:" && realm.protocol !== "https:") return false;
-  const host = realm.hostname.toLowerCase();
-  const own = registry.hostname.toLowerCase();
-  return host === own || host.endsWith(`.${own}`) || (registryTokenHosts[own] ?? []).includes(host);
 }
 
 export class RegistryClient implements TagLister {

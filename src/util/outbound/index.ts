@@ -19,3 +19,4 @@ export {
   type OutboundPolicyRules,
   outboundListEntryError,
 } from "./policy.js";
+export { realmMayHaveCredentials } from "./token-realm.js";
