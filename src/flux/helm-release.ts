@@ -118,7 +118,8 @@ export const helmReleaseSpecSchema = z
         enable: z.boolean().optional(),
         timeout: duration.optional(),
         ignoreFailures: z.boolean().optional(),
-        filters: z.array(z.object({ name: z.string(), exclude: z.boolean().optional() })).optional(),
+        // Each name becomes a `--filter name=<name>` argument of helm test (a comma would split it).
+        filters: z.array(z.object({ name: objectNameSchema, exclude: z.boolean().optional() })).optional(),
       })
       .optional(),
     rollback: z
