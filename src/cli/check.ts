@@ -16,7 +16,7 @@ import {
   renderTools,
 } from "../preflight/index.js";
 import { tenancyFromGrant } from "../reconcile/tenancy.js";
-import type { CliIO } from "./io.js";
+import { type CliIO, UsageError } from "./io.js";
 import { locate } from "./repo-root.js";
 
 export const checkUsage = `Usage: gitops-bot check [<repo checkout> <cluster-path>] [options]
@@ -35,8 +35,6 @@ Options:
   -o, --output <fmt>        text (default) or json
   -h, --help                Show this help
 `;
-
-class UsageError extends Error {}
 
 interface Target extends ClusterCheckTarget {
   /** Why the cluster is not checked (its kubeconfig does not load, the repository is not bound). */

@@ -7,7 +7,7 @@ import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import { apiMessage, apiStatus, loadKubeConfig } from "../cluster/kube-client.js";
 import { parseDuration } from "../flux/duration.js";
-import type { CliIO } from "./io.js";
+import { type CliIO, UsageError } from "./io.js";
 
 export const kubeconfigUsage = `Usage: gitops-bot kubeconfig --namespace <ns> --service-account <name> [options]
 
@@ -25,8 +25,6 @@ Options:
   --context <name>              Its context (default: the current context)
   -h, --help                    Show this help
 `;
-
-class UsageError extends Error {}
 
 const DEFAULT_DURATION = "8760h";
 /** TokenRequest's floor. */

@@ -17,7 +17,7 @@ import { toYaml } from "../reconcile/yaml.js";
 import { checkCommand } from "./check.js";
 import { createCommand } from "./create.js";
 import { imagesCommand } from "./images.js";
-import type { CliIO } from "./io.js";
+import { type CliIO, UsageError } from "./io.js";
 import { kubeconfigCommand } from "./kubeconfig.js";
 import { renderRun } from "./render.js";
 import { defaultScope, locate } from "./repo-root.js";
@@ -84,8 +84,6 @@ Options:
   -h, --help                  Show this help
 `,
 };
-
-class UsageError extends Error {}
 
 type Command = "build" | "diff" | "reconcile";
 const isCommand = (c: string): c is Command => c === "build" || c === "diff" || c === "reconcile";
