@@ -7,6 +7,7 @@ import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import { apiMessage, apiStatus, loadKubeConfig } from "../cluster/kube-client.js";
 import { parseDuration } from "../flux/duration.js";
+import { namespaceError, objectNameError } from "../flux/names.js";
 import { type CliIO, UsageError } from "./io.js";
 
 export const kubeconfigUsage = `Usage: gitops-bot kubeconfig --namespace <ns> --service-account <name> [options]
@@ -29,7 +30,6 @@ Options:
 const DEFAULT_DURATION = "8760h";
 /** TokenRequest's floor. */
 const MIN_SECONDS = 600;
-const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 export interface ServiceAccountKubeConfig {
   yaml: string;
@@ -125,9 +125,8 @@ export async function kubeconfigCommand(args: string[], io: CliIO): Promise<numb
     const namespace = values.namespace;
     const serviceAccount = values["service-account"];
     if (!namespace || !serviceAccount) throw new UsageError("--namespace and --service-account are required");
-    if (!NAME.test(namespace) || namespace.length > 63)
-      throw new UsageError(`--namespace "${namespace}" is not a namespace name`);
-    if (!NAME.test(serviceAccount) || serviceAccount.length > 253) {
+    if (namespaceError(namespace)) throw new UsageError(`--namespace "${namespace}" is not a namespace name`);
+    if (objectNameError(serviceAccount)) {
       throw new UsageError(`--service-account "${serviceAccount}" is not a ServiceAccount name`);
     }
     const seconds = durationSeconds(values.duration ?? DEFAULT_DURATION);
