@@ -7,10 +7,10 @@
 // information and go to the proxy only.
 import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
-import type { LookupFunction, Socket } from "node:net";
+import type { Socket } from "node:net";
 import tls from "node:tls";
 import type { IpAddress, OutboundPolicy } from "../../util/outbound/index.js";
-import { OutboundPolicyError } from "../../util/outbound/index.js";
+import { OutboundPolicyError, pinnedLookup } from "../../util/outbound/index.js";
 import { DeliveryError } from "../errors.js";
 
 export interface ProxyPostOptions {
@@ -27,19 +27,6 @@ export interface ProxyPostOptions {
 export interface ProxyAnswer {
   status: number;
   body: Buffer;
-}
-
-function pinned(addresses: IpAddress[]): LookupFunction {
-  return (_hostname, options, callback) => {
-    const list = addresses.filter((a) => !options.family || a.family === options.family);
-    const chosen = list.length > 0 ? list : addresses;
-    if (options.all) {
-      (callback as (err: null, list: { address: string; family: number }[]) => void)(
-        null,
-        chosen.map((a) => ({ address: a.text, family: a.family })),
-      );
-    } else callback(null, chosen[0]!.text, chosen[0]!.family);
-  };
 }
 
 function defaultPort(url: URL): number {
@@ -74,7 +61,7 @@ function openTunnel(options: ProxyPostOptions, target: URL, addresses: IpAddress
       path: authority,
       headers,
       agent: false,
-      lookup: pinned(addresses),
+      lookup: pinnedLookup(addresses),
       signal,
       ...(proxy.protocol === "https:" && options.ca ? { ca: options.ca } : {}),
     });

@@ -60,7 +60,8 @@ function sameCredentialOrigin(origin: URL, target: URL): boolean {
   return origin.host === target.host && !(origin.protocol === "https:" && target.protocol !== "https:");
 }
 
-function pinnedLookup(addresses: IpAddress[]): LookupFunction {
+/** A DNS lookup that answers only with the addresses the policy judged (preferring the family asked for). */
+export function pinnedLookup(addresses: IpAddress[]): LookupFunction {
   return (_hostname, options, callback) => {
     const wanted = addresses.filter((a) => !options.family || a.family === options.family);
     const list = wanted.length > 0 ? wanted : addresses;

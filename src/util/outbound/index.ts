@@ -9,6 +9,7 @@ export {
   type OutboundRequestOptions,
   type OutboundResponse,
   outboundFetch,
+  pinnedLookup,
 } from "./fetch.js";
 export {
   type CheckedHost,
