@@ -10,6 +10,7 @@ import { reportOptions } from "../reporters/options.js";
 import { createFailedCheckRun, createQueuedCheckRun } from "../views/check-run.js";
 import { setStatus, statusContext } from "../views/commit-status.js";
 import { runMetadata } from "./reconcile-job.js";
+import { notQueued } from "./refused-job.js";
 import { type JobDeps, jobRepo, type PushJob } from "./types.js";
 
 export async function runPushJob(job: PushJob, deps: JobDeps): Promise<void> {
@@ -108,17 +109,7 @@ export async function runPushJob(job: PushJob, deps: JobDeps): Promise<void> {
           checkRuns: { [cluster.name]: checkRunId },
           pendingStatuses,
         });
-        stream.emit(
-          cluster.name,
-          runStopped(
-            {
-              conclusion: "skipped",
-              state: "error",
-              message: `not run: ${why}; push again or comment /gitops reconcile`,
-            },
-            runMetadata(job, cluster.name),
-          ),
-        );
+        stream.emit(cluster.name, notQueued(job, cluster.name, `not run: ${why}`));
         await stream.close();
         throw err;
       }

@@ -4,7 +4,7 @@
 // gitops/diff/<cluster> status. Refused commands and image reads are only logged: replying to each comment of
 // a flood would multiply it.
 import { clustersForBranch } from "../../config/repo-config.js";
-import { runStopped } from "../../reconcile/events.js";
+import { type RunEvent, runStopped } from "../../reconcile/events.js";
 import { fullName } from "../client.js";
 import { loadRepoConfig } from "../repo-config-loader.js";
 import { openReportStream } from "../reporters/index.js";
@@ -15,6 +15,19 @@ import { type GitOpsJob, type JobDeps, jobRepo } from "./types.js";
 /** The repository a job belongs to, for the queue's fairness and per-repository bounds. */
 export function jobGroup(job: GitOpsJob): string {
   return `${job.installationId}:${job.owner}/${job.repo}`.toLowerCase();
+}
+
+/** A run of `cluster` that was never queued: an error status and a skipped check run saying how to retry. */
+export function notQueued(
+  job: Parameters<typeof runMetadata>[0],
+  cluster: string,
+  reason: string,
+  retry: "reconcile" | "diff" = "reconcile",
+): RunEvent {
+  return runStopped(
+    { conclusion: "skipped", state: "error", message: `${reason}; push again or comment /gitops ${retry}` },
+    runMetadata(job, cluster),
+  );
 }
 
 export function reportRefusedJob(deps: () => JobDeps): (job: GitOpsJob, reason: string) => Promise<void> {
@@ -53,19 +66,7 @@ export function reportRefusedJob(deps: () => JobDeps): (job: GitOpsJob, reason: 
           kind: "push",
           pendingStatuses: reportOptions(d.operator).pendingStatuses,
         });
-        for (const cluster of clusters) {
-          stream.emit(
-            cluster.name,
-            runStopped(
-              {
-                conclusion: "skipped",
-                state: "error",
-                message: `${reason}; push again or comment /gitops reconcile`,
-              },
-              runMetadata(job, cluster.name),
-            ),
-          );
-        }
+        for (const cluster of clusters) stream.emit(cluster.name, notQueued(job, cluster.name, reason));
         return stream.close();
       }
       case "diff": {
@@ -81,17 +82,7 @@ export function reportRefusedJob(deps: () => JobDeps): (job: GitOpsJob, reason: 
           pendingStatuses: false,
         });
         for (const cluster of clustersForBranch(loaded.config, job.baseBranch, job.defaultBranch)) {
-          stream.emit(
-            cluster.name,
-            runStopped(
-              {
-                conclusion: "skipped",
-                state: "error",
-                message: `${reason}; push again or comment /gitops diff`,
-              },
-              runMetadata({ ...job, sha: job.headSha }, cluster.name),
-            ),
-          );
+          stream.emit(cluster.name, notQueued({ ...job, sha: job.headSha }, cluster.name, reason, "diff"));
         }
         return stream.close();
       }
