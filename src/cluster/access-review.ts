@@ -3,6 +3,7 @@
 // cluster does not have (Flux's own kinds, which gitops-bot reconciles itself instead of applying).
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { RawObjectApi } from "./kube-client.js";
+import type { Permission } from "./preflight/permission.js";
 import { groupOf } from "./ssa/object-id.js";
 
 /** The plural resource name of a kind, as CRDs conventionally name it (`Kustomization` → `kustomizations`). */
@@ -14,27 +15,37 @@ export function resourceOf(kind: string): string {
 }
 
 interface AccessReview extends KubernetesObject {
-  status?: { allowed?: boolean; reason?: string };
+  status?: { allowed?: boolean; denied?: boolean; reason?: string; evaluationError?: string };
 }
 
-/** Whether the API client's identity may server-side apply (`patch`) `obj` in `namespace`. */
-export async function mayApply(
-  api: RawObjectApi,
-  obj: KubernetesObject,
-  namespace: string,
-): Promise<boolean> {
-  const review = await api.create<AccessReview>({
+/** Whether the API client's identity (or `p.as`, impersonated) may do `p`. */
+export async function reviewPermission(api: RawObjectApi, p: Permission): Promise<boolean> {
+  const client = p.as ? api.impersonating(p.as) : api;
+  const [resource, subresource] = p.resource.split("/");
+  const review = await client.create<AccessReview>({
     apiVersion: "authorization.k8s.io/v1",
     kind: "SelfSubjectAccessReview",
     spec: {
       resourceAttributes: {
-        group: groupOf(obj.apiVersion),
-        resource: resourceOf(obj.kind ?? ""),
-        verb: "patch",
-        namespace,
-        name: obj.metadata?.name,
+        verb: p.verb,
+        group: p.group,
+        resource,
+        ...(subresource ? { subresource } : {}),
+        ...(p.namespace ? { namespace: p.namespace } : {}),
+        ...(p.name ? { name: p.name } : {}),
       },
     },
   } as KubernetesObject);
   return review.status?.allowed === true;
+}
+
+/** Whether the API client's identity may server-side apply (`patch`) `obj` in `namespace`. */
+export function mayApply(api: RawObjectApi, obj: KubernetesObject, namespace: string): Promise<boolean> {
+  return reviewPermission(api, {
+    verb: "patch",
+    group: groupOf(obj.apiVersion),
+    resource: resourceOf(obj.kind ?? ""),
+    namespace,
+    ...(obj.metadata?.name ? { name: obj.metadata.name } : {}),
+  });
 }

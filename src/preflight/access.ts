@@ -1,8 +1,8 @@
 // Asking the API server whether an identity may do each thing a tree needs: one SelfSubjectAccessReview per
 // permission, as that identity (impersonated for a ServiceAccount), a few at a time.
-import type { KubernetesObject } from "@kubernetes/client-node";
+import { reviewPermission } from "../cluster/access-review.js";
 import { apiMessage, type RawObjectApi } from "../cluster/kube-client.js";
-import type { Permission, Requirement } from "../cluster/preflight/permission.js";
+import type { Requirement } from "../cluster/preflight/permission.js";
 import { mapLimit } from "../reconcile/concurrency.js";
 
 export interface AccessResult {
@@ -12,29 +12,7 @@ export interface AccessResult {
   error?: string;
 }
 
-interface AccessReview extends KubernetesObject {
-  status?: { allowed?: boolean; denied?: boolean; reason?: string; evaluationError?: string };
-}
-
-/** Whether the API client's identity (or `p.as`, impersonated) may do `p`. */
-export async function reviewPermission(api: RawObjectApi, p: Permission): Promise<boolean> {
-  const client = p.as ? api.impersonating(p.as) : api;
-  const review = await client.create<AccessReview>({
-    apiVersion: "authorization.k8s.io/v1",
-    kind: "SelfSubjectAccessReview",
-    spec: {
-      resourceAttributes: {
-        verb: p.verb,
-        group: p.group,
-        resource: p.resource.split("/")[0],
-        ...(p.resource.includes("/") ? { subresource: p.resource.split("/")[1] } : {}),
-        ...(p.namespace ? { namespace: p.namespace } : {}),
-        ...(p.name ? { name: p.name } : {}),
-      },
-    },
-  } as KubernetesObject);
-  return review.status?.allowed === true;
-}
+export { reviewPermission };
 
 export async function reviewRequirements(
   api: RawObjectApi,
