@@ -60,7 +60,7 @@ export async function main(): Promise<Server> {
     metrics.recordKubeRequest({ ...event, cluster: metrics.kubeClusterOf(event.server) }),
   );
   setBuildCacheObserver((result) => metrics.recordBuildCache(result));
-  const metricsPort = readMetricsPort();
+  const metricsPort = env.metricsPort;
   // With METRICS_PORT, /metrics is served there only (a port the cluster network can keep private).
   const routes: HttpHandler[] = [healthzHandler(health)];
   if (metricsPort === undefined) routes.push(metricsHandler(metrics));
@@ -158,17 +158,6 @@ export async function main(): Promise<Server> {
   process.once("SIGTERM", shutdown);
   process.once("SIGINT", shutdown);
   return server;
-}
-
-/** METRICS_PORT: serve /metrics on its own port (1–65535); unset serves it on the app's port. */
-function readMetricsPort(): number | undefined {
-  const raw = process.env.METRICS_PORT?.trim();
-  if (!raw) return undefined;
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new Error(`METRICS_PORT must be a port number (1-65535), got "${raw}"`);
-  }
-  return port;
 }
 
 function listen(listener: ReturnType<typeof routesListener>, host: string, port: number) {

@@ -10,6 +10,8 @@ export interface ServerEnv {
   webhookSecret: string;
   host: string;
   port: number;
+  /** METRICS_PORT: serve /metrics on its own port (1–65535); unset serves it on the app's port. */
+  metricsPort?: number;
   webhookPath: string;
   webhookProxyUrl?: string;
   /** REST API base URL: api.github.com, or `<GHE_PROTOCOL>://<GHE_HOST>/api/v3` for GitHub Enterprise Server. */
@@ -50,6 +52,14 @@ export function readServerEnv(env: NodeJS.ProcessEnv = process.env): ServerEnv {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new ServerEnvError(`PORT must be a TCP port number, got "${env.PORT}"`);
   }
+  const rawMetricsPort = env.METRICS_PORT?.trim();
+  const metricsPort = rawMetricsPort ? Number(rawMetricsPort) : undefined;
+  if (
+    metricsPort !== undefined &&
+    (!Number.isInteger(metricsPort) || metricsPort < 1 || metricsPort > 65535)
+  ) {
+    throw new ServerEnvError(`METRICS_PORT must be a port number (1-65535), got "${rawMetricsPort}"`);
+  }
   let privateKey: string | undefined;
   try {
     privateKey = getPrivateKey({ env })?.toString() || undefined;
@@ -80,6 +90,7 @@ export function readServerEnv(env: NodeJS.ProcessEnv = process.env): ServerEnv {
     webhookSecret: env.WEBHOOK_SECRET || DEVELOPMENT_WEBHOOK_SECRET,
     host: env.HOST || "localhost",
     port,
+    metricsPort,
     webhookPath: env.WEBHOOK_PATH || "/api/github/webhooks",
     webhookProxyUrl: env.WEBHOOK_PROXY_URL || undefined,
     baseUrl: env.GHE_HOST
