@@ -12,6 +12,7 @@ import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
 import { ManifestError, type ManifestLocation } from "../flux/errors.js";
 import { quoted } from "../flux/names.js";
+import { isInside } from "../util/path-inside.js";
 import { isInlineYaml, PluginConfigProblem, readPluginConfig } from "./kustomize-plugins.js";
 
 export const kustomizationFileNames = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
@@ -146,11 +147,6 @@ function contentOf(doc: Record<string, unknown>): KustomizationContent {
     });
   }
   return { references: out, inline };
-}
-
-function inside(root: string, target: string): boolean {
-  const rel = relative(root, target);
-  return rel === "" || (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }
 
 function kustomizationFileIn(dir: string): string | undefined {
@@ -316,7 +312,7 @@ export function assertBuildReferences(dirs: string[], opts: ReferenceCheckOption
   for (const dir of dirs) {
     const real = realOrUndefined(dir);
     if (!real) continue;
-    if (!inside(realRoot, real)) {
+    if (!isInside(realRoot, real)) {
       throw new ManifestError({ file: shown(dir) }, "the build root is outside the tree");
     }
     visit(real);
@@ -346,8 +342,8 @@ function localReferenceProblem(realRoot: string, dir: string, value: string): st
   if (value.includes("\0")) return "is not a valid path (contains NUL)";
   if (isAbsolute(value)) return "is an absolute path; references must be relative and inside the tree";
   const target = resolve(dir, value);
-  if (!inside(realRoot, target)) return "leads outside the tree";
+  if (!isInside(realRoot, target)) return "leads outside the tree";
   const real = realOrUndefined(target);
-  if (real && !inside(realRoot, real)) return "leads outside the tree through a symlink";
+  if (real && !isInside(realRoot, real)) return "leads outside the tree through a symlink";
   return undefined;
 }

@@ -17,7 +17,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { isAbsolute, join, relative, sep } from "node:path";
+import { join, relative } from "node:path";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { ManifestError } from "../flux/errors.js";
 import type { FluxKustomization } from "../flux/kustomization.js";
@@ -25,6 +25,7 @@ import { defaultManifestLimits, isYamlFile, type ManifestLimits, parseManifests 
 import { toYaml } from "../reconcile/yaml.js";
 import { assertNoEscapingSymlinks, repoRelative, resolveInRepo } from "../source/repo-path.js";
 import { runTool, ToolError } from "../util/child-process.js";
+import { isInside } from "../util/path-inside.js";
 import {
   buildCacheEnabled,
   buildCacheKey,
@@ -71,11 +72,6 @@ export interface WorkTree {
 /** Work trees made by prepareWorkTree and not cleaned up yet: the trees kustomize builds are confined to. */
 const liveWorkTrees = new Set<string>();
 
-function inside(root: string, target: string): boolean {
-  const rel = relative(root, target);
-  return rel === "" || (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
-}
-
 /** The work tree `dir` is in, when prepareWorkTree made it. */
 function workTreeOf(dir: string): string | undefined {
   let real: string;
@@ -84,7 +80,7 @@ function workTreeOf(dir: string): string | undefined {
   } catch {
     return undefined;
   }
-  for (const root of liveWorkTrees) if (inside(root, real)) return root;
+  for (const root of liveWorkTrees) if (isInside(root, real)) return root;
   return undefined;
 }
 

@@ -4,7 +4,8 @@
 // files into the diff. So a directory chart may only link to files inside its own root, and both forms are
 // bounded in size and file count.
 import { lstatSync, readdirSync, realpathSync, statSync } from "node:fs";
-import { isAbsolute, join, relative, sep } from "node:path";
+import { join } from "node:path";
+import { isInside } from "../util/path-inside.js";
 
 export interface ChartLimits {
   /** Files in a chart directory (after following allowed links). */
@@ -20,11 +21,6 @@ export function defaultChartLimits(): ChartLimits {
 
 export class ChartFilesError extends Error {
   override name = "ChartFilesError";
-}
-
-function inside(root: string, path: string): boolean {
-  const rel = relative(root, path);
-  return rel === "" || (!rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel));
 }
 
 /**
@@ -48,7 +44,7 @@ export function checkChartFiles(
   if (!top.isDirectory()) throw new ChartFilesError(`${what}: not a file or directory`);
   const root = realpathSync(opts.root ?? path);
   const chartRoot = realpathSync(path);
-  if (!inside(root, chartRoot)) throw new ChartFilesError(`${what}: the chart lies outside its source`);
+  if (!isInside(root, chartRoot)) throw new ChartFilesError(`${what}: the chart lies outside its source`);
   let files = 0;
   let bytes = 0;
   const walk = (dir: string, shown: string, ancestors: Set<string>) => {
@@ -67,7 +63,7 @@ export function checkChartFiles(
         } catch {
           throw new ChartFilesError(`${what}: ${display} is a symbolic link to nothing`);
         }
-        if (!inside(root, target)) {
+        if (!isInside(root, target)) {
           throw new ChartFilesError(
             `${what}: ${display} is a symbolic link out of the chart's source; refused`,
           );

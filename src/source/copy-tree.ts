@@ -13,15 +13,11 @@ import {
   symlinkSync,
   unlinkSync,
 } from "node:fs";
-import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { isInside } from "../util/path-inside.js";
 
 export class CopyError extends Error {
   override name = "CopyError";
-}
-
-function inside(root: string, target: string): boolean {
-  const rel = relative(root, target);
-  return rel === "" || (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }
 
 export interface ContainedCopy {
@@ -50,7 +46,7 @@ export function copyTreeContained(copy: ContainedCopy): void {
       cause: err,
     });
   }
-  if (!inside(realFromRoot, realFrom))
+  if (!isInside(realFromRoot, realFrom))
     throw new CopyError(`${fromField}: leads outside the included repository through a symlink; refused`);
   if (isAbsolute(copy.toPath)) throw new CopyError(`${toField} "${copy.toPath}" must be a relative path`);
   const parts = copy.toPath.split(/[\\/]/).filter((p) => p !== "" && p !== ".");
@@ -90,7 +86,7 @@ class Destination {
     } catch {
       throw new CopyError(`${this.field} "${this.toPath}": ${name} is a broken symlink; refused`);
     }
-    if (!inside(this.root, real) || !lstatSync(real).isDirectory())
+    if (!isInside(this.root, real) || !lstatSync(real).isDirectory())
       throw new CopyError(
         `${this.field} "${this.toPath}" leads outside the artifact through the symlink ${name}; refused`,
       );
@@ -123,7 +119,7 @@ function copyDirectory(from: string, to: string, destination: Destination, fromF
     } else if (entry.isSymbolicLink()) {
       const link = readlinkSync(source);
       const name = relative(destination.root, target);
-      if (isAbsolute(link) || !inside(destination.root, resolve(dirname(target), link)))
+      if (isAbsolute(link) || !isInside(destination.root, resolve(dirname(target), link)))
         throw new CopyError(
           `${fromField}: symlink ${name} -> ${link} would lead outside the artifact; refused`,
         );
@@ -135,7 +131,7 @@ function copyDirectory(from: string, to: string, destination: Destination, fromF
       } catch {
         real = undefined; // dangling: inert
       }
-      if (real !== undefined && !inside(destination.root, real)) {
+      if (real !== undefined && !isInside(destination.root, real)) {
         unlinkSync(target);
         throw new CopyError(`${fromField}: symlink ${name} -> ${link} leads outside the artifact; refused`);
       }

@@ -3,11 +3,7 @@
 import { lstatSync, readdirSync, realpathSync } from "node:fs";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { ManifestError, type ManifestLocation } from "../flux/errors.js";
-
-function inside(root: string, target: string): boolean {
-  const rel = relative(root, target);
-  return rel === "" || (!rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel));
-}
+import { isInside } from "../util/path-inside.js";
 
 /**
  * Resolves `path` (as written in a Flux object, e.g. `./apps/dev`) against the repository root and checks that
@@ -18,14 +14,15 @@ export function resolveInRepo(root: string, path: string, where: ManifestLocatio
   if (isAbsolute(path))
     throw new ManifestError(where, `path "${path}" must be relative to the repository root`);
   const target = resolve(root, cleaned);
-  if (!inside(resolve(root), target)) throw new ManifestError(where, `path "${path}" escapes the repository`);
+  if (!isInside(resolve(root), target))
+    throw new ManifestError(where, `path "${path}" escapes the repository`);
   let real: string;
   try {
     real = realpathSync(target);
   } catch {
     throw new ManifestError(where, `path "${path}" does not exist in the repository`);
   }
-  if (!inside(realpathSync(root), real)) {
+  if (!isInside(realpathSync(root), real)) {
     throw new ManifestError(where, `path "${path}" leads outside the repository through a symlink`);
   }
   return target;
@@ -47,7 +44,7 @@ export function assertNoEscapingSymlinks(root: string, dir: string): void {
     } catch {
       throw new ManifestError({ file: repoRelative(root, file) }, "broken symlink");
     }
-    if (!inside(realRoot, real)) {
+    if (!isInside(realRoot, real)) {
       throw new ManifestError({ file: repoRelative(root, file) }, "symlink leads outside the repository");
     }
   }

@@ -17,10 +17,11 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
+import { isInside } from "../util/path-inside.js";
 import { type TarEntry, TarFormatError, TarReader, type TarVisitor } from "./tar-reader.js";
 
 export interface ArchiveLimits {
@@ -246,11 +247,6 @@ function memberPath(name: string, what: string, strip: number): string[] | undef
   return kept.length === 0 ? undefined : kept;
 }
 
-function inside(root: string, target: string): boolean {
-  const rel = relative(root, target);
-  return rel === "" || (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
-}
-
 class Extractor implements TarVisitor {
   readonly summary: ExtractSummary = { files: 0, skipped: [] };
   private readonly limits: ArchiveLimits;
@@ -325,7 +321,7 @@ class Extractor implements TarVisitor {
       } catch {
         continue; // dangling: inert
       }
-      if (inside(this.root, real)) continue;
+      if (isInside(this.root, real)) continue;
       if (this.opts.escapingSymlinks === "skip") {
         unlinkSync(link.path);
         this.summary.skipped.push(link.name);
@@ -387,7 +383,7 @@ class Extractor implements TarVisitor {
 
   private symlink(target: string, entry: TarEntry): void {
     const link = entry.linkTarget;
-    const escapes = link === "" || isAbsolute(link) || !inside(this.root, resolve(dirname(target), link));
+    const escapes = link === "" || isAbsolute(link) || !isInside(this.root, resolve(dirname(target), link));
     if (escapes) {
       if (this.opts.escapingSymlinks === "skip") {
         this.summary.skipped.push(entry.path);
