@@ -19,6 +19,7 @@ import {
   relativePathError,
   releaseNameError,
 } from "./names.js";
+import { parseSpec } from "./parse-spec.js";
 
 export const HELM_GROUP = "helm.toolkit.fluxcd.io";
 
@@ -219,15 +220,7 @@ export function parseHelmRelease(obj: KubernetesObject, file: string): FluxHelmR
       `${obj.apiVersion} is not supported; use ${HELM_GROUP}/v2 (flux migrate updates older versions)`,
     );
   }
-  const parsed = helmReleaseSpecSchema.safeParse((obj as { spec?: unknown }).spec);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ManifestError(
-      where(["spec", ...(issue?.path ?? []).map(String)].join(".")),
-      issue?.message ?? "invalid",
-    );
-  }
-  const spec = parsed.data;
+  const spec = parseSpec(helmReleaseSpecSchema, obj, file, subject);
   if (!spec.chart === !spec.chartRef) {
     throw new ManifestError(where("spec.chart"), "exactly one of spec.chart and spec.chartRef is required");
   }

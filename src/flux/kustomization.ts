@@ -15,6 +15,7 @@ import {
   relativePathError,
   resourceNameError,
 } from "./names.js";
+import { parseSpec } from "./parse-spec.js";
 
 export const KUSTOMIZATION_GROUP = "kustomize.toolkit.fluxcd.io";
 
@@ -123,13 +124,7 @@ export function parseKustomization(obj: KubernetesObject, file: string): FluxKus
       `${obj.apiVersion} is not supported; use ${KUSTOMIZATION_GROUP}/v1 (flux migrate updates older versions)`,
     );
   }
-  const parsed = kustomizationSpecSchema.safeParse((obj as { spec?: unknown }).spec);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = ["spec", ...(issue?.path ?? []).map(String)].join(".");
-    throw new ManifestError({ file, object: subject, field }, issue?.message ?? "invalid");
-  }
-  const spec = parsed.data;
+  const spec = parseSpec(kustomizationSpecSchema, obj, file, subject);
   const maxUp = pathDepth(spec.path ?? "");
   (spec.components ?? []).forEach((component, i) => {
     const why = relativePathError(component, { maxUp });

@@ -16,6 +16,7 @@ import {
   objectNameSchema,
   quoted,
 } from "./names.js";
+import { parseSpec } from "./parse-spec.js";
 
 export const NOTIFICATION_GROUP = "notification.toolkit.fluxcd.io";
 export type NotificationKind = "Provider" | "Alert";
@@ -187,16 +188,6 @@ export function isNotificationObject(obj: KubernetesObject): boolean {
     notificationKinds.includes(obj.kind as NotificationKind) &&
     (obj.apiVersion ?? "").startsWith(`${NOTIFICATION_GROUP}/`)
   );
-}
-
-function parseSpec<T>(schema: z.ZodType<T>, obj: KubernetesObject, file: string, subject: string): T {
-  const parsed = schema.safeParse((obj as { spec?: unknown }).spec);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = ["spec", ...(issue?.path ?? []).map(String)].join(".");
-    throw new ManifestError({ file, object: subject, field }, issue?.message ?? "invalid");
-  }
-  return parsed.data;
 }
 
 /** Validates a Provider or Alert read from `file`; errors name the file, object and field. */

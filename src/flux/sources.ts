@@ -14,6 +14,7 @@ import {
   ociTagError,
   relativePathError,
 } from "./names.js";
+import { parseSpec } from "./parse-spec.js";
 
 export const SOURCE_GROUP = "source.toolkit.fluxcd.io";
 export type SourceKind = "GitRepository" | "OCIRepository" | "HelmRepository";
@@ -147,16 +148,6 @@ const versions: Record<SourceKind, string[]> = {
   OCIRepository: ["v1", "v1beta2"],
   HelmRepository: ["v1"],
 };
-
-function parseSpec<T>(schema: z.ZodType<T>, obj: KubernetesObject, file: string, subject: string): T {
-  const parsed = schema.safeParse((obj as { spec?: unknown }).spec);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = ["spec", ...(issue?.path ?? []).map(String)].join(".");
-    throw new ManifestError({ file, object: subject, field }, issue?.message ?? "invalid");
-  }
-  return parsed.data;
-}
 
 /** Validates a Flux source object read from `file`; errors name the file, object and field. */
 export function parseSource(obj: KubernetesObject, file: string): FluxSource {
