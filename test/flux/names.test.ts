@@ -380,6 +380,11 @@ describe("Flux objects are parsed with these rules", () => {
       `${file}: HelmRelease/flux-system/x: spec.valuesFrom[0].targetPath: "a.constructor.prototype" uses the reserved key "constructor"`,
     ],
     [
+      // A filter name becomes `helm test --filter name=<name>`; a comma would add filters nobody declared.
+      helmRelease(ok, { test: { enable: true, filters: [{ name: "a,name=b" }] } }),
+      `${file}: HelmRelease/flux-system/x: spec.test.filters.0.name: "a,name=b" is not a valid name ${nameRule}`,
+    ],
+    [
       helmRelease(ok, { dependsOn: [{ name: "-a" }] }),
       `${file}: HelmRelease/flux-system/x: spec.dependsOn.0.name: "-a" is not a valid name ${nameRule}`,
     ],
