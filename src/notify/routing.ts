@@ -13,7 +13,7 @@ import type {
   FluxNotificationObject,
   FluxProvider,
 } from "../flux/notification.js";
-import type { SecretReader } from "../source/credentials.js";
+import type { SecretReader } from "../util/secret-reader.js";
 import { eventAnnotationPrefix, type NotifyEvent } from "./event.js";
 import { providerFor, supportedProviderTypes } from "./providers/index.js";
 import type { NotificationProvider } from "./providers/types.js";

@@ -5,7 +5,7 @@
 // reads none here either). The values that must never be shown are listed for the notifier's scrubber.
 import { parse as parseYaml } from "yaml";
 import type { FluxProvider } from "../flux/notification.js";
-import type { SecretReader } from "../source/credentials.js";
+import type { SecretReader } from "../util/secret-reader.js";
 import { DeliveryError } from "./errors.js";
 import type { ProviderSettings } from "./providers/types.js";
 

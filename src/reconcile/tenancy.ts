@@ -8,7 +8,7 @@ import { namespaceAllowed, type RepositoryGrant } from "../config/operator-confi
 import type { FluxHelmRelease } from "../flux/helm-release.js";
 import type { FluxKustomization } from "../flux/kustomization.js";
 import type { FluxSource } from "../flux/sources.js";
-import type { SecretReader } from "../source/credentials.js";
+import type { SecretReader } from "../util/secret-reader.js";
 
 export interface TenancyPolicy {
   /** Who the limits are for, as messages say it: `repository acme/app on cluster dev`. */

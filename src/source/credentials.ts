@@ -3,8 +3,9 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { apiMessage, apiStatus, type RawObjectApi } from "../cluster/kube-client.js";
 
-/** Reads a Secret's data, decoded; throws with the Secret's name (never its content) when it cannot. */
-export type SecretReader = (namespace: string, name: string) => Promise<Record<string, string>>;
+import type { SecretReader } from "../util/secret-reader.js";
+
+export type { SecretReader };
 
 export function clusterSecretReader(api: RawObjectApi): SecretReader {
   return async (namespace, name) => {
