@@ -213,10 +213,21 @@ export function repositoryAllowed(cluster: OperatorCluster, repository: string):
 
 /** Whether a namespace is within a grant's namespaces (`*` wildcards); every namespace when it lists none. */
 export function namespaceAllowed(grant: RepositoryGrant, namespace: string): boolean {
-  if (!grant.namespaces) return true;
-  return grant.namespaces.some((p) =>
-    new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`).test(namespace),
-  );
+  return !grant.namespaces || namespacesMatch(grant.namespaces, namespace);
+}
+
+const compiledNamespacePatterns = new Map<string, RegExp>();
+
+/** Whether a namespace matches one of the operator's patterns (`*` wildcards); each pattern is compiled once. */
+export function namespacesMatch(patterns: readonly string[], namespace: string): boolean {
+  return patterns.some((p) => {
+    let re = compiledNamespacePatterns.get(p);
+    if (!re) {
+      re = new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`);
+      compiledNamespacePatterns.set(p, re);
+    }
+    return re.test(namespace);
+  });
 }
 
 export type ClusterBinding =

@@ -4,7 +4,7 @@
 // ConfigMap it reads against it. Pure: no cluster access here (RBAC of impersonated ServiceAccounts is the
 // API server's part, see run.ts).
 import type { KubernetesObject } from "@kubernetes/client-node";
-import { namespaceAllowed, type RepositoryGrant } from "../config/operator-config.js";
+import { namespacesMatch, type RepositoryGrant } from "../config/operator-config.js";
 import type { FluxHelmRelease } from "../flux/helm-release.js";
 import type { FluxKustomization } from "../flux/kustomization.js";
 import type { FluxSource } from "../flux/sources.js";
@@ -43,13 +43,7 @@ export interface Violation {
 /** Why `namespace` may not be used, or undefined when it may. */
 export function namespaceRefusal(policy: TenancyPolicy | undefined, namespace: string): string | undefined {
   if (!policy?.namespaces) return undefined;
-  const grant = {
-    repository: "",
-    namespaces: [...policy.namespaces],
-    clusterScoped: true,
-    crossNamespaceRefs: true,
-  };
-  return namespaceAllowed(grant, namespace)
+  return namespacesMatch(policy.namespaces, namespace)
     ? undefined
     : `namespace ${namespace} is not allowed for ${policy.tenant}`;
 }
