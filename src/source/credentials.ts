@@ -2,7 +2,6 @@
 // live in memory only: never in a log line, an error message, a file left on disk or a URL we print.
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { apiMessage, apiStatus, type RawObjectApi } from "../cluster/kube-client.js";
-
 import type { SecretReader } from "../util/secret-reader.js";
 
 export type { SecretReader };
