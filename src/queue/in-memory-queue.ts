@@ -4,6 +4,7 @@
 import {
   DEFAULT_WORK_QUEUE_LIMITS,
   type EnqueueResult,
+  QueueClosedError,
   type QueuedJob,
   type QueueObserver,
   type WorkQueue,
@@ -71,7 +72,7 @@ export class InMemoryQueue<P> implements WorkQueue<P> {
   }
 
   async enqueue(job: QueuedJob<P>): Promise<EnqueueResult> {
-    if (this.closed) throw new Error("the work queue is shutting down");
+    if (this.closed) throw new QueueClosedError();
     const groupName = this.keyGroups.get(job.key)?.group ?? this.groupOf(job);
     const group = this.groups.get(groupName) ?? { running: 0, waiting: [] };
     const dropped = job.supersedes ? group.waiting.filter((w) => w.key === job.key) : [];

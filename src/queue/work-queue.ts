@@ -23,6 +23,14 @@ export interface WorkQueueHandlers<P> {
   failed?: (payload: P, error: unknown) => void;
 }
 
+/** What `enqueue` rejects with once the queue is closing: callers tell it from other failures by type. */
+export class QueueClosedError extends Error {
+  override name = "QueueClosedError";
+  constructor() {
+    super("the work queue is shutting down");
+  }
+}
+
 export type EnqueueResult = { queued: true } | { queued: false; reason: string };
 
 export interface WorkQueue<P> {

@@ -2,6 +2,7 @@
 // drives against the operator's allow-list, and queue a reconcile per allowed cluster.
 import { bindCluster } from "../../config/operator-config.js";
 import { clustersForBranch } from "../../config/repo-config.js";
+import { QueueClosedError } from "../../queue/work-queue.js";
 import { runStopped } from "../../reconcile/events.js";
 import { fullName } from "../client.js";
 import { loadRepoConfig } from "../repo-config-loader.js";
@@ -97,9 +98,7 @@ export async function runPushJob(job: PushJob, deps: JobDeps): Promise<void> {
         });
       } catch (err) {
         // Not queued (the bot is shutting down, the queue refused it): say so rather than leave a check queued.
-        const why = /shutting down/.test((err as Error).message)
-          ? "gitops-bot was shutting down"
-          : (err as Error).message;
+        const why = err instanceof QueueClosedError ? "gitops-bot was shutting down" : (err as Error).message;
         const stream = openReportStream({
           github,
           repo,
