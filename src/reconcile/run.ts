@@ -114,7 +114,19 @@ export interface ReconcileOptions extends PlanOptions {
   log?: Logger;
   /** The cluster's KubeConfig, for the helm binary; default: the one `api` was made from. */
   kubeConfig?: KubeConfig;
+  /**
+   * What started this run: a push (or its redelivery), the schedule (spec.interval, a source's new revision) or a
+   * `/gitops` command. Default `push`.
+   */
+  trigger?: ReconcileTrigger;
+  /**
+   * Whether the Git revision differs from the one the previous run of this repository × cluster applied
+   * (scheduled runs know; a push always counts as changed). Undefined: not known.
+   */
+  gitChanged?: boolean;
 }
+
+export type ReconcileTrigger = "push" | "schedule" | "command";
 
 export function defaultReconcileOptions(repoDir: string, clusterPath: string): ReconcileOptions {
   return {
