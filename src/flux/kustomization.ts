@@ -90,7 +90,12 @@ export const kustomizationSpecSchema = z
     force: z.boolean().optional(),
     serviceAccountName: objectNameSchema.optional(),
     kubeConfig: z.unknown().optional(),
-    decryption: z.unknown().optional(),
+    decryption: z
+      .object({
+        provider: z.string(),
+        secretRef: z.object({ name: objectNameSchema }).optional(),
+      })
+      .optional(),
   })
   .passthrough();
 
@@ -130,10 +135,10 @@ export function parseKustomization(obj: KubernetesObject, file: string): FluxKus
     const why = relativePathError(component, { maxUp });
     if (why) throw new ManifestError({ file, object: subject, field: `spec.components[${i}]` }, why);
   });
-  if (spec.decryption) {
+  if (spec.decryption && spec.decryption.provider !== "sops") {
     throw new ManifestError(
-      { file, object: subject, field: "spec.decryption" },
-      "SOPS decryption is not supported",
+      { file, object: subject, field: "spec.decryption.provider" },
+      `"${spec.decryption.provider}" is not supported (only sops)`,
     );
   }
   if (spec.kubeConfig) {
