@@ -116,6 +116,11 @@ export const operatorClusterSchema = z
     context: z.string().min(1).optional(),
     /** Use the pod's service account (the bot runs inside this cluster). */
     inCluster: z.boolean().default(false),
+    /**
+     * Live objects that differ from Git though Git did not change (docs/drift.md): `correct` puts them back
+     * (Flux's behaviour), `report` leaves them as they are; both record the drift and report it.
+     */
+    drift: z.enum(["correct", "report"]).default("correct"),
     /** Repositories allowed to target this cluster: owner/repo patterns, `*` matches within one part. */
     /**
      * Repositories allowed to target this cluster: an owner/repo pattern (a platform repository, full trust on
