@@ -107,6 +107,44 @@ export const queueSchema = z.strictObject({
 
 export type QueueConfig = z.infer<typeof queueSchema>;
 
+const positiveDuration = durationSchema.refine((d) => parseDuration(d) > 0, {
+  message: "must be longer than 0",
+});
+
+/** Bounds on every Kubernetes request (cluster/kube-client.ts `KubeTimeouts`). */
+export const kubernetesSchema = z.strictObject({
+  /** TCP and TLS handshake with an API server. */
+  connectTimeout: positiveDuration.default("10s"),
+  /** Silence on an open connection (no byte sent or received). */
+  readTimeout: positiveDuration.default("30s"),
+  /** One whole request, body included. */
+  requestTimeout: positiveDuration.default("30s"),
+});
+
+/** How long SIGTERM waits for running work before cutting it off and reporting it (Kubernetes gives 30 s). */
+export const shutdownSchema = z.strictObject({
+  gracePeriod: durationSchema.default("30s"),
+});
+
+/** The operator's Kubernetes timeouts in milliseconds, for setKubeTimeouts. */
+export function kubeTimeoutsOf(config: { kubernetes?: z.infer<typeof kubernetesSchema> }): {
+  connectMs: number;
+  readMs: number;
+  requestMs: number;
+} {
+  const k = kubernetesSchema.parse(config.kubernetes ?? {});
+  return {
+    connectMs: parseDuration(k.connectTimeout),
+    readMs: parseDuration(k.readTimeout),
+    requestMs: parseDuration(k.requestTimeout),
+  };
+}
+
+/** The shutdown grace in milliseconds. */
+export function shutdownGraceMs(config: { shutdown?: z.infer<typeof shutdownSchema> }): number {
+  return parseDuration(shutdownSchema.parse(config.shutdown ?? {}).gracePeriod);
+}
+
 export const operatorClusterSchema = z
   .strictObject({
     name: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a DNS label"),
@@ -158,6 +196,8 @@ export const operatorConfigSchema = z.strictObject({
     })
     .default({ pendingStatuses: false }),
   queue: queueSchema.default({ maxWaiting: 1000, maxWaitingPerRepository: 50, maxRunningPerRepository: 2 }),
+  kubernetes: kubernetesSchema.default({ connectTimeout: "10s", readTimeout: "30s", requestTimeout: "30s" }),
+  shutdown: shutdownSchema.default({ gracePeriod: "30s" }),
   security: securitySchema.default({
     outbound: { allow: [], deny: [], allowLinkLocal: false },
     remoteKustomizeResources: false,
