@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds (once) and caches the upstream binaries the test harness and benchmarks run for real:
-# kube-apiserver, kube-controller-manager, kubectl, etcd, kwok, kustomize and helm.
+# kube-apiserver, kube-controller-manager, kubectl, etcd, kwok, kustomize, helm, sops and age-keygen.
 # Sources come from the Go module proxy; results live in ~/.cache/gitops-bot/bin-<versions>/ and are reused.
 # If KUBEBUILDER_ASSETS is set, kube-apiserver, etcd and kubectl are taken from there (the envtest convention).
 # Prints the bin directory on the last line of stdout.
@@ -11,6 +11,8 @@ ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
 KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
 KUSTOMIZE_VERSION=${KUSTOMIZE_VERSION:-v5.8.1}
 HELM_VERSION=${HELM_VERSION:-v4.3.1}
+SOPS_VERSION=${SOPS_VERSION:-v3.13.3}
+AGE_VERSION=${AGE_VERSION:-v1.3.2}
 
 cache_root=${GITOPS_BOT_CACHE:-$HOME/.cache/gitops-bot}
 bin_dir="$cache_root/bin"
@@ -101,5 +103,8 @@ fi
 ln -sf "kwok-stages-$KWOK_VERSION.yaml" "$bin_dir/kwok-stages.yaml"
 install_module kustomize "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5 sigs.k8s.io/kustomize/kustomize/v5
 install_module helm "$HELM_VERSION" helm.sh/helm/v4 helm.sh/helm/v4/cmd/helm "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION"
+# sops decrypts Kustomizations' `spec.decryption`; age-keygen makes the tests' keys.
+install_module sops "$SOPS_VERSION" github.com/getsops/sops/v3 github.com/getsops/sops/v3/cmd/sops "-X github.com/getsops/sops/v3/version.Version=${SOPS_VERSION#v}"
+install_module age-keygen "$AGE_VERSION" filippo.io/age filippo.io/age/cmd/age-keygen
 echo "$bin_dir"
 bash "$(dirname "${BASH_SOURCE[0]}")/registry-binary.sh" # distribution v3 for the image automation tests; stderr only
