@@ -1,5 +1,6 @@
 // Go duration strings, as Flux objects write them: "30s", "5m", "1h30m", "1.5h", "250ms".
 import { z } from "zod";
+import { quoted } from "./names.js";
 
 const unitMs: Record<string, number> = {
   ns: 1e-6,
@@ -34,10 +35,13 @@ export function isDuration(text: string): boolean {
   }
 }
 
-/** The schema of a duration field in any Flux object. */
-export const durationSchema = z
-  .string()
-  .refine(isDuration, { message: "must be a duration like 30s, 5m or 1h30m" });
+const durationRule = "must be a duration like 30s, 5m or 1h30m";
+
+/** The schema of a duration field in any Flux object; a number (`interval: 10`) gets the same message. */
+export const durationSchema = z.string({ error: durationRule }).superRefine((value, ctx) => {
+  if (!isDuration(value))
+    ctx.addIssue({ code: "custom", message: `${durationRule} (found ${quoted(value)})` });
+});
 
 /** The longest delay Node's timers take (2^31-1 ms, about 24.8 days); longer ones fire at once. */
 export const MAX_TIMER_MS = 2_147_483_647;

@@ -25,156 +25,201 @@ export const HELM_GROUP = "helm.toolkit.fluxcd.io";
 
 const crdsPolicy = z.enum(["Skip", "Create", "CreateReplace"]);
 
-const remediation = z.object({
+const actionStrategy = z.strictObject({
+  name: z.enum(["RemediateOnFailure", "RetryOnFailure"]),
+  retryInterval: duration.optional(),
+});
+const serverSideApply = z.enum(["enabled", "disabled", "auto"]);
+const stringMap = z.record(z.string(), z.string());
+
+const remediation = z.strictObject({
   retries: z.number().int().optional(),
   ignoreTestFailures: z.boolean().optional(),
   remediateLastFailure: z.boolean().optional(),
 });
 
-export const helmReleaseSpecSchema = z
-  .object({
-    chart: z
-      .object({
-        spec: z.object({
-          chart: z.string().min(1),
-          version: checked(chartVersionError).optional(),
-          sourceRef: z.object({
-            kind: z.enum(["HelmRepository", "GitRepository", "Bucket"]),
-            name: objectNameSchema,
-            namespace: namespaceSchema.optional(),
-            apiVersion: z.string().optional(),
-          }),
-          interval: duration.optional(),
-          reconcileStrategy: z.enum(["ChartVersion", "Revision"]).optional(),
-          valuesFiles: z.array(z.string()).optional(),
-          ignoreMissingValuesFiles: z.boolean().optional(),
-          verify: z.unknown().optional(),
+export const helmReleaseSpecSchema = z.strictObject({
+  chart: z
+    .strictObject({
+      spec: z.strictObject({
+        chart: z.string().min(1),
+        version: checked(chartVersionError).optional(),
+        sourceRef: z.strictObject({
+          kind: z.enum(["HelmRepository", "GitRepository", "Bucket"]),
+          name: objectNameSchema,
+          namespace: namespaceSchema.optional(),
+          apiVersion: z.string().optional(),
         }),
-        metadata: z.unknown().optional(),
-      })
-      .optional(),
-    chartRef: z
-      .object({
-        kind: z.enum(["OCIRepository", "HelmChart", "ExternalArtifact"]),
+        interval: duration.optional(),
+        reconcileStrategy: z.enum(["ChartVersion", "Revision"]).optional(),
+        valuesFiles: z.array(z.string()).optional(),
+        /** Deprecated in Flux for valuesFiles; refused like it. */
+        valuesFile: z.string().optional(),
+        ignoreMissingValuesFiles: z.boolean().optional(),
+        verify: z.unknown().optional(),
+      }),
+      metadata: z
+        .strictObject({ labels: stringMap.optional(), annotations: stringMap.optional() })
+        .optional(),
+    })
+    .optional(),
+  chartRef: z
+    .strictObject({
+      kind: z.enum(["OCIRepository", "HelmChart", "ExternalArtifact"]),
+      name: objectNameSchema,
+      namespace: namespaceSchema.optional(),
+      apiVersion: z.string().optional(),
+    })
+    .optional(),
+  interval: duration,
+  timeout: duration.optional(),
+  suspend: z.boolean().optional(),
+  releaseName: checked(releaseNameError).optional(),
+  targetNamespace: namespaceSchema.optional(),
+  storageNamespace: namespaceSchema.optional(),
+  dependsOn: z
+    .array(
+      z.strictObject({
         name: objectNameSchema,
         namespace: namespaceSchema.optional(),
-        apiVersion: z.string().optional(),
-      })
-      .optional(),
-    interval: duration,
-    timeout: duration.optional(),
-    suspend: z.boolean().optional(),
-    releaseName: checked(releaseNameError).optional(),
-    targetNamespace: namespaceSchema.optional(),
-    storageNamespace: namespaceSchema.optional(),
-    dependsOn: z
-      .array(z.object({ name: objectNameSchema, namespace: namespaceSchema.optional() }))
-      .optional(),
-    maxHistory: z.number().int().min(0).optional(),
-    serviceAccountName: objectNameSchema.optional(),
-    kubeConfig: z.unknown().optional(),
-    persistentClient: z.boolean().optional(),
-    driftDetection: z
-      .object({
-        mode: z.enum(["enabled", "warn", "disabled"]).optional(),
-        ignore: z
-          .array(z.object({ paths: z.array(z.string().startsWith("/")), target: targetSelector.optional() }))
+        readyExpr: z.string().optional(),
+      }),
+    )
+    .optional(),
+  maxHistory: z.number().int().min(0).optional(),
+  serviceAccountName: objectNameSchema.optional(),
+  kubeConfig: z
+    .strictObject({
+      secretRef: z.strictObject({ name: objectNameSchema, key: z.string().optional() }).optional(),
+      configMapRef: z.strictObject({ name: objectNameSchema }).optional(),
+    })
+    .optional(),
+  persistentClient: z.boolean().optional(),
+  driftDetection: z
+    .strictObject({
+      mode: z.enum(["enabled", "warn", "disabled"]).optional(),
+      ignore: z
+        .array(
+          z.strictObject({ paths: z.array(z.string().startsWith("/")), target: targetSelector.optional() }),
+        )
+        .optional(),
+    })
+    .optional(),
+  install: z
+    .strictObject({
+      timeout: duration.optional(),
+      remediation: remediation.optional(),
+      disableWait: z.boolean().optional(),
+      disableWaitForJobs: z.boolean().optional(),
+      disableHooks: z.boolean().optional(),
+      disableOpenAPIValidation: z.boolean().optional(),
+      disableSchemaValidation: z.boolean().optional(),
+      replace: z.boolean().optional(),
+      skipCRDs: z.boolean().optional(),
+      crds: crdsPolicy.optional(),
+      createNamespace: z.boolean().optional(),
+      disableTakeOwnership: z.boolean().optional(),
+      serverSideApply: z.boolean().optional(),
+      strategy: actionStrategy.optional(),
+    })
+    .optional(),
+  upgrade: z
+    .strictObject({
+      timeout: duration.optional(),
+      remediation: remediation.extend({ strategy: z.enum(["rollback", "uninstall"]).optional() }).optional(),
+      disableWait: z.boolean().optional(),
+      disableWaitForJobs: z.boolean().optional(),
+      disableHooks: z.boolean().optional(),
+      disableOpenAPIValidation: z.boolean().optional(),
+      disableSchemaValidation: z.boolean().optional(),
+      force: z.boolean().optional(),
+      preserveValues: z.boolean().optional(),
+      cleanupOnFail: z.boolean().optional(),
+      crds: crdsPolicy.optional(),
+      disableTakeOwnership: z.boolean().optional(),
+      serverSideApply: serverSideApply.optional(),
+      strategy: actionStrategy.optional(),
+      chartNameChangeStrategy: z.enum(["InPlaceUpdate", "Reinstall"]).optional(),
+    })
+    .optional(),
+  test: z
+    .strictObject({
+      enable: z.boolean().optional(),
+      timeout: duration.optional(),
+      ignoreFailures: z.boolean().optional(),
+      // Each name becomes a `--filter name=<name>` argument of helm test (a comma would split it).
+      filters: z
+        .array(z.strictObject({ name: objectNameSchema, exclude: z.boolean().optional() }))
+        .optional(),
+    })
+    .optional(),
+  rollback: z
+    .strictObject({
+      timeout: duration.optional(),
+      disableWait: z.boolean().optional(),
+      disableWaitForJobs: z.boolean().optional(),
+      disableHooks: z.boolean().optional(),
+      recreate: z.boolean().optional(),
+      force: z.boolean().optional(),
+      cleanupOnFail: z.boolean().optional(),
+      serverSideApply: serverSideApply.optional(),
+    })
+    .optional(),
+  uninstall: z
+    .strictObject({
+      timeout: duration.optional(),
+      disableHooks: z.boolean().optional(),
+      keepHistory: z.boolean().optional(),
+      disableWait: z.boolean().optional(),
+      deletionPropagation: z.enum(["background", "foreground", "orphan"]).optional(),
+    })
+    .optional(),
+  valuesFrom: z
+    .array(
+      z.strictObject({
+        kind: z.enum(["ConfigMap", "Secret"]),
+        name: objectNameSchema,
+        valuesKey: checked(dataKeyError).optional(),
+        targetPath: z.string().optional(),
+        optional: z.boolean().optional(),
+        literal: z.boolean().optional(),
+      }),
+    )
+    .optional(),
+  values: z.record(z.string(), z.unknown()).optional(),
+  postRenderers: z
+    .array(
+      z.strictObject({
+        kustomize: z
+          .strictObject({
+            patches: z.array(kustomizePatch).optional(),
+            images: z.array(kustomizeImage).optional(),
+          })
           .optional(),
-      })
-      .optional(),
-    install: z
-      .object({
-        timeout: duration.optional(),
-        remediation: remediation.optional(),
-        disableWait: z.boolean().optional(),
-        disableWaitForJobs: z.boolean().optional(),
-        disableHooks: z.boolean().optional(),
-        disableOpenAPIValidation: z.boolean().optional(),
-        disableSchemaValidation: z.boolean().optional(),
-        replace: z.boolean().optional(),
-        skipCRDs: z.boolean().optional(),
-        crds: crdsPolicy.optional(),
-        createNamespace: z.boolean().optional(),
-      })
-      .optional(),
-    upgrade: z
-      .object({
-        timeout: duration.optional(),
-        remediation: remediation
-          .extend({ strategy: z.enum(["rollback", "uninstall"]).optional() })
-          .optional(),
-        disableWait: z.boolean().optional(),
-        disableWaitForJobs: z.boolean().optional(),
-        disableHooks: z.boolean().optional(),
-        disableOpenAPIValidation: z.boolean().optional(),
-        disableSchemaValidation: z.boolean().optional(),
-        force: z.boolean().optional(),
-        preserveValues: z.boolean().optional(),
-        cleanupOnFail: z.boolean().optional(),
-        crds: crdsPolicy.optional(),
-      })
-      .optional(),
-    test: z
-      .object({
-        enable: z.boolean().optional(),
-        timeout: duration.optional(),
-        ignoreFailures: z.boolean().optional(),
-        // Each name becomes a `--filter name=<name>` argument of helm test (a comma would split it).
-        filters: z.array(z.object({ name: objectNameSchema, exclude: z.boolean().optional() })).optional(),
-      })
-      .optional(),
-    rollback: z
-      .object({
-        timeout: duration.optional(),
-        disableWait: z.boolean().optional(),
-        disableWaitForJobs: z.boolean().optional(),
-        disableHooks: z.boolean().optional(),
-        recreate: z.boolean().optional(),
-        force: z.boolean().optional(),
-        cleanupOnFail: z.boolean().optional(),
-      })
-      .optional(),
-    uninstall: z
-      .object({
-        timeout: duration.optional(),
-        disableHooks: z.boolean().optional(),
-        keepHistory: z.boolean().optional(),
-        disableWait: z.boolean().optional(),
-        deletionPropagation: z.enum(["background", "foreground", "orphan"]).optional(),
-      })
-      .optional(),
-    valuesFrom: z
-      .array(
-        z.object({
-          kind: z.enum(["ConfigMap", "Secret"]),
-          name: objectNameSchema,
-          valuesKey: checked(dataKeyError).optional(),
-          targetPath: z.string().optional(),
-          optional: z.boolean().optional(),
-        }),
-      )
-      .optional(),
-    values: z.record(z.string(), z.unknown()).optional(),
-    postRenderers: z
-      .array(
-        z.object({
-          kustomize: z
-            .object({
-              patches: z.array(kustomizePatch).optional(),
-              images: z.array(kustomizeImage).optional(),
-            })
-            .optional(),
-        }),
-      )
-      .optional(),
-    commonMetadata: z
-      .object({
-        labels: z.record(z.string(), z.string()).optional(),
-        annotations: z.record(z.string(), z.string()).optional(),
-      })
-      .optional(),
-  })
-  .passthrough();
+      }),
+    )
+    .optional(),
+  commonMetadata: z
+    .strictObject({
+      labels: z.record(z.string(), z.string()).optional(),
+      annotations: z.record(z.string(), z.string()).optional(),
+    })
+    .optional(),
+  // Valid Flux fields gitops-bot accepts and does not act on (docs/flux-compatibility.md).
+  healthCheckExprs: z
+    .array(
+      z.strictObject({
+        apiVersion: z.string(),
+        kind: z.string().optional(),
+        current: z.string(),
+        inProgress: z.string().optional(),
+        failed: z.string().optional(),
+      }),
+    )
+    .optional(),
+  postRenderStrategy: z.enum(["nohooks", "combined", "separate"]).optional(),
+  waitStrategy: z.strictObject({ name: z.enum(["poller", "legacy"]) }).optional(),
+});
 
 export type HelmReleaseSpec = z.infer<typeof helmReleaseSpecSchema>;
 
@@ -243,9 +288,9 @@ export function parseHelmRelease(obj: KubernetesObject, file: string): FluxHelmR
   if (spec.chart?.spec.verify) {
     throw new ManifestError(where("spec.chart.spec.verify"), "chart signature verification is not supported");
   }
-  if (spec.chart?.spec.valuesFiles?.length) {
+  if (spec.chart?.spec.valuesFiles?.length || spec.chart?.spec.valuesFile) {
     throw new ManifestError(
-      where("spec.chart.spec.valuesFiles"),
+      where(spec.chart.spec.valuesFile ? "spec.chart.spec.valuesFile" : "spec.chart.spec.valuesFiles"),
       "values files from the chart are not supported; use spec.values or spec.valuesFrom",
     );
   }

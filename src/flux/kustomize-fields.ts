@@ -3,7 +3,7 @@
 import { z } from "zod";
 
 /** kustomize.Selector: which objects a patch targets. */
-export const targetSelector = z.object({
+export const targetSelector = z.strictObject({
   group: z.string().optional(),
   version: z.string().optional(),
   kind: z.string().optional(),
@@ -14,10 +14,10 @@ export const targetSelector = z.object({
 });
 
 /** kustomize.Patch: a strategic-merge or JSON6902 patch and its target. */
-export const kustomizePatch = z.object({ patch: z.string().min(1), target: targetSelector.optional() });
+export const kustomizePatch = z.strictObject({ patch: z.string().min(1), target: targetSelector.optional() });
 
 /** kustomize.Image: an image override. */
-export const kustomizeImage = z.object({
+export const kustomizeImage = z.strictObject({
   name: z.string().min(1),
   newName: z.string().optional(),
   newTag: z.string().optional(),

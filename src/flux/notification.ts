@@ -49,6 +49,9 @@ export const providerTypes = [
   "alertmanager",
   "grafana",
   "githubdispatch",
+  "githubpullrequestcomment",
+  "gitlabmergerequestcomment",
+  "giteapullrequestcomment",
   "pagerduty",
   "datadog",
   "nats",
@@ -72,38 +75,43 @@ export const eventSourceKinds = [
   "OCIRepository",
   "ArtifactGenerator",
   "ExternalArtifact",
+  "FluxInstance",
+  "ResourceSet",
+  "ResourceSetInputProvider",
 ] as const;
 
 /** The longest regular expression accepted in inclusionList/exclusionList (RE2 bounds its program too). */
 export const maxPatternLength = 4096;
 
-const localRef = z.object({ name: objectNameSchema });
+const localRef = z.strictObject({ name: objectNameSchema });
 const maxText = (n: number) => z.string().max(n, { message: `must be at most ${n} characters` });
 
-export const providerSpecSchema = z
-  .object({
-    type: z.string().superRefine((value, ctx) => {
-      if (!(providerTypes as readonly string[]).includes(value)) {
-        ctx.addIssue({
-          code: "custom",
-          message: `${quoted(value)} is not a provider type (one of ${providerTypes.join(", ")})`,
-        });
-      }
-    }),
-    /** v1beta2 only; Flux ignores it since v1beta3. */
-    interval: durationSchema.optional(),
-    channel: maxText(2048).optional(),
-    username: maxText(2048).optional(),
-    address: maxText(2048).optional(),
-    timeout: durationSchema.optional(),
-    proxy: maxText(2048)
-      .regex(/^(http|https):\/\/.*$/, { message: "must be an http:// or https:// URL" })
-      .optional(),
-    secretRef: localRef.optional(),
-    certSecretRef: localRef.optional(),
-    suspend: z.boolean().optional(),
-  })
-  .passthrough();
+export const providerSpecSchema = z.strictObject({
+  type: z.string().superRefine((value, ctx) => {
+    if (!(providerTypes as readonly string[]).includes(value)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${quoted(value)} is not a provider type (one of ${providerTypes.join(", ")})`,
+      });
+    }
+  }),
+  /** v1beta2 only; Flux ignores it since v1beta3. */
+  interval: durationSchema.optional(),
+  channel: maxText(2048).optional(),
+  username: maxText(2048).optional(),
+  address: maxText(2048).optional(),
+  timeout: durationSchema.optional(),
+  proxy: maxText(2048)
+    .regex(/^(http|https):\/\/.*$/, { message: "must be an http:// or https:// URL" })
+    .optional(),
+  secretRef: localRef.optional(),
+  certSecretRef: localRef.optional(),
+  suspend: z.boolean().optional(),
+  // Valid Flux fields gitops-bot accepts and does not act on (docs/flux-compatibility.md).
+  proxySecretRef: localRef.optional(),
+  serviceAccountName: objectNameSchema.optional(),
+  commitStatusExpr: z.string().optional(),
+});
 
 const eventSourceName = checked((value) => (value === "*" ? undefined : objectNameError(value)));
 
@@ -136,28 +144,26 @@ const goRegexp = z.string().superRefine((pattern, ctx) => {
   }
 });
 
-export const alertSpecSchema = z
-  .object({
-    providerRef: localRef,
-    eventSeverity: z.enum(["info", "error"]).default("info"),
-    eventSources: z
-      .array(
-        z.object({
-          apiVersion: z.string().optional(),
-          kind: z.enum(eventSourceKinds),
-          name: eventSourceName,
-          namespace: namespaceSchema.optional(),
-          matchLabels: matchLabels.optional(),
-        }),
-      )
-      .min(1, { message: "must name at least one event source" }),
-    inclusionList: z.array(goRegexp).optional(),
-    exclusionList: z.array(goRegexp).optional(),
-    eventMetadata: z.record(z.string(), z.string()).optional(),
-    summary: maxText(255).optional(),
-    suspend: z.boolean().optional(),
-  })
-  .passthrough();
+export const alertSpecSchema = z.strictObject({
+  providerRef: localRef,
+  eventSeverity: z.enum(["info", "error"]).default("info"),
+  eventSources: z
+    .array(
+      z.strictObject({
+        apiVersion: z.string().optional(),
+        kind: z.enum(eventSourceKinds),
+        name: eventSourceName,
+        namespace: namespaceSchema.optional(),
+        matchLabels: matchLabels.optional(),
+      }),
+    )
+    .min(1, { message: "must name at least one event source" }),
+  inclusionList: z.array(goRegexp).optional(),
+  exclusionList: z.array(goRegexp).optional(),
+  eventMetadata: z.record(z.string(), z.string()).optional(),
+  summary: maxText(255).optional(),
+  suspend: z.boolean().optional(),
+});
 
 export type ProviderSpec = z.infer<typeof providerSpecSchema> & { type: ProviderType };
 export type AlertSpec = z.infer<typeof alertSpecSchema>;

@@ -20,97 +20,102 @@ export const SOURCE_GROUP = "source.toolkit.fluxcd.io";
 export type SourceKind = "GitRepository" | "OCIRepository" | "HelmRepository";
 export const sourceKinds: readonly SourceKind[] = ["GitRepository", "OCIRepository", "HelmRepository"];
 
-const localRef = z.object({ name: objectNameSchema });
+const localRef = z.strictObject({ name: objectNameSchema });
 const sourcePath = checked((value) => relativePathError(value));
 
-export const gitRepositorySpecSchema = z
-  .object({
-    url: z
-      .string()
-      .regex(/^(http|https|ssh):\/\//, { message: "must start with http://, https:// or ssh://" }),
-    secretRef: localRef.optional(),
-    interval: duration,
-    timeout: duration.optional(),
-    ref: z
-      .object({
-        branch: checked((value) => gitRefNameError(value, "branch")).optional(),
-        tag: checked((value) => gitRefNameError(value, "tag")).optional(),
-        semver: z.string().min(1).optional(),
-        name: z.string().min(1).optional(),
-        commit: checked(commitError).optional(),
-      })
-      .optional(),
-    ignore: z.string().optional(),
-    include: z
-      .array(
-        z.object({
-          repository: localRef,
-          fromPath: sourcePath.optional(),
-          toPath: sourcePath.optional(),
-        }),
-      )
-      .optional(),
-    suspend: z.boolean().optional(),
-    recurseSubmodules: z.boolean().optional(),
-    verify: z.unknown().optional(),
-    provider: z.string().optional(),
-    proxySecretRef: localRef.optional(),
-  })
-  .passthrough();
+export const gitRepositorySpecSchema = z.strictObject({
+  url: z.string().regex(/^(http|https|ssh):\/\//, { message: "must start with http://, https:// or ssh://" }),
+  secretRef: localRef.optional(),
+  interval: duration,
+  timeout: duration.optional(),
+  ref: z
+    .strictObject({
+      branch: checked((value) => gitRefNameError(value, "branch")).optional(),
+      tag: checked((value) => gitRefNameError(value, "tag")).optional(),
+      semver: z.string().min(1).optional(),
+      name: z.string().min(1).optional(),
+      commit: checked(commitError).optional(),
+    })
+    .optional(),
+  ignore: z.string().optional(),
+  include: z
+    .array(
+      z.strictObject({
+        repository: localRef,
+        fromPath: sourcePath.optional(),
+        toPath: sourcePath.optional(),
+      }),
+    )
+    .optional(),
+  suspend: z.boolean().optional(),
+  recurseSubmodules: z.boolean().optional(),
+  verify: z.unknown().optional(),
+  provider: z.string().optional(),
+  proxySecretRef: localRef.optional(),
+  // Valid Flux fields gitops-bot accepts and does not act on (docs/flux-compatibility.md).
+  serviceAccountName: objectNameSchema.optional(),
+  sparseCheckout: z.array(z.string()).optional(),
+});
 
-export const ociRepositorySpecSchema = z
-  .object({
-    url: z.string().regex(/^oci:\/\//, { message: "must start with oci://" }),
-    ref: z
-      .object({
-        tag: checked(ociTagError).optional(),
-        semver: z.string().min(1).optional(),
-        semverFilter: z.string().optional(),
-        digest: z
-          .string()
-          .regex(/^sha256:[0-9a-f]{64}$/, { message: "must be sha256:<64 hex digits>" })
-          .optional(),
-      })
-      .optional(),
-    layerSelector: z
-      .object({
-        mediaType: z.string().min(1).optional(),
-        operation: z.enum(["extract", "copy"]).optional(),
-      })
-      .optional(),
-    secretRef: localRef.optional(),
-    provider: z.enum(["generic", "aws", "azure", "gcp"]).optional(),
-    insecure: z.boolean().optional(),
-    interval: duration,
-    timeout: duration.optional(),
-    ignore: z.string().optional(),
-    suspend: z.boolean().optional(),
-    verify: z.unknown().optional(),
-    certSecretRef: localRef.optional(),
-    serviceAccountName: objectNameSchema.optional(),
-  })
-  .passthrough();
+export const ociRepositorySpecSchema = z.strictObject({
+  url: z.string().regex(/^oci:\/\//, { message: "must start with oci://" }),
+  ref: z
+    .strictObject({
+      tag: checked(ociTagError).optional(),
+      semver: z.string().min(1).optional(),
+      semverFilter: z.string().optional(),
+      digest: z
+        .string()
+        .regex(/^sha256:[0-9a-f]{64}$/, { message: "must be sha256:<64 hex digits>" })
+        .optional(),
+    })
+    .optional(),
+  layerSelector: z
+    .strictObject({
+      mediaType: z.string().min(1).optional(),
+      operation: z.enum(["extract", "copy"]).optional(),
+    })
+    .optional(),
+  secretRef: localRef.optional(),
+  provider: z.enum(["generic", "aws", "azure", "gcp"]).optional(),
+  insecure: z.boolean().optional(),
+  interval: duration,
+  timeout: duration.optional(),
+  ignore: z.string().optional(),
+  suspend: z.boolean().optional(),
+  verify: z.unknown().optional(),
+  certSecretRef: localRef.optional(),
+  serviceAccountName: objectNameSchema.optional(),
+  proxySecretRef: localRef.optional(),
+});
 
-export const helmRepositorySpecSchema = z
-  .object({
-    url: z
-      .string()
-      .regex(/^(http|https|oci):\/\//, { message: "must start with http://, https:// or oci://" }),
-    type: z.enum(["default", "oci"]).optional(),
-    secretRef: localRef.optional(),
-    passCredentials: z.boolean().optional(),
-    insecure: z.boolean().optional(),
-    interval: duration.optional(),
-    timeout: duration.optional(),
-    suspend: z.boolean().optional(),
-    provider: z.enum(["generic", "aws", "azure", "gcp"]).optional(),
-    certSecretRef: localRef.optional(),
-  })
-  .passthrough();
+export const helmRepositorySpecSchema = z.strictObject({
+  url: z.string().regex(/^(http|https|oci):\/\//, { message: "must start with http://, https:// or oci://" }),
+  type: z.enum(["default", "oci"]).optional(),
+  secretRef: localRef.optional(),
+  passCredentials: z.boolean().optional(),
+  insecure: z.boolean().optional(),
+  interval: duration.optional(),
+  timeout: duration.optional(),
+  suspend: z.boolean().optional(),
+  provider: z.enum(["generic", "aws", "azure", "gcp"]).optional(),
+  certSecretRef: localRef.optional(),
+  /** Flux's cross-namespace access list (source-controller's `--no-cross-namespace-refs` era); not used. */
+  accessFrom: z
+    .strictObject({
+      namespaceSelectors: z.array(
+        z.strictObject({ matchLabels: z.record(z.string(), z.string()).optional() }),
+      ),
+    })
+    .optional(),
+});
 
-export type GitRepositorySpec = z.infer<typeof gitRepositorySpecSchema>;
-export type OCIRepositorySpec = z.infer<typeof ociRepositorySpecSchema>;
-export type HelmRepositorySpec = z.infer<typeof helmRepositorySpecSchema>;
+// The index signature is kept from when these schemas passed unknown fields through: src/preflight reads the
+// `*SecretRef` fields of any source by name. The parsed values never carry fields the schemas do not list.
+type AnyField = { readonly [field: string]: unknown };
+export type GitRepositorySpec = z.infer<typeof gitRepositorySpecSchema> & AnyField;
+export type OCIRepositorySpec = z.infer<typeof ociRepositorySpecSchema> & AnyField;
+export type HelmRepositorySpec = z.infer<typeof helmRepositorySpecSchema> & AnyField;
 
 interface SourceBase {
   name: string;
