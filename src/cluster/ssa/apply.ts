@@ -9,6 +9,7 @@ import { unifiedDiff } from "../../reconcile/text-diff.js";
 import { toYaml } from "../../reconcile/yaml.js";
 import type { RawObjectApi } from "../kube-client.js";
 import { type Action, ChangeSet } from "./changeset.js";
+import { type Drift, type DriftMode, findDrift, RECONCILE_ANNOTATION, reconcileDisabled } from "./drift.js";
 import { isImmutableFieldError, ObjectError } from "./errors.js";
 import { desiredHash, type Fingerprint, liveHash, unchangedSince } from "./fingerprint.js";
 import { LiveIndex } from "./live-index.js";
@@ -41,6 +42,8 @@ export interface ApplyOptions {
    * owner, no existing object counts as owned.
    */
   owner?: ApplyOwner;
+  /** A live object that drifted from an unchanged Git manifest: applied again (default) or left (drift.ts). */
+  drift?: DriftMode;
 }
 
 /** The owner of an apply: a Kustomization, by its ownership labels and its inventory. */
@@ -52,6 +55,7 @@ export interface ApplyOwner {
 }
 
 export const TAKEOVER_REASON = "exists, not managed here, would be taken over";
+export const DRIFT_LEFT_REASON = "drifted from Git; left as it is (drift: report)";
 
 /** Whether a live object is the owner's: in its inventory and carrying its labels. */
 export function ownedBy(owner: ApplyOwner | undefined, live: KubernetesObject): boolean {
@@ -131,6 +135,9 @@ interface Planned {
   reason?: string;
   diff?: string;
   recreate?: boolean;
+  drift?: Drift;
+  /** The fingerprint to record instead of the live object's: a drift left as it is is found again next time. */
+  keep?: Fingerprint;
 }
 
 async function applyStage(
@@ -163,8 +170,9 @@ async function applyStage(
         return;
       }
     }
-    if (after) fingerprints.set(objectId(plan.obj), { h: plan.hash, l: liveHash(after) });
-    changeSet.add(plan.obj, plan.action, { reason: plan.reason, diff: plan.diff });
+    const fingerprint = plan.keep ?? (after ? { h: plan.hash, l: liveHash(after) } : undefined);
+    if (fingerprint) fingerprints.set(objectId(plan.obj), fingerprint);
+    changeSet.add(plan.obj, plan.action, { reason: plan.reason, diff: plan.diff, drift: plan.drift });
   });
   return { changeSet, errors, notAttempted: [], fingerprints };
 }
@@ -189,6 +197,9 @@ async function planObject(
       action: "skipped",
       reason: `${SSA_ANNOTATION}: IfNotPresent and the object exists`,
     };
+  }
+  if (reconcileDisabled(live)) {
+    return { obj, hash, liveObject: live, action: "skipped", reason: `${RECONCILE_ANNOTATION}: disabled` };
   }
   if (unchangedSince(opts.previous?.get(objectId(obj)), hash, live)) {
     return { obj, hash, liveObject: live, action: "unchanged" };
@@ -219,7 +230,21 @@ async function planObject(
   if (hidden) return { obj, hash, action: "configured", reason: TAKEOVER_REASON };
   if (jsonEqual(normalizeForDiff(live), normalizeForDiff(dryRun)))
     return { obj, hash, liveObject: live, action: "unchanged" };
-  return { obj, hash, action: "configured", diff: opts.withDiff ? objectDiff(live, dryRun) : undefined };
+  const previous = opts.previous?.get(objectId(obj));
+  const drift = opts.dryRun
+    ? undefined
+    : findDrift({
+        previous,
+        desiredHash: hash,
+        live,
+        dryRun,
+        mode: opts.drift ?? "correct",
+        fieldManager: FIELD_MANAGER,
+      });
+  const diff = opts.withDiff || drift ? objectDiff(live, dryRun) : undefined;
+  if (drift?.action === "left as it is")
+    return { obj, hash, action: "skipped", reason: DRIFT_LEFT_REASON, diff, drift, keep: previous };
+  return { obj, hash, action: "configured", diff, drift };
 }
 
 function serverSideApply(

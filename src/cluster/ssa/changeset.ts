@@ -1,5 +1,6 @@
 // What an operation did (or, in a dry run, would do) to each object, per Flux's ssa ChangeSet.
 import type { KubernetesObject } from "@kubernetes/client-node";
+import type { Drift } from "./drift.js";
 import { objectId, subjectOf } from "./object-id.js";
 
 export type Action = "created" | "configured" | "unchanged" | "deleted" | "skipped";
@@ -15,12 +16,18 @@ export interface ChangeSetEntry {
   reason?: string;
   /** For dry runs of changed objects: a readable YAML diff, Secret values masked. */
   diff?: string;
+  /** The live object differed from Git though Git did not change it (drift.ts); `diff` shows the values. */
+  drift?: Drift;
 }
 
 export class ChangeSet {
   readonly entries: ChangeSetEntry[] = [];
 
-  add(obj: KubernetesObject, action: Action, extra: { reason?: string; diff?: string } = {}): ChangeSetEntry {
+  add(
+    obj: KubernetesObject,
+    action: Action,
+    extra: { reason?: string; diff?: string; drift?: Drift } = {},
+  ): ChangeSetEntry {
     const entry: ChangeSetEntry = {
       id: objectId(obj),
       subject: subjectOf(obj),
