@@ -4,6 +4,8 @@
 // Reporters (statuses, check runs, comments, notifications, logs) subscribe to the stream; the engine knows
 // nothing about them. No Secret value enters an event: results are scrubbed where they are made, and every
 // message is passed through the credential scrubber here once more.
+
+import { type Drift, describeDrift } from "../cluster/ssa/drift.js";
 import {
   type EventReason,
   type EventSeverity,
@@ -226,6 +228,25 @@ export function finishedEvent(outcome: ObjectResult, metadata?: EventMetadata): 
     severity: failed ? "error" : "info",
     reason: outcomeReason(outcome),
     message,
+    reportingController: controllerOf(outcome.kind),
+    ...(metadata ? { metadata } : {}),
+  });
+}
+
+/**
+ * The Flux event for the objects of a Kustomization that drifted from Git (cluster/ssa/drift.ts): one event
+ * listing each (fields and who changed them, never values), an error when a drift was left in place.
+ */
+export function driftEvent(outcome: ObjectResult, metadata?: EventMetadata): ReconcileEvent | undefined {
+  const drifted = outcome.result.changes.filter((c) => c.drift);
+  if (drifted.length === 0) return undefined;
+  const r = outcome.result;
+  const left = drifted.some((c) => c.drift?.action === "left as it is");
+  return createEvent({
+    involvedObject: { kind: outcome.kind, namespace: r.namespace, name: r.name },
+    severity: left ? "error" : "info",
+    reason: eventReasons.driftDetected,
+    message: `drift from Git: ${drifted.map((c) => describeDrift(c.subject, c.drift as Drift)).join("\n")}`,
     reportingController: controllerOf(outcome.kind),
     ...(metadata ? { metadata } : {}),
   });
