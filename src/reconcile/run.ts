@@ -37,6 +37,7 @@ import { scrubCredentials, scrubSecrets } from "../util/secret-scrub.js";
 import { mapLimit, semaphore } from "./concurrency.js";
 import {
   createEvent,
+  driftEvent,
   type EventMetadata,
   eventReasons,
   finishedEvent,
@@ -270,6 +271,8 @@ function emitFinished(opts: ReconcileOptions, outcome: ObjectResult): void {
     outcome,
     event: finishedEvent(outcome, opts.eventMetadata),
   });
+  const drift = driftEvent(outcome, opts.eventMetadata);
+  if (drift) opts.onEvent?.({ type: "notice", event: drift });
 }
 
 async function reconcileTreeOnce(api: RawObjectApi, given: ReconcileOptions): Promise<RunResult> {
