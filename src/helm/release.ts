@@ -12,7 +12,6 @@ import { parseDuration } from "../flux/duration.js";
 import { ManifestError } from "../flux/errors.js";
 import type { FluxHelmRelease } from "../flux/helm-release.js";
 import { helmReleaseKey } from "../flux/helm-release.js";
-import type { HelmReleaseAction, HelmReleaseResult } from "../reconcile/result.js";
 import { scrubSecrets } from "../util/secret-scrub.js";
 import type { ClusterCapabilities } from "./capabilities.js";
 import { checkChartFiles } from "./chart-files.js";
@@ -21,6 +20,7 @@ import { type HelmLimits, type HelmSession, releaseTimeout } from "./helm-cli.js
 import { parseManifest } from "./manifest.js";
 import { postRendererPlugin } from "./post-render.js";
 import { previewRelease } from "./preview.js";
+import type { HelmReleaseAction, HelmReleaseResult } from "./result.js";
 import {
   DIGEST_LABEL,
   HR_NAME_LABEL,

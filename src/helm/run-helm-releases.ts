@@ -6,9 +6,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import type { RawObjectApi } from "../cluster/kube-client.js";
 import { scopeHash } from "../cluster/ssa/inventory.js";
 import { ManifestError } from "../flux/errors.js";
-import { helmReleaseKey } from "../flux/helm-release.js";
-import type { PlannedHelmRelease } from "../reconcile/plan.js";
-import type { HelmReleaseResult } from "../reconcile/result.js";
+import { type FluxHelmRelease, helmReleaseKey } from "../flux/helm-release.js";
 import type { SourceResolver } from "../source/resolver.js";
 import { scrubSecrets } from "../util/secret-scrub.js";
 import { type ClusterCapabilities, discoverCapabilities } from "./capabilities.js";
@@ -20,6 +18,7 @@ import {
   reconcileHelmRelease,
   uninstallRelease,
 } from "./release.js";
+import type { HelmReleaseResult } from "./result.js";
 import { HR_NAME_LABEL, HR_NAMESPACE_LABEL, readStoredRelease, releasesOfScope } from "./storage.js";
 import { composeValues } from "./values.js";
 
@@ -78,8 +77,7 @@ export class HelmRunner implements HelmSessions {
     this.clusterSession?.cleanup();
   }
 
-  async reconcile(planned: PlannedHelmRelease): Promise<HelmReleaseResult> {
-    const { hr } = planned;
+  async reconcile(hr: FluxHelmRelease): Promise<HelmReleaseResult> {
     const started = Date.now();
     const base = {
       name: hr.name,
@@ -118,8 +116,8 @@ export class HelmRunner implements HelmSessions {
   }
 
   /** Uninstalls releases this scope installed whose HelmRelease is no longer in Git. */
-  async pruneRemoved(present: PlannedHelmRelease[]): Promise<HelmReleaseResult[]> {
-    const keep = new Set(present.map((p) => `${p.hr.namespace}/${p.hr.name}`));
+  async pruneRemoved(present: { name: string; namespace: string }[]): Promise<HelmReleaseResult[]> {
+    const keep = new Set(present.map((hr) => `${hr.namespace}/${hr.name}`));
     const releases = await releasesOfScope(this.api, scopeHash(this.opts.scope));
     const removed = releases.filter(
       (r) =>

@@ -1,15 +1,11 @@
 // The typed outcome of a run: one result per Kustomization, the view-independent thing every report renders.
 import type { ChangeSetEntry } from "../cluster/ssa/changeset.js";
 import type { UnhealthyObject } from "../cluster/ssa/wait.js";
+import type { HelmReleaseAction, HelmReleaseResult, ReconcileStatus } from "../helm/result.js";
 
-export type KustomizationStatus =
-  /** applied (or, in a dry run, diffed) and healthy */
-  | "Ready"
-  /** build, apply, prune or health check failed */
-  | "Failed"
-  /** not attempted: a dependency failed */
-  | "DependencyNotReady"
-  | "Suspended";
+export type { HelmReleaseAction, HelmReleaseResult, ReconcileStatus };
+
+export type KustomizationStatus = ReconcileStatus;
 
 export interface KustomizationResult {
   name: string;
@@ -29,40 +25,6 @@ export interface KustomizationResult {
   healthMs?: number;
   /** For a source other than this repository: `Kind/namespace/name@revision`. */
   source?: string;
-}
-
-export type HelmReleaseAction =
-  | "installed"
-  | "upgraded"
-  | "unchanged"
-  | "rolled back"
-  | "uninstalled"
-  | "drift corrected"
-  | "none";
-
-export interface HelmReleaseResult {
-  name: string;
-  namespace: string;
-  file: string;
-  releaseName: string;
-  releaseNamespace: string;
-  /** Chart name and version the release was (or, in a dry run, would be) made from. */
-  chart?: string;
-  version?: string;
-  /** The chart source and its revision, e.g. `HelmRepository/flux-system/podinfo@sha256:…`. */
-  source?: string;
-  status: KustomizationStatus;
-  /** What happened to the Helm release in this run. */
-  action: HelmReleaseAction;
-  /** One line for people: what happened, or why it failed or was skipped. */
-  message: string;
-  /** The Helm release revision after the run. */
-  revision?: number;
-  /** Object-level changes: the rendered-manifest diff in dry runs, drift found or corrected, uninstalls. */
-  changes: ChangeSetEntry[];
-  /** Detailed failures, remediation steps included. */
-  errors: string[];
-  durationMs: number;
 }
 
 /** A source the run fetched, with the revision it resolved to (Flux's `branch@sha1:…`, `tag@sha256:…`). */

@@ -1,0 +1,46 @@
+// What reconciling one HelmRelease produced. The status union is every reconciler's (Kustomizations too); it
+// lives here, below reconcile/, so that helm/ never imports back from the run loop.
+import type { ChangeSetEntry } from "../cluster/ssa/changeset.js";
+
+export type ReconcileStatus =
+  /** applied (or, in a dry run, diffed) and healthy */
+  | "Ready"
+  /** build, apply, prune or health check failed */
+  | "Failed"
+  /** not attempted: a dependency failed */
+  | "DependencyNotReady"
+  | "Suspended";
+
+export type HelmReleaseAction =
+  | "installed"
+  | "upgraded"
+  | "unchanged"
+  | "rolled back"
+  | "uninstalled"
+  | "drift corrected"
+  | "none";
+
+export interface HelmReleaseResult {
+  name: string;
+  namespace: string;
+  file: string;
+  releaseName: string;
+  releaseNamespace: string;
+  /** Chart name and version the release was (or, in a dry run, would be) made from. */
+  chart?: string;
+  version?: string;
+  /** The chart source and its revision, e.g. `HelmRepository/flux-system/podinfo@sha256:…`. */
+  source?: string;
+  status: ReconcileStatus;
+  /** What happened to the Helm release in this run. */
+  action: HelmReleaseAction;
+  /** One line for people: what happened, or why it failed or was skipped. */
+  message: string;
+  /** The Helm release revision after the run. */
+  revision?: number;
+  /** Object-level changes: the rendered-manifest diff in dry runs, drift found or corrected, uninstalls. */
+  changes: ChangeSetEntry[];
+  /** Detailed failures, remediation steps included. */
+  errors: string[];
+  durationMs: number;
+}
