@@ -11,6 +11,7 @@ import type { RawObjectApi } from "../kube-client.js";
 import { type Action, ChangeSet } from "./changeset.js";
 import { type Drift, type DriftMode, findDrift, RECONCILE_ANNOTATION, reconcileDisabled } from "./drift.js";
 import { isImmutableFieldError, ObjectError } from "./errors.js";
+import { takenOverFields, takeOverFields } from "./field-takeover.js";
 import { desiredHash, type Fingerprint, liveHash, unchangedSince } from "./fingerprint.js";
 import { LiveIndex } from "./live-index.js";
 import { maskSecret, maskSecretPair } from "./mask-secrets.js";
@@ -56,6 +57,13 @@ export interface ApplyOwner {
 
 export const TAKEOVER_REASON = "exists, not managed here, would be taken over";
 export const DRIFT_LEFT_REASON = "drifted from Git; left as it is (drift: report)";
+
+/** Whether a live object carries the owner's labels (whoever applied it: the bot, or Flux before it). */
+function carriesOwnerLabels(owner: ApplyOwner | undefined, live: KubernetesObject): boolean {
+  if (!owner) return false;
+  const labels = live.metadata?.labels ?? {};
+  return Object.entries(owner.labels).every(([k, v]) => labels[k] === v);
+}
 
 /** Whether a live object is the owner's: in its inventory and carrying its labels. */
 export function ownedBy(owner: ApplyOwner | undefined, live: KubernetesObject): boolean {
@@ -188,7 +196,7 @@ async function planObject(
   if (policy === "Ignore" || policy === "ignore") {
     return { obj, hash, action: "skipped", reason: `${SSA_ANNOTATION}: Ignore` };
   }
-  const live = await liveIndex.get(obj);
+  let live = await liveIndex.get(obj);
   if (live && (policy === "IfNotPresent" || policy === "ifnotpresent")) {
     return {
       obj,
@@ -201,6 +209,10 @@ async function planObject(
   if (reconcileDisabled(live)) {
     return { obj, hash, liveObject: live, action: "skipped", reason: `${RECONCILE_ANNOTATION}: disabled` };
   }
+  // Fields Flux's kustomize-controller or kubectl applied for this Kustomization become the bot's before its
+  // first apply, so what Git dropped is removed (field-takeover.ts). Never in a preview.
+  if (live && !opts.dryRun && carriesOwnerLabels(opts.owner, live) && takenOverFields(live, FIELD_MANAGER))
+    live = await takeOverFields(api, live, FIELD_MANAGER);
   if (unchangedSince(opts.previous?.get(objectId(obj)), hash, live)) {
     return { obj, hash, liveObject: live, action: "unchanged" };
   }

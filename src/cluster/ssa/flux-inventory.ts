@@ -1,0 +1,52 @@
+// What Flux's kustomize-controller applied for a Kustomization, read from the live Flux object's
+// `status.inventory`, so that a fleet moving from Flux has the objects Flux applied pruned when they leave Git.
+// Used only when the bot has no inventory of its own for that Kustomization yet (its first reconcile). Flux's
+// inventory ids have the same form as the bot's (`namespace_name_group_kind`), and Flux labels its objects
+// with the same owner labels, so pruning's ownership check holds for them unchanged.
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { apiMessage, apiStatus, type RawObjectApi } from "../kube-client.js";
+import type { InventoryEntry, KustomizationKey } from "./inventory.js";
+
+const FLUX_KUSTOMIZATION_VERSIONS = ["kustomize.toolkit.fluxcd.io/v1", "kustomize.toolkit.fluxcd.io/v1beta2"];
+const ID = /^[^_]*_[^_]+_[^_]*_[^_]+$/;
+
+interface FluxKustomizationObject extends KubernetesObject {
+  status?: { inventory?: { entries?: Array<{ id?: unknown; v?: unknown }> } };
+}
+
+/**
+ * The entries of the live Flux Kustomization's inventory, or undefined when there is none (no Flux CRD, no such
+ * object, or no inventory). Malformed entries are left out. Throws only on API errors other than "not there".
+ */
+export async function readFluxInventory(
+  api: RawObjectApi,
+  owner: KustomizationKey,
+): Promise<InventoryEntry[] | undefined> {
+  for (const apiVersion of FLUX_KUSTOMIZATION_VERSIONS) {
+    let live: FluxKustomizationObject;
+    try {
+      live = await api.read({
+        apiVersion,
+        kind: "Kustomization",
+        metadata: { name: owner.name, namespace: owner.namespace },
+      });
+    } catch (err) {
+      const status = apiStatus(err);
+      // 404: no such object or no such API (Flux not installed); 403: the bot may not read Flux's objects.
+      if (status === 404 || status === 403) continue;
+      throw new Error(
+        `reading Flux's Kustomization ${owner.namespace}/${owner.name} (${apiVersion}): ${apiMessage(err)}`,
+        { cause: err },
+      );
+    }
+    const entries = live.status?.inventory?.entries;
+    if (!Array.isArray(entries)) return undefined;
+    return entries
+      .filter(
+        (e): e is { id: string; v: string } =>
+          typeof e?.id === "string" && ID.test(e.id) && typeof e.v === "string",
+      )
+      .map((e) => ({ id: e.id, v: e.v }));
+  }
+  return undefined;
+}
