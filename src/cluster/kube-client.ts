@@ -15,6 +15,7 @@ import {
   ResponseContext,
   ServerConfiguration,
 } from "@kubernetes/client-node";
+import { loadKubeConfigFiles } from "./kubeconfig-files.js";
 
 /** One finished API request, for metrics: no path, no body, only what has a bounded set of values. */
 export interface KubeRequestEvent {
@@ -180,6 +181,8 @@ export interface ClusterTarget {
   /** Context in that kubeconfig; default: its current context. */
   context?: string;
   inCluster?: boolean;
+  /** How the user gave `kubeconfig` (`--kubeconfig`), named when the file does not exist. */
+  kubeconfigFrom?: string;
 }
 
 /**
@@ -377,10 +380,8 @@ export function loadKubeConfig(target: ClusterTarget = {}): KubeConfig {
   const kc = new KubeConfig();
   if (target.inCluster) {
     kc.loadFromCluster();
-  } else if (target.kubeconfig) {
-    kc.loadFromFile(target.kubeconfig);
   } else {
-    kc.loadFromDefault();
+    loadKubeConfigFiles(kc, target);
   }
   if (target.context) {
     if (!kc.getContextObject(target.context)) {
