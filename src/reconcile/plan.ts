@@ -11,6 +11,7 @@ import {
   runKustomize,
   type WorkTree,
 } from "../build/kustomize.js";
+import { checkFluxLookAlike, isFluxApiGroup, isKustomizeConfig } from "../flux/api-groups.js";
 import { ManifestError } from "../flux/errors.js";
 import {
   type FluxHelmRelease,
@@ -122,10 +123,9 @@ const handledFluxKinds = new Set([
   "HelmRelease",
 ]);
 
-const fluxGroup = /\.toolkit\.fluxcd\.io\//;
-
+/** An object of one of Flux's API groups: never applied to the cluster, read by the planner instead. */
 function isFluxObject(obj: KubernetesObject): boolean {
-  return fluxGroup.test(obj.apiVersion ?? "");
+  return isFluxApiGroup(obj);
 }
 
 /** The objects directly in the cluster path: a kustomize build if it has a kustomization.yaml, else every YAML file. */
@@ -146,9 +146,12 @@ async function readClusterPath(work: WorkTree, opts: PlanOptions): Promise<Sourc
     }
     return parseManifests(output, opts.clusterPath, opts.limits);
   }
+  // Without a kustomization.yaml at the top, subdirectories may hold kustomize's own config files (bootstrap's
+  // flux-system/kustomization.yaml): they describe files, they are not objects.
   return listFiles(dir)
     .filter((f) => isYamlFile(f))
-    .flatMap((f) => readManifestFile(f, repoRelative(work.dir, f), opts.limits));
+    .flatMap((f) => readManifestFile(f, repoRelative(work.dir, f), opts.limits))
+    .filter(({ object }) => !isKustomizeConfig(object));
 }
 
 export async function planTree(
@@ -182,7 +185,14 @@ export async function planTree(
   const deferred: QueueItem[] = [];
   const sourceTrees = new Map<string, Promise<{ tree: WorkTree; revision: string }>>();
 
+  /** Where a Kustomization was first defined, when it was. */
+  const definedIn = (key: string): string | undefined =>
+    planned.get(key)?.ks.file ?? [...queue, ...deferred].find((q) => kustomizationKey(q.ks) === key)?.ks.file;
+
   const enqueue = (sourced: SourcedObject[], parent?: string) => {
+    // A typo in a Flux object's group, kind or version would otherwise make it a plain object (skipped at the
+    // root, sent to the cluster from a build) and surface later as a missing dependency.
+    for (const { object, file } of sourced) checkFluxLookAlike(object, file);
     for (const { object, file } of sourced) {
       if (isSource(object)) {
         try {
@@ -204,8 +214,8 @@ export async function planTree(
       if (isHelmRelease(object)) {
         const hr = parseHelmRelease(object, file);
         const key = helmReleaseKey(hr);
-        if (helmReleases.has(key))
-          throw new ManifestError({ file, object: key }, "is defined more than once");
+        const first = helmReleases.get(key);
+        if (first) throw duplicate(file, key, first.hr.file);
         const violations = helmReleaseViolations(opts.tenancy, hr);
         remember(key, object);
         helmReleases.set(key, {
@@ -242,12 +252,11 @@ export async function planTree(
           continue;
         }
       }
-      if (
-        planned.has(key) ||
-        queue.some((q) => kustomizationKey(q.ks) === key) ||
-        deferred.some((q) => kustomizationKey(q.ks) === key)
-      ) {
-        throw new ManifestError({ file, object: `Kustomization/${key}` }, "is defined more than once");
+      const first = definedIn(key);
+      if (first !== undefined) {
+        // A Kustomization whose build contains itself: usually spec.path left out, so the whole repository.
+        const own = parent === key ? ownBuildHint(ks) : "";
+        throw duplicate(file, `Kustomization/${key}`, first, own);
       }
       queue.push({ ks, parent });
     }
@@ -347,8 +356,25 @@ export async function planTree(
   return plan;
 }
 
+/** A second definition of an object: names both files. */
+function duplicate(file: string, object: string, firstFile: string, hint = ""): ManifestError {
+  return new ManifestError({ file, object }, `is defined more than once (also in ${firstFile})${hint}`);
+}
+
+function ownBuildHint(ks: FluxKustomization): string {
+  return ks.spec.path === undefined
+    ? ": its own build contains it, because spec.path is not set and the whole repository is built; set spec.path to the directory of its manifests"
+    : `: its own build (spec.path ${ks.spec.path}) contains it; point spec.path at the directory of its manifests only`;
+}
+
 function checkSource(ks: FluxKustomization): void {
   const ref = ks.spec.sourceRef;
+  if (ref.kind === "ExternalArtifact") {
+    throw new ManifestError(
+      { file: ks.file, object: `Kustomization/${kustomizationKey(ks)}`, field: "spec.sourceRef.kind" },
+      "ExternalArtifact sources (ArtifactGenerator) are not supported yet; use a GitRepository or an OCIRepository",
+    );
+  }
   if (ref.kind === "Bucket") {
     throw new ManifestError(
       { file: ks.file, object: `Kustomization/${kustomizationKey(ks)}`, field: "spec.sourceRef.kind" },
