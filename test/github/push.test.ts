@@ -349,8 +349,9 @@ describe("push", () => {
     await bot.app.queue.idle();
     github.done(); // no tarball was fetched
 
+    // Superseded is not a failure: a non-failing status that says so, and a skipped check run.
     expect(finalStatuses(statuses)["gitops/dev"]).toEqual({
-      state: "error",
+      state: "success",
       description: `superseded: master is at ${newer.slice(0, 7)} now; not applied`,
     });
     expect(checks.requests[1]!.body).toMatchObject({ conclusion: "skipped" });

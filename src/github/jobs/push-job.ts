@@ -1,18 +1,41 @@
 // A push, once queued: read .github/gitops.yaml from the default branch, check each cluster the pushed branch
-// drives against the operator's allow-list, and queue a reconcile per allowed cluster.
+// drives against the operator's allow-list, and queue a reconcile per allowed cluster. GitHub's answers to the
+// reports never gate that: a queued check run GitHub refuses is created by the run instead, and the "queued"
+// status (reports.pendingStatuses) goes through a report plan of its own that the run's result overtakes.
+import type { Logger } from "pino";
 import { bindCluster } from "../../config/operator-config.js";
 import { clustersForBranch } from "../../config/repo-config.js";
 import { QueueClosedError } from "../../queue/work-queue.js";
 import { runStopped } from "../../reconcile/events.js";
+import type { GitHubClient, RepoRef } from "../client.js";
 import { fullName } from "../client.js";
+import { reportInterrupted, SHUT_DOWN_BEFORE_RUN } from "../recovery/interrupted.js";
 import { loadRepoConfig } from "../repo-config-loader.js";
 import { openReportStream } from "../reporters/index.js";
 import { reportOptions } from "../reporters/options.js";
-import { createFailedCheckRun, createQueuedCheckRun } from "../views/check-run.js";
+import { PlannedWrites, priorities, statusWriteKey } from "../reporters/planned-writes.js";
+import { WrittenReports } from "../reporters/written-reports.js";
+import { CHECK_RUN_NOT_CREATED, createFailedCheckRun, createQueuedCheckRun } from "../views/check-run.js";
 import { setStatus, statusContext } from "../views/commit-status.js";
 import { runMetadata } from "./reconcile-job.js";
 import { notQueued } from "./refused-job.js";
 import { type JobDeps, jobRepo, type PushJob } from "./types.js";
+
+/** The queued check run, or CHECK_RUN_NOT_CREATED when GitHub would not create it (the run will). */
+async function queuedCheckRun(
+  github: GitHubClient,
+  repo: RepoRef,
+  sha: string,
+  cluster: string,
+  log: Logger,
+): Promise<number> {
+  try {
+    return await createQueuedCheckRun(github, repo, sha, cluster);
+  } catch (err) {
+    log.warn({ err, cluster }, "cannot create the queued check run; the run creates it when it starts");
+    return CHECK_RUN_NOT_CREATED;
+  }
+}
 
 export async function runPushJob(job: PushJob, deps: JobDeps): Promise<void> {
   const github = await deps.github(job.installationId);
@@ -25,24 +48,37 @@ export async function runPushJob(job: PushJob, deps: JobDeps): Promise<void> {
   }
   if (loaded.kind === "invalid") {
     log.warn({ err: loaded.error.message }, "invalid .github/gitops.yaml");
-    await setStatus(github, repo, job.sha, {
-      context: statusContext.config(),
-      state: "failure",
-      description: loaded.error.message,
+    const { error } = loaded;
+    // Retried in the background while GitHub fails; nothing else waits for them.
+    const reports = new PlannedWrites(new WrittenReports(), log);
+    const context = statusContext.config();
+    reports.want({
+      key: statusWriteKey(fullName(repo), job.sha, context),
+      priority: priorities.aggregate,
+      fingerprint: `failure ${error.message}`,
+      what: `status ${context}`,
+      send: () => setStatus(github, repo, job.sha, { context, state: "failure", description: error.message }),
     });
-    await createFailedCheckRun(
-      github,
-      repo,
-      job.sha,
-      "gitops / config",
-      `${loaded.error.file} is invalid`,
-      loaded.error.problems
-        .map(
-          (p) =>
-            `- \`${loaded.error.file}\`${p.line ? ` line ${p.line}` : ""}${p.field ? `, \`${p.field}\`` : ""}: ${p.message}`,
-        )
-        .join("\n"),
-    );
+    reports.want({
+      key: `check run ${fullName(repo)}@${job.sha} gitops / config`,
+      priority: priorities.aggregate,
+      fingerprint: error.message,
+      what: "check run gitops / config",
+      send: () =>
+        createFailedCheckRun(
+          github,
+          repo,
+          job.sha,
+          "gitops / config",
+          `${error.file} is invalid`,
+          error.problems
+            .map(
+              (p) =>
+                `- \`${error.file}\`${p.line ? ` line ${p.line}` : ""}${p.field ? `, \`${p.field}\`` : ""}: ${p.message}`,
+            )
+            .join("\n"),
+        ),
+    });
     return;
   }
   if (job.branch === job.defaultBranch && deps.images && !job.onlyCluster) {
@@ -63,6 +99,9 @@ export async function runPushJob(job: PushJob, deps: JobDeps): Promise<void> {
   const pendingStatuses = reportOptions(deps.operator).pendingStatuses;
   // Refusals are reported on the same stream as runs: the cluster's status and a completed check run.
   const refusals = openReportStream({ github, repo, sha: job.sha, log, kind: "push", pendingStatuses });
+  // The "queued" statuses: sent in the background, retried while GitHub fails, and overtaken (never sent, or
+  // never after it) by the run's own status for the same commit and cluster.
+  const queuedReports = new PlannedWrites(new WrittenReports(), log);
   try {
     for (const cluster of clusters) {
       const binding = bindCluster(deps.operator, cluster.name, fullName(repo));
@@ -81,14 +120,18 @@ export async function runPushJob(job: PushJob, deps: JobDeps): Promise<void> {
         );
         continue;
       }
-      const checkRunId = await createQueuedCheckRun(github, repo, job.sha, cluster.name);
+      const checkRunId = await queuedCheckRun(github, repo, job.sha, cluster.name, log);
       try {
         // The check run says "queued"; a pending cluster status only when the operator asks for pending statuses.
         if (pendingStatuses) {
-          await setStatus(github, repo, job.sha, {
-            context: statusContext.cluster(cluster.name),
-            state: "pending",
-            description: "queued",
+          const context = statusContext.cluster(cluster.name);
+          queuedReports.want({
+            key: statusWriteKey(fullName(repo), job.sha, context),
+            priority: priorities.aggregate,
+            fingerprint: "pending queued",
+            what: `status ${context} (queued)`,
+            send: () =>
+              setStatus(github, repo, job.sha, { context, state: "pending", description: "queued" }),
           });
         }
         await deps.queue.enqueue({
@@ -98,18 +141,23 @@ export async function runPushJob(job: PushJob, deps: JobDeps): Promise<void> {
         });
       } catch (err) {
         // Not queued (the bot is shutting down, the queue refused it): say so rather than leave a check queued.
-        const why = err instanceof QueueClosedError ? "gitops-bot was shutting down" : (err as Error).message;
-        const stream = openReportStream({
+        // A shutdown hands the run back: reported as interrupted, and re-run at the next start (recovery/).
+        const target = {
           github,
           repo,
           sha: job.sha,
           log,
-          kind: "push",
+          kind: "push" as const,
           checkRuns: { [cluster.name]: checkRunId },
           pendingStatuses,
-        });
-        stream.emit(cluster.name, notQueued(job, cluster.name, `not run: ${why}`));
-        await stream.close();
+        };
+        if (err instanceof QueueClosedError) {
+          await reportInterrupted(target, {}, job, cluster.name, SHUT_DOWN_BEFORE_RUN);
+        } else {
+          const stream = openReportStream(target);
+          stream.emit(cluster.name, notQueued(job, cluster.name, `not run: ${(err as Error).message}`));
+          await stream.close();
+        }
         throw err;
       }
     }

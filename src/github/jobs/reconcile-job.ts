@@ -14,6 +14,8 @@ import { namespaceRefusal, tenantSecretReader } from "../../reconcile/tenancy.js
 import { clusterSecretReader } from "../../source/credentials.js";
 import { fullName } from "../client.js";
 import { fetchTree } from "../fetch-tree.js";
+import { reportInterrupted, SHUT_DOWN_BEFORE_RUN, SHUT_DOWN_DURING_RUN } from "../recovery/interrupted.js";
+import { lifecycleOf } from "../recovery/lifecycle.js";
 import {
   openReportStream,
   type ReportStream,
@@ -76,6 +78,15 @@ export async function runReconcileJob(
   const stream = await reconcileStream(job, deps, written);
   const cluster = job.cluster.name;
   const metadata = runMetadata(job, cluster);
+  const lifecycle = lifecycleOf(deps);
+  if (lifecycle.stopping) {
+    // Handed back: the bot stops taking work. Reported so, and re-run at the next start (recovery/).
+    await reportInterrupted(stream.target, { written }, job, cluster, SHUT_DOWN_BEFORE_RUN, metadata);
+    return undefined;
+  }
+  const untrack = lifecycle.track(() =>
+    reportInterrupted(stream.target, { written }, job, cluster, SHUT_DOWN_DURING_RUN, metadata),
+  );
   try {
     return await reconcile(job, deps, stream, metadata);
   } catch (err) {
@@ -92,6 +103,7 @@ export async function runReconcileJob(
     }
     throw err;
   } finally {
+    untrack();
     await stream.close();
   }
 }
@@ -106,9 +118,17 @@ async function reconcile(
   const clusterName = job.cluster.name;
   const emit = stream.sink(clusterName);
   emit(runStarted(false, job.cluster.path, metadata));
-  const stop = (message: string, conclusion: "failure" | "skipped" = "failure") => {
-    log.warn({ conclusion }, `not reconciled: ${message}`);
-    emit(runStopped({ conclusion, state: "error", message }, metadata));
+  // `superseded`: the branch head moved on, a skip and not a failure (no error state: a non-failing status).
+  const stop = (message: string, why: "error" | "superseded" = "error") => {
+    log.warn({ why }, `not reconciled: ${message}`);
+    emit(
+      runStopped(
+        why === "superseded"
+          ? { conclusion: "skipped", message }
+          : { conclusion: "failure", state: "error", message },
+        metadata,
+      ),
+    );
     return undefined;
   };
 
@@ -123,7 +143,10 @@ async function reconcile(
   }
   const { data: head } = await github.rest.git.getRef({ ...repo, ref: `heads/${job.branch}` });
   if (head.object.sha !== job.sha) {
-    return stop(`superseded: ${job.branch} is at ${head.object.sha.slice(0, 7)} now; not applied`, "skipped");
+    return stop(
+      `superseded: ${job.branch} is at ${head.object.sha.slice(0, 7)} now; not applied`,
+      "superseded",
+    );
   }
   let tree: Awaited<ReturnType<typeof fetchTree>>;
   const fetchStarted = Date.now();

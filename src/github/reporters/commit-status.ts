@@ -22,14 +22,13 @@ export function objectState(status: KustomizationStatus): "success" | "failure" 
 }
 
 /** The status state of a run that stopped without a result. */
-export function stoppedState(
-  kind: "push" | "pull-request",
-  stop: Extract<RunEvent, { type: "run-stopped" }>,
-): StatusState {
+export function stoppedState(stop: Extract<RunEvent, { type: "run-stopped" }>): StatusState {
   if (stop.state) return stop.state;
   if (stop.conclusion === "failure") return "failure";
-  // A pull request that is not diffed by choice must not block its merge; a push not applied is not green.
-  return kind === "pull-request" ? "success" : "error";
+  // A skip that names no error state is a supersession (a newer commit is the branch head, or a pull request
+  // not diffed by choice): not a failure, and commit statuses have no neutral state, so success whose
+  // description says it was not applied. Everything that stopped a push for another reason says `error`.
+  return "success";
 }
 
 export const commitStatusReporter: ReporterFactory = ({ target, plan }: ReporterContext) => {
@@ -95,12 +94,7 @@ export const commitStatusReporter: ReporterFactory = ({ target, plan }: Reporter
         return;
       }
       case "run-stopped":
-        write(
-          statusContext.cluster(cluster),
-          stoppedState("push", event),
-          event.message,
-          priorities.aggregate,
-        );
+        write(statusContext.cluster(cluster), stoppedState(event), event.message, priorities.aggregate);
         return;
     }
   };
@@ -117,7 +111,7 @@ export const commitStatusReporter: ReporterFactory = ({ target, plan }: Reporter
         return;
       }
       case "run-stopped":
-        write(context, stoppedState("pull-request", event), event.message, priorities.aggregate);
+        write(context, stoppedState(event), event.message, priorities.aggregate);
         return;
     }
   };

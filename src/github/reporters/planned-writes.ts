@@ -3,9 +3,11 @@
 // its check run before per-object statuses), a newer write for the same key replaces one not yet sent (a
 // "reconciling" overtaken by the result is never sent), and a write identical to what GitHub already has for
 // that key is skipped. One write at a time: GitHub's secondary limits serialise content-creating requests
-// anyway, and a queue of our own is what lets a later state overtake an earlier one.
+// anyway, and a queue of our own is what lets a later state overtake an earlier one. Across plans (the push
+// job's "queued", the run's result), the process's WriteLedger keeps the same order per key.
 import type { Logger } from "pino";
 import { rateLimited, requestedDelayMs } from "../octokit.js";
+import { processWriteLedger, type WriteLedger } from "./write-ledger.js";
 import type { WrittenReports } from "./written-reports.js";
 
 export { rateLimited, requestedDelayMs };
@@ -33,6 +35,11 @@ export interface PlannedWrite {
 /** The key of a commit status write: one current value per repository, commit and context. */
 export function statusWriteKey(repository: string, sha: string, context: string): string {
   return `status ${repository}@${sha} ${context}`;
+}
+
+/** The key of a check run's writes (its completion) by id: one current value per check run. */
+export function checkRunWriteKey(repository: string, sha: string, id: number): string {
+  return `check run ${repository}@${sha} ${id}`;
 }
 
 export interface RetryPolicy {
@@ -71,6 +78,8 @@ export function retryDelayMs(policy: RetryPolicy, retry: number, err: unknown, n
 
 export class PlannedWrites {
   private readonly pending = new Map<string, PlannedWrite>();
+  /** The ledger generation of each pending write. */
+  private readonly generations = new WeakMap<PlannedWrite, number>();
   private running: Promise<void> | undefined;
   /** Writes sent, skipped as unchanged, and failed (after retries), for tests and logs. */
   readonly counts = { sent: 0, skipped: 0, failed: 0 };
@@ -79,10 +88,12 @@ export class PlannedWrites {
     private readonly written: WrittenReports,
     private readonly log: Logger,
     private readonly retry: RetryPolicy = defaultRetryPolicy,
+    private readonly ledger: WriteLedger = processWriteLedger,
   ) {}
 
-  /** Plans a write; a pending write with the same key is replaced. */
+  /** Plans a write; a pending write with the same key (in this plan or another) is replaced. */
   want(write: PlannedWrite): void {
+    this.generations.set(write, this.ledger.claim(write.key));
     this.pending.set(write.key, write);
     this.running ??= this.pump().finally(() => {
       this.running = undefined;
@@ -105,7 +116,12 @@ export class PlannedWrites {
     // Let the writes planned in the same turn (a run's result produces several) be ordered together.
     await Promise.resolve();
     for (let write = this.next(); write; write = this.next()) {
-      if (this.written.get(write.key) === write.fingerprint) {
+      // Skipped when this process already wrote it, and no other plan wrote something else since.
+      const last = this.ledger.lastSent(write.key);
+      if (
+        this.written.get(write.key) === write.fingerprint &&
+        (last === undefined || last === write.fingerprint)
+      ) {
         this.counts.skipped++;
         continue;
       }
@@ -126,10 +142,19 @@ export class PlannedWrites {
   /** Sends `write`, retrying while GitHub fails; "overtaken" when a newer state for its key came meanwhile. */
   private async sendWithRetry(write: PlannedWrite): Promise<"sent" | "overtaken"> {
     const started = Date.now();
+    const generation = this.generations.get(write) ?? 0;
+    const overtaken = () => !this.ledger.current(write.key, generation);
     for (let attempt = 1; ; attempt++) {
       try {
-        await write.send();
-        return "sent";
+        if (overtaken()) return "overtaken";
+        const sent = await this.ledger.exclusive(write.key, async () => {
+          // Another plan's newer state may have been sent while this one waited for the key.
+          if (overtaken()) return false;
+          await write.send();
+          this.ledger.sent(write.key, write.fingerprint);
+          return true;
+        });
+        return sent ? "sent" : "overtaken";
       } catch (err) {
         const { attempts, giveUpAfterMs } = this.retry;
         if (!retryable(err) || (attempts !== undefined && attempt >= attempts)) throw err;
@@ -138,7 +163,7 @@ export class PlannedWrites {
         this.log.info({ err: (err as Error).message }, `${write.what}: retrying in ${delay} ms`);
         await new Promise((resolve) => setTimeout(resolve, delay));
         // A newer state for the same key is pending: send that one instead (it goes in its turn).
-        if (this.pending.has(write.key)) return "overtaken";
+        if (this.pending.has(write.key) || overtaken()) return "overtaken";
       }
     }
   }

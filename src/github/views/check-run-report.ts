@@ -7,7 +7,8 @@ import { dependencyGraph, type NodeOutcome, outcomeOf } from "./dependency-graph
 import { type Block, CHECK_RUN_TEXT_LIMIT, fitBlocks } from "./markdown-budget.js";
 import { helmReleaseLine, kustomizationLine, runLine } from "./summary-line.js";
 
-export type CheckConclusion = "success" | "failure" | "skipped";
+// `cancelled`: a run cut off by the bot's shutdown (re-run at the next start).
+export type CheckConclusion = "success" | "failure" | "skipped" | "cancelled";
 
 export interface CheckRunReport {
   title: string;

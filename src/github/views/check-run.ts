@@ -16,6 +16,31 @@ const OPEN_CHECK_RUNS_LIMIT = 10_000;
 const openKey = (repo: RepoRef, sha: string, cluster: string) =>
   `${repo.owner}/${repo.repo}@${sha} ${cluster}`;
 
+/**
+ * The check run id a reconcile carries when the push job could not create its queued check run (GitHub was
+ * failing): the run's check-run reporter creates it through the report plan instead, so creating it never
+ * gates the work. GitHub's ids are positive.
+ */
+export const CHECK_RUN_NOT_CREATED = 0;
+
+function rememberOpen(key: string, id: number): void {
+  openCheckRuns.set(key, id);
+  openKeys.set(id, key);
+  if (openCheckRuns.size > OPEN_CHECK_RUNS_LIMIT) {
+    const [oldest, oldId] = openCheckRuns.entries().next().value ?? [];
+    if (oldest !== undefined) openCheckRuns.delete(oldest);
+    if (oldId !== undefined) openKeys.delete(oldId);
+  }
+}
+
+/**
+ * An open check run found on GitHub (start-up recovery): the next push job for that commit and cluster reuses
+ * it instead of adding a second one.
+ */
+export function adoptOpenCheckRun(repo: RepoRef, sha: string, cluster: string, id: number): void {
+  rememberOpen(openKey(repo, sha, cluster), id);
+}
+
 /** The queued check run of a cluster at a commit: the one still open from an earlier delivery, or a new one. */
 export async function createQueuedCheckRun(
   github: GitHubClient,
@@ -33,14 +58,47 @@ export async function createQueuedCheckRun(
     status: "queued",
     external_id: cluster,
   });
-  openCheckRuns.set(key, data.id);
-  openKeys.set(data.id, key);
-  if (openCheckRuns.size > OPEN_CHECK_RUNS_LIMIT) {
-    const [oldest, id] = openCheckRuns.entries().next().value ?? [];
-    if (oldest !== undefined) openCheckRuns.delete(oldest);
-    if (id !== undefined) openKeys.delete(id);
-  }
+  rememberOpen(key, data.id);
   return data.id;
+}
+
+/** The check run of a run whose queued one could not be created: created in progress when the run starts. */
+export async function createInProgressCheckRun(
+  github: GitHubClient,
+  repo: RepoRef,
+  sha: string,
+  cluster: string,
+): Promise<number> {
+  const { data } = await github.rest.checks.create({
+    ...repo,
+    name: checkRunName(cluster),
+    head_sha: sha,
+    status: "in_progress",
+    started_at: new Date().toISOString(),
+    external_id: cluster,
+  });
+  rememberOpen(openKey(repo, sha, cluster), data.id);
+  return data.id;
+}
+
+/** A check run created already completed: the run ended before its check run could be created. */
+export async function createCompletedCheckRun(
+  github: GitHubClient,
+  repo: RepoRef,
+  sha: string,
+  cluster: string,
+  report: CheckRunReport,
+): Promise<void> {
+  await github.rest.checks.create({
+    ...repo,
+    name: checkRunName(cluster),
+    head_sha: sha,
+    external_id: cluster,
+    status: "completed",
+    conclusion: report.conclusion,
+    completed_at: new Date().toISOString(),
+    output: { title: report.title.slice(0, 255), summary: report.summary },
+  });
 }
 
 function forgetOpenCheckRun(id: number): void {
