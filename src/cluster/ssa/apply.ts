@@ -17,6 +17,17 @@ import { LiveIndex } from "./live-index.js";
 import { maskSecret, maskSecretPair } from "./mask-secrets.js";
 import { jsonEqual, normalizeForDiff } from "./normalize.js";
 import { objectId, subjectOf } from "./object-id.js";
+import {
+  type CreatedInChange,
+  definitionsInChange,
+  kindKey,
+  missingNamespaceInChange,
+  NEW_KIND_REASON,
+  NEW_NAMESPACE_REASON,
+  pendingKindError,
+  unservedKinds,
+  validateInExistingNamespace,
+} from "./pending-definitions.js";
 import { getLive } from "./read.js";
 import { waitForEstablished } from "./wait.js";
 
@@ -45,6 +56,11 @@ export interface ApplyOptions {
   owner?: ApplyOwner;
   /** A live object that drifted from an unchanged Git manifest: applied again (default) or left (drift.ts). */
   drift?: DriftMode;
+  /**
+   * The namespaces and CRDs the whole change declares (every Kustomization of the plan): in a dry run, objects
+   * the API server refuses only because those do not exist yet are previewed as created (pending-definitions.ts).
+   */
+  createdInChange?: CreatedInChange;
 }
 
 /** The owner of an apply: a Kustomization, by its ownership labels and its inventory. */
@@ -116,11 +132,24 @@ export async function applyAllStaged(
     if (waitErrors.length > 0)
       return { changeSet, errors: waitErrors, notAttempted: rest.map((o) => subjectOf(o)), fingerprints };
   }
-  // In a dry run, custom objects whose CRD is only being created now cannot be validated by the server.
-  const pendingKinds = opts.dryRun ? newCustomKinds(first.changeSet, crds) : new Set<string>();
+  // In a dry run, custom objects whose CRD is only being created now (by this apply or another Kustomization of
+  // the change) cannot be dry-run by the server: their CRD's schema checks them instead.
+  const pendingKinds = opts.dryRun
+    ? new Set([
+        ...newCustomKinds(first.changeSet, crds),
+        ...(await unservedKinds(api, opts.createdInChange, rest)),
+      ])
+    : new Set<string>();
   const validatable = rest.filter((o) => !pendingKinds.has(kindKey(o)));
+  const schemaRefused: ObjectError[] = [];
   for (const o of rest.filter((o) => pendingKinds.has(kindKey(o)))) {
-    changeSet.add(o, "created", { reason: "its CustomResourceDefinition is created in the same change" });
+    const refused = pendingKindError(o, opts.createdInChange, definitionsInChange(crds).kinds);
+    if (refused) schemaRefused.push(refused);
+    else
+      changeSet.add(o, "created", {
+        reason: NEW_KIND_REASON,
+        diff: opts.withDiff ? objectDiff(undefined, o) : undefined,
+      });
   }
   // A CRD that changed in this run may change how its objects are defaulted or pruned: compare them in full.
   const changedKinds = changedCustomKinds(first.changeSet, crds);
@@ -131,7 +160,7 @@ export async function applyAllStaged(
   const second = await applyStage(api, validatable, { ...opts, previous });
   changeSet.append(second.changeSet);
   for (const [id, f] of second.fingerprints) fingerprints.set(id, f);
-  return { changeSet, errors: second.errors, notAttempted: [], fingerprints };
+  return { changeSet, errors: [...schemaRefused, ...second.errors], notAttempted: [], fingerprints };
 }
 
 interface Planned {
@@ -234,6 +263,12 @@ async function planObject(
         diff: opts.withDiff && !hidden ? objectDiff(live, obj) : undefined,
       };
     }
+    const newNamespace = opts.dryRun ? missingNamespaceInChange(err, obj, opts.createdInChange) : undefined;
+    if (newNamespace) {
+      await validateInExistingNamespace(api, obj);
+      const diff = opts.withDiff ? objectDiff(undefined, obj) : undefined;
+      return { obj, hash, action: "created", reason: NEW_NAMESPACE_REASON(newNamespace), diff };
+    }
     throw ObjectError.from(obj, "dry-run", err);
   }
   if (!live) {
@@ -305,11 +340,6 @@ function changedCustomKinds(defs: ChangeSet, crds: KubernetesObject[]): Set<stri
     if (changed.has(objectId(crd))) kinds.add(`${crd.spec?.group}/${crd.spec?.names?.kind}`);
   }
   return kinds;
-}
-
-function kindKey(obj: KubernetesObject): string {
-  const group = obj.apiVersion?.includes("/") ? obj.apiVersion.split("/")[0] : "";
-  return `${group}/${obj.kind}`;
 }
 
 function newCustomKinds(defs: ChangeSet, crds: KubernetesObject[]): Set<string> {
