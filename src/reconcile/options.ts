@@ -2,6 +2,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { defaultApplyOptions } from "../cluster/ssa/apply.js";
+import type { CreatedInChange } from "../cluster/ssa/pending-definitions.js";
 import type { HelmLimits } from "../helm/helm-cli.js";
 import type { OutboundPolicy } from "../util/outbound/index.js";
 import type { EventMetadata, RunEventSink } from "./events.js";
@@ -59,6 +60,11 @@ export interface ReconcileOptions extends PlanOptions {
    * (scheduled runs know; a push always counts as changed). Undefined: not known.
    */
   gitChanged?: boolean;
+  /**
+   * Set by the run from its plan (dry runs): the namespaces and CRDs the whole change declares, so a
+   * Kustomization's preview knows what another Kustomization of the change would create first.
+   */
+  createdInChange?: CreatedInChange;
 }
 
 export type ReconcileTrigger = "push" | "schedule" | "command";

@@ -5,6 +5,7 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { prepareWorkTree } from "../build/kustomize.js";
 import { mayApply } from "../cluster/access-review.js";
 import type { RawObjectApi } from "../cluster/kube-client.js";
+import { definitionsOfPlan } from "../cluster/ssa/pending-definitions.js";
 import { type FluxKustomization, kustomizationKey } from "../flux/kustomization.js";
 import { defaultCacheDir } from "../source/cache.js";
 import { clusterSecretReader } from "../source/credentials.js";
@@ -123,7 +124,7 @@ async function reconcileTreeOnce(api: RawObjectApi, given: ReconcileOptions): Pr
   // Remote kustomize resources are never fetched for changes from outside the repository, whoever asks.
   const options: ReconcileOptions = given.untrusted
     ? { ...given, kustomize: { ...given.kustomize, allowRemoteResources: false } }
-    : given;
+    : { ...given };
   const result: RunResult = {
     clusterPath: options.clusterPath,
     dryRun: options.dryRun,
@@ -162,6 +163,8 @@ async function reconcileTreeOnce(api: RawObjectApi, given: ReconcileOptions): Pr
       return result;
     }
     for (const note of plan.notes) options.log?.info({ clusterPath: options.clusterPath }, note);
+    // Read by the reconcilers (which hold this options object) when they dry-run: see pending-definitions.ts.
+    if (options.dryRun) options.createdInChange = definitionsOfPlan(plan.kustomizations);
     options.onProgress?.({
       type: "planned",
       kustomizations: plan.kustomizations.length,
