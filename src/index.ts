@@ -15,6 +15,8 @@ import type { HttpHandler } from "./github/http-routes.js";
 import { ImageSchedule } from "./github/image-schedule.js";
 import { jobGroup, reportRefusedJob } from "./github/jobs/refused-job.js";
 import { jobHandlers } from "./github/jobs/run-job.js";
+import { RunLifecycle } from "./github/recovery/lifecycle.js";
+import { recoverInterruptedRuns } from "./github/recovery/recover-runs.js";
 import type { GitOpsJob, JobDeps } from "./github/jobs/types.js";
 import type { GitOpsMetrics } from "./metrics/metrics.js";
 import { createNotifier, type Notifier, type NotifierOptions } from "./notify/index.js";
@@ -34,6 +36,8 @@ export interface AppOptions {
   githubHost?: string;
   /** Find installed repositories at start-up and resume their image scans (the server does; tests do not). */
   discoverOnStart?: boolean;
+  /** Re-run or close, at start-up, the runs an earlier process did not finish (src/github/recovery/). */
+  recoverOnStart?: boolean;
   /** Called after every image scan, with the pull request action taken. */
   onImageScan?: (automation: string, action: string) => void;
   /** The process's Prometheus metrics (the server's instance); absent: nothing is recorded. */
@@ -46,6 +50,8 @@ export interface GitOpsApp {
   appFn: ApplicationFunction;
   queue: WorkQueue<GitOpsJob>;
   deliveries: DeliveryLog;
+  /** The runs in flight, for a bounded shutdown (src/github/recovery/shutdown.ts). */
+  lifecycle: RunLifecycle;
   /** Stops timers (image scans) and waits for queued work. */
   close(): Promise<void>;
 }
@@ -53,6 +59,7 @@ export interface GitOpsApp {
 export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
   const operator = opts.operator ?? operatorConfigSchema.parse({});
   const deliveries = new InMemoryDeliveryLog();
+  const lifecycle = new RunLifecycle();
   let deps: JobDeps | undefined;
   const loadedDeps = () => {
     if (!deps) throw new Error("gitops-bot is not loaded into probot yet");
@@ -102,6 +109,7 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
       log: app.log,
       githubHost: opts.githubHost ?? "github.com",
       engine: opts.engine,
+      lifecycle,
     };
     app.on("push", onPush(queue, deliveries));
     app.on("issue_comment.created", onIssueComment(queue, deliveries));
@@ -115,6 +123,11 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
         .then((n) => app.log.info({ repositories: n }, "image automation: installed repositories queued"))
         .catch((err: unknown) => app.log.warn({ err }, "image automation: cannot list installations"));
     }
+    if (opts.recoverOnStart) {
+      recoverInterruptedRuns(app, { queue, log: app.log })
+        .then((s) => app.log.info(s, "recovery: unfinished runs of an earlier process re-run or closed"))
+        .catch((err: unknown) => app.log.warn({ err }, "recovery: cannot list installations"));
+    }
   };
   const close = async () => {
     images?.stop();
@@ -122,7 +135,7 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
     // After the queue: the last runs' notifications were queued; what still waits is dropped (and logged).
     await notifier?.close();
   };
-  return { appFn, queue, deliveries, close };
+  return { appFn, queue, deliveries, lifecycle, close };
 }
 
 /** For `probot run` users: the app with the operator configuration from GITOPS_BOT_CONFIG and GHE_HOST. */
