@@ -1,0 +1,232 @@
+// Drift in the apply, against the real API server: a live object changed by another field manager while Git
+// stayed the same is found (fields, who changed them), corrected by default, left as it is in `report` mode (and
+// found again next time), and never confused with a change in Git. Live objects annotated
+// `kustomize.toolkit.fluxcd.io/reconcile: disabled` are left alone.
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { describe, expect, it } from "vitest";
+import type { RawObjectApi } from "../../src/cluster/kube-client.js";
+import { type ApplyResult, applyAllStaged, DRIFT_LEFT_REASON } from "../../src/cluster/ssa/apply.js";
+import {
+  changedPaths,
+  describeDrift,
+  RECONCILE_ANNOTATION,
+  renderPath,
+} from "../../src/cluster/ssa/drift.js";
+import { objectId } from "../../src/cluster/ssa/object-id.js";
+import { operatorConfigSchema } from "../../src/config/operator-config.js";
+import { createNamespace, PatchStrategy, testObjectApi } from "../support/kube.js";
+
+interface Deployment extends KubernetesObject {
+  spec: {
+    replicas: number;
+    template: { spec: { containers: { name: string; image: string }[] } };
+  };
+}
+
+function deployment(ns: string, replicas = 1): Deployment {
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: "web", namespace: ns },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: "web" } },
+      template: {
+        metadata: { labels: { app: "web" } },
+        spec: { containers: [{ name: "app", image: "registry.example/web:1.0" }] },
+      },
+    } as Deployment["spec"],
+  };
+}
+
+/** What `kubectl edit` does: an update under its own field manager. */
+async function editAs(api: RawObjectApi, manager: string, patch: KubernetesObject, strategic = false) {
+  await api.patch(
+    patch,
+    undefined,
+    undefined,
+    manager,
+    undefined,
+    strategic ? PatchStrategy.StrategicMergePatch : PatchStrategy.MergePatch,
+  );
+}
+
+async function liveDeployment(api: RawObjectApi, ns: string): Promise<Deployment> {
+  return (await api.read({
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: "web", namespace: ns },
+  })) as Deployment;
+}
+
+function entryOf(result: ApplyResult, subject: string) {
+  const entry = result.changeSet.entries.find((e) => e.subject === subject);
+  if (!entry) throw new Error(`no entry for ${subject}: ${JSON.stringify(result.changeSet.entries)}`);
+  return entry;
+}
+
+const replicasEdit = (ns: string, replicas: number) => ({
+  apiVersion: "apps/v1",
+  kind: "Deployment",
+  metadata: { name: "web", namespace: ns },
+  spec: { replicas },
+});
+
+describe("drift in the apply", () => {
+  it("finds a field changed by kubectl-edit, names the manager and corrects it", async () => {
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "drift");
+    const first = await applyAllStaged(api, [deployment(ns)]);
+    expect(first.errors).toEqual([]);
+    await editAs(api, "kubectl-edit", replicasEdit(ns, 3));
+
+    const second = await applyAllStaged(api, [deployment(ns)], { previous: first.fingerprints });
+    const entry = entryOf(second, `Deployment/${ns}/web`);
+    expect(entry.action).toBe("configured");
+    expect(entry.drift).toMatchObject({
+      fields: ["spec.replicas"],
+      managers: [{ manager: "kubectl-edit", operation: "Update", time: expect.any(String) }],
+      action: "corrected",
+    });
+    // The values are in the diff only (masked and scrubbed like every diff).
+    expect(entry.diff).toMatch(/-\s+replicas: 3/);
+    expect(entry.diff).toMatch(/\+\s+replicas: 1/);
+    expect((await liveDeployment(api, ns)).spec.replicas).toBe(1);
+
+    // Corrected: the next run finds nothing.
+    const third = await applyAllStaged(api, [deployment(ns)], { previous: second.fingerprints });
+    expect(entryOf(third, `Deployment/${ns}/web`).drift).toBeUndefined();
+    expect(entryOf(third, `Deployment/${ns}/web`).action).toBe("unchanged");
+  });
+
+  it("names the manager of a changed list item found by its key (containers[name=app].image)", async () => {
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "drift");
+    const first = await applyAllStaged(api, [deployment(ns)]);
+    await editAs(
+      api,
+      "hotfixer",
+      {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "web", namespace: ns },
+        spec: { template: { spec: { containers: [{ name: "app", image: "registry.example/web:hotfix" }] } } },
+      } as KubernetesObject,
+      true,
+    );
+    const second = await applyAllStaged(api, [deployment(ns)], { previous: first.fingerprints });
+    const drift = entryOf(second, `Deployment/${ns}/web`).drift;
+    expect(drift?.fields).toEqual(["spec.template.spec.containers[0].image"]);
+    expect(drift?.managers.map((m) => m.manager)).toEqual(["hotfixer"]);
+    expect(describeDrift(`Deployment/${ns}/web`, drift as NonNullable<typeof drift>)).toBe(
+      `Deployment/${ns}/web: spec.template.spec.containers[0].image changed by hotfixer; corrected`,
+    );
+  });
+
+  it("report mode leaves the drifted object as it is, keeps the old fingerprint and finds it again", async () => {
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "drift");
+    const first = await applyAllStaged(api, [deployment(ns)]);
+    await editAs(api, "kubectl-edit", replicasEdit(ns, 4));
+    const id = objectId(deployment(ns));
+
+    const reported = await applyAllStaged(api, [deployment(ns)], {
+      previous: first.fingerprints,
+      drift: "report",
+    });
+    const entry = entryOf(reported, `Deployment/${ns}/web`);
+    expect(entry.action).toBe("skipped");
+    expect(entry.reason).toBe(DRIFT_LEFT_REASON);
+    expect(entry.drift).toMatchObject({ fields: ["spec.replicas"], action: "left as it is" });
+    expect(entry.drift?.managers[0]?.manager).toBe("kubectl-edit");
+    expect((await liveDeployment(api, ns)).spec.replicas).toBe(4);
+    expect(reported.fingerprints.get(id)).toEqual(first.fingerprints.get(id));
+
+    const again = await applyAllStaged(api, [deployment(ns)], {
+      previous: reported.fingerprints,
+      drift: "report",
+    });
+    expect(entryOf(again, `Deployment/${ns}/web`).drift?.action).toBe("left as it is");
+    expect((await liveDeployment(api, ns)).spec.replicas).toBe(4);
+
+    // Switched to correct: put back.
+    const corrected = await applyAllStaged(api, [deployment(ns)], { previous: again.fingerprints });
+    expect(entryOf(corrected, `Deployment/${ns}/web`).drift?.action).toBe("corrected");
+    expect((await liveDeployment(api, ns)).spec.replicas).toBe(1);
+  });
+
+  it("a change in Git is not drift, even where the cluster changed too", async () => {
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "drift");
+    const first = await applyAllStaged(api, [deployment(ns)]);
+    await editAs(api, "kubectl-edit", replicasEdit(ns, 3));
+    const changed = await applyAllStaged(api, [deployment(ns, 2)], {
+      previous: first.fingerprints,
+      drift: "report",
+    });
+    const entry = entryOf(changed, `Deployment/${ns}/web`);
+    expect(entry.action).toBe("configured");
+    expect(entry.drift).toBeUndefined();
+    expect((await liveDeployment(api, ns)).spec.replicas).toBe(2);
+  });
+
+  it("a dry run (a pull request's preview) records no drift", async () => {
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "drift");
+    const first = await applyAllStaged(api, [deployment(ns)]);
+    await editAs(api, "kubectl-edit", replicasEdit(ns, 3));
+    const preview = await applyAllStaged(api, [deployment(ns)], {
+      previous: first.fingerprints,
+      dryRun: true,
+      withDiff: true,
+    });
+    expect(entryOf(preview, `Deployment/${ns}/web`).drift).toBeUndefined();
+  });
+
+  it("leaves a live object annotated reconcile: disabled alone, edited or not", async () => {
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "drift");
+    const first = await applyAllStaged(api, [deployment(ns)]);
+    await editAs(api, "kubectl-edit", {
+      ...replicasEdit(ns, 5),
+      metadata: { name: "web", namespace: ns, annotations: { [RECONCILE_ANNOTATION]: "disabled" } },
+    });
+    for (const mode of ["correct", "report"] as const) {
+      const run = await applyAllStaged(api, [deployment(ns)], { previous: first.fingerprints, drift: mode });
+      const entry = entryOf(run, `Deployment/${ns}/web`);
+      expect(entry.action).toBe("skipped");
+      expect(entry.reason).toBe(`${RECONCILE_ANNOTATION}: disabled`);
+      expect(entry.drift).toBeUndefined();
+    }
+    expect((await liveDeployment(api, ns)).spec.replicas).toBe(5);
+  });
+});
+
+describe("drift paths", () => {
+  it.each([
+    [{ a: 1 }, { a: 2 }, ["a"]],
+    [{ a: { b: [1, 2] } }, { a: { b: [1, 3] } }, ["a.b[1]"]],
+    [{ a: [1] }, { a: [1, 2] }, ["a"]],
+    [
+      { metadata: { annotations: { "example.com/x": "1" } } },
+      { metadata: { annotations: {} } },
+      ['metadata.annotations["example.com/x"]'],
+    ],
+    [{ a: 1 }, { a: 1 }, []],
+  ])("%j against %j differs at %j", (live, desired, paths) => {
+    expect(changedPaths(live, desired).map(renderPath)).toEqual(paths);
+  });
+});
+
+describe("operator drift option", () => {
+  const cluster = { name: "dev", repositories: ["acme/app"] };
+  it("defaults to correct, accepts report and refuses anything else naming the field", () => {
+    expect(operatorConfigSchema.parse({ clusters: [cluster] }).clusters[0]?.drift).toBe("correct");
+    expect(
+      operatorConfigSchema.parse({ clusters: [{ ...cluster, drift: "report" }] }).clusters[0]?.drift,
+    ).toBe("report");
+    const refused = operatorConfigSchema.safeParse({ clusters: [{ ...cluster, drift: "fix" }] });
+    expect(refused.success).toBe(false);
+    expect(JSON.stringify(refused.error?.issues)).toContain("drift");
+  });
+});
