@@ -20,6 +20,13 @@ export type HelmReleaseAction =
   | "drift corrected"
   | "none";
 
+/** How often the object asks to be reconciled (Flux's spec.interval and spec.retryInterval), for the schedule. */
+export interface ReconcileInterval {
+  everyMs: number;
+  /** After a failure; Flux's default is the interval. */
+  retryMs: number;
+}
+
 export interface HelmReleaseResult {
   name: string;
   namespace: string;
@@ -43,4 +50,6 @@ export interface HelmReleaseResult {
   /** Detailed failures, remediation steps included. */
   errors: string[];
   durationMs: number;
+  /** Its spec.interval, for the schedule (absent for releases whose HelmRelease left Git). */
+  interval?: ReconcileInterval;
 }

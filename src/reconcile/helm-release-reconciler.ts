@@ -2,6 +2,7 @@
 // acts as, a tenant's HelmRelease refused without a ServiceAccount, and releases of this scope whose HelmRelease
 // left Git uninstalled.
 import { impersonatedKubeConfig, type RawObjectApi } from "../cluster/kube-client.js";
+import { parseDuration } from "../flux/duration.js";
 import { type FluxHelmRelease, helmReleaseKey } from "../flux/helm-release.js";
 import { HelmRunner, kubeConfigOf } from "../helm/run-helm-releases.js";
 import type { SourceResolver } from "../source/resolver.js";
@@ -67,8 +68,15 @@ function unboundedTenantHelmRelease(opts: ReconcileOptions, p: PlannedHelmReleas
   return `HelmRelease/${p.hr.namespace}/${p.hr.name}: spec.serviceAccountName: a HelmRelease of ${policy.tenant} needs a ServiceAccount (spec.serviceAccountName, or serviceAccountName in the operator's grant): helm applies what the chart renders, and only that account's RBAC can keep it within the tenant's namespaces`;
 }
 
+/** Flux's helm-controller retries a failed HelmRelease at its interval. */
+function intervalOf(p: PlannedHelmRelease): HelmReleaseResult["interval"] {
+  const everyMs = parseDuration(p.hr.spec.interval);
+  return { everyMs, retryMs: everyMs };
+}
+
 export function failedHelmRelease(p: PlannedHelmRelease, message: string): HelmReleaseResult {
   return {
+    interval: intervalOf(p),
     name: p.hr.name,
     namespace: p.hr.namespace,
     file: p.hr.file,
@@ -113,7 +121,7 @@ export function helmReleaseReconciler({
       if (unbounded) return { ...failedHelmRelease(p, unbounded), durationMs: Date.now() - started };
       const outcome = await helm.for(p.hr).reconcile(p.hr);
       if (options.untrusted) maskLiveValues(outcome.changes);
-      return outcome;
+      return { ...outcome, interval: intervalOf(p) };
     },
     pruneRemoved: async (present) => {
       try {

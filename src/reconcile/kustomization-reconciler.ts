@@ -2,10 +2,12 @@
 // identity, record the inventory, prune what left the build, wait for health; and prune the objects of
 // Kustomizations of this scope that left Git.
 import type { KubernetesObject } from "@kubernetes/client-node";
+import { decryptObjects } from "../build/sops.js";
 import { SubstitutionError, substituteObject } from "../build/substitute.js";
 import type { RawObjectApi } from "../cluster/kube-client.js";
 import { applyAllStaged } from "../cluster/ssa/apply.js";
 import { ChangeSet } from "../cluster/ssa/changeset.js";
+import { readFluxInventory } from "../cluster/ssa/flux-inventory.js";
 import {
   deleteInventory,
   type Inventory,
@@ -21,7 +23,9 @@ import { secretValuesOf } from "../cluster/ssa/mask-secrets.js";
 import { objectId, parseObjectId, subjectOf } from "../cluster/ssa/object-id.js";
 import { deleteStaleObjects, staleEntries } from "../cluster/ssa/prune.js";
 import { waitForHealthy } from "../cluster/ssa/wait.js";
+import { parseDuration } from "../flux/duration.js";
 import { kustomizationKey } from "../flux/kustomization.js";
+import { clusterSecretReader } from "../source/credentials.js";
 import { scrubCredentials, scrubSecrets } from "../util/secret-scrub.js";
 import { clientFor, maskLiveValues } from "./acting-client.js";
 import { mapLimit } from "./concurrency.js";
@@ -30,17 +34,20 @@ import type { PlannedKustomization } from "./plan.js";
 import { postBuildVars } from "./post-build-vars.js";
 import type { Reconciler, ReconcilerContext } from "./reconciler.js";
 import type { KustomizationResult } from "./result.js";
+import { suspendedMessage } from "./suspension.js";
 import {
   describeViolations,
   impersonatedUser,
   namespaceRefusal,
   objectViolations,
+  tenantSecretReader,
   type Violation,
 } from "./tenancy.js";
 
 export function kustomizationReconciler({
   api,
   options,
+  suspended,
 }: ReconcilerContext): Reconciler<PlannedKustomization, KustomizationResult> {
   return {
     kind: "Kustomization",
@@ -53,7 +60,16 @@ export function kustomizationReconciler({
     waitsForChildren: (p) => p.ks.spec.wait === true,
     failed: (p, message) => failedResult(p, message),
     dependencyNotReady: (p, message) => ({ ...emptyResult(p), status: "DependencyNotReady", message }),
-    reconcile: (p) => reconcileKustomization(api, p, options),
+    reconcile: (p) => {
+      const suspension = suspended.get(kustomizationKey(p.ks));
+      if (suspension)
+        return Promise.resolve({
+          ...emptyResult(p),
+          status: "Suspended",
+          message: suspendedMessage(suspension),
+        });
+      return reconcileKustomization(api, p, options);
+    },
     pruneRemoved: async (present) => {
       try {
         return { results: await pruneRemovedKustomizations(api, present, options) };
@@ -78,6 +94,10 @@ export function emptyResult(p: PlannedKustomization): KustomizationResult {
     notApplied: [],
     durationMs: 0,
     ...(p.source ? { source: p.source } : {}),
+    interval: {
+      everyMs: p.ks.intervalMs,
+      retryMs: p.ks.spec.retryInterval ? parseDuration(p.ks.spec.retryInterval) : p.ks.intervalMs,
+    },
   };
 }
 
@@ -114,15 +134,17 @@ async function reconcileKustomization(
   let client: ReturnType<typeof clientFor>;
   let objects: KubernetesObject[];
   let secrets: string[];
+  let skipped: Prepared["skipped"];
   try {
     client = clientFor(api, opts, p.ks);
-    ({ objects, secretValues: secrets } = await prepareObjects(api, client.api, p, opts));
+    ({ objects, secretValues: secrets, skipped } = await prepareObjects(api, client.api, p, opts));
   } catch (err) {
     return done(failedResult(p, `Kustomization/${key}: ${(err as Error).message}`));
   }
   const as = client.api;
 
-  const previous = await readInventory(api, owner);
+  // A Kustomization Flux applied before the bot: Flux's own inventory says what to prune (flux-inventory.ts).
+  const previous = (await readInventory(api, owner)) ?? (await fluxInventory(api, owner, p, opts));
   if (previous && previous.scope !== opts.scope) {
     return done(
       failedResult(
@@ -137,12 +159,14 @@ async function reconcileKustomization(
     withDiff: opts.withDiff,
     concurrency: opts.applyConcurrency,
     previous: inventoryFingerprints(previous),
+    createdInChange: opts.createdInChange,
     owner: {
       labels: { [OWNER_NAME_LABEL]: owner.name, [OWNER_NAMESPACE_LABEL]: owner.namespace },
       managed: new Set((previous?.entries ?? []).map((e) => e.id)),
     },
   });
   const changeSet = applied.changeSet;
+  for (const s of skipped) changeSet.add(s.object, "skipped", { reason: s.reason });
   if (secrets.length > 0) {
     // Values substituted from Secrets must not surface in diffs or errors, whatever object they landed in.
     for (const entry of changeSet.entries) if (entry.diff) entry.diff = scrubSecrets(entry.diff, secrets);
@@ -238,13 +262,41 @@ function inventoryOf(
   };
 }
 
+interface Prepared {
+  objects: KubernetesObject[];
+  /** Values read from Secrets or decrypted: outputs are scrubbed of them. */
+  secretValues: string[];
+  /** Objects left out of this run, with why (SOPS-encrypted objects in a fork's preview). */
+  skipped: Array<{ object: KubernetesObject; reason: string }>;
+}
+
+/** The objects Flux's kustomize-controller applied for this Kustomization, when it did and the bot never has. */
+async function fluxInventory(
+  api: RawObjectApi,
+  owner: { name: string; namespace: string },
+  p: PlannedKustomization,
+  opts: ReconcileOptions,
+): Promise<Inventory | undefined> {
+  const entries = await readFluxInventory(api, owner);
+  if (!entries || entries.length === 0) return undefined;
+  opts.log?.info(
+    { kustomization: kustomizationKey(p.ks), objects: entries.length },
+    "first reconcile of a Kustomization Flux applied: its inventory is taken over",
+  );
+  return { owner, scope: opts.scope, prune: p.ks.spec.prune, entries };
+}
+
 /** Post-build substitution, default namespaces and ownership labels: the objects exactly as they will be applied. */
 async function prepareObjects(
   api: RawObjectApi,
   as: RawObjectApi,
   p: PlannedKustomization,
   opts: ReconcileOptions,
-): Promise<{ objects: KubernetesObject[]; secretValues: string[] }> {
+): Promise<Prepared> {
+  // SOPS first, as in Flux: decrypted values are then substituted like any other (build/sops.ts).
+  const decrypted = await decryptObjects("", p.ks.namespace, p.ks.spec.decryption, p.objects, {
+    ...(opts.untrusted ? {} : { readSecret: tenantSecretReader(clusterSecretReader(as), opts.tenancy) }),
+  });
   const postBuild = p.ks.spec.postBuild
     ? await postBuildVars(as, p.ks, { readSecrets: !opts.untrusted, tenancy: opts.tenancy })
     : undefined;
@@ -259,7 +311,7 @@ async function prepareObjects(
   const seen = new Set<string>();
   const out: KubernetesObject[] = [];
   const refused: string[] = [];
-  for (const original of p.objects) {
+  for (const original of decrypted.objects) {
     let obj: KubernetesObject;
     try {
       obj = vars ? substituteObject(original, vars) : structuredClone(original);
@@ -297,7 +349,11 @@ async function prepareObjects(
   }
   if (opts.log)
     opts.log.debug({ kustomization: kustomizationKey(p.ks), objects: out.length }, "prepared objects");
-  return { objects: out, secretValues: postBuild?.secretValues ?? [] };
+  return {
+    objects: out,
+    secretValues: [...(postBuild?.secretValues ?? []), ...decrypted.secretValues],
+    skipped: decrypted.skipped,
+  };
 }
 
 async function namespaced(

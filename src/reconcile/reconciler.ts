@@ -7,6 +7,7 @@ import type { ObjectResult } from "./events.js";
 import type { ReconcileOptions } from "./options.js";
 import type { TreePlan } from "./plan.js";
 import type { HelmReleaseResult, KustomizationResult } from "./result.js";
+import type { Suspension } from "./suspension.js";
 
 export type ReconcilerKind = ObjectResult["kind"];
 export type ObjectOutcome = KustomizationResult | HelmReleaseResult;
@@ -43,6 +44,8 @@ export interface ReconcilerContext {
   /** The run's sources (fetched once each). */
   resolver: SourceResolver;
   options: ReconcileOptions;
+  /** Kustomizations suspended with `/gitops suspend` (suspension.ts), by `namespace/name`: left alone. */
+  suspended: ReadonlyMap<string, Suspension>;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a registry holds reconcilers of different planned types; each is typed where it is made.

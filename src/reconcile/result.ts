@@ -1,9 +1,14 @@
 // The typed outcome of a run: one result per Kustomization, the view-independent thing every report renders.
 import type { ChangeSetEntry } from "../cluster/ssa/changeset.js";
 import type { UnhealthyObject } from "../cluster/ssa/wait.js";
-import type { HelmReleaseAction, HelmReleaseResult, ReconcileStatus } from "../helm/result.js";
+import type {
+  HelmReleaseAction,
+  HelmReleaseResult,
+  ReconcileInterval,
+  ReconcileStatus,
+} from "../helm/result.js";
 
-export type { HelmReleaseAction, HelmReleaseResult, ReconcileStatus };
+export type { HelmReleaseAction, HelmReleaseResult, ReconcileInterval, ReconcileStatus };
 
 export type KustomizationStatus = ReconcileStatus;
 
@@ -25,6 +30,8 @@ export interface KustomizationResult {
   healthMs?: number;
   /** For a source other than this repository: `Kind/namespace/name@revision`. */
   source?: string;
+  /** Its spec.interval and retryInterval, for the schedule (absent for Kustomizations that left Git). */
+  interval?: ReconcileInterval;
 }
 
 /** A source the run fetched, with the revision it resolved to (Flux's `branch@sha1:…`, `tag@sha256:…`). */

@@ -32,6 +32,7 @@ import { type PlanOptions, planTree, type TreePlan } from "./plan.js";
 import { type AnyReconciler, type ObjectOutcome, outcomeOf, type ReconcilerKind } from "./reconciler.js";
 import { RECONCILERS } from "./reconcilers.js";
 import type { HelmReleaseResult, KustomizationResult, RunResult } from "./result.js";
+import { listSuspended, type Suspension } from "./suspension.js";
 import { tenantSecretReader } from "./tenancy.js";
 
 export {
@@ -108,6 +109,19 @@ export async function reconcileTree(api: RawObjectApi, given: ReconcileOptions):
   return result;
 }
 
+/** `/gitops suspend` marks; a cluster where the bot may not list ConfigMaps has none it could have written. */
+async function suspendedKustomizations(
+  api: RawObjectApi,
+  options: ReconcileOptions,
+): Promise<Map<string, Suspension>> {
+  try {
+    return await listSuspended(api);
+  } catch (err) {
+    options.log?.debug({ err }, "cannot list suspended Kustomizations");
+    return new Map();
+  }
+}
+
 function emitFinished(opts: ReconcileOptions, outcome: ObjectResult): void {
   opts.onEvent?.({
     type: "object-finished",
@@ -147,8 +161,9 @@ async function reconcileTreeOnce(api: RawObjectApi, given: ReconcileOptions): Pr
         }
       : tenantSecretReader(clusterSecretReader(api), options.tenancy),
   });
+  const suspended = await suspendedKustomizations(api, options);
   const reconcilers = Object.values(RECONCILERS).map(
-    (make): AnyReconciler => make({ api, resolver, options }),
+    (make): AnyReconciler => make({ api, resolver, options, suspended }),
   );
   try {
     let plan: TreePlan;
