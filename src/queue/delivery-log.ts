@@ -3,8 +3,12 @@
 // Bounded: the oldest entries go first (GitHub redelivers within days, not millions of deliveries later).
 
 export interface DeliveryLog {
-  /** True if the delivery is new (and is now recorded); false if it was seen before. */
-  accept(id: string): boolean;
+  /**
+   * True if the delivery is new (and is now recorded); false if it was seen before. Async: with several
+   * replicas the log is shared (Redis, redis-delivery-log.ts).
+   */
+  accept(id: string): Promise<boolean>;
+  /** Best effort, never throws: a failed job's delivery may be redelivered. */
   forget(id: string): void;
   /** Tells `observer` about every redelivery refused from now on (metrics). */
   observe?(observer: DeliveryObserver): void;
@@ -24,7 +28,7 @@ export class InMemoryDeliveryLog implements DeliveryLog {
     this.observers.push(observer);
   }
 
-  accept(id: string): boolean {
+  async accept(id: string): Promise<boolean> {
     if (this.ids.has(id)) {
       for (const o of this.observers) {
         try {
