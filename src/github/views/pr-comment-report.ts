@@ -60,7 +60,8 @@ function clusterBlocks(d: ClusterDiff): Block[] {
     if (created.length + changed.length + pruned.length === 0) continue;
     blocks.push({ text: `**Kustomization/${k.namespace}/${k.name}**` });
     for (const c of created) {
-      const title = `➕ create \`${c.subject}\``;
+      // Why an object is only previewed (its Namespace or CRD is created in the same change) belongs in the title.
+      const title = `➕ create \`${c.subject}\`${c.reason ? ` — ${c.reason}` : ""}`;
       blocks.push({
         text: c.diff
           ? `<details><summary>${title}</summary>\n\n${fence(c.diff, "diff")}\n\n</details>`
