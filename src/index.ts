@@ -1,7 +1,9 @@
 // The probot application: wires event handlers to the queue and the queue to the jobs, nothing else.
 import type { ApplicationFunction } from "probot";
 import { ClusterConnections } from "./cluster/connections.js";
+import { setKubeTimeouts } from "./cluster/kube-client.js";
 import {
+  kubeTimeoutsOf,
   loadOperatorConfig,
   type OperatorConfig,
   operatorConfigSchema,
@@ -19,9 +21,10 @@ import type { GitOpsJob, JobDeps } from "./github/jobs/types.js";
 import { RunLifecycle } from "./github/recovery/lifecycle.js";
 import { recoverInterruptedRuns } from "./github/recovery/recover-runs.js";
 import type { GitOpsMetrics } from "./metrics/metrics.js";
+import { readRedisUrl } from "./config/server-env.js";
 import { createNotifier, type Notifier, type NotifierOptions } from "./notify/index.js";
-import { type DeliveryLog, InMemoryDeliveryLog } from "./queue/delivery-log.js";
-import { InMemoryQueue } from "./queue/in-memory-queue.js";
+import type { DeliveryLog } from "./queue/delivery-log.js";
+import { createQueueBackend } from "./queue/select-backend.js";
 import type { WorkQueue } from "./queue/work-queue.js";
 import { createOutboundPolicy } from "./util/outbound/index.js";
 
@@ -38,6 +41,8 @@ export interface AppOptions {
   discoverOnStart?: boolean;
   /** Re-run or close, at start-up, the runs an earlier process did not finish (src/github/recovery/). */
   recoverOnStart?: boolean;
+  /** REDIS_URL: the queue, delivery log and timers shared by several replicas; default from the environment. */
+  redisUrl?: string;
   /** Called after every image scan, with the pull request action taken. */
   onImageScan?: (automation: string, action: string) => void;
   /** The process's Prometheus metrics (the server's instance); absent: nothing is recorded. */
@@ -58,7 +63,6 @@ export interface GitOpsApp {
 
 export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
   const operator = opts.operator ?? operatorConfigSchema.parse({});
-  const deliveries = new InMemoryDeliveryLog();
   const lifecycle = new RunLifecycle();
   let deps: JobDeps | undefined;
   const loadedDeps = () => {
@@ -67,7 +71,8 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
   };
   // Bounded and fair per repository: one repository's flood is refused past its bound (and says so in its
   // statuses), and never holds every slot.
-  const queue = new InMemoryQueue<GitOpsJob>(
+  // With REDIS_URL the queue, delivery log and timers are shared by every replica (src/queue/select-backend.ts).
+  const backend = createQueueBackend<GitOpsJob>(
     { ...jobHandlers(loadedDeps), refused: reportRefusedJob(loadedDeps) },
     {
       concurrency: operator.concurrency,
@@ -75,8 +80,13 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
       maxWaitingPerGroup: operator.queue.maxWaitingPerRepository,
       maxRunningPerGroup: operator.queue.maxRunningPerRepository,
       groupOf: (job) => jobGroup(job.payload),
+      redisUrl: opts.redisUrl ?? readRedisUrl(process.env),
+      // A job enqueued twice for one delivery (a push job re-run on another replica after a crash) is one job;
+      // start-up image reads are no deliveries and are superseded instead.
+      redis: { originOf: ({ payload }) => (payload.deliveryId.startsWith("startup:") ? undefined : payload.deliveryId) },
     },
   );
+  const { queue, deliveries } = backend;
   let images: ImageSchedule | undefined;
   let notifier: Notifier | undefined;
   const appFn: ApplicationFunction = (app, { addHandler }) => {
@@ -131,7 +141,7 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
   };
   const close = async () => {
     images?.stop();
-    await queue.close();
+    await backend.close();
     // After the queue: the last runs' notifications were queued; what still waits is dropped (and logged).
     await notifier?.close();
   };
@@ -140,8 +150,10 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
 
 /** For `probot run` users: the app with the operator configuration from GITOPS_BOT_CONFIG and GHE_HOST. */
 export function createApp(opts: AppOptions = {}): ApplicationFunction {
+  const operator = loadOperatorConfig().config;
+  setKubeTimeouts(kubeTimeoutsOf(operator));
   return createGitOpsApp({
-    operator: loadOperatorConfig().config,
+    operator,
     githubHost: process.env.GHE_HOST || "github.com",
     ...opts,
   }).appFn;

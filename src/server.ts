@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Process entry for `npm start`: the probot server with gitops-bot loaded, or — when the GitHub App is not yet
 // registered (no APP_ID / private key) — probot's setup flow that registers it from app.yml and writes `.env`.
-// Stops cleanly on SIGTERM/SIGINT: no new webhooks, in-flight work finished, then exit 0.
+// Stops on SIGTERM/SIGINT within the operator's shutdown.gracePeriod (default 30 s): no new webhooks, runs not
+// started handed back, running ones finished or — at the end of the grace — reported as cut off, then exit 0.
+// At start-up, runs an earlier process did not finish are re-run or closed (src/github/recovery/).
 // With NODE_ENV=production it refuses to start without app credentials and a real WEBHOOK_SECRET, and never
 // serves the setup flow (config/server-env.ts).
 import { existsSync } from "node:fs";
@@ -9,9 +11,9 @@ import { createServer } from "node:http";
 import type { Logger } from "pino";
 import { Probot, Server } from "probot";
 import { setBuildCacheObserver } from "./build/build-cache.js";
-import { loadKubeConfig, setKubeRequestHook } from "./cluster/kube-client.js";
+import { loadKubeConfig, setKubeRequestHook, setKubeTimeouts } from "./cluster/kube-client.js";
 import type { OperatorConfig } from "./config/operator-config.js";
-import { loadOperatorConfig } from "./config/operator-config.js";
+import { kubeTimeoutsOf, loadOperatorConfig, shutdownGraceMs } from "./config/operator-config.js";
 import { readServerEnv } from "./config/server-env.js";
 import {
   type HttpHandler,
@@ -22,6 +24,8 @@ import {
   routesListener,
 } from "./github/http-routes.js";
 import { GitOpsOctokit } from "./github/octokit.js";
+import { withinMs } from "./github/recovery/lifecycle.js";
+import { shutDownWithin } from "./github/recovery/shutdown.js";
 import { createGitOpsApp, type GitOpsApp } from "./index.js";
 import { GitOpsMetrics, githubMetricsPlugin } from "./metrics/index.js";
 import { createLogger } from "./observability/logger.js";
@@ -85,9 +89,12 @@ export async function main(): Promise<Server> {
 
   let app: GitOpsApp | undefined;
   let readiness: ReturnType<typeof watchReadiness> | undefined;
+  let graceMs = shutdownGraceMs({});
   if (registered) {
     const operator = loadOperatorConfig();
     log.info({ file: operator.file ?? "(none: no clusters)" }, "operator configuration");
+    setKubeTimeouts(kubeTimeoutsOf(operator.config));
+    graceMs = shutdownGraceMs(operator.config);
     // The start-up check (tools, clusters) runs in the background: the server answers at once, /readyz says
     // when it is ready, and the log says what is missing.
     const watched = watchReadiness(operator.config.clusters, { onChange: (r) => logReadiness(log, r) });
@@ -97,6 +104,7 @@ export async function main(): Promise<Server> {
       routes,
       operator: operator.config,
       discoverOnStart: true,
+      recoverOnStart: true,
       metrics,
       // Every image-automation scan ends in a pull-request action (created, updated, unchanged, closed, none).
       onImageScan: (_automation, action) => metrics.recordImagePullRequest(action),
@@ -139,16 +147,32 @@ export async function main(): Promise<Server> {
   const shutdown = async (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, "shutting down");
+    const started = Date.now();
+    log.info({ signal, graceMs }, "shutting down");
+    // Whatever hangs (a client holding a connection open, a report GitHub never answers), the process ends
+    // within its grace: Kubernetes would SIGKILL it soon after anyway.
+    setTimeout(() => {
+      log.warn({ graceMs }, "shutdown grace over; exiting");
+      log.flush();
+      process.exit(0);
+    }, graceMs + 500).unref();
     try {
       readiness?.stop();
-      await server.stop();
-      await new Promise<void>((resolve) =>
-        metricsServer ? metricsServer.close(() => resolve()) : resolve(),
+      // Stop taking work at once: runs that have not started hand themselves back from now on.
+      app?.lifecycle.beginShutdown();
+      // No new webhooks. Open keep-alive connections may hold close() up: bounded.
+      await withinMs(server.stop(), Math.min(2_000, graceMs / 4));
+      await withinMs(
+        new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve())),
+        1_000,
       );
-      // Runs already started finish, so no cluster is left half-applied and no status stays pending.
-      await app?.close();
+      if (app) {
+        // Running work finishes within the grace, or reports itself cut off (re-run at the next start).
+        const outcome = await shutDownWithin(app, Math.max(0, graceMs - (Date.now() - started)), log);
+        log.info({ ...outcome, ms: Date.now() - started }, "work stopped");
+      }
       log.info("stopped");
+      log.flush();
       process.exit(0);
     } catch (err) {
       log.error({ err }, "error while stopping");

@@ -10,6 +10,7 @@ import { runStopped } from "../../reconcile/events.js";
 import type { GitHubClient, RepoRef } from "../client.js";
 import { fullName } from "../client.js";
 import { reportInterrupted, SHUT_DOWN_BEFORE_RUN } from "../recovery/interrupted.js";
+import { withinMs } from "../recovery/lifecycle.js";
 import { loadRepoConfig } from "../repo-config-loader.js";
 import { openReportStream } from "../reporters/index.js";
 import { reportOptions } from "../reporters/options.js";
@@ -20,6 +21,9 @@ import { setStatus, statusContext } from "../views/commit-status.js";
 import { runMetadata } from "./reconcile-job.js";
 import { notQueued } from "./refused-job.js";
 import { type JobDeps, jobRepo, type PushJob } from "./types.js";
+
+/** How long a push job waits for the reports of an invalid .github/gitops.yaml (they go on in the background). */
+const CONFIG_REPORT_WAIT_MS = 60_000;
 
 /** The queued check run, or CHECK_RUN_NOT_CREATED when GitHub would not create it (the run will). */
 async function queuedCheckRun(
@@ -49,7 +53,7 @@ export async function runPushJob(job: PushJob, deps: JobDeps): Promise<void> {
   if (loaded.kind === "invalid") {
     log.warn({ err: loaded.error.message }, "invalid .github/gitops.yaml");
     const { error } = loaded;
-    // Retried in the background while GitHub fails; nothing else waits for them.
+    // Retried while GitHub fails; nothing is applied, so the job may wait for them, within a bound.
     const reports = new PlannedWrites(new WrittenReports(), log);
     const context = statusContext.config();
     reports.want({
@@ -79,6 +83,7 @@ export async function runPushJob(job: PushJob, deps: JobDeps): Promise<void> {
             .join("\n"),
         ),
     });
+    await withinMs(reports.idle(), CONFIG_REPORT_WAIT_MS);
     return;
   }
   if (job.branch === job.defaultBranch && deps.images && !job.onlyCluster) {
