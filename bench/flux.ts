@@ -1,0 +1,271 @@
+// Issue 11's Flux side-by-side benchmark: 100 Kustomizations × 4 objects on one API server, reconciled by the
+// bot's engine, by `kubectl apply --server-side` of the same pre-rendered objects, and by Flux's own
+// kustomize-controller (built from the Go module proxy by scripts/bench-binaries.sh) reading a GitRepository
+// artifact of the same tree served from this process. Each side works in fresh namespaces of its own.
+// Scenarios: cold (until every Kustomization is Ready), no-op (reconcile again, nothing changed), wait (cold with
+// health checks: every Deployment rolled out on the simulated node).
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { defaultPlanOptions } from "../src/reconcile/plan.js";
+import { buildTree } from "../src/reconcile/run.js";
+import type { ControlPlane } from "../test/support/control-plane.js";
+import { benchCluster } from "./support/cluster.js";
+import {
+  type ArtifactServer,
+  ensureFluxBinaries,
+  type FluxController,
+  putGitRepository,
+  startArtifactServer,
+  startFluxController,
+  waitKustomizationsReady,
+} from "./support/flux.js";
+import {
+  KUSTOMIZATIONS,
+  kustomizations,
+  OBJECTS_PER_KUSTOMIZATION,
+  writeApps,
+  writeClusterPath,
+} from "./support/flux-tree.js";
+import { ms, printTable } from "./support/table.js";
+import { type BotRun, botRun, kubectl } from "./support/timed.js";
+
+type Side = "bot" | "kubectl" | "flux";
+type Scenario = "cold" | "wait";
+
+interface Context {
+  plane: ControlPlane;
+  kc: string;
+  work: string;
+  tree: string;
+  ns: (side: Side, scenario: Scenario) => string;
+  paths: Map<string, string>;
+  flux: FluxController;
+}
+
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+
+async function createNamespaces(kc: string, names: string[]): Promise<void> {
+  for (const name of names) await kubectl(kc, ["create", "namespace", name]);
+}
+
+/** Lets kube-controller-manager and kwok finish rolling out a side's Deployments before the next side is timed. */
+async function settle(kc: string, ns: string): Promise<void> {
+  await kubectl(kc, ["wait", "--for=condition=Available", "deployment", "--all", "-n", ns, "--timeout=300s"]);
+}
+
+/** kubectl gets the objects the bot's build renders for its own cluster path, in one file. */
+async function renderForKubectl(ctx: Context, scenario: Scenario): Promise<string> {
+  const plan = await buildTree({
+    repoDir: ctx.tree,
+    ...defaultPlanOptions(ctx.paths.get(`kubectl-${scenario}`) as string),
+  });
+  const objects = plan.kustomizations.flatMap((k) => k.objects);
+  if (objects.length !== KUSTOMIZATIONS * OBJECTS_PER_KUSTOMIZATION)
+    throw new Error(
+      `rendered ${objects.length} objects for kubectl, expected ${KUSTOMIZATIONS * OBJECTS_PER_KUSTOMIZATION}`,
+    );
+  const file = join(ctx.work, `kubectl-${scenario}.yaml`);
+  writeFileSync(file, objects.map((o) => stringify(o)).join("---\n"));
+  return file;
+}
+
+async function kubectlApply(ctx: Context, file: string, ns: string, wait: boolean): Promise<number> {
+  let total = (await kubectl(ctx.kc, ["apply", "--server-side", "--field-manager=kubectl-bench", "-f", file]))
+    .ms;
+  if (wait)
+    total += (
+      await kubectl(ctx.kc, [
+        "wait",
+        "--for=condition=Available",
+        "deployment",
+        "--all",
+        "-n",
+        ns,
+        "--timeout=300s",
+      ])
+    ).ms;
+  return total;
+}
+
+async function fluxCold(ctx: Context, scenario: Scenario): Promise<number> {
+  const ns = ctx.ns("flux", scenario);
+  const file = join(ctx.tree, ctx.paths.get(`flux-${scenario}`) as string, "kustomizations.yaml");
+  const started = performance.now();
+  await kubectl(ctx.kc, ["apply", "--server-side", "--field-manager=bench", "-f", file]);
+  const readyAt = await waitKustomizationsReady(ctx.plane, ns, KUSTOMIZATIONS, {
+    timeoutMs: 600_000,
+    process: ctx.flux.process,
+  });
+  return readyAt - started;
+}
+
+async function fluxNoop(ctx: Context): Promise<number> {
+  const ns = ctx.ns("flux", "cold");
+  const token = new Date().toISOString();
+  const started = performance.now();
+  await kubectl(ctx.kc, [
+    "annotate",
+    "--overwrite",
+    "kustomizations",
+    "--all",
+    "-n",
+    ns,
+    `reconcile.fluxcd.io/requestedAt=${token}`,
+  ]);
+  const readyAt = await waitKustomizationsReady(ctx.plane, ns, KUSTOMIZATIONS, {
+    handled: token,
+    timeoutMs: 600_000,
+    process: ctx.flux.process,
+  });
+  return readyAt - started;
+}
+
+interface Row {
+  scenario: string;
+  bot: BotRun;
+  kubectl: number;
+  flux: number;
+}
+
+export async function run(): Promise<void> {
+  const plane = await benchCluster();
+  const bins = ensureFluxBinaries();
+  await plane.workloadsReady;
+  const kc = plane.kubeconfigPath;
+  const work = mkdtempSync(join(tmpdir(), "gitops-bot-bench-flux-"));
+  const suffix = Date.now().toString(36);
+  const ns = (side: Side, scenario: Scenario) => `fx-${suffix}-${side}-${scenario}`;
+  const allNamespaces = (["bot", "kubectl", "flux"] as Side[]).flatMap((s) =>
+    (["cold", "wait"] as Scenario[]).map((sc) => ns(s, sc)),
+  );
+  let server: ArtifactServer | undefined;
+  let flux: FluxController | undefined;
+  try {
+    const tree = join(work, "tree");
+    writeApps(tree);
+    const paths = new Map<string, string>();
+    for (const side of ["bot", "kubectl", "flux"] as Side[])
+      for (const scenario of ["cold", "wait"] as Scenario[])
+        paths.set(
+          `${side}-${scenario}`,
+          writeClusterPath(
+            tree,
+            `${side}-${scenario}`,
+            kustomizations(ns(side, scenario), scenario === "wait"),
+          ),
+        );
+
+    // The CRDs kustomize-controller watches (Kustomization and the source kinds), then the controller itself.
+    await kubectl(kc, ["apply", "--server-side", "-f", realpathSync(bins.crdDir)]);
+    await kubectl(kc, [
+      "wait",
+      "--for=condition=Established",
+      "--timeout=60s",
+      "crd/kustomizations.kustomize.toolkit.fluxcd.io",
+      "crd/gitrepositories.source.toolkit.fluxcd.io",
+      "crd/ocirepositories.source.toolkit.fluxcd.io",
+      "crd/buckets.source.toolkit.fluxcd.io",
+    ]);
+    server = await startArtifactServer(work);
+    const artifact = server.publish(tree);
+    flux = await startFluxController(plane, bins, join(work, "logs"));
+    const ctx: Context = { plane, kc, work, tree, ns, paths, flux };
+    console.log(
+      `Flux side-by-side: ${KUSTOMIZATIONS} Kustomizations × ${OBJECTS_PER_KUSTOMIZATION} objects on kube-apiserver ${plane.version}; kustomize-controller ${bins.controller} (TMPDIR on ${flux.tmpMedium}; bench-binaries ${ms(bins.buildMs)}); artifact ${artifact.revision} (${artifact.size} bytes)`,
+    );
+
+    const rows: Row[] = [];
+    // Cold: fresh namespaces, nothing applied yet.
+    await createNamespaces(
+      kc,
+      ["bot", "kubectl", "flux"].map((s) => ns(s as Side, "cold")),
+    );
+    await putGitRepository(plane, ns("flux", "cold"), artifact);
+    const botCold = await botRun(tree, paths.get("bot-cold") as string, kc, { health: false });
+    await settle(kc, ns("bot", "cold"));
+    const kubectlColdFile = await renderForKubectl(ctx, "cold");
+    const kubectlCold = await kubectlApply(ctx, kubectlColdFile, ns("kubectl", "cold"), false);
+    await settle(kc, ns("kubectl", "cold"));
+    const fluxColdMs = await fluxCold(ctx, "cold");
+    await settle(kc, ns("flux", "cold"));
+    rows.push({ scenario: "cold", bot: botCold, kubectl: kubectlCold, flux: fluxColdMs });
+
+    // No-op: the same tree again on the same namespaces.
+    const botNoop = await botRun(tree, paths.get("bot-cold") as string, kc, { health: false });
+    const kubectlNoop = await kubectlApply(ctx, kubectlColdFile, ns("kubectl", "cold"), false);
+    const fluxNoopMs = await fluxNoop(ctx);
+    rows.push({ scenario: "no-op", bot: botNoop, kubectl: kubectlNoop, flux: fluxNoopMs });
+
+    // Wait: cold again in fresh namespaces, each Kustomization health-checked (the node holds 500 pods: the cold
+    // namespaces go first).
+    await kubectl(kc, [
+      "delete",
+      "namespace",
+      ...["bot", "kubectl", "flux"].map((s) => ns(s as Side, "cold")),
+    ]);
+    await createNamespaces(
+      kc,
+      ["bot", "kubectl", "flux"].map((s) => ns(s as Side, "wait")),
+    );
+    await putGitRepository(plane, ns("flux", "wait"), artifact);
+    const botWait = await botRun(tree, paths.get("bot-wait") as string, kc, { health: true });
+    const kubectlWaitFile = await renderForKubectl(ctx, "wait");
+    const kubectlWait = await kubectlApply(ctx, kubectlWaitFile, ns("kubectl", "wait"), true);
+    const fluxWaitMs = await fluxCold(ctx, "wait");
+    rows.push({ scenario: "wait (health-checked)", bot: botWait, kubectl: kubectlWait, flux: fluxWaitMs });
+
+    printTable(
+      `Flux side-by-side, ${KUSTOMIZATIONS} Kustomizations × ${OBJECTS_PER_KUSTOMIZATION} objects (wall time; bot and kubectl include process start, Flux's controller runs warm; goals: cold ≤ 1.3× kubectl, no-op ≤ 0.5× kubectl)`,
+      [
+        "scenario",
+        "gitops-bot",
+        "kubectl --server-side",
+        "Flux kustomize-controller",
+        "bot/kubectl",
+        "bot/Flux",
+      ],
+      rows.map((r) => [
+        r.scenario,
+        ms(r.bot.ms),
+        ms(r.kubectl),
+        ms(r.flux),
+        ratio(r.bot.ms, r.kubectl),
+        ratio(r.bot.ms, r.flux),
+      ]),
+    );
+    printTable(
+      "gitops-bot phases (from the engine's progress events, ms since the engine started; process start = wall − engine)",
+      [
+        "scenario",
+        "process start",
+        "build (planned)",
+        "first apply done",
+        "last apply done",
+        "engine total",
+        "result",
+      ],
+      rows.map((r) => [
+        r.scenario,
+        ms(r.bot.ms - r.bot.engineMs),
+        ms(r.bot.plannedMs),
+        ms(r.bot.firstAppliedMs ?? Number.NaN),
+        ms(r.bot.lastAppliedMs),
+        ms(r.bot.engineMs),
+        `${r.bot.created} created, ${r.bot.unchanged} unchanged`,
+      ]),
+    );
+    console.log(`artifact server: ${server.requests()} tarball requests from kustomize-controller`);
+  } catch (err) {
+    if (flux) console.error(`kustomize-controller log tail:\n${flux.process.tail(30)}`);
+    throw err;
+  } finally {
+    await flux?.stop();
+    await server?.close();
+    await kubectl(kc, ["delete", "namespace", "--ignore-not-found", "--wait=false", ...allNamespaces]).catch(
+      () => undefined,
+    );
+    rmSync(work, { recursive: true, force: true });
+  }
+}
