@@ -1,0 +1,74 @@
+// Helpers for driving reconciles of one commit again and again through the GitHub job path (a push delivered
+// again with a new delivery id) and answering what every such run writes beside the drift issue.
+import nock from "nock";
+import {
+  OWNER,
+  REPO,
+  replyBranchHead,
+  replyRepoConfig,
+  replyTarball,
+  repoConfigYaml,
+} from "../support/github-app.js";
+import { GITHUB_API_URL, type GitHubMock } from "../support/github-mock.js";
+import { checkGitHubRequest } from "../support/github-openapi.js";
+
+export const base = `/repos/${OWNER}/${REPO}`;
+
+/**
+ * Commit statuses, answered however many a run sends: how many it writes is the status reporter's business
+ * (test/github/push.test.ts), and re-runs of one commit skip the statuses this process already wrote. Each
+ * request is still checked against GitHub's OpenAPI description.
+ */
+export function answerStatuses(sha: string) {
+  const violations: string[] = [];
+  const bodies: unknown[] = [];
+  const interceptor = nock(GITHUB_API_URL).persist().post(`${base}/statuses/${sha}`);
+  interceptor.reply((uri, body) => {
+    const decoded = typeof body === "string" && body ? JSON.parse(body) : body;
+    try {
+      checkGitHubRequest({ method: "POST", path: uri, body: decoded, baseUrl: GITHUB_API_URL });
+    } catch (err) {
+      violations.push((err as Error).message);
+      return [422, { message: (err as Error).message }];
+    }
+    bodies.push(decoded);
+    return [201, { id: 1 }];
+  });
+  return {
+    bodies,
+    violations,
+    stop: () => {
+      nock.removeInterceptor(interceptor);
+    },
+  };
+}
+
+/** The requests of one push reconcile of `sha` on cluster `dev`, but the statuses and the drift issue's. */
+export function replyReconcile(
+  github: GitHubMock,
+  opts: { sha: string; dir: string; clusterPath: string; checkRun: number },
+) {
+  replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: opts.clusterPath }]));
+  github.reply("POST", `${base}/check-runs`, 201, { id: opts.checkRun });
+  replyBranchHead(github, opts.sha);
+  replyTarball(github, opts.dir, opts.sha);
+  return github.reply(
+    "PATCH",
+    `${base}/check-runs/${opts.checkRun}`,
+    200,
+    { id: opts.checkRun },
+    { times: 2 },
+  );
+}
+
+/** An open issue as GitHub lists it, opened by the app. */
+export function botIssue(number: number, title: string, body: string) {
+  return {
+    id: 1000 + number,
+    number,
+    title,
+    body,
+    state: "open",
+    user: { login: "gitops-bot[bot]", id: 41898282, type: "Bot" },
+  };
+}
