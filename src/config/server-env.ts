@@ -17,6 +17,8 @@ export interface ServerEnv {
   /** REST API base URL: api.github.com, or `<GHE_PROTOCOL>://<GHE_HOST>/api/v3` for GitHub Enterprise Server. */
   baseUrl: string;
   logLevel: string;
+  /** REDIS_URL: see readRedisUrl. */
+  redisUrl?: string;
 }
 
 export class ServerEnvError extends Error {
@@ -41,6 +43,25 @@ export function weakWebhookSecret(secret: string | undefined): string | undefine
   if (secret.length < MIN_WEBHOOK_SECRET_LENGTH) return `it has ${secret.length} characters`;
   if (new Set(secret).size < MIN_DISTINCT_CHARACTERS) return "it has too few distinct characters";
   return undefined;
+}
+
+/**
+ * REDIS_URL (`redis://` or `rediss://`): the queue, delivery log and timers live in Redis, shared by every
+ * replica; unset (or empty) keeps them in this process. The URL may hold a password: never log it.
+ */
+export function readRedisUrl(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const raw = env.REDIS_URL?.trim();
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ServerEnvError("REDIS_URL must be a redis:// or rediss:// URL");
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    throw new ServerEnvError(`REDIS_URL must be a redis:// or rediss:// URL, got a ${url.protocol} URL`);
+  }
+  return raw;
 }
 
 export function readServerEnv(env: NodeJS.ProcessEnv = process.env): ServerEnv {
@@ -97,5 +118,6 @@ export function readServerEnv(env: NodeJS.ProcessEnv = process.env): ServerEnv {
       ? `${env.GHE_PROTOCOL || "https"}://${env.GHE_HOST}/api/v3`
       : "https://api.github.com",
     logLevel: env.LOG_LEVEL || "info",
+    redisUrl: readRedisUrl(env),
   };
 }
