@@ -28,6 +28,8 @@ export function editDistance(a: string, b: string): number {
 
 /** How many edits still read as a typo of a name of this length. */
 function tolerance(length: number): number {
+  // One or two letters changed in a two-letter name is another name, not a typo.
+  if (length < 3) return 0;
   return Math.min(3, Math.max(1, Math.floor(length / 4)));
 }
 

@@ -2,7 +2,7 @@
 // the Kustomizations those builds contain (the usual infrastructure/apps tree) until the tree is complete.
 // Pure with respect to the cluster: nothing here talks to Kubernetes.
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import {
   buildKustomization,
@@ -128,10 +128,13 @@ function isFluxObject(obj: KubernetesObject): boolean {
   return isFluxApiGroup(obj);
 }
 
+/** kustomize's config file names (a `kustomization.yaml` often has no apiVersion or kind at all). */
+const kustomizeConfigFiles = new Set(["kustomization.yaml", "kustomization.yml", "Kustomization"]);
+
 /** The objects directly in the cluster path: a kustomize build if it has a kustomization.yaml, else every YAML file. */
 async function readClusterPath(work: WorkTree, opts: PlanOptions): Promise<SourcedObject[]> {
   const dir = resolveInRepo(work.dir, opts.clusterPath, { field: "cluster path" });
-  if (["kustomization.yaml", "kustomization.yml", "Kustomization"].some((f) => existsSync(join(dir, f)))) {
+  if ([...kustomizeConfigFiles].some((f) => existsSync(join(dir, f)))) {
     let output: string;
     try {
       output = await runKustomize(dir, opts.kustomize);
@@ -149,7 +152,7 @@ async function readClusterPath(work: WorkTree, opts: PlanOptions): Promise<Sourc
   // Without a kustomization.yaml at the top, subdirectories may hold kustomize's own config files (bootstrap's
   // flux-system/kustomization.yaml): they describe files, they are not objects.
   return listFiles(dir)
-    .filter((f) => isYamlFile(f))
+    .filter((f) => isYamlFile(f) && !kustomizeConfigFiles.has(basename(f)))
     .flatMap((f) => readManifestFile(f, repoRelative(work.dir, f), opts.limits))
     .filter(({ object }) => !isKustomizeConfig(object));
 }

@@ -402,6 +402,8 @@ describe("through the CLI, the message reaches the user unchanged", () => {
       "clusters/dev/apps.yaml": fluxKustomization({ name: "apps", namespace: "flux-system", path: "./apps" }),
       "clusters/dev/flux-system/kustomization.yaml":
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [gotk-sync.yaml]\n",
+      // A kustomization.yaml may have no apiVersion or kind at all.
+      "clusters/dev/infra/kustomization.yaml": "resources: [../apps.yaml]\n",
       "apps/cm.yaml": configMap("settings", { color: "blue" }),
     });
     const { code, out, err } = await cli(["build", join(repo, "clusters/dev"), "--repo", repo]);
