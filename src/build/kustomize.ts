@@ -33,6 +33,7 @@ import {
   readBuildCache,
   writeBuildCache,
 } from "./build-cache.js";
+import { explainKustomizeMessage, repositoryPaths } from "./kustomize-errors.js";
 import {
   assertBoundedYaml,
   assertBuildReferences,
@@ -180,12 +181,18 @@ export interface RunKustomizeOptions extends Partial<KustomizeOptions> {
  */
 export async function runKustomize(dir: string, options: RunKustomizeOptions = {}): Promise<string> {
   const opts = { ...defaultKustomizeOptions(), ...definedOnly(options) };
+  const root = options.root ?? workTreeOf(dir) ?? dir;
   assertBuildReferences([dir], {
-    root: options.root ?? workTreeOf(dir) ?? dir,
+    root,
     allowRemoteResources: opts.allowRemoteResources,
     maxFileBytes: options.maxFileBytes ?? defaultManifestLimits().maxFileBytes,
   });
-  return kustomizeBuild(dir, opts, "kustomize build");
+  try {
+    return await kustomizeBuild(dir, opts, "kustomize build");
+  } catch (err) {
+    if (err instanceof ToolError || !(err instanceof Error)) throw err;
+    throw new Error(explainKustomizeMessage(repositoryPaths(err.message, root)), { cause: err });
+  }
 }
 
 /** Keeps callers' `undefined` from overriding a default. */
@@ -296,7 +303,9 @@ export async function buildKustomization(
     writeFileSync(join(overlay, "kustomization.yaml"), toYaml(kustomization));
     output = await kustomizeBuild(overlay, opts, `kustomize build ${spec.path ?? "./"}`);
   } catch (err) {
-    throw new ManifestError({ file: ks.file, object }, buildFailure(err, spec.path ?? "./"), { cause: err });
+    throw new ManifestError({ file: ks.file, object }, buildFailure(err, spec.path ?? "./", work.dir), {
+      cause: err,
+    });
   } finally {
     rmSync(overlay, { recursive: true, force: true });
   }
@@ -307,15 +316,18 @@ export async function buildKustomization(
   return objects;
 }
 
-/** What went wrong in a build, for the Kustomization's error: kustomize's words, or which bound stopped it. */
-function buildFailure(err: unknown, path: string): string {
-  const message = (err as Error).message;
+/**
+ * What went wrong in a build, for the Kustomization's error: kustomize's words (with repository paths, not the
+ * work tree's), or which bound stopped it.
+ */
+function buildFailure(err: unknown, path: string, workDir: string): string {
+  const message = repositoryPaths((err as Error).message, workDir);
   if (err instanceof ToolError && err.reason === "timeout") {
     return `${message} (the build time limit, operator setting security.maxBuildTime)`;
   }
   if (err instanceof ToolError && (err.reason === "output-limit" || err.reason === "memory-limit"))
     return message;
-  return `kustomize build ${path} failed: ${message}`;
+  return `kustomize build ${path} failed: ${explainKustomizeMessage(message)}`;
 }
 
 function withCommonMetadata(

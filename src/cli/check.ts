@@ -1,7 +1,6 @@
 // `gitops-bot check`: before the first push, per cluster — reachable, which Kubernetes, kustomize and helm
 // present, and every permission a tree needs (SelfSubjectAccessReview per verb, resource and namespace).
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { loadKubeConfig } from "../cluster/kube-client.js";
 import { parseOperatorConfig, repositoryGrant } from "../config/operator-config.js";
@@ -16,6 +15,8 @@ import {
   renderTools,
 } from "../preflight/index.js";
 import { tenancyFromGrant } from "../reconcile/tenancy.js";
+import type { FlagSpecs } from "./args.js";
+import { runCommand } from "./command.js";
 import { type CliIO, UsageError } from "./io.js";
 import { locate } from "./repo-root.js";
 
@@ -60,6 +61,7 @@ function operatorTargets(
     const target = kubeConfigTarget(cluster.name, () =>
       loadKubeConfig({
         kubeconfig: cluster.kubeconfig,
+        kubeconfigFrom: `cluster ${cluster.name} in ${file}`,
         context: cluster.context,
         inCluster: cluster.inCluster,
       }),
@@ -75,20 +77,9 @@ function operatorTargets(
   });
 }
 
-export async function checkCommand(args: string[], io: CliIO): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(args);
-  } catch (err) {
-    io.err.write(`gitops-bot check: ${(err as Error).message}\n\n${checkUsage}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    io.out.write(checkUsage);
-    return 0;
-  }
-  try {
+export function checkCommand(args: string[], io: CliIO): Promise<number> {
+  const frame = { name: "gitops-bot check", usage: checkUsage, flags };
+  return runCommand(io, args, frame, async ({ values, positionals }) => {
     const output = values.output ?? "text";
     if (output !== "text" && output !== "json") throw new UsageError("--output must be one of text, json");
     if (positionals.length !== 0 && positionals.length !== 2) {
@@ -107,7 +98,11 @@ export async function checkCommand(args: string[], io: CliIO): Promise<number> {
       ? operatorTargets(values.config, values.repository, tree)
       : [
           kubeConfigTarget(values.context ?? "current context", () =>
-            loadKubeConfig({ kubeconfig: values.kubeconfig, context: values.context }),
+            loadKubeConfig({
+              kubeconfig: values.kubeconfig,
+              kubeconfigFrom: "--kubeconfig",
+              context: values.context,
+            }),
           ),
         ].map((t) => ({
           ...t,
@@ -143,24 +138,13 @@ export async function checkCommand(args: string[], io: CliIO): Promise<number> {
       io.out.write(text);
     }
     return ok ? 0 : 1;
-  } catch (err) {
-    io.err.write(`gitops-bot check: ${(err as Error).message}\n`);
-    if (err instanceof UsageError) io.err.write(`\n${checkUsage}`);
-    return 2;
-  }
-}
-
-function parse(args: string[]) {
-  return parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      kubeconfig: { type: "string" },
-      context: { type: "string" },
-      config: { type: "string" },
-      repository: { type: "string" },
-      output: { type: "string", short: "o" },
-      help: { type: "boolean", short: "h" },
-    },
   });
 }
+
+const flags = {
+  kubeconfig: { type: "string" },
+  context: { type: "string" },
+  config: { type: "string" },
+  repository: { type: "string" },
+  output: { type: "string", short: "o" },
+} as const satisfies FlagSpecs;

@@ -3,7 +3,6 @@
 // parser the engine uses, so what `create` writes, `reconcile` reads.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { parse as parseYaml, stringify } from "yaml";
 import { parseDuration } from "../flux/duration.js";
@@ -11,7 +10,9 @@ import { parseHelmRelease } from "../flux/helm-release.js";
 import { parseKustomization } from "../flux/kustomization.js";
 import { checkedMetadata } from "../flux/names.js";
 import { parseSource } from "../flux/sources.js";
-import type { CliIO } from "./io.js";
+import type { FlagSpecs, FlagValues } from "./args.js";
+import { runCommand } from "./command.js";
+import { type CliIO, UsageError } from "./io.js";
 
 const usage = `Usage: gitops-bot create <kind> <name> [options]
 
@@ -23,12 +24,14 @@ Kinds and their options:
   source helm <name>       --url <http(s)://… | oci://…> [--secret-ref <secret>] [--pass-credentials]
   source oci <name>        --url <oci://…> [--tag <t> | --tag-semver <range> | --digest <sha256:…>]
                            [--secret-ref <secret>] [--insecure]
-  kustomization <name>     --path <dir> [--source <Kind/name>] [--prune] [--wait] [--target-namespace <ns>]
-                           [--depends-on <name,…>] [--timeout <d>]
-  helmrelease <name>       --chart <chart> --source <HelmRepository|GitRepository/name> [--chart-version <range>]
-                           | --chart-ref <OCIRepository/name>
+  kustomization <name>     --path <dir> [--source <[Kind/]name[.namespace]>] [--prune[=bool]] [--wait[=bool]]
+                           [--health-check <Kind/name.namespace,…>] [--target-namespace <ns>]
+                           [--depends-on <name,…>] [--timeout <d>] [--service-account <name>]
+  helmrelease <name>       --chart <chart> --source <HelmRepository|GitRepository/name[.namespace]>
+                           [--chart-version <range>] | --chart-ref <OCIRepository/name[.namespace]>
                            [--target-namespace <ns>] [--release-name <n>] [--values <file>]
                            [--values-from <ConfigMap|Secret/name,…>] [--depends-on <name,…>] [--crds <policy>]
+                           [--service-account <name>]
   image repository <name>  --image <repo> [--secret-ref <secret>]
   image policy <name>      --image-ref <ImageRepository name> [--select-semver <range> | --select-numeric <asc|desc>
                            | --select-alpha <asc|desc>] [--filter-regex <re>] [--filter-extract <$group>]
@@ -41,10 +44,14 @@ Common options:
   --file <path>         Write into this file instead (created with its directories; refuses to overwrite
                         unless --force)
   -h, --help            Show this help
+
+Booleans take --flag, --flag=true or --flag=false, as with flux.
 `;
 
 const options = {
   namespace: { type: "string", short: "n" },
+  "health-check": { type: "string", multiple: true },
+  "service-account": { type: "string" },
   interval: { type: "string" },
   label: { type: "string" },
   export: { type: "boolean" },
@@ -82,15 +89,12 @@ const options = {
   "select-alpha": { type: "string" },
   "filter-regex": { type: "string" },
   "filter-extract": { type: "string" },
-} as const;
+} as const satisfies FlagSpecs;
 
-type Values = ReturnType<typeof parse>["values"];
+type Values = FlagValues<typeof options>;
 
-function parse(args: string[]) {
-  return parseArgs({ args, allowPositionals: true, options });
-}
-
-export class CreateError extends Error {}
+/** A mistake in what `create` was asked to write: a usage error (one line, then where the help is). */
+export class CreateError extends UsageError {}
 
 /** Go's duration format, as flux writes intervals: 1m0s, 10m0s, 1h0m0s, 30s. */
 export function goDuration(text: string): string {
@@ -112,12 +116,49 @@ function list(text: string | undefined): string[] {
     .filter(Boolean);
 }
 
-function kindAndName(text: string, allowed: string[], flag: string): { kind: string; name: string } {
-  const [kind, name] = text.includes("/") ? text.split("/", 2) : [allowed[0], text];
-  if (!kind || !name || !allowed.includes(kind)) {
-    throw new CreateError(`--${flag} must be <${allowed.join("|")}>/<name>, got "${text}"`);
+/**
+ * A reference as flux writes it on the command line: `[Kind/]name[.namespace]` (the kind defaults to the first
+ * allowed one; the namespace only where the field has one).
+ */
+function kindAndName(
+  text: string,
+  allowed: string[],
+  flag: string,
+  withNamespace = false,
+): { kind: string; name: string; namespace?: string } {
+  const [kind, rest] = text.includes("/") ? text.split("/", 2) : [allowed[0], text];
+  const dot = withNamespace ? (rest ?? "").indexOf(".") : -1;
+  const name = dot === -1 ? rest : rest?.slice(0, dot);
+  const namespace = dot === -1 ? undefined : rest?.slice(dot + 1);
+  const shape = `<${allowed.join("|")}>/<name>${withNamespace ? "[.<namespace>]" : ""}`;
+  if (!kind || !name || namespace === "" || !allowed.includes(kind)) {
+    throw new CreateError(`--${flag} must be ${shape}, got "${text}"`);
   }
-  return { kind, name };
+  return { kind, name, ...(namespace ? { namespace } : {}) };
+}
+
+const HEALTH_CHECK_KINDS: Record<string, string> = {
+  Deployment: "apps/v1",
+  DaemonSet: "apps/v1",
+  StatefulSet: "apps/v1",
+  HelmRelease: "helm.toolkit.fluxcd.io/v2",
+  Kustomization: "kustomize.toolkit.fluxcd.io/v1",
+};
+
+/** flux's `--health-check Kind/name.namespace` (repeated or comma-separated); the namespace defaults to the object's. */
+function healthChecks(values: string[] | undefined, namespace: string) {
+  return (values ?? []).flatMap(list).map((text) => {
+    const ref = kindAndName(text, Object.keys(HEALTH_CHECK_KINDS), "health-check", true);
+    if (!text.includes("/")) {
+      throw new CreateError(`--health-check must be <Kind>/<name>[.<namespace>], got "${text}"`);
+    }
+    return {
+      apiVersion: HEALTH_CHECK_KINDS[ref.kind],
+      kind: ref.kind,
+      name: ref.name,
+      namespace: ref.namespace ?? namespace,
+    };
+  });
 }
 
 function required(v: Values, flag: keyof Values): string {
@@ -222,6 +263,7 @@ export function buildObject(kindWords: string[], name: string, v: Values): Kuber
         v.source ?? "GitRepository/flux-system",
         ["GitRepository", "OCIRepository", "Bucket"],
         "source",
+        true,
       );
       return {
         apiVersion: "kustomize.toolkit.fluxcd.io/v1",
@@ -236,6 +278,8 @@ export function buildObject(kindWords: string[], name: string, v: Values): Kuber
           wait: v.wait || undefined,
           timeout: v.timeout ? goDuration(v.timeout) : undefined,
           dependsOn: list(v["depends-on"]).map((d) => ({ name: d })),
+          healthChecks: healthChecks(v["health-check"], meta.namespace as string),
+          serviceAccountName: v["service-account"],
         },
       } as KubernetesObject;
     }
@@ -243,7 +287,7 @@ export function buildObject(kindWords: string[], name: string, v: Values): Kuber
       if (v["chart-ref"] && (v.chart || v.source))
         throw new CreateError("use --chart-ref or --chart with --source, not both");
       const chartRef = v["chart-ref"]
-        ? kindAndName(v["chart-ref"], ["OCIRepository"], "chart-ref")
+        ? kindAndName(v["chart-ref"], ["OCIRepository"], "chart-ref", true)
         : undefined;
       const chart = chartRef
         ? undefined
@@ -251,7 +295,12 @@ export function buildObject(kindWords: string[], name: string, v: Values): Kuber
             spec: {
               chart: required(v, "chart"),
               version: v["chart-version"],
-              sourceRef: kindAndName(required(v, "source"), ["HelmRepository", "GitRepository"], "source"),
+              sourceRef: kindAndName(
+                required(v, "source"),
+                ["HelmRepository", "GitRepository"],
+                "source",
+                true,
+              ),
               reconcileStrategy: "ChartVersion",
             },
           };
@@ -268,6 +317,7 @@ export function buildObject(kindWords: string[], name: string, v: Values): Kuber
           chart,
           chartRef,
           releaseName: v["release-name"],
+          serviceAccountName: v["service-account"],
           targetNamespace: v["target-namespace"],
           dependsOn: list(v["depends-on"]).map((d) => ({ name: d })),
           install: crds ? { crds } : undefined,
@@ -344,20 +394,10 @@ function validate(obj: KubernetesObject, file: string): void {
   }
 }
 
-export async function createCommand(args: string[], io: CliIO): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(args);
-  } catch (err) {
-    io.err.write(`gitops-bot create: ${(err as Error).message}\n\n${usage}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.help || positionals.length === 0) {
-    io.out.write(usage);
-    return values.help ? 0 : 2;
-  }
-  try {
+export function createCommand(args: string[], io: CliIO): Promise<number> {
+  const frame = { name: "gitops-bot create", usage, flags: options, usageWhenEmpty: true };
+  return runCommand(io, args, frame, async ({ values, positionals }) => {
+    if (positionals.length === 0) throw new UsageError("expects a <kind> and a <name>");
     const grouped = positionals[0] === "source" || positionals[0] === "image";
     const kindWords = positionals.slice(0, grouped ? 2 : 1);
     const rest = positionals.slice(kindWords.length);
@@ -368,6 +408,7 @@ export async function createCommand(args: string[], io: CliIO): Promise<number> 
     }
     const obj = buildObject(kindWords, name, values);
     if (obj.kind === "HelmRelease" && values.values) {
+      if (!existsSync(values.values)) throw new CreateError(`--values ${values.values}: no such file`);
       const data = parseYaml(readFileSync(values.values, "utf8")) as unknown;
       if (!data || typeof data !== "object" || Array.isArray(data)) {
         throw new CreateError(`--values ${values.values} is not a YAML mapping`);
@@ -387,11 +428,7 @@ export async function createCommand(args: string[], io: CliIO): Promise<number> 
       io.out.write(text);
     }
     return 0;
-  } catch (err) {
-    io.err.write(`gitops-bot create: ${(err as Error).message}\n`);
-    if (err instanceof CreateError) io.err.write(`\n${usage}`);
-    return 2;
-  }
+  });
 }
 
 function meta(obj: KubernetesObject): string {

@@ -4,15 +4,17 @@ import { existsSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { loadImageAutomation } from "../images/load.js";
 import { credentialsFor, type DockerConfig, parseDockerConfig } from "../images/registry/auth.js";
 import { RegistryClient } from "../images/registry/client.js";
-import { localRepositoryFiles } from "../images/repository-files.js";
+import { localRepositoryFiles, type RepositoryFiles } from "../images/repository-files.js";
 import { objectKey } from "../images/resources.js";
 import { latestImages, type ScanResult, scanImages } from "../images/scan.js";
+import { applySetters } from "../images/setters.js";
 import { type ImageUpdatePlan, planImageUpdate } from "../images/update.js";
-import type { CliIO } from "./io.js";
+import type { FlagSpecs } from "./args.js";
+import { runCommand, usageLine } from "./command.js";
+import { type CliIO, UsageError } from "./io.js";
 import { locate } from "./repo-root.js";
 
 const usage = {
@@ -39,29 +41,18 @@ Exit status: 0 every policy chose a tag, 1 some did not, 2 error.
 export async function imagesCommand(args: string[], io: CliIO): Promise<number> {
   const [verb, ...rest] = args;
   if (!verb || verb === "-h" || verb === "--help") {
-    io.out.write(usage.images + usage.options);
+    (verb ? io.out : io.err).write(usage.images + usage.options);
     return verb ? 0 : 2;
   }
   if (verb !== "scan" && verb !== "update") {
-    io.err.write(`gitops-bot images: unknown command "${verb}"\n\n${usage.images}`);
+    io.err.write(usageLine("gitops-bot images", `unknown command "${verb}" (scan or update)`));
     return 2;
   }
-  let parsed: ReturnType<typeof parseImagesArgs>;
-  try {
-    parsed = parseImagesArgs(rest);
-  } catch (error) {
-    io.err.write(`gitops-bot images ${verb}: ${(error as Error).message}\n\n${usage.images}${usage.options}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    io.out.write(usage.images + usage.options);
-    return 0;
-  }
-  try {
-    if (positionals.length !== 1) throw new Error("expects exactly one <path>");
+  const frame = { name: `gitops-bot images ${verb}`, usage: usage.images + usage.options, flags };
+  return runCommand(io, rest, frame, async ({ values, positionals }) => {
+    if (positionals.length !== 1) throw new UsageError("expects exactly one <path>");
     const output = values.output ?? "text";
-    if (output !== "text" && output !== "json") throw new Error("--output must be one of text, json");
+    if (output !== "text" && output !== "json") throw new UsageError("--output must be one of text, json");
     const { repoDir, clusterPath } = locate(positionals[0]!, values.repo);
     const files = localRepositoryFiles(repoDir);
     const objects = await loadImageAutomation(files, clusterPath);
@@ -97,37 +88,53 @@ export async function imagesCommand(args: string[], io: CliIO): Promise<number> 
       io.out.write(`${JSON.stringify({ ...scanJson(scan), changes }, null, 2)}\n`);
     } else {
       io.out.write(renderScan(scan));
-      io.out.write(
-        changes.length
-          ? `\n${changes.map((c) => `${c.file}:${c.line}  ${c.from} → ${c.to}  (${c.policy})\n`).join("")}`
-          : "\nno changes: every marked field is up to date\n",
-      );
+      if (changes.length) {
+        io.out.write(
+          `\n${changes.map((c) => `${c.file}:${c.line}  ${c.from} → ${c.to}  (${c.policy})\n`).join("")}`,
+        );
+      } else if ((await markedFields(files, paths)) === 0) {
+        io.out.write(`\n${noMarkedField(paths)}\n`);
+      } else {
+        io.out.write("\nno changes: every marked field is up to date\n");
+      }
     }
     return resolved ? 0 : 1;
-  } catch (error) {
-    io.err.write(`gitops-bot images ${verb}: ${(error as Error).message}\n`);
-    return 2;
-  }
+  });
 }
 
-function parseImagesArgs(args: string[]) {
-  return parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      repo: { type: "string" },
-      "docker-config": { type: "string" },
-      "page-size": { type: "string" },
-      "max-pages": { type: "string" },
-      output: { type: "string", short: "o" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+const flags = {
+  repo: { type: "string" },
+  "docker-config": { type: "string" },
+  "page-size": { type: "string" },
+  "max-pages": { type: "string" },
+  output: { type: "string", short: "o" },
+} as const satisfies FlagSpecs;
+
+/** How many fields under `paths` carry a setter marker, whatever their policy (all unresolved without tags). */
+async function markedFields(files: RepositoryFiles, paths: string[]): Promise<number> {
+  let count = 0;
+  for (const path of paths) {
+    for (const file of await files.listYamlFiles(path)) {
+      count += applySetters(await files.read(file), file, new Map()).unresolved.length;
+    }
+  }
+  return count;
+}
+
+function noMarkedField(paths: string[]): string {
+  const where = paths
+    .map((p) => (p === "" || p === "." || p === "./" ? "the repository root" : p))
+    .join(", ");
+  return (
+    `no changes: no field under ${where} is marked for image updates. Mark one with a comment naming ` +
+    `its ImagePolicy, e.g.  image: ghcr.io/org/app:1.0.0 # {"$imagepolicy": "flux-system:app"}  ` +
+    `(or :tag / :name for a tag or name field; see docs/image-automation.md)`
+  );
 }
 
 function positiveInteger(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^[1-9]\d*$/.test(value)) throw new Error(`${flag} must be a positive integer`);
+  if (!/^[1-9]\d*$/.test(value)) throw new UsageError(`${flag} must be a positive integer`);
   return Number(value);
 }
 

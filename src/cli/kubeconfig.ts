@@ -2,12 +2,13 @@
 // usually), for the operator file. The token comes from the TokenRequest API — bound to the account, with an
 // expiry — never from a long-lived token Secret; server URL and CA come from the current kubeconfig.
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import { apiMessage, apiStatus, loadKubeConfig } from "../cluster/kube-client.js";
 import { parseDuration } from "../flux/duration.js";
 import { namespaceError, objectNameError } from "../flux/names.js";
+import type { FlagSpecs } from "./args.js";
+import { runCommand } from "./command.js";
 import { type CliIO, UsageError } from "./io.js";
 
 export const kubeconfigUsage = `Usage: gitops-bot kubeconfig --namespace <ns> --service-account <name> [options]
@@ -109,19 +110,10 @@ function durationSeconds(text: string): number {
   return seconds;
 }
 
-export async function kubeconfigCommand(args: string[], io: CliIO): Promise<number> {
-  let values: ReturnType<typeof parse>["values"];
-  try {
-    ({ values } = parse(args));
-  } catch (err) {
-    io.err.write(`gitops-bot kubeconfig: ${(err as Error).message}\n\n${kubeconfigUsage}`);
-    return 2;
-  }
-  if (values.help) {
-    io.out.write(kubeconfigUsage);
-    return 0;
-  }
-  try {
+export function kubeconfigCommand(args: string[], io: CliIO): Promise<number> {
+  const frame = { name: "gitops-bot kubeconfig", usage: kubeconfigUsage, flags };
+  return runCommand(io, args, frame, async ({ values, positionals }) => {
+    if (positionals.length > 0) throw new UsageError(`takes no arguments, got "${positionals[0]}"`);
     const namespace = values.namespace;
     const serviceAccount = values["service-account"];
     if (!namespace || !serviceAccount) throw new UsageError("--namespace and --service-account are required");
@@ -130,7 +122,11 @@ export async function kubeconfigCommand(args: string[], io: CliIO): Promise<numb
       throw new UsageError(`--service-account "${serviceAccount}" is not a ServiceAccount name`);
     }
     const seconds = durationSeconds(values.duration ?? DEFAULT_DURATION);
-    const kc = loadKubeConfig({ kubeconfig: values.kubeconfig, context: values.context });
+    const kc = loadKubeConfig({
+      kubeconfig: values.kubeconfig,
+      kubeconfigFrom: "--kubeconfig",
+      context: values.context,
+    });
     const result = await serviceAccountKubeConfig(kc, namespace, serviceAccount, seconds);
     if (values.output) {
       writeFileSync(values.output, result.yaml, { mode: 0o600 });
@@ -142,25 +138,14 @@ export async function kubeconfigCommand(args: string[], io: CliIO): Promise<numb
     }
     io.err.write(`token expires ${result.expires ?? "(the API server did not say)"}\n`);
     return 0;
-  } catch (err) {
-    io.err.write(`gitops-bot kubeconfig: ${(err as Error).message}\n`);
-    if (err instanceof UsageError) io.err.write(`\n${kubeconfigUsage}`);
-    return 2;
-  }
-}
-
-function parse(args: string[]) {
-  return parseArgs({
-    args,
-    allowPositionals: false,
-    options: {
-      namespace: { type: "string", short: "n" },
-      "service-account": { type: "string" },
-      duration: { type: "string" },
-      output: { type: "string" },
-      kubeconfig: { type: "string" },
-      context: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
   });
 }
+
+const flags = {
+  namespace: { type: "string", short: "n" },
+  "service-account": { type: "string" },
+  duration: { type: "string" },
+  output: { type: "string" },
+  kubeconfig: { type: "string" },
+  context: { type: "string" },
+} as const satisfies FlagSpecs;

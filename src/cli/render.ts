@@ -1,6 +1,8 @@
 // Plain-text views of a run for terminals and CI logs.
 import type { ChangeSetEntry } from "../cluster/ssa/changeset.js";
 import type { KustomizationResult, RunResult } from "../reconcile/result.js";
+import { hintFor } from "./hints.js";
+import { noStyle, type Style } from "./style.js";
 
 const symbols: Record<ChangeSetEntry["action"], string> = {
   created: "+",
@@ -10,6 +12,34 @@ const symbols: Record<ChangeSetEntry["action"], string> = {
   skipped: "!",
 };
 
+export interface RenderOptions {
+  showUnchanged?: boolean;
+  showDiff?: boolean;
+  style?: Style;
+}
+
+function actionColour(action: ChangeSetEntry["action"], style: Style): (text: string) => string {
+  if (action === "created") return style.ok;
+  if (action === "deleted" || action === "skipped") return style.failed;
+  if (action === "configured") return style.changed;
+  return style.muted;
+}
+
+function statusColour(status: KustomizationResult["status"], style: Style): (text: string) => string {
+  if (status === "Ready") return style.ok;
+  if (status === "Failed") return style.failed;
+  return style.muted;
+}
+
+/** A YAML diff's + and - lines in green and red. */
+function colourDiff(diff: string, style: Style): string {
+  if (style === noStyle) return diff;
+  return diff
+    .split("\n")
+    .map((l) => (/^\s*\+/.test(l) ? style.ok(l) : /^\s*-/.test(l) ? style.failed(l) : l))
+    .join("\n");
+}
+
 function indent(text: string, by: string): string {
   return text
     .trimEnd()
@@ -18,30 +48,29 @@ function indent(text: string, by: string): string {
     .join("\n");
 }
 
-export function renderKustomization(
-  k: KustomizationResult,
-  opts: { showUnchanged?: boolean; showDiff?: boolean } = {},
-): string {
+export function renderKustomization(k: KustomizationResult, opts: RenderOptions = {}): string {
+  const style = opts.style ?? noStyle;
   const lines = [
-    `► Kustomization ${k.namespace}/${k.name}${k.path ? ` (${k.path})` : ""}: ${k.status}${k.message ? ` — ${k.message}` : ""}`,
+    `► Kustomization ${k.namespace}/${k.name}${k.path ? ` (${k.path})` : ""}: ${statusColour(k.status, style)(k.status)}${k.message ? ` — ${k.message}` : ""}`,
   ];
   for (const c of k.changes) {
     if (c.action === "unchanged" && !opts.showUnchanged) continue;
+    const colour = actionColour(c.action, style);
     lines.push(
-      `  ${symbols[c.action]} ${c.action.padEnd(10)} ${c.subject}${c.reason ? ` (${c.reason})` : ""}`,
+      `  ${colour(`${symbols[c.action]} ${c.action.padEnd(10)}`)} ${c.subject}${c.reason ? ` (${c.reason})` : ""}`,
     );
-    if (opts.showDiff && c.diff) lines.push(indent(c.diff, "      "));
+    if (opts.showDiff && c.diff) lines.push(indent(colourDiff(c.diff, style), "      "));
   }
-  for (const e of k.errors) lines.push(`  ✗ ${e}`);
+  for (const e of k.errors) lines.push(`  ${style.failed("✗")} ${e}`);
   if (k.notApplied.length > 0) lines.push(`  not applied: ${k.notApplied.join(", ")}`);
+  const hint = hintFor(k.message);
+  if (hint) lines.push(`  ${style.bold(hint)}`);
   return lines.join("\n");
 }
 
-export function renderRun(
-  run: RunResult,
-  opts: { showUnchanged?: boolean; showDiff?: boolean } = {},
-): string {
-  const parts = run.errors.map((e) => `✗ ${e}`);
+export function renderRun(run: RunResult, opts: RenderOptions = {}): string {
+  const style = opts.style ?? noStyle;
+  const parts = run.errors.map((e) => `${style.failed("✗")} ${e}`);
   for (const k of run.kustomizations) parts.push(renderKustomization(k, opts));
   if (parts.length === 0) parts.push("no Kustomizations found");
   return `${parts.join("\n")}\n`;

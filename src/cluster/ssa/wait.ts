@@ -13,6 +13,16 @@ export interface WaitOptions {
   timeoutMs: number;
   intervalMs: number;
   concurrency: number;
+  /** Told after every poll that leaves objects unhealthy (for a progress line); a hook that throws is ignored. */
+  onPoll?: (progress: WaitProgress) => void;
+}
+
+export interface WaitProgress {
+  elapsedMs: number;
+  timeoutMs: number;
+  /** How many objects are waited on, and those not healthy yet. */
+  total: number;
+  unhealthy: UnhealthyObject[];
 }
 
 export function defaultWaitOptions(): WaitOptions {
@@ -73,6 +83,11 @@ export async function waitForHealthy(
         })),
         elapsedMs,
       };
+    }
+    try {
+      opts.onPoll?.({ elapsedMs, timeoutMs: opts.timeoutMs, total: objects.length, unhealthy });
+    } catch {
+      // A broken progress line never fails a wait.
     }
     await new Promise((r) => setTimeout(r, opts.intervalMs));
   }
