@@ -10,6 +10,7 @@ import { runDiffJob } from "./diff-job.js";
 import { runImagesJob } from "./images-job.js";
 import { runPushJob } from "./push-job.js";
 import { reconcileStream, runMetadata, runReconcileJob } from "./reconcile-job.js";
+import { runScheduledJob } from "./scheduled-job.js";
 import { type GitOpsJob, type JobDeps, jobRepo, type ReconcileJob } from "./types.js";
 
 /**
@@ -52,8 +53,15 @@ export function jobHandlers(deps: () => JobDeps): WorkQueueHandlers<GitOpsJob> {
       switch (job.type) {
         case "push":
           return runPushJob(job, deps());
-        case "reconcile":
-          return void (await runReconcileJob(job, deps(), written));
+        case "reconcile": {
+          const d = deps();
+          const run = await runReconcileJob(job, d, written);
+          // A push's run sets the schedule of what it reconciled, as a scheduled run does.
+          if (run && d.schedule) await d.schedule.afterRun(d.schedule.target(job), job.sha, run);
+          return;
+        }
+        case "scheduled":
+          return void (await runScheduledJob(job, deps(), written));
         case "diff":
           return runDiffJob(job, deps());
         case "images":
@@ -63,6 +71,12 @@ export function jobHandlers(deps: () => JobDeps): WorkQueueHandlers<GitOpsJob> {
       }
     },
     superseded: async (dropped, by) => {
+      // A waiting scheduled run dropped for a push: the push reconciles the same head; the next firing queues again.
+      if (dropped.type === "scheduled") {
+        const schedule = deps().schedule;
+        schedule?.schedule.started(schedule.target(dropped).key);
+        return;
+      }
       if (dropped.type !== "reconcile" || by.type !== "reconcile") return;
       const d = deps();
       const repo = jobRepo(dropped);

@@ -13,6 +13,7 @@ import { inventoryScope } from "../../reconcile/scope.js";
 import type { GitHubClient } from "../client.js";
 import type { GitOpsCommand } from "../commands/parse-command.js";
 import type { ImageSchedule } from "../image-schedule.js";
+import type { GitHubSchedule } from "../schedule.js";
 
 interface RepoJob {
   deliveryId: string;
@@ -50,6 +51,18 @@ export interface ReconcileJob extends RepoJob {
   checkRunId: number;
 }
 
+/**
+ * A periodic reconcile of one cluster from its branch head (objects' spec.interval, retryInterval after a
+ * failure): queued by the schedule (src/github/schedule.ts) under the same key as a push's reconcile.
+ */
+export interface ScheduledJob extends RepoJob {
+  type: "scheduled";
+  branch: string;
+  cluster: RepoCluster;
+  /** The objects whose timers fired (`Kind/namespace/name`), for the log. */
+  due: string[];
+}
+
 /** Dry-run a pull request's head against every cluster its base branch drives. */
 export interface DiffJob extends RepoJob {
   type: "diff";
@@ -65,7 +78,7 @@ export interface ImagesJob extends RepoJob {
   type: "images";
 }
 
-export type GitOpsJob = PushJob | ReconcileJob | DiffJob | ImagesJob | CommandJob;
+export type GitOpsJob = PushJob | ReconcileJob | DiffJob | ImagesJob | CommandJob | ScheduledJob;
 
 export interface JobDeps {
   github: (installationId: number) => Promise<GitHubClient>;
@@ -84,6 +97,8 @@ export interface JobDeps {
   notifier?: Notifier;
   /** The process's Prometheus metrics; absent: nothing is recorded. */
   metrics?: GitOpsMetrics;
+  /** Periodic reconciles (spec.interval); absent: the bot reconciles on pushes and commands only. */
+  schedule?: GitHubSchedule;
 }
 
 /** The inventory scope of a cluster path of a GitHub repository (the CLI on a clone computes the same). */

@@ -1,0 +1,104 @@
+// A periodic reconcile of one cluster from its branch head. Made to be cheap when nothing changed: the head is
+// read with a conditional request (a 304 is free), the tree fetched at that head last time is reused, the
+// engine's fast path skips dry-runs of objects whose fingerprints still match, and GitHub hears about the run
+// only when its revision or outcome changed, it changed something in the cluster (drift corrected, a new chart
+// version, a new source revision) or it failed. Otherwise its events go to the log and metrics only.
+import { bindCluster } from "../../config/operator-config.js";
+import { type RunEvent, runStarted } from "../../reconcile/events.js";
+import { type RunResult, runHasChanges, runSucceeded } from "../../reconcile/result.js";
+import { defaultReconcileOptions, reconcileTree } from "../../reconcile/run.js";
+import { fullName } from "../client.js";
+import { fetchTree } from "../fetch-tree.js";
+import { openReportStream, type WrittenReports } from "../reporters/index.js";
+import { runOutcome } from "../schedule.js";
+import { CHECK_RUN_NOT_CREATED } from "../views/check-run.js";
+import { runLine } from "../views/summary-line.js";
+import { engineOptions } from "./engine-options.js";
+import { runMetadata } from "./reconcile-job.js";
+import { type JobDeps, jobRepo, repositoryScope, type ScheduledJob } from "./types.js";
+
+export interface ScheduledRunReport {
+  run?: RunResult;
+  /** Whether the run's reports went to GitHub (statuses, check run) or only to the log and metrics. */
+  reported: boolean;
+  sha?: string;
+}
+
+export async function runScheduledJob(
+  job: ScheduledJob,
+  deps: JobDeps,
+  written?: WrittenReports,
+): Promise<ScheduledRunReport> {
+  const schedule = deps.schedule;
+  const repo = jobRepo(job);
+  const clusterName = job.cluster.name;
+  const log = deps.log.child({
+    repo: fullName(repo),
+    branch: job.branch,
+    cluster: clusterName,
+    trigger: "schedule",
+  });
+  if (!schedule) return { reported: false };
+  const target = schedule.target(job);
+  schedule.schedule.started(target.key);
+
+  const binding = bindCluster(deps.operator, clusterName, fullName(repo));
+  if (!binding.ok) {
+    // The operator took the cluster away: nothing more is scheduled for it until a push binds it again.
+    log.info(binding.reason);
+    await schedule.schedule.forget(target.key);
+    return { reported: false };
+  }
+  const api = deps.clusters.get(binding.cluster);
+  const github = await deps.github(job.installationId);
+  const head = await schedule.heads.read(github, repo, job.branch);
+  const last = schedule.lastRun(target);
+  let tree = schedule.cachedTree(target, head.sha);
+  if (!tree) {
+    tree = await fetchTree(github, repo, head.sha);
+    schedule.keepTree(target, head.sha, tree);
+  }
+  const metadata = runMetadata({ ...job, sha: head.sha }, clusterName);
+  // Held until the run ends: only then is it known whether GitHub should hear about it.
+  const events: RunEvent[] = [runStarted(false, job.cluster.path, metadata)];
+  const run = await reconcileTree(api, {
+    ...defaultReconcileOptions(tree.dir, job.cluster.path),
+    scope: repositoryScope(deps, repo, job.cluster.path),
+    log,
+    ...deps.engine,
+    ...engineOptions(deps, {
+      grant: binding.grant,
+      repository: fullName(repo),
+      cluster: clusterName,
+      untrusted: false,
+    }),
+    onEvent: (event) => events.push(event),
+    eventMetadata: metadata,
+    trigger: "schedule",
+    ...(last ? { gitChanged: last.sha !== head.sha } : {}),
+  });
+  const changed = !last || last.sha !== head.sha || last.outcome !== runOutcome(run);
+  const failed = !runSucceeded(run);
+  const reported = changed || failed || runHasChanges(run);
+  const stream = openReportStream(
+    {
+      github,
+      repo,
+      sha: head.sha,
+      log,
+      kind: "push",
+      checkRuns: { [clusterName]: CHECK_RUN_NOT_CREATED },
+      pendingStatuses: false,
+      ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    },
+    { ...(written ? { written } : {}), ...(reported ? {} : { only: ["log", "metrics"] }) },
+  );
+  for (const event of events) stream.emit(clusterName, event);
+  await stream.close();
+  await schedule.afterRun(target, head.sha, run);
+  log.info(
+    { due: job.due, durationMs: run.durationMs, reported, headNotModified: head.notModified },
+    `scheduled reconcile of ${clusterName}: ${runLine(run)}`,
+  );
+  return { run, reported, sha: head.sha };
+}

@@ -1,0 +1,177 @@
+// The bot's periodic reconciles on GitHub's side: targets are repository × cluster (with the installation and
+// branch a run needs), their objects' timers live in a ReconcileSchedule (src/schedule), a firing becomes a
+// `scheduled` job on the work queue under the same key as a push's reconcile (so they never overlap, and a
+// push drops a waiting scheduled run). Remembered per target: the branch head's ETag, the revision and outcome
+// of the last run (a scheduled run that changes nothing writes nothing), and the last tree fetched.
+import type { Logger } from "pino";
+import type { RepoCluster } from "../config/repo-config.js";
+import type { TimerHandler, Timers } from "../queue/timers.js";
+import type { WorkQueue } from "../queue/work-queue.js";
+import type { RunResult } from "../reconcile/result.js";
+import {
+  type ObjectTimerPayload,
+  type ObservedObject,
+  ReconcileSchedule,
+} from "../schedule/reconcile-schedule.js";
+import { BranchHeads } from "./branch-head.js";
+import { fullName } from "./client.js";
+import type { FetchedTree } from "./fetch-tree.js";
+import type { GitOpsJob } from "./jobs/types.js";
+
+export interface ScheduledTarget {
+  key: string;
+  installationId: number;
+  owner: string;
+  repo: string;
+  defaultBranch: string;
+  branch: string;
+  cluster: RepoCluster;
+}
+
+export type ScheduleTimers = Timers<ObjectTimerPayload<ScheduledTarget>>;
+
+export interface LastRun {
+  sha: string;
+  /** What the run's outcome looked like (statuses, messages, source revisions): a change is reported. */
+  outcome: string;
+  ok: boolean;
+}
+
+/** The key of the work queue that serialises every run of one repository × cluster (pushes use it too). */
+export function reconcileQueueKey(job: { owner: string; repo: string }, cluster: string): string {
+  return `reconcile:${fullName(job)}:${cluster}`;
+}
+
+export class GitHubSchedule {
+  readonly schedule: ReconcileSchedule<ScheduledTarget>;
+  readonly heads = new BranchHeads();
+  private readonly lastRuns = new Map<string, LastRun>();
+  private readonly trees = new Map<string, { sha: string; tree: FetchedTree }>();
+
+  constructor(
+    private readonly options: {
+      githubHost: string;
+      queue: WorkQueue<GitOpsJob>;
+      timers: (handler: TimerHandler<ObjectTimerPayload<ScheduledTarget>>) => ScheduleTimers;
+      log?: Pick<Logger, "info" | "warn" | "debug">;
+      restartSpreadMs?: number;
+      now?: () => number;
+    },
+  ) {
+    this.schedule = new ReconcileSchedule<ScheduledTarget>({
+      timers: options.timers,
+      enqueue: (target, subjects) => this.enqueue(target, subjects),
+      ...(options.log ? { log: options.log } : {}),
+      ...(options.restartSpreadMs !== undefined ? { restartSpreadMs: options.restartSpreadMs } : {}),
+    });
+  }
+
+  target(job: {
+    installationId: number;
+    owner: string;
+    repo: string;
+    defaultBranch: string;
+    branch: string;
+    cluster: RepoCluster;
+  }): ScheduledTarget {
+    return {
+      key: `${this.options.githubHost}/${fullName(job)}:${job.cluster.name}`.toLowerCase(),
+      installationId: job.installationId,
+      owner: job.owner,
+      repo: job.repo,
+      defaultBranch: job.defaultBranch,
+      branch: job.branch,
+      cluster: job.cluster,
+    };
+  }
+
+  lastRun(target: ScheduledTarget): LastRun | undefined {
+    return this.lastRuns.get(target.key);
+  }
+
+  /** A run of `target` at `sha` ended (push, command or schedule): its objects' timers follow its result. */
+  async afterRun(target: ScheduledTarget, sha: string, run: RunResult): Promise<void> {
+    this.lastRuns.set(target.key, { sha, outcome: runOutcome(run), ok: runOk(run) });
+    await this.schedule.observe(target, observedObjects(run));
+  }
+
+  /** The tree of `target` at `sha` when it is the one fetched last; otherwise undefined. */
+  cachedTree(target: ScheduledTarget, sha: string): FetchedTree | undefined {
+    const cached = this.trees.get(target.key);
+    return cached?.sha === sha ? cached.tree : undefined;
+  }
+
+  /** Keeps one tree per target (the newest); the one it replaces is removed. */
+  keepTree(target: ScheduledTarget, sha: string, tree: FetchedTree): void {
+    const old = this.trees.get(target.key);
+    if (old && old.tree !== tree) old.tree.cleanup();
+    this.trees.set(target.key, { sha, tree });
+  }
+
+  async close(): Promise<void> {
+    await this.schedule.close();
+    for (const { tree } of this.trees.values()) tree.cleanup();
+    this.trees.clear();
+  }
+
+  private async enqueue(target: ScheduledTarget, due: string[]): Promise<boolean> {
+    const now = this.options.now?.() ?? Date.now();
+    const result = await this.options.queue.enqueue({
+      key: reconcileQueueKey(target, target.cluster.name),
+      // Never drops a waiting push (its check run waits for it); a newer push drops this one.
+      supersedes: false,
+      payload: {
+        type: "scheduled",
+        deliveryId: `schedule:${target.key}:${now}`,
+        installationId: target.installationId,
+        owner: target.owner,
+        repo: target.repo,
+        defaultBranch: target.defaultBranch,
+        branch: target.branch,
+        cluster: target.cluster,
+        due,
+      },
+    });
+    return result.queued;
+  }
+}
+
+/** Per object: its interval and how the run left it. Objects that left Git (no interval) are not scheduled. */
+export function observedObjects(run: RunResult): ObservedObject[] {
+  const out: ObservedObject[] = [];
+  for (const k of run.kustomizations) {
+    if (k.interval)
+      out.push({ subject: `Kustomization/${k.namespace}/${k.name}`, status: k.status, ...k.interval });
+  }
+  for (const h of run.helmReleases ?? []) {
+    if (h.interval)
+      out.push({ subject: `HelmRelease/${h.namespace}/${h.name}`, status: h.status, ...h.interval });
+  }
+  return out;
+}
+
+function runOk(run: RunResult): boolean {
+  return (
+    run.errors.length === 0 &&
+    run.kustomizations.every((k) => k.status === "Ready" || k.status === "Suspended") &&
+    (run.helmReleases ?? []).every((h) => h.status === "Ready" || h.status === "Suspended")
+  );
+}
+
+/** What a report of the run would say, without timings: equal strings mean nothing worth writing changed. */
+export function runOutcome(run: RunResult): string {
+  return JSON.stringify({
+    errors: run.errors,
+    kustomizations: run.kustomizations.map((k) => [k.namespace, k.name, k.status, k.message, k.source ?? ""]),
+    helmReleases: (run.helmReleases ?? []).map((h) => [
+      h.namespace,
+      h.name,
+      h.status,
+      h.action === "unchanged" ? "" : h.action,
+      h.chart ?? "",
+      h.version ?? "",
+      h.source ?? "",
+    ]),
+    sources: (run.sources ?? []).map((s) => [s.kind, s.namespace, s.name, s.revision ?? "", s.error ?? ""]),
+  });
+}
