@@ -64,7 +64,8 @@ describe("schema problems in plain words", () => {
   test("an unknown field's name cannot forge lines or escape sequences in the message", () => {
     const error = refusal({ "evil\n\u001b[31mspec.prune: ok": true });
     expect(error.location.field).toBe('spec."evil\\n\\u001b[31mspec.prune: ok"');
-    expect(error.message).not.toMatch(/[\n\u001b]/);
+    expect(error.message).not.toContain("\n");
+    expect(error.message).not.toContain("\u001b");
   });
 
   test("a huge unknown field name is bounded in the message and answered at once", () => {
