@@ -9,6 +9,7 @@ import {
   operatorConfigSchema,
   securityLimits,
 } from "./config/operator-config.js";
+import { readRedisUrl } from "./config/server-env.js";
 import { queueImageScansForInstallations } from "./github/discover-repositories.js";
 import { onIssueComment } from "./github/handlers/issue-comment.js";
 import { DIFF_ACTIONS, onPullRequest } from "./github/handlers/pull-request.js";
@@ -21,7 +22,6 @@ import type { GitOpsJob, JobDeps } from "./github/jobs/types.js";
 import { RunLifecycle } from "./github/recovery/lifecycle.js";
 import { recoverInterruptedRuns } from "./github/recovery/recover-runs.js";
 import type { GitOpsMetrics } from "./metrics/metrics.js";
-import { readRedisUrl } from "./config/server-env.js";
 import { createNotifier, type Notifier, type NotifierOptions } from "./notify/index.js";
 import type { DeliveryLog } from "./queue/delivery-log.js";
 import { createQueueBackend } from "./queue/select-backend.js";
@@ -83,7 +83,10 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
       redisUrl: opts.redisUrl ?? readRedisUrl(process.env),
       // A job enqueued twice for one delivery (a push job re-run on another replica after a crash) is one job;
       // start-up image reads are no deliveries and are superseded instead.
-      redis: { originOf: ({ payload }) => (payload.deliveryId.startsWith("startup:") ? undefined : payload.deliveryId) },
+      redis: {
+        originOf: ({ payload }) =>
+          payload.deliveryId.startsWith("startup:") ? undefined : payload.deliveryId,
+      },
     },
   );
   const { queue, deliveries } = backend;
