@@ -16,6 +16,7 @@ import {
   ServerConfiguration,
 } from "@kubernetes/client-node";
 import { loadKubeConfigFiles } from "./kubeconfig-files.js";
+import "./wire-serializer.js";
 
 /** One finished API request, for metrics: no path, no body, only what has a bounded set of values. */
 export interface KubeRequestEvent {
