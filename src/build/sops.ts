@@ -69,12 +69,12 @@ export async function decryptObjects(
   if (!decryption) {
     const first = encrypted[0] as KubernetesObject;
     throw new DecryptionError(
-      `${where}: ${describe(first)} is encrypted with SOPS but spec.decryption is not set (set provider: sops and secretRef)`,
+      `${at(where)}${describe(first)} is encrypted with SOPS but spec.decryption is not set (set provider: sops and secretRef)`,
     );
   }
   if (decryption.provider !== "sops")
     throw new DecryptionError(
-      `${where}: spec.decryption.provider: "${decryption.provider}" is not supported (only sops)`,
+      `${at(where)}spec.decryption.provider: "${decryption.provider}" is not supported (only sops)`,
     );
   if (!opts.readSecret) {
     return {
@@ -107,14 +107,14 @@ async function ageKeys(
   const name = decryption.secretRef?.name;
   if (!name)
     throw new DecryptionError(
-      `${where}: spec.decryption.secretRef is required: gitops-bot decrypts with the age keys of a Secret`,
+      `${at(where)}spec.decryption.secretRef is required: gitops-bot decrypts with the age keys of a Secret`,
     );
   let data: Record<string, string>;
   try {
     data = await readSecret(namespace, name);
   } catch (err) {
     throw new DecryptionError(
-      `${where}: spec.decryption.secretRef: Secret ${namespace}/${name}: ${(err as Error).message}`,
+      `${at(where)}spec.decryption.secretRef: Secret ${namespace}/${name}: ${(err as Error).message}`,
       { cause: err },
     );
   }
@@ -130,7 +130,7 @@ async function ageKeys(
         ? `it holds ${[...new Set(other)].join(", ")}, which gitops-bot does not support (age keys only)`
         : `it has no entry ending in ${AGE_KEY_SUFFIX}`;
     throw new DecryptionError(
-      `${where}: spec.decryption.secretRef: Secret ${namespace}/${name} has no age key: ${why}`,
+      `${at(where)}spec.decryption.secretRef: Secret ${namespace}/${name} has no age key: ${why}`,
     );
   }
   return keys.join("\n");
@@ -159,7 +159,7 @@ async function runSops(
       err instanceof ToolError && err.reason === "not-found"
         ? "the sops binary is not installed (put sops on PATH)"
         : sopsMessage(err);
-    throw new DecryptionError(`${where}: ${describe(obj)}: SOPS decryption failed: ${detail}`, {
+    throw new DecryptionError(`${at(where)}${describe(obj)}: SOPS decryption failed: ${detail}`, {
       cause: err,
     });
   }
@@ -167,15 +167,15 @@ async function runSops(
   try {
     plain = JSON.parse(stdout);
   } catch {
-    throw new DecryptionError(`${where}: ${describe(obj)}: sops printed something that is not JSON`);
+    throw new DecryptionError(`${at(where)}${describe(obj)}: sops printed something that is not JSON`);
   }
   if (typeof plain !== "object" || plain === null || Array.isArray(plain))
-    throw new DecryptionError(`${where}: ${describe(obj)}: sops printed something that is not an object`);
+    throw new DecryptionError(`${at(where)}${describe(obj)}: sops printed something that is not an object`);
   const result = plain as KubernetesObject & { sops?: unknown };
   delete result.sops;
   if (result.kind !== obj.kind || result.metadata?.name !== obj.metadata?.name)
     throw new DecryptionError(
-      `${where}: ${describe(obj)}: the decrypted object is ${describe(result)}: kind and name must not be encrypted`,
+      `${at(where)}${describe(obj)}: the decrypted object is ${describe(result)}: kind and name must not be encrypted`,
     );
   return result;
 }
@@ -211,6 +211,11 @@ export function decryptedValues(encrypted: KubernetesObject, plain: KubernetesOb
       if (typeof v === "string") out.push(Buffer.from(v, "base64").toString("utf8"));
   }
   return out.filter((v) => v.length > 0);
+}
+
+/** The prefix of every message: where the decryption was asked for, if the caller names it. */
+function at(where: string): string {
+  return where ? `${where}: ` : "";
 }
 
 function describe(obj: KubernetesObject): string {
