@@ -2,7 +2,7 @@
 // x-ratelimit-reset), a burst of pushes with redeliveries. GitHub is simulated (nock); the cluster is real. The
 // push must be applied whatever GitHub answers, and the final statuses and check runs must arrive once it
 // recovers.
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, inject, it } from "vitest";
 import type { RawObjectApi } from "../../src/cluster/kube-client.js";
 import { GitOpsOctokit } from "../../src/github/octokit.js";
 import {
@@ -92,6 +92,84 @@ describe("GitHub's status API fails for a window", () => {
       "gitops/dev/apps": { state: "success", description: expect.stringMatching(/^2 created/) },
     });
     expect(check.requests[1]?.body).toMatchObject({ status: "completed", conclusion: "success" });
+    await bot.app.close();
+  }, 180_000);
+});
+
+describe("GitHub fails while the push job writes its queued reports (reports.pendingStatuses on)", () => {
+  it("applies the push anyway; the check run and the final statuses arrive once GitHub recovers, never overtaken by 'queued'", async () => {
+    const api = testObjectApi();
+    const { ns, clusterPath, dir } = await repoFor(api);
+    const sha = randomSha();
+    github = mockGitHub();
+    github.installationToken(INSTALLATION_ID);
+    replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
+    replyBranchHead(github, sha);
+    replyTarball(github, dir, sha);
+    // The queued check run (push job) and the first two creations by the run fail; the third is created.
+    const refused = github.reply(
+      "POST",
+      `${base}/check-runs`,
+      500,
+      { message: "Server Error" },
+      { times: 3 },
+    );
+    const created = github.reply("POST", `${base}/check-runs`, 201, { id: 51 });
+    const check = github.reply("PATCH", `${base}/check-runs/51`, 200, { id: 51 });
+    // Statuses fail for a window: the "queued" and the first results.
+    const failing = github.reply(
+      "POST",
+      `${base}/statuses/${sha}`,
+      500,
+      { message: "Server Error" },
+      { times: 5 },
+    );
+    // "queued" and "reconciling" may be sent once GitHub answers, or dropped as overtaken.
+    const statuses = github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 }, { times: 6 });
+
+    const bot = await startBot({
+      operator: {
+        clusters: [{ name: "dev", kubeconfig: inject("kubeconfigPath"), repositories: [`${OWNER}/${REPO}`] }],
+        images: { enabled: false },
+        reports: { pendingStatuses: true },
+      },
+    });
+    const pushed = performance.now();
+    await receive(bot.probot, "push", pushExample(sha));
+    const deadline = performance.now() + 30_000;
+    while (!(await exists(api, "v1", "ConfigMap", "b", ns))) {
+      if (performance.now() > deadline) throw new Error("the push was not applied while GitHub failed");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const applied = performance.now();
+    const recovered = await whenRequests(failing, 5, 120_000);
+    await whenRequests(check, 1, 120_000);
+    // The final statuses: gitops/dev and gitops/dev/apps, whatever happened to "queued".
+    const deadlineFinal = performance.now() + 120_000;
+    while (
+      finalStatuses(statuses)["gitops/dev"]?.state !== "success" ||
+      !finalStatuses(statuses)["gitops/dev/apps"]
+    ) {
+      if (performance.now() > deadlineFinal) throw new Error(JSON.stringify(finalStatuses(statuses)));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const final = performance.now();
+    await bot.app.queue.idle();
+    console.log(
+      `pendingStatuses, 500s on check runs and statuses: applied ${Math.round(applied - pushed)} ms after the push (during the outage); outage ended ${Math.round(recovered - pushed)} ms after it; final statuses and check run ${Math.round(final - recovered)} ms after it ended`,
+    );
+    expect(refused.requests).toHaveLength(3);
+    expect(created.requests[0]?.body).toMatchObject({ head_sha: sha, status: "in_progress" });
+    expect(check.requests[0]?.body).toMatchObject({ status: "completed", conclusion: "success" });
+    // The last write per context is final: a retried "queued" never lands after the result.
+    expect(finalStatuses(statuses)).toEqual({
+      "gitops/dev": { state: "success", description: expect.stringMatching(/^1 Kustomization ready/) },
+      "gitops/dev/apps": { state: "success", description: expect.stringMatching(/^2 created/) },
+    });
+    const contexts = [...failing.requests, ...statuses.requests].map(
+      (r) => (r.body as { context: string; state: string }).context,
+    );
+    expect(contexts.filter((c) => c === "gitops/dev/apps").length).toBeGreaterThan(0);
     await bot.app.close();
   }, 180_000);
 });

@@ -371,7 +371,11 @@ describe("push", () => {
     await bot.app.close(); // SIGTERM arrives while the push is being read
     github.done();
 
-    expect(finalStatuses(statuses)["gitops/dev"]?.state).toBe("error");
-    expect(check.requests[0]!.body).toMatchObject({ status: "completed", conclusion: "skipped" });
+    // Handed back: an error saying so, and a cancelled check run the next start's recovery re-runs.
+    expect(finalStatuses(statuses)["gitops/dev"]).toEqual({
+      state: "error",
+      description: "the bot was shut down before this run started; it will be re-run",
+    });
+    expect(check.requests[0]!.body).toMatchObject({ status: "completed", conclusion: "cancelled" });
   });
 });
