@@ -53,7 +53,7 @@ function managerCell(managers: DriftManager[]): string {
   return managers
     .map(
       (m) =>
-        `${codeCell(m.manager, 80)} (${[m.operation, m.time]
+        `${codeCell(m.manager, 128)} (${[m.operation, m.time]
           .filter(Boolean)
           .map((x) => plainCell(x as string))
           .join(", ")})`,

@@ -1,5 +1,6 @@
-// The one drift issue per repository × cluster: found by its hidden marker (on an issue a bot opened, so a person
-// quoting the marker cannot have their issue edited or closed), opened, edited in place, closed with a comment.
+// The one drift issue per repository × cluster: found by the hidden marker its body starts with (on an issue a bot
+// opened, so a person quoting the marker cannot have their issue edited or closed, and a marker quoted in a cell
+// of another cluster's issue does not count), opened, edited in place, closed with a comment.
 import type { GitHubClient, RepoRef } from "../client.js";
 import { driftIssueMarker, driftIssueTitle } from "./drift-issue-report.js";
 
@@ -25,7 +26,7 @@ export async function findDriftIssue(
     { ...repo, state: "open", sort: "updated", direction: "desc", per_page: 100 },
     (response, done) => {
       for (const issue of response.data) {
-        if (issue.pull_request || issue.user?.type !== "Bot" || !issue.body?.includes(marker)) continue;
+        if (issue.pull_request || issue.user?.type !== "Bot" || !issue.body?.startsWith(marker)) continue;
         found = { number: issue.number, title: issue.title, body: issue.body };
         break;
       }
