@@ -19,8 +19,8 @@ import {
 import { type GitHubMock, mockGitHub } from "../support/github-mock.js";
 import { createNamespace, exists, testObjectApi, uniqueName } from "../support/kube.js";
 import { receive } from "../support/probot.js";
-import { makeRepo } from "../support/repo-tree.js";
-import { changeNames, changeTree, deployment, widget } from "./change-tree.js";
+import { configMap, fluxKustomization, makeRepo } from "../support/repo-tree.js";
+import { changeNames, changeTree, deployment, namespaceYaml, widget } from "./change-tree.js";
 
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "";
@@ -74,6 +74,22 @@ describe("gitops-bot diff of a change that creates its own namespace and CRD", (
     expect(out).not.toContain("not found");
     // A preview applies nothing.
     expect(await exists(api, "v1", "Namespace", n.newNamespace)).toBe(false);
+  });
+
+  it("previews a Namespace and its objects built by one Kustomization as creations too", async () => {
+    const api = testObjectApi();
+    const n = changeNames(await createNamespace(api, "pvone"));
+    const { code, out, err } = await diffCli({
+      "clusters/dev/apps.yaml": fluxKustomization({ name: "apps", namespace: n.home, path: "./apps" }),
+      "apps/namespace.yaml": namespaceYaml(n.newNamespace),
+      "apps/cm.yaml": configMap("settings", { color: "blue" }, n.newNamespace),
+    });
+    expect(err).toBe("");
+    expect(code).toBe(1);
+    expect(out).toContain(`+ created    Namespace/${n.newNamespace}`);
+    expect(out).toContain(
+      `+ created    ConfigMap/${n.newNamespace}/settings (its Namespace ${n.newNamespace} is created in the same change)`,
+    );
   });
 
   it("still fails on an error the API server finds in an object of the new namespace, naming object and field", async () => {

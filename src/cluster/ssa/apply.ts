@@ -27,6 +27,7 @@ import {
   pendingKindError,
   unservedKinds,
   validateInExistingNamespace,
+  withDefinitions,
 } from "./pending-definitions.js";
 import { getLive } from "./read.js";
 import { waitForEstablished } from "./wait.js";
@@ -119,6 +120,8 @@ export async function applyAllStaged(
   const changeSet = new ChangeSet();
   const definitions = objects.filter(isClusterDefinition);
   const rest = objects.filter((o) => !isClusterDefinition(o));
+  // What this apply declares itself counts too, whoever calls it (a Namespace and its objects in one build).
+  if (opts.dryRun) opts.createdInChange = withDefinitions(opts.createdInChange, definitions);
 
   const first = await applyStage(api, definitions, opts);
   changeSet.append(first.changeSet);

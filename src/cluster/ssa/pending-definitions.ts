@@ -65,6 +65,19 @@ export function definitionsInChange(objects: Iterable<KubernetesObject>): Create
   return { namespaces, kinds };
 }
 
+/** A change's definitions and those of one apply's own objects (a Namespace and its objects in one build). */
+export function withDefinitions(
+  change: CreatedInChange | undefined,
+  objects: KubernetesObject[],
+): CreatedInChange {
+  const own = definitionsInChange(objects);
+  if (!change) return own;
+  return {
+    namespaces: new Set([...change.namespaces, ...own.namespaces]),
+    kinds: new Map([...change.kinds, ...own.kinds]),
+  };
+}
+
 /** The objects of every Kustomization of a plan that will be applied: not refused, built, not suspended. */
 export function definitionsOfPlan(
   kustomizations: readonly {
