@@ -189,6 +189,14 @@ export const operatorConfigSchema = z.strictObject({
     .default({ enabled: true }),
   /** Runs (repository × cluster) in flight at once across the whole bot. */
   concurrency: z.number().int().min(1).max(64).default(4),
+  schedule: z
+    .strictObject({
+      /** Reconcile every Kustomization and HelmRelease again every spec.interval (docs/scheduling.md). */
+      enabled: z.boolean().default(true),
+      /** ± this percentage on each interval (Flux's --interval-jitter-percentage). */
+      jitterPercentage: z.number().min(0).max(99).default(5),
+    })
+    .default({ enabled: true, jitterPercentage: 5 }),
   reports: z
     .strictObject({
       /** Pending statuses per Kustomization and HelmRelease while they run (each costs a write GitHub rate-limits). */
