@@ -146,7 +146,10 @@ async function runSops(
   try {
     ({ stdout } = await runTool({
       binary: opts.binary ?? "sops",
-      args: ["decrypt", "--input-type", "json", "--output-type", "json"],
+      // Not the file's MAC: kustomize has set namespaces and labels on the built object since it was encrypted
+      // (Flux does not check it for built objects either). Each value stays authenticated by AES-GCM with its
+      // path, so an encrypted value cannot be altered or moved unnoticed.
+      args: ["decrypt", "--ignore-mac", "--input-type", "json", "--output-type", "json"],
       input: JSON.stringify(obj),
       timeoutMs: opts.timeoutMs ?? 30_000,
       maxOutputBytes: 16 * 1024 * 1024,
