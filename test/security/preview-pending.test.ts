@@ -115,6 +115,40 @@ describe("a fork cannot use the would-create path of previews", () => {
     }
   });
 
+  it("to learn what exists in the namespace its new-namespace objects are validated in (the Kustomization's)", async () => {
+    const api = testObjectApi();
+    const n = changeNames(await createNamespace(api, "pvstand"));
+    const canary = `canary-${uniqueName("v")}-do-not-show`;
+    await api.create({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "twin", namespace: n.home },
+      data: { token: canary },
+    } as Parameters<RawObjectApi["create"]>[0]);
+    // The same object, once named like the live one in the stand-in namespace and once not: the same preview.
+    const preview = async (name: string) => {
+      const repo = makeRepo(
+        changeTree(n, "clusters/dev", { "cm.yaml": configMap(name, { dummy: "x" }, n.newNamespace) }),
+      );
+      const result = await forkPreview(api, repo);
+      expect(result.errors).toEqual([]);
+      const text = JSON.stringify(result);
+      expect(text).not.toContain(canary);
+      return ks(result, "apps").changes.map((c) => ({
+        ...c,
+        id: c.id.replace(name, "NAME"),
+        subject: c.subject.replace(name, "NAME"),
+        diff: c.diff?.replace(name, "NAME"),
+      }));
+    };
+    const twin = await preview("twin");
+    expect(twin).toEqual(await preview(uniqueName("other")));
+    expect(twin[0]).toMatchObject({
+      action: "created",
+      reason: `its Namespace ${n.newNamespace} is created in the same change`,
+    });
+  });
+
   it("to skip the API server's validation of an object in an existing namespace it declares as new", async () => {
     const api = testObjectApi();
     const n = changeNames(await createNamespace(api, "pvskip"));
