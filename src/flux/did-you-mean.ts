@@ -43,9 +43,12 @@ export function closestName(typed: string, candidates: Iterable<string>): string
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const candidate of candidates) {
     if (candidate === typed || candidate.length > 100) continue;
+    const allowed = tolerance(Math.max(typed.length, candidate.length));
+    // The distance is at least the difference in length: most names are ruled out without computing it.
+    if (Math.abs(candidate.length - typed.length) > allowed) continue;
     // Case does not count: `targetnamespace` stands for `targetNamespace`.
     const distance = editDistance(typed.toLowerCase(), candidate.toLowerCase());
-    if (distance <= tolerance(Math.max(typed.length, candidate.length)) && distance < bestDistance) {
+    if (distance <= allowed && distance < bestDistance) {
       best = candidate;
       bestDistance = distance;
     }

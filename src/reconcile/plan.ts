@@ -321,6 +321,8 @@ export async function planTree(
         source = resolved.source;
         const built = await buildKustomization(resolved.tree, ks, opts.limits, opts.kustomize);
         const origin = `${ks.spec.path ?? "./"} (built by Kustomization ${key})`;
+        // Before the split below: a look-alike is not in a Flux group, so it would be applied as a plain object.
+        for (const object of built) checkFluxLookAlike(object, origin);
         const fluxObjects = built.filter(isFluxObject);
         const refused =
           fluxObjects.length > 0 && opts.admitFluxObjects

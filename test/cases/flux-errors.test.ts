@@ -397,6 +397,33 @@ describe("through the CLI, the message reaches the user unchanged", () => {
     );
   });
 
+  test("a look-alike Flux object inside a build fails that Kustomization instead of reaching the cluster", async () => {
+    const repo = makeRepo({
+      "clusters/dev/apps.yaml": fluxKustomization({ name: "apps", namespace: "flux-system", path: "./apps" }),
+      "apps/podinfo.yaml": `${helmRelease(chart).replace("helm.toolkit.fluxcd.io/v2", "helm.toolkit.fluxcd/v2")}`,
+    });
+    const { code, err } = await cli(["build", join(repo, "clusters/dev"), "--repo", repo]);
+    expect(code).toBe(2);
+    expect(err).toBe(
+      'gitops-bot build: ./apps (built by Kustomization flux-system/apps): HelmRelease/apps/podinfo: apiVersion: "helm.toolkit.fluxcd/v2" is not a Flux API group (did you mean helm.toolkit.fluxcd.io/v2?)\n',
+    );
+  });
+
+  test("a Kustomization of an ExternalArtifact is refused by name", async () => {
+    const repo = makeRepo({
+      "clusters/dev/apps.yaml": fluxKustomization({
+        name: "apps",
+        namespace: "flux-system",
+        path: "./apps",
+      }).replace("kind: GitRepository", "kind: ExternalArtifact"),
+    });
+    const { code, err } = await cli(["build", join(repo, "clusters/dev"), "--repo", repo]);
+    expect(code).toBe(2);
+    expect(err).toBe(
+      "gitops-bot build: clusters/dev/apps.yaml: Kustomization/flux-system/apps: spec.sourceRef.kind: ExternalArtifact sources (ArtifactGenerator) are not supported yet; use a GitRepository or an OCIRepository\n",
+    );
+  });
+
   test("bootstrap's flux-system/kustomization.yaml is not reported as an object", async () => {
     const repo = makeRepo({
       "clusters/dev/apps.yaml": fluxKustomization({ name: "apps", namespace: "flux-system", path: "./apps" }),
