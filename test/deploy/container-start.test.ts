@@ -111,7 +111,7 @@ describe("the container's process", () => {
     expect(imageEnv()).toMatchObject({ NODE_ENV: "production", HOST: "0.0.0.0", HOME: "/home/gitops-bot" });
     // The Dockerfile's pinned versions are those the test suite runs.
     const pins = readFileSync(join(deployDir, "../scripts/test-binaries.sh"), "utf8");
-    for (const tool of ["KUSTOMIZE", "HELM"]) {
+    for (const tool of ["KUSTOMIZE", "HELM", "SOPS"]) {
       const pinned = new RegExp(`${tool}_VERSION=\\$\\{${tool}_VERSION:-(v[\\d.]+)\\}`).exec(pins)?.[1];
       expect(pinned).toBeDefined();
       expect(dockerfile).toContain(`ARG ${tool}_VERSION=${pinned}`);
