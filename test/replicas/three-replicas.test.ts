@@ -1,0 +1,182 @@
+// Three bot processes sharing one real redis-server (REDIS_URL) and one GitHub (simulated on the loopback),
+// reconciling into the real API server: 300 signed push deliveries across 20 repositories, spread across the
+// replicas, and one replica killed with SIGKILL in the middle. Every delivery is worked exactly once (one
+// check run per commit, one final status per commit), per-target order holds (no older commit is applied after
+// a newer one; each repository ends at its last commit), and nothing is left pending.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { type BuiltServer, buildServer, testAppKey } from "../security/server-process.js";
+import { createNamespace, testObjectApi } from "../support/kube.js";
+import { type RedisServer, startRedis } from "../support/redis.js";
+import {
+  commitTree,
+  deliver,
+  OWNER,
+  operatorConfig,
+  pushDelivery,
+  type Replica,
+  randomSha,
+  startReplicas,
+} from "./bot-cluster.js";
+import { completed, type FakeGitHub, startFakeGitHub } from "./fake-github.js";
+
+const SECRET = "replicas-Wq8mZ3xK5vN2pT7b";
+const REPOSITORIES = 20;
+const PUSHES_PER_REPOSITORY = 15;
+
+let built: BuiltServer;
+let redis: RedisServer;
+let github: FakeGitHub;
+let trees: string;
+beforeAll(async () => {
+  built = buildServer();
+  redis = await startRedis();
+  github = await startFakeGitHub();
+  trees = mkdtempSync(join(tmpdir(), "gitops-bot-replica-trees-"));
+}, 180_000);
+afterAll(async () => {
+  await github?.close();
+  await redis?.stop();
+  built?.remove();
+  if (trees) rmSync(trees, { recursive: true, force: true });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("three replicas on one Redis", () => {
+  it("works each of 300 deliveries once, in order per target, with one replica SIGKILLed mid-way", {
+    timeout: 420_000,
+  }, async () => {
+    const api = testObjectApi();
+    const repos = Array.from({ length: REPOSITORIES }, (_, i) => `fleet-${i}`);
+    const namespaces = new Map<string, string>();
+    for (const repo of repos) {
+      const ns = await createNamespace(api, "replica");
+      namespaces.set(repo, ns);
+      github.repositories.set(`${OWNER}/${repo}`, {
+        config: `clusters:\n  - name: dev\n    path: clusters/${ns}\n`,
+        head: "0".repeat(40),
+        trees: new Map(),
+      });
+    }
+    const set = await startReplicas({
+      entry: built.entry,
+      count: 3,
+      redisUrl: redis.url,
+      github,
+      secret: SECRET,
+      privateKey: testAppKey(),
+      operatorConfig: operatorConfig(inject("kubeconfigPath"), repos),
+    });
+    const victim = set.replicas[1] as Replica;
+    try {
+      // Push order per repository: the commits each repository's deliveries carried, oldest first.
+      const pushed = new Map<string, string[]>(repos.map((r) => [r, []]));
+      const redelivered: string[] = [];
+      let sent = 0;
+      let killedAt = -1;
+      await Promise.all(
+        repos.map(async (repo, r) => {
+          const state = github.repositories.get(`${OWNER}/${repo}`);
+          if (!state) throw new Error(repo);
+          for (let i = 0; i < PUSHES_PER_REPOSITORY; i++) {
+            const sha = randomSha();
+            state.trees.set(sha, commitTree(trees, namespaces.get(repo) ?? "", sha));
+            state.head = sha;
+            pushed.get(repo)?.push(sha);
+            const tried = await deliver(set.replicas, r + i, pushDelivery(SECRET, repo, sha));
+            if (tried.length > 1) redelivered.push(`${repo}@${sha.slice(0, 7)}: ${tried.join(" → ")}`);
+            sent++;
+            if (sent === 150 && killedAt < 0) {
+              killedAt = sent;
+              victim.kill("SIGKILL");
+            }
+            await sleep(50 + ((r * 7 + i * 13) % 100));
+          }
+        }),
+      );
+      expect(killedAt).toBe(150);
+      expect(await victim.exited).toBeNull();
+
+      // Every commit ends with a final gitops/dev status and its check runs completed (bounded wait: a lost
+      // replica's jobs come back after the lock duration, 15 s, plus the stalled check, 5 s).
+      const allShas = [...pushed.values()].flat();
+      const finalOf = (sha: string) =>
+        github.statuses.filter((s) => s.sha === sha && s.context === "gitops/dev" && s.state !== "pending");
+      const deadline = Date.now() + 240_000;
+      for (;;) {
+        const missing = allShas.filter((sha) => finalOf(sha).length === 0);
+        const open = [...github.checkRuns.values()].filter((c) => !completed(c));
+        if (missing.length === 0 && open.length === 0) break;
+        if (Date.now() > deadline) {
+          throw new Error(
+            `${missing.length} commits without a final status, ${open.length} check runs open after 240 s:\n${set.replicas
+              .filter((r) => r.alive)
+              .map((r) => r.output().slice(-3000))
+              .join("\n---\n")}`,
+          );
+        }
+        await sleep(250);
+      }
+      await sleep(3_000);
+      console.log(
+        `300 deliveries, replica-1 SIGKILLed after ${killedAt}; ${redelivered.length} redelivered: ${redelivered.join("; ") || "none"}`,
+      );
+      expect(github.unanswered).toEqual([]);
+
+      // Exactly once: one check run per commit, one final status per commit.
+      const checkRunsPerSha = new Map<string, number>();
+      for (const c of github.checkRuns.values())
+        checkRunsPerSha.set(c.sha, (checkRunsPerSha.get(c.sha) ?? 0) + 1);
+      const twice = allShas.filter((sha) => (checkRunsPerSha.get(sha) ?? 0) !== 1);
+      expect(twice.map((sha) => `${sha.slice(0, 7)}: ${checkRunsPerSha.get(sha) ?? 0} check runs`)).toEqual(
+        [],
+      );
+      const finals = allShas.filter((sha) => finalOf(sha).length !== 1);
+      expect(
+        finals.map(
+          (sha) =>
+            `${sha.slice(0, 7)}: ${finalOf(sha)
+              .map((s) => `${s.state} ${s.description}`)
+              .join(" | ")}`,
+        ),
+      ).toEqual([]);
+      // Nothing pending, no failure: a commit was applied, or it says it was superseded.
+      for (const sha of allShas) {
+        const [status] = finalOf(sha);
+        expect(status?.state, `${sha}: ${status?.description}`).toBe("success");
+      }
+
+      // Per-target order: the applied commits of each repository are in push order, and the last is applied.
+      let applied = 0;
+      for (const repo of repos) {
+        const order = pushed.get(repo) ?? [];
+        const appliedInOrder = github.statuses
+          .filter(
+            (s) =>
+              s.repo === `${OWNER}/${repo}` &&
+              s.context === "gitops/dev" &&
+              s.state === "success" &&
+              !/superseded/.test(s.description),
+          )
+          .map((s) => order.indexOf(s.sha));
+        applied += appliedInOrder.length;
+        expect(appliedInOrder, repo).toEqual([...appliedInOrder].sort((a, b) => a - b));
+        expect(appliedInOrder.at(-1), repo).toBe(order.length - 1);
+        const cm = (await api.read({
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { name: "commit", namespace: namespaces.get(repo) ?? "" },
+        })) as { data?: { sha?: string } };
+        expect(cm.data?.sha, repo).toBe(order.at(-1));
+      }
+      console.log(
+        `${applied} commits applied, ${allShas.length - applied} superseded; survivors took over replica-1's jobs`,
+      );
+    } finally {
+      await set.stop();
+    }
+  });
+});
