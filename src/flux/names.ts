@@ -4,6 +4,7 @@
 // value is refused (or undefined when it is fine), so parsers can report it with the file, object and field;
 // the zod schemas below wrap the same checks for spec fields.
 import { z } from "zod";
+import { closestName } from "./did-you-mean.js";
 import { ManifestError } from "./errors.js";
 
 const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -184,6 +185,24 @@ export function subjectOf(kind: string, namespace: string, name: string | undefi
   }`;
 }
 
+/** ` (found metdata — did you mean metadata?)` when a missing name is a typo of `metadata` or of `name`. */
+function metadataTypo(obj: { metadata?: unknown }): string {
+  const metadata = obj.metadata;
+  if (metadata === undefined) {
+    const others = Object.keys(obj).filter((key) => !["apiVersion", "kind", "spec", "status"].includes(key));
+    const typo = closestName("metadata", others);
+    return typo === undefined ? "" : ` (found ${plainKey(typo)} — did you mean metadata?)`;
+  }
+  if (typeof metadata !== "object" || metadata === null) return "";
+  const typo = closestName("name", Object.keys(metadata));
+  return typo === undefined ? "" : ` (found metadata.${plainKey(typo)} — did you mean name?)`;
+}
+
+/** A key from the repository shown as written when it is a plain word, else quoted. */
+function plainKey(key: string): string {
+  return /^[A-Za-z0-9_.-]+$/.test(key) ? key : quoted(key);
+}
+
 /**
  * Reads and checks `metadata.name` and `metadata.namespace` (default flux-system) of a Flux object; errors name
  * the file, object and field. `nameCheck` is the rule for the kind's name (default: an object name).
@@ -198,7 +217,7 @@ export function checkedMetadata(
   const namespace = obj.metadata?.namespace ?? "flux-system";
   const subject = subjectOf(kind, String(namespace), name === undefined ? undefined : String(name));
   const where = (field: string) => ({ file, object: subject, field });
-  if (!name) throw new ManifestError(where("metadata.name"), "is required");
+  if (!name) throw new ManifestError(where("metadata.name"), `is required${metadataTypo(obj)}`);
   if (typeof name !== "string") throw new ManifestError(where("metadata.name"), "must be a string");
   if (typeof namespace !== "string") throw new ManifestError(where("metadata.namespace"), "must be a string");
   const badName = nameCheck(name);

@@ -172,6 +172,16 @@ spec:
 `,
       `${file}: Alert/flux-system/on-call: spec.eventSources.0.name: is required (found spec.eventSources.0.nmae — did you mean name?)`,
     ],
+    [
+      "a typo of metadata",
+      kustomization("  prune: true\n").replace("metadata:", "metdata:"),
+      `${file}: Kustomization/flux-system/<no name>: metadata.name: is required (found metdata — did you mean metadata?)`,
+    ],
+    [
+      "a typo of metadata.name",
+      kustomization("  prune: true\n").replace("  name: apps", "  nmae: apps"),
+      `${file}: Kustomization/flux-system/<no name>: metadata.name: is required (found metadata.nmae — did you mean name?)`,
+    ],
     // zod's wording in plain language.
     ["prune left out", kustomization(""), `${file}: ${ks}: spec.prune: is required`],
     [
