@@ -160,17 +160,21 @@ export async function main(): Promise<Server> {
       readiness?.stop();
       // Stop taking work at once: runs that have not started hand themselves back from now on.
       app?.lifecycle.beginShutdown();
-      // No new webhooks. Open keep-alive connections may hold close() up: bounded.
-      await withinMs(server.stop(), Math.min(2_000, graceMs / 4));
-      await withinMs(
-        new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve())),
-        1_000,
+      // No new webhooks. Open keep-alive connections may hold close() up: bounded, and not waited for
+      // before the work is.
+      const listening = withinMs(
+        Promise.all([
+          server.stop(),
+          new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve())),
+        ]),
+        Math.min(2_000, graceMs / 4),
       );
       if (app) {
         // Running work finishes within the grace, or reports itself cut off (re-run at the next start).
         const outcome = await shutDownWithin(app, Math.max(0, graceMs - (Date.now() - started)), log);
         log.info({ ...outcome, ms: Date.now() - started }, "work stopped");
       }
+      await listening;
       log.info("stopped");
       log.flush();
       process.exit(0);

@@ -155,8 +155,8 @@ describe("the bot is killed (SIGKILL) mid-run and restarted", () => {
     expect(await exists(api, "v1", "ConfigMap", "a", ns)).toBe(false);
     expect(github.checkRuns.filter((r) => r.head_sha === sha).map((r) => r.status)).toEqual(["in_progress"]);
 
-    const second = await start();
     const restarted = performance.now();
+    const second = await start();
     const green = await until(
       () => github.checkRuns.some((r) => r.head_sha === sha && r.status === "completed"),
       60_000,
@@ -166,7 +166,7 @@ describe("the bot is killed (SIGKILL) mid-run and restarted", () => {
     await until(() => github.finalStatuses(sha)["gitops/dev/apps"]?.state === "success", 30_000, second);
     const final = performance.now();
     console.log(
-      `SIGKILL mid-run: restart took ${Math.round(restarted - killed)} ms; check run completed ${Math.round(green - restarted)} ms and final statuses ${Math.round(final - restarted)} ms after the new process was up (${Math.round(final - killed)} ms after the kill)`,
+      `SIGKILL mid-run: check run completed ${Math.round(green - restarted)} ms and final statuses ${Math.round(final - restarted)} ms after the new process was spawned (${Math.round(final - killed)} ms after the kill)`,
     );
     // One check run, the one the dead process opened, finished by the new one.
     expect(github.checkRuns.filter((r) => r.head_sha === sha)).toHaveLength(1);
@@ -190,8 +190,8 @@ describe("the bot is killed (SIGKILL) mid-run and restarted", () => {
     // A newer commit while the bot is down (its webhook is redelivered once the bot is back).
     const newer = commit();
 
-    const second = await start();
     const restarted = performance.now();
+    const second = await start();
     const closed = await until(
       () => github.checkRuns.some((r) => r.head_sha === old && r.status === "completed"),
       60_000,
@@ -199,7 +199,7 @@ describe("the bot is killed (SIGKILL) mid-run and restarted", () => {
     );
     await until(() => github.finalStatuses(old)["gitops/dev"]?.state === "success", 30_000, second);
     console.log(
-      `SIGKILL, branch moved while down: dead run closed as superseded ${Math.round(performance.now() - restarted)} ms after the restart (check run ${Math.round(closed - restarted)} ms)`,
+      `SIGKILL, branch moved while down: dead run closed as superseded ${Math.round(performance.now() - restarted)} ms after the new process was spawned (check run ${Math.round(closed - restarted)} ms)`,
     );
     expect(github.checkRuns.find((r) => r.head_sha === old)).toMatchObject({
       status: "completed",
@@ -222,7 +222,7 @@ describe("the bot is killed (SIGKILL) mid-run and restarted", () => {
 
 describe("SIGTERM: a bounded graceful shutdown", () => {
   it("exits within the grace, says the run it cut off will be re-run, and the next start re-runs it", async () => {
-    const { api, ns, github, start, commit } = await scenario({ grace: "3s" });
+    const { api, ns, github, start, commit } = await scenario({ grace: "6s" });
     const sha = commit();
     const hold = github.holdTarball(sha);
     const first = await start();
@@ -235,9 +235,10 @@ describe("SIGTERM: a bounded graceful shutdown", () => {
     const exited = performance.now();
     hold.release();
     console.log(
-      `SIGTERM with a run held: exited ${Math.round(exited - term)} ms after the signal (grace 3 s)`,
+      `SIGTERM with a run held: exited ${Math.round(exited - term)} ms after the signal (grace 6 s)`,
     );
-    expect(exited - term).toBeLessThan(3_000 + 1_500);
+    if (process.env.FAULTS_DEBUG) console.log(first.output());
+    expect(exited - term).toBeLessThan(6_000 + 1_000);
     // Truthful when the process is gone: an error saying why, a cancelled check run, nothing pending.
     expect(github.finalStatuses(sha)).toEqual({
       "gitops/dev": {
@@ -249,12 +250,12 @@ describe("SIGTERM: a bounded graceful shutdown", () => {
       { status: "completed", conclusion: "cancelled" },
     ]);
 
-    const second = await start();
     const restarted = performance.now();
+    const second = await start();
     await until(() => github.finalStatuses(sha)["gitops/dev/apps"]?.state === "success", 60_000, second);
     await until(() => github.checkRuns.filter((r) => r.status === "completed").length === 2, 30_000, second);
     console.log(
-      `SIGTERM cut-off, restart: re-run green ${Math.round(performance.now() - restarted)} ms after the new process was up`,
+      `SIGTERM cut-off, restart: re-run green ${Math.round(performance.now() - restarted)} ms after the new process was spawned`,
     );
     expectApplied(github, sha);
     expect(await exists(api, "v1", "ConfigMap", "b", ns)).toBe(true);

@@ -4,9 +4,12 @@
 import type { Logger } from "pino";
 import { type RunLifecycle, withinMs } from "./lifecycle.js";
 
-/** The part of the grace kept for interrupted runs' reports: a quarter, at most 5 s. */
+/**
+ * The part of the grace kept for interrupted runs' reports: a third, at most 10 s. Octokit paces writes about
+ * a second apart (GitHub's advice against secondary limits), and each cut-off run writes two or more.
+ */
 export function reportReserveMs(graceMs: number): number {
-  return Math.min(5_000, Math.floor(graceMs / 4));
+  return Math.min(10_000, Math.floor(graceMs / 3));
 }
 
 export type ShutdownOutcome = { drained: true } | { drained: false; interrupted: number };
