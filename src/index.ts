@@ -10,7 +10,7 @@ import {
   securityLimits,
 } from "./config/operator-config.js";
 import { readRedisUrl } from "./config/server-env.js";
-import { queueImageScansForInstallations } from "./github/discover-repositories.js";
+import { installedRepositories, queueImageScansForInstallations } from "./github/discover-repositories.js";
 import { onIssueComment } from "./github/handlers/issue-comment.js";
 import { DIFF_ACTIONS, onPullRequest } from "./github/handlers/pull-request.js";
 import { onPush } from "./github/handlers/push.js";
@@ -18,9 +18,11 @@ import type { HttpHandler } from "./github/http-routes.js";
 import { ImageSchedule } from "./github/image-schedule.js";
 import { jobGroup, reportRefusedJob } from "./github/jobs/refused-job.js";
 import { jobHandlers } from "./github/jobs/run-job.js";
+import { restoreRepositorySchedule } from "./github/jobs/scheduled-job.js";
 import type { GitOpsJob, JobDeps } from "./github/jobs/types.js";
 import { RunLifecycle } from "./github/recovery/lifecycle.js";
 import { recoverInterruptedRuns } from "./github/recovery/recover-runs.js";
+import { createGitHubSchedule, type GitHubSchedule, type ScheduleWiring } from "./github/schedule.js";
 import type { GitOpsMetrics } from "./metrics/metrics.js";
 import { createNotifier, type Notifier, type NotifierOptions } from "./notify/index.js";
 import type { DeliveryLog } from "./queue/delivery-log.js";
@@ -43,6 +45,8 @@ export interface AppOptions {
   recoverOnStart?: boolean;
   /** REDIS_URL: the queue, delivery log and timers shared by several replicas; default from the environment. */
   redisUrl?: string;
+  /** The reconcile schedule's timers and clock (tests simulate time); operator `schedule.enabled` turns it off. */
+  schedule?: ScheduleWiring;
   /** Called after every image scan, with the pull request action taken. */
   onImageScan?: (automation: string, action: string) => void;
   /** The process's Prometheus metrics (the server's instance); absent: nothing is recorded. */
@@ -92,6 +96,7 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
   const { queue, deliveries } = backend;
   let images: ImageSchedule | undefined;
   let notifier: Notifier | undefined;
+  let schedule: GitHubSchedule | undefined;
   const appFn: ApplicationFunction = (app, { addHandler }) => {
     for (const route of opts.routes ?? []) addHandler(route);
     images = operator.images.enabled
@@ -110,7 +115,16 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
         opts.notifications?.onDelivery?.(result);
       },
     });
+    schedule = operator.schedule.enabled
+      ? createGitHubSchedule(operator, {
+          ...opts.schedule,
+          githubHost: opts.githubHost ?? "github.com",
+          queue,
+          log: app.log,
+        })
+      : undefined;
     deps = {
+      ...(schedule ? { schedule } : {}),
       images,
       notifier,
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
@@ -136,6 +150,17 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
         .then((n) => app.log.info({ repositories: n }, "image automation: installed repositories queued"))
         .catch((err: unknown) => app.log.warn({ err }, "image automation: cannot list installations"));
     }
+    if (schedule && opts.discoverOnStart) {
+      const jobDeps = deps;
+      // Rebuilt from the installed repositories and the clusters' inventories (src/github/schedule.ts).
+      installedRepositories(app)
+        .then(async (repositories) => {
+          let timers = 0;
+          for (const r of repositories) timers += await restoreRepositorySchedule(r, jobDeps);
+          app.log.info({ repositories: repositories.length, timers }, "schedule: restored at start-up");
+        })
+        .catch((err: unknown) => app.log.warn({ err }, "schedule: cannot restore at start-up"));
+    }
     if (opts.recoverOnStart) {
       recoverInterruptedRuns(app, { queue, log: app.log })
         .then((s) => app.log.info(s, "recovery: unfinished runs of an earlier process re-run or closed"))
@@ -144,6 +169,7 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
   };
   const close = async () => {
     images?.stop();
+    await schedule?.close();
     await backend.close();
     // After the queue: the last runs' notifications were queued; what still waits is dropped (and logged).
     await notifier?.close();
