@@ -4,10 +4,13 @@
 // push drops a waiting scheduled run). Remembered per target: the branch head's ETag, the revision and outcome
 // of the last run (a scheduled run that changes nothing writes nothing), and the last tree fetched.
 import type { Logger } from "pino";
+import { type OperatorConfig, securityLimits } from "../config/operator-config.js";
 import type { RepoCluster } from "../config/repo-config.js";
+import { InMemoryTimers } from "../queue/in-memory-timers.js";
 import type { TimerHandler, Timers } from "../queue/timers.js";
 import type { WorkQueue } from "../queue/work-queue.js";
 import type { RunResult } from "../reconcile/result.js";
+import type { Clock } from "../schedule/clock.js";
 import {
   type ObjectTimerPayload,
   type ObservedObject,
@@ -173,5 +176,40 @@ export function runOutcome(run: RunResult): string {
       h.source ?? "",
     ]),
     sources: (run.sources ?? []).map((s) => [s.kind, s.namespace, s.name, s.revision ?? "", s.error ?? ""]),
+  });
+}
+
+export interface ScheduleWiring {
+  /** The Timers the schedule uses; default in memory (a shared implementation replaces it: src/queue/timers.ts). */
+  timers?: (handler: TimerHandler<ObjectTimerPayload<ScheduledTarget>>) => ScheduleTimers;
+  /** For in-memory timers: the clock (tests and the benchmark simulate time) and the jitter's random source. */
+  clock?: Clock;
+  random?: () => number;
+  /** After a restart, objects are reconciled within this delay (default 60 s). */
+  restartSpreadMs?: number;
+}
+
+/** The process's schedule, from the operator's settings (`schedule`, `security.minInterval`). */
+export function createGitHubSchedule(
+  operator: OperatorConfig,
+  wiring: ScheduleWiring & { githubHost: string; queue: WorkQueue<GitOpsJob>; log: Logger },
+): GitHubSchedule {
+  const minIntervalMs = securityLimits(operator.security).minIntervalMs;
+  return new GitHubSchedule({
+    githubHost: wiring.githubHost,
+    queue: wiring.queue,
+    log: wiring.log,
+    ...(wiring.restartSpreadMs !== undefined ? { restartSpreadMs: wiring.restartSpreadMs } : {}),
+    ...(wiring.clock ? { now: () => (wiring.clock as Clock).now() } : {}),
+    timers:
+      wiring.timers ??
+      ((handler) =>
+        new InMemoryTimers(handler, {
+          minIntervalMs,
+          jitterPercent: operator.schedule.jitterPercentage,
+          log: wiring.log,
+          ...(wiring.clock ? { clock: wiring.clock } : {}),
+          ...(wiring.random ? { random: wiring.random } : {}),
+        })),
   });
 }

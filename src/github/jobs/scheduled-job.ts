@@ -3,12 +3,14 @@
 // engine's fast path skips dry-runs of objects whose fingerprints still match, and GitHub hears about the run
 // only when its revision or outcome changed, it changed something in the cluster (drift corrected, a new chart
 // version, a new source revision) or it failed. Otherwise its events go to the log and metrics only.
+import { listInventories } from "../../cluster/ssa/inventory.js";
 import { bindCluster } from "../../config/operator-config.js";
 import { type RunEvent, runStarted } from "../../reconcile/events.js";
 import { type RunResult, runHasChanges, runSucceeded } from "../../reconcile/result.js";
 import { defaultReconcileOptions, reconcileTree } from "../../reconcile/run.js";
 import { fullName } from "../client.js";
 import { fetchTree } from "../fetch-tree.js";
+import { loadRepoConfig } from "../repo-config-loader.js";
 import { openReportStream, type WrittenReports } from "../reporters/index.js";
 import { runOutcome } from "../schedule.js";
 import { CHECK_RUN_NOT_CREATED } from "../views/check-run.js";
@@ -101,4 +103,45 @@ export async function runScheduledJob(
     `scheduled reconcile of ${clusterName}: ${runLine(run)}`,
   );
   return { run, reported, sha: head.sha };
+}
+
+/**
+ * At start-up, one repository: every cluster its `.github/gitops.yaml` binds (and the operator allows) gets a
+ * timer for each Kustomization its inventories there hold, unless the Timers already have one. Returns how
+ * many timers were set. One GitHub request (the config file) per repository.
+ */
+export async function restoreRepositorySchedule(
+  repository: { installationId: number; owner: string; repo: string; defaultBranch: string },
+  deps: JobDeps,
+): Promise<number> {
+  const schedule = deps.schedule;
+  if (!schedule) return 0;
+  const github = await deps.github(repository.installationId);
+  const repo = jobRepo(repository);
+  const loaded = await loadRepoConfig(github, repo, repository.defaultBranch);
+  if (loaded.kind !== "ok") return 0;
+  const objects: Parameters<typeof schedule.schedule.restore>[0] = [];
+  for (const cluster of loaded.config.clusters) {
+    const binding = bindCluster(deps.operator, cluster.name, fullName(repo));
+    if (!binding.ok) continue;
+    try {
+      const api = deps.clusters.get(binding.cluster);
+      const inventories = await listInventories(api, repositoryScope(deps, repo, cluster.path));
+      if (inventories.length === 0) continue;
+      objects.push({
+        target: schedule.target({
+          ...repository,
+          branch: cluster.branch ?? repository.defaultBranch,
+          cluster,
+        }),
+        subjects: inventories.map((inv) => `Kustomization/${inv.owner.namespace}/${inv.owner.name}`),
+      });
+    } catch (err) {
+      deps.log.warn(
+        { err, repo: fullName(repo), cluster: cluster.name },
+        "cannot read inventories to restore the schedule",
+      );
+    }
+  }
+  return schedule.schedule.restore(objects);
 }
