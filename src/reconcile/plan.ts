@@ -231,7 +231,7 @@ export async function planTree(
       if (!isKustomization(object)) {
         if (!parent && !isFluxObject(object)) {
           notes.push(
-            `${file}: ${object.kind}/${object.metadata?.name} is not a Flux object and is not applied; put workloads under a Kustomization's path`,
+            `${file}: ${object.kind}/${object.metadata?.name ?? "<no name>"} is not a Flux object and is not applied; put workloads under a Kustomization's path`,
           );
         }
         continue;
@@ -338,7 +338,7 @@ export async function planTree(
           isFluxObject(o) && !handledFluxKinds.has(o.kind ?? "") && !isNotificationObject(o);
         for (const o of built.filter(unhandled)) {
           notes.push(
-            `Kustomization ${key}: ${o.kind}/${o.metadata?.name} is not reconciled yet by gitops-bot`,
+            `Kustomization ${key}: ${o.kind}/${o.metadata?.name ?? "<no name>"} is not reconciled yet by gitops-bot`,
           );
         }
       } catch (err) {
