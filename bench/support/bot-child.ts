@@ -1,7 +1,10 @@
 // One bot engine run in its own process (as the CLI or a fresh replica runs it): wall time includes process
 // start, like kubectl's. Prints one JSON line with the run's phases, measured from the engine's progress events.
 // argv: repoDir clusterPath kubeconfig health|no-health [schedule]
-import { loadKubeConfig, makeObjectApi } from "../../src/cluster/kube-client.js";
+
+import { prepareWorkTree } from "../../src/build/kustomize.js";
+import { loadKubeConfig, makeObjectApi, setKubeRequestHook } from "../../src/cluster/kube-client.js";
+import { warmRootBuilds } from "../../src/reconcile/pipeline.js";
 import { defaultReconcileOptions, reconcileTree } from "../../src/reconcile/run.js";
 
 const [repoDir, clusterPath, kubeconfig, health, trigger] = process.argv.slice(2) as [
@@ -12,14 +15,32 @@ const [repoDir, clusterPath, kubeconfig, health, trigger] = process.argv.slice(2
   string | undefined,
 ];
 const api = makeObjectApi(loadKubeConfig({ kubeconfig }));
+// API requests by verb, and the sum of their latencies (more than the wall time when they overlap).
+const requests: Record<string, number> = {};
+let requestSeconds = 0;
+setKubeRequestHook((e) => {
+  requests[e.verb] = (requests[e.verb] ?? 0) + 1;
+  requestSeconds += e.seconds;
+});
 const started = performance.now();
 const since = () => performance.now() - started;
 let plannedMs = 0;
 let firstStartedMs: number | undefined;
 let firstAppliedMs: number | undefined;
 let lastAppliedMs = 0;
+const options = defaultReconcileOptions(repoDir, clusterPath);
+// BENCH_PREBUILD=<n>: the prototype of src/reconcile/pipeline.ts, root builds n at a time before the run.
+const prebuild = Number(process.env.BENCH_PREBUILD ?? 0);
+if (prebuild > 0) {
+  const work = prepareWorkTree(repoDir);
+  try {
+    await warmRootBuilds(work, options, prebuild);
+  } finally {
+    work.cleanup();
+  }
+}
 const run = await reconcileTree(api, {
-  ...defaultReconcileOptions(repoDir, clusterPath),
+  ...options,
   scope: `bench:${clusterPath}`,
   skipHealth: health !== "health",
   ...(trigger === "schedule" ? { trigger: "schedule" as const, gitChanged: false } : {}),
@@ -48,6 +69,9 @@ console.log(
     configured: count("configured"),
     unchanged: count("unchanged"),
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
+    requests,
+    requestMs: requestSeconds * 1000,
     failures: failures.slice(0, 10),
   }),
 );

@@ -45,6 +45,9 @@ export interface BotRun {
   configured: number;
   unchanged: number;
   maxRssBytes: number;
+  cpuMs: number;
+  requests: Record<string, number>;
+  requestMs: number;
 }
 
 /**
