@@ -73,8 +73,9 @@ export function parseCommandLine<S extends FlagSpecs>(args: string[], specs: S):
         set(name, !negated);
         continue;
       }
+      if (negated) throw new UsageError(`${shown} takes no value; write --${name}=false`);
       const value = BOOLEAN_WORDS[inline.toLowerCase()];
-      if (value === undefined || negated) {
+      if (value === undefined) {
         throw new UsageError(`${shown} is true or false, not "${inline}" (as in ${shown}=false)`);
       }
       set(name, value);

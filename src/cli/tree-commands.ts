@@ -12,6 +12,7 @@ import { runCommand } from "./command.js";
 import { type CliIO, UsageError } from "./io.js";
 import { buildJson, runJson, toJson } from "./json-output.js";
 import { defaultTickMs, ProgressReporter } from "./progress.js";
+import { assertReachable } from "./reachable.js";
 import { renderRun } from "./render.js";
 import { defaultScope, locate } from "./repo-root.js";
 import { styleFor } from "./style.js";
@@ -122,6 +123,7 @@ export function treeCommand(command: TreeCommand, args: string[], io: CliIO): Pr
       context: values.context,
     });
     const api = makeObjectApi(kc);
+    await assertReachable(api, kc);
     const dryRun = command === "diff";
     const tty = Boolean(io.err.isTTY);
     const reporter =

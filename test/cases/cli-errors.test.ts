@@ -1,6 +1,6 @@
 // Issue 15's table, one row each: what a Flux user tried, what the CLI said before, and the exact message (and
 // exit status) it gives now. Real kustomize, the real API server, kubeconfig files like a user's.
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, inject, test, vi } from "vitest";
@@ -87,6 +87,28 @@ const rows: Row[] = [
         want: {
           code: 2,
           err: `gitops-bot reconcile: the kubeconfig ${missing} (--kubeconfig) does not exist: give the path of an existing kubeconfig file\n`,
+        },
+      };
+    },
+  },
+  {
+    tried: "an API server that does not answer (nothing listens on the kubeconfig's server)",
+    before:
+      "per Kustomization: Failed to fetch resource metadata for v1/ConfigMap: request to https://127.0.0.1:1/api/v1 failed, reason: connect ECONNREFUSED 127.0.0.1:1",
+    async check() {
+      const file = join(mkdtempSync(join(tmpdir(), "gitops-bot-kc-")), "config");
+      writeFileSync(
+        file,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\n    insecure-skip-tls-verify: true\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: dev\n  context: {cluster: c, user: u}\ncurrent-context: dev\n",
+      );
+      const repo = appsRepo("flux-system", { "cm.yaml": configMap("settings", { a: "b" }) });
+      const got = await cli(["diff", "clusters/dev", "--repo", repo, "--kubeconfig", file]);
+      return {
+        got: pick(got, ["code", "out", "err"]),
+        want: {
+          code: 2,
+          out: "",
+          err: "gitops-bot diff: cannot reach the API server https://127.0.0.1:1 (context dev): connection refused. Check that the cluster is running and that --kubeconfig and --context point at it\n",
         },
       };
     },
