@@ -61,6 +61,8 @@ export interface GitOpsApp {
   deliveries: DeliveryLog;
   /** The runs in flight, for a bounded shutdown (src/github/recovery/shutdown.ts). */
   lifecycle: RunLifecycle;
+  /** The reconcile schedule, once probot loaded the app (absent when the operator turned it off). */
+  schedule(): GitHubSchedule | undefined;
   /** Stops timers (image scans) and waits for queued work. */
   close(): Promise<void>;
 }
@@ -174,7 +176,7 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
     // After the queue: the last runs' notifications were queued; what still waits is dropped (and logged).
     await notifier?.close();
   };
-  return { appFn, queue, deliveries, lifecycle, close };
+  return { appFn, queue, deliveries, lifecycle, schedule: () => schedule, close };
 }
 
 /** For `probot run` users: the app with the operator configuration from GITOPS_BOT_CONFIG and GHE_HOST. */
