@@ -161,16 +161,24 @@ function runOk(run: RunResult): boolean {
   );
 }
 
-/** What a report of the run would say, without timings: equal strings mean nothing worth writing changed. */
+/** What a report of the run would say, without timings or change counts: equal strings mean nothing to write. */
 export function runOutcome(run: RunResult): string {
   return JSON.stringify({
     errors: run.errors,
-    kustomizations: run.kustomizations.map((k) => [k.namespace, k.name, k.status, k.message, k.source ?? ""]),
+    // A Ready object's message is its change summary ("1 created" then "1 unchanged"): changes are reported
+    // on their own (runHasChanges), so only other states' messages count here.
+    kustomizations: run.kustomizations.map((k) => [
+      k.namespace,
+      k.name,
+      k.status,
+      k.status === "Ready" ? "" : k.message,
+      k.source ?? "",
+    ]),
     helmReleases: (run.helmReleases ?? []).map((h) => [
       h.namespace,
       h.name,
       h.status,
-      h.action === "unchanged" ? "" : h.action,
+      h.status === "Ready" ? "" : h.message,
       h.chart ?? "",
       h.version ?? "",
       h.source ?? "",
