@@ -8,6 +8,7 @@ import {
   replyRepoConfig,
   replyTarball,
   repoConfigYaml,
+  tarballOf,
 } from "../support/github-app.js";
 import { GITHUB_API_URL, type GitHubMock } from "../support/github-mock.js";
 import { checkGitHubRequest } from "../support/github-openapi.js";
@@ -70,5 +71,79 @@ export function botIssue(number: number, title: string, body: string) {
     body,
     state: "open",
     user: { login: "gitops-bot[bot]", id: 41898282, type: "Bot" },
+  };
+}
+
+/**
+ * Everything a run of `sha` asks GitHub but the drift issue (config, branch head, tarball, check runs,
+ * statuses), answered however often it comes: how many a scheduled run sends is the schedule's business
+ * (it writes only when something changed). Each request is checked against GitHub's OpenAPI description; the
+ * drift issue's requests are left to a strict mock.
+ */
+export function answerRuns(opts: { sha: string; dir: string; clusterPath: string }) {
+  const violations: string[] = [];
+  const seen: string[] = [];
+  let checkRun = 100;
+  const config = repoConfigYaml([{ name: "dev", path: opts.clusterPath }]);
+  const tarball = tarballOf(opts.dir, opts.sha);
+  const routes: [string, RegExp, (body: unknown) => [number, unknown, Record<string, string>?]][] = [
+    ["POST", new RegExp(`^${base}/statuses/${opts.sha}$`), () => [201, { id: 1 }]],
+    ["POST", new RegExp(`^${base}/check-runs$`), () => [201, { id: ++checkRun }]],
+    ["PATCH", new RegExp(`^${base}/check-runs/\\d+$`), () => [200, { id: checkRun }]],
+    [
+      "GET",
+      new RegExp(`^${base}/git/ref/heads(%2F|/)master$`),
+      () => [200, { ref: "refs/heads/master", object: { sha: opts.sha, type: "commit" } }],
+    ],
+    [
+      "GET",
+      new RegExp(`^${base}/tarball/${opts.sha}$`),
+      () => [200, tarball, { "content-type": "application/x-gzip" }],
+    ],
+    [
+      "GET",
+      new RegExp(`^${base}/contents/\\.github(%2F|/)gitops\\.yaml`),
+      () => [
+        200,
+        {
+          type: "file",
+          encoding: "base64",
+          size: config.length,
+          name: "gitops.yaml",
+          path: ".github/gitops.yaml",
+          content: Buffer.from(config).toString("base64"),
+          sha: "0".repeat(40),
+          url: "",
+          git_url: null,
+          html_url: null,
+          download_url: null,
+          _links: { self: "", git: null, html: null },
+        },
+      ],
+    ],
+  ];
+  const interceptors = routes.map(([method, path, answer]) => {
+    const interceptor = nock(GITHUB_API_URL)
+      .persist()
+      .intercept((uri) => path.test(uri.split("?")[0] ?? uri), method);
+    interceptor.reply((uri, body) => {
+      const decoded = typeof body === "string" && body ? JSON.parse(body) : body || undefined;
+      try {
+        checkGitHubRequest({ method, path: uri, body: decoded, baseUrl: GITHUB_API_URL });
+      } catch (err) {
+        violations.push((err as Error).message);
+        return [422, { message: (err as Error).message }];
+      }
+      seen.push(`${method} ${uri.split("?")[0]}`);
+      return answer(decoded);
+    });
+    return interceptor;
+  });
+  return {
+    violations,
+    seen,
+    stop: () => {
+      for (const i of interceptors) nock.removeInterceptor(i);
+    },
   };
 }
