@@ -4,6 +4,7 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { decryptObjects } from "../build/sops.js";
 import { SubstitutionError, substituteObject } from "../build/substitute.js";
+import { compileHealthExprs, type ExprAssessor } from "../cluster/health-exprs.js";
 import type { RawObjectApi } from "../cluster/kube-client.js";
 import { applyAllStaged } from "../cluster/ssa/apply.js";
 import { ChangeSet } from "../cluster/ssa/changeset.js";
@@ -128,6 +129,13 @@ async function reconcileKustomization(
   if (p.ks.spec.suspend)
     return done({ ...emptyResult(p), status: "Suspended", message: "spec.suspend is true" });
   if (p.buildError) return done(failedResult(p, p.buildError));
+  // healthCheckExprs are parsed before anything is applied: a bad expression applies nothing.
+  let assess: ExprAssessor | undefined;
+  try {
+    assess = p.ks.spec.healthCheckExprs ? compileHealthExprs(p.ks.spec.healthCheckExprs) : undefined;
+  } catch (err) {
+    return done(failedResult(p, `Kustomization/${key}: ${(err as Error).message}`));
+  }
 
   // Apply, dry-run, prune and health reads act as the Kustomization's ServiceAccount when it has one; the
   // inventory is the bot's own record (like Flux's status) and is kept with the bot's identity.
@@ -220,6 +228,7 @@ async function reconcileKustomization(
     const health = await waitForHealthy(as, checks, {
       timeoutMs: p.ks.timeoutMs,
       concurrency: opts.applyConcurrency,
+      ...(assess ? { assess } : {}),
     });
     healthMs = health.elapsedMs;
     unhealthy = health.unhealthy;
@@ -308,6 +317,9 @@ async function prepareObjects(
     if (o.kind === "CustomResourceDefinition")
       crdScopes.set(`${o.spec?.group}/${o.spec?.names?.kind}`, o.spec?.scope ?? "Namespaced");
   }
+  // CRDs another Kustomization of the same change creates say their kind's scope too (a preview).
+  for (const [kind, crd] of opts.createdInChange?.kinds ?? [])
+    if (!crdScopes.has(kind)) crdScopes.set(kind, crd.spec?.scope ?? "Namespaced");
   const seen = new Set<string>();
   const out: KubernetesObject[] = [];
   const refused: string[] = [];

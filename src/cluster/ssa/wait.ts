@@ -15,6 +15,8 @@ export interface WaitOptions {
   concurrency: number;
   /** Told after every poll that leaves objects unhealthy (for a progress line); a hook that throws is ignored. */
   onPoll?: (progress: WaitProgress) => void;
+  /** Health of the kinds a Kustomization's healthCheckExprs cover (health-exprs.ts); others use kstatus rules. */
+  assess?: (obj: KubernetesObject) => Health | undefined;
 }
 
 export interface WaitProgress {
@@ -64,7 +66,7 @@ export async function waitForHealthy(
       const health: UnhealthyObject | undefined = !live
         ? { subject: subjectOf(obj), status: "NotFound", message: "object not found" }
         : (() => {
-            const h = assessHealth(live);
+            const h = opts.assess?.(live) ?? assessHealth(live);
             return h.status === "Current" ? undefined : { subject: subjectOf(obj), ...h };
           })();
       return { obj, health };
