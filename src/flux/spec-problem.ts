@@ -17,14 +17,19 @@ export interface FieldProblem {
 /** The one problem to report first among `issues` (from parsing `input` with `schema`). */
 export function describeProblem(schema: z.ZodType, input: unknown, issues: readonly Issue[]): FieldProblem {
   const unknown = unknownFields(issues);
+  // Unknown fields by the object they are in, so a long list of bad entries costs one pass, not a square.
+  const unknownIn = new Map<string, string[]>();
+  for (const u of unknown) {
+    const at = JSON.stringify(u.parent);
+    const keys = unknownIn.get(at);
+    if (keys) keys.push(u.key);
+    else unknownIn.set(at, [u.key]);
+  }
   for (const issue of issues) {
     const missing = missingField(issue, input);
     if (missing === undefined) continue;
     const parent = issue.path.slice(0, -1) as Segment[];
-    const typo = closestName(
-      missing,
-      unknown.filter((u) => samePath(u.parent, parent)).map((u) => u.key),
-    );
+    const typo = closestName(missing, unknownIn.get(JSON.stringify(parent)) ?? []);
     if (typo !== undefined) {
       return {
         field: fieldPath(issue.path),
@@ -173,10 +178,6 @@ export function fieldPath(path: readonly PropertyKey[]): string {
       return text.length > 100 || /[\x00-\x1f\x7f]/.test(text) ? quoted(text) : text;
     })
     .join(".");
-}
-
-function samePath(a: readonly Segment[], b: readonly Segment[]): boolean {
-  return a.length === b.length && a.every((segment, i) => segment === b[i]);
 }
 
 function isMapping(value: unknown): value is Record<string, unknown> {

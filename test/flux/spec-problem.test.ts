@@ -85,3 +85,23 @@ describe("schema problems in plain words", () => {
     expect(error.message).toBe("f.yaml: Kustomization/flux-system/apps: spec.sourceRef.name: is required");
   });
 });
+
+describe("hostile volumes of bad fields", () => {
+  test("20,000 list entries, each with a typo of a required field, are answered in linear time", () => {
+    const dependsOn = Array.from({ length: 20_000 }, (_, i) => ({ nmae: `dep-${i}` }));
+    const started = Date.now();
+    const error = refusal({ dependsOn });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(error.message).toBe(
+      "f.yaml: Kustomization/flux-system/apps: spec.dependsOn.0.name: is required (found spec.dependsOn.0.nmae — did you mean name?)",
+    );
+  });
+
+  test("20,000 unknown fields in one mapping: one message, bounded", () => {
+    const spec = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`field${i}`, true]));
+    const started = Date.now();
+    const error = refusal(spec);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(error.message).toBe("f.yaml: Kustomization/flux-system/apps: spec.field0: unknown field");
+  });
+});
