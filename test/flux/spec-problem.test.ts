@@ -91,7 +91,7 @@ describe("hostile volumes of bad fields", () => {
     const dependsOn = Array.from({ length: 20_000 }, (_, i) => ({ nmae: `dep-${i}` }));
     const started = Date.now();
     const error = refusal({ dependsOn });
-    expect(Date.now() - started).toBeLessThan(5000);
+    expect(Date.now() - started).toBeLessThan(10_000);
     expect(error.message).toBe(
       "f.yaml: Kustomization/flux-system/apps: spec.dependsOn.0.name: is required (found spec.dependsOn.0.nmae — did you mean name?)",
     );
@@ -101,7 +101,7 @@ describe("hostile volumes of bad fields", () => {
     const spec = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`field${i}`, true]));
     const started = Date.now();
     const error = refusal(spec);
-    expect(Date.now() - started).toBeLessThan(5000);
+    expect(Date.now() - started).toBeLessThan(10_000);
     expect(error.message).toBe("f.yaml: Kustomization/flux-system/apps: spec.field0: unknown field");
   });
 });
