@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parse } from "yaml";
+import { kubeTimeoutsOf, operatorConfigSchema, shutdownGraceMs } from "../src/config/operator-config.js";
 import {
   type BuiltServer,
   buildServer,
@@ -113,6 +114,45 @@ async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+describe("operator settings for Kubernetes timeouts and the shutdown grace", () => {
+  it("reads them as durations, with Kubernetes' defaults", () => {
+    expect(kubeTimeoutsOf(operatorConfigSchema.parse({}))).toEqual({
+      connectMs: 10_000,
+      readMs: 30_000,
+      requestMs: 30_000,
+    });
+    expect(shutdownGraceMs(operatorConfigSchema.parse({}))).toBe(30_000);
+    const set = operatorConfigSchema.parse({
+      kubernetes: { connectTimeout: "2s", readTimeout: "1m", requestTimeout: "1m30s" },
+      shutdown: { gracePeriod: "10s" },
+    });
+    expect(kubeTimeoutsOf(set)).toEqual({ connectMs: 2_000, readMs: 60_000, requestMs: 90_000 });
+    expect(shutdownGraceMs(set)).toBe(10_000);
+  });
+
+  it("refuses to start with a zero request timeout, naming the file and field", {
+    timeout: 60_000,
+  }, async () => {
+    const server = await startServer(built, {
+      env: {
+        APP_ID: "1",
+        PRIVATE_KEY: testAppKey(),
+        WEBHOOK_SECRET: SECRET,
+        GITOPS_BOT_CONFIG: "gitops-bot.yaml",
+      },
+      files: { "gitops-bot.yaml": "kubernetes:\n  requestTimeout: 0s\n" },
+    });
+    try {
+      expect(await server.exited).toBe(1);
+      expect(server.output()).toMatch(/gitops-bot\.yaml/);
+      expect(server.output()).toMatch(/kubernetes\.requestTimeout/);
+      expect(server.output()).toMatch(/must be longer than 0/);
+    } finally {
+      server.dispose();
+    }
+  });
+});
 
 describe("app.yml", () => {
   it("asks for least-privilege permissions and only the events the bot handles", () => {
