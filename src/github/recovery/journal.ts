@@ -46,7 +46,13 @@ export function recoveryActions(
       rerun.add(cluster);
       actions.push({ kind: "rerun", cluster, sha: head, ...(open ? { reuse: run.id } : {}) });
     } else {
-      actions.push({ kind: "supersede", cluster, sha: run.head_sha, head, ...(open ? { open: run.id } : {}) });
+      actions.push({
+        kind: "supersede",
+        cluster,
+        sha: run.head_sha,
+        head,
+        ...(open ? { open: run.id } : {}),
+      });
     }
   }
   return actions;

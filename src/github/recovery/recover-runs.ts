@@ -9,7 +9,7 @@ import type { Logger } from "pino";
 import type { Probot } from "probot";
 import { clustersForBranch } from "../../config/repo-config.js";
 import type { WorkQueue } from "../../queue/work-queue.js";
-import { type GitHubClient, fullName, type RepoRef } from "../client.js";
+import { fullName, type GitHubClient, type RepoRef } from "../client.js";
 import type { GitOpsJob } from "../jobs/types.js";
 import { loadRepoConfig } from "../repo-config-loader.js";
 import { PlannedWrites, priorities, statusWriteKey } from "../reporters/planned-writes.js";
@@ -43,7 +43,10 @@ interface Repository {
   defaultBranch: string;
 }
 
-export async function recoverInterruptedRuns(app: Probot, options: RecoveryOptions): Promise<RecoverySummary> {
+export async function recoverInterruptedRuns(
+  app: Probot,
+  options: RecoveryOptions,
+): Promise<RecoverySummary> {
   const summary: RecoverySummary = { repositories: 0, rerun: 0, superseded: 0, failed: 0 };
   const appClient = await app.auth();
   const { data: self } = await appClient.rest.apps.getAuthenticated();
@@ -69,7 +72,10 @@ export async function recoverInterruptedRuns(app: Probot, options: RecoveryOptio
         summary.superseded += done.superseded;
       } catch (err) {
         summary.failed++;
-        options.log.warn({ err, repo: r.full_name }, "recovery: cannot read the repository's unfinished runs");
+        options.log.warn(
+          { err, repo: r.full_name },
+          "recovery: cannot read the repository's unfinished runs",
+        );
       }
     }
   }
@@ -170,7 +176,12 @@ async function closeSuperseded(
   const aggregate = mine.find((s) => s.context === context);
   const head = action.head.slice(0, 7);
   const description = `superseded by ${head} before it finished (the bot restarted); not applied`;
-  if (action.open === undefined && aggregate && aggregate.state !== "error" && aggregate.state !== "pending") {
+  if (
+    action.open === undefined &&
+    aggregate &&
+    aggregate.state !== "error" &&
+    aggregate.state !== "pending"
+  ) {
     return false;
   }
   if (action.open !== undefined) {
@@ -195,7 +206,11 @@ async function closeSuperseded(
       fingerprint: `success ${text}`,
       what: `status ${statusContextName} (superseded)`,
       send: () =>
-        setStatus(github, repo, action.sha, { context: statusContextName, state: "success", description: text }),
+        setStatus(github, repo, action.sha, {
+          context: statusContextName,
+          state: "success",
+          description: text,
+        }),
     });
   write(context, description, priorities.aggregate);
   // Per-object statuses the dead run left pending ("reconciling").
