@@ -11,6 +11,7 @@ import { ChangeSet } from "../cluster/ssa/changeset.js";
 import { readFluxInventory } from "../cluster/ssa/flux-inventory.js";
 import {
   deleteInventory,
+  deletesOnRemoval,
   type Inventory,
   inventoryEntries,
   inventoryFingerprints,
@@ -22,7 +23,7 @@ import {
 } from "../cluster/ssa/inventory.js";
 import { secretValuesOf } from "../cluster/ssa/mask-secrets.js";
 import { objectId, parseObjectId, subjectOf } from "../cluster/ssa/object-id.js";
-import { deleteStaleObjects, staleEntries } from "../cluster/ssa/prune.js";
+import { deleteStaleObjects, staleEntries, waitForDeletion } from "../cluster/ssa/prune.js";
 import { waitForHealthy } from "../cluster/ssa/wait.js";
 import { parseDuration } from "../flux/duration.js";
 import { kustomizationKey } from "../flux/kustomization.js";
@@ -266,6 +267,9 @@ function inventoryOf(
     owner: { name: p.ks.name, namespace: p.ks.namespace },
     scope: opts.scope,
     prune: p.ks.spec.prune,
+    ...(p.ks.spec.deletionPolicy
+      ? { deletionPolicy: p.ks.spec.deletionPolicy, timeoutMs: p.ks.timeoutMs }
+      : {}),
     ...(user ? { user } : {}),
     entries,
   };
@@ -409,14 +413,15 @@ async function pruneRemovedKustomizations(
         ? namespaceRefusal(opts.tenancy, namespace) !== undefined
         : opts.tenancy !== undefined && !opts.tenancy.clusterScoped;
     });
-    if (inv.prune && outside.length > 0) {
+    const deletes = deletesOnRemoval(inv);
+    if (deletes && outside.length > 0) {
       errors.push(
         `Kustomization/${kustomizationKey(inv.owner)}: not pruned: ${outside.length} of its objects (${outside
           .slice(0, 3)
           .map((e) => subjectOf(parseObjectId(e.id)))
           .join(", ")}) are outside what ${opts.tenancy?.tenant} may change`,
       );
-    } else if (inv.prune) {
+    } else if (deletes) {
       // As the identity that applied them. The inventory is a ConfigMap its namespace may write: only a
       // ServiceAccount of that namespace is believed, and never less than the policy's default.
       const recorded = inv.user?.startsWith(`system:serviceaccount:${inv.owner.namespace}:`)
@@ -431,6 +436,13 @@ async function pruneRemovedKustomizations(
       });
       changeSet.append(pruned.changeSet);
       errors.push(...pruned.errors.map((e) => e.message));
+      if (inv.deletionPolicy === "WaitForTermination" && !opts.dryRun && errors.length === 0) {
+        const left = await waitForDeletion(as, pruned.changeSet.entries, inv.timeoutMs ?? 5 * 60_000);
+        if (left.length > 0)
+          errors.push(
+            `Kustomization/${kustomizationKey(inv.owner)}: deletionPolicy WaitForTermination: ${left.length} object(s) still terminating after ${Math.round((inv.timeoutMs ?? 300_000) / 1000)}s: ${left.slice(0, 3).join(", ")}`,
+          );
+      }
     }
     if (!opts.dryRun && errors.length === 0) await deleteInventory(api, inv.owner);
     return {
@@ -439,7 +451,7 @@ async function pruneRemovedKustomizations(
       path: "",
       file: "",
       status: errors.length > 0 ? "Failed" : "Ready",
-      message: `removed from Git: ${inv.prune ? changeSet.summary() : "prune is disabled, objects kept"}`,
+      message: `removed from Git: ${deletes ? changeSet.summary() : inv.deletionPolicy === "Orphan" ? "deletionPolicy is Orphan, objects kept" : "prune is disabled, objects kept"}`,
       changes: changeSet.entries,
       errors,
       unhealthy: [],

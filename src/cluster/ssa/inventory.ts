@@ -34,6 +34,13 @@ export interface Inventory {
   /** Which repository and cluster path the Kustomization came from; a second source may not take it over. */
   scope: string;
   prune: boolean;
+  /**
+   * What to do with the objects when the Kustomization leaves Git (Flux's `spec.deletionPolicy`); absent:
+   * MirrorPrune (delete them when `prune` is true). Recorded here because the Kustomization is gone by then.
+   */
+  deletionPolicy?: "MirrorPrune" | "Delete" | "WaitForTermination" | "Orphan";
+  /** The Kustomization's timeout, for WaitForTermination. */
+  timeoutMs?: number;
   /** The user the objects were applied as (an impersonated ServiceAccount); absent: the bot itself. */
   user?: string;
   revision?: string;
@@ -98,6 +105,19 @@ export async function readInventory(
 }
 
 /** All inventories written from one scope (repository + cluster path), across namespaces. */
+/** Whether the objects of a Kustomization that left Git are deleted, by its recorded deletionPolicy. */
+export function deletesOnRemoval(inventory: Pick<Inventory, "prune" | "deletionPolicy">): boolean {
+  switch (inventory.deletionPolicy) {
+    case "Delete":
+    case "WaitForTermination":
+      return true;
+    case "Orphan":
+      return false;
+    default:
+      return inventory.prune;
+  }
+}
+
 export async function listInventories(api: RawObjectApi, scope: string): Promise<Inventory[]> {
   const list = await api.list<InventoryConfigMap>(
     "v1",

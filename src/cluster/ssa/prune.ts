@@ -5,7 +5,7 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { mapLimit } from "../../reconcile/concurrency.js";
 import type { RawObjectApi } from "../kube-client.js";
 import { isClusterDefinition } from "./apply.js";
-import { ChangeSet } from "./changeset.js";
+import { ChangeSet, type ChangeSetEntry } from "./changeset.js";
 import { ObjectError } from "./errors.js";
 import {
   apiVersionOf,
@@ -73,4 +73,28 @@ export async function deleteStaleObjects(
   await mapLimit(rest.reverse(), opts.concurrency, deleteOne);
   for (const def of definitions.reverse()) await deleteOne(def);
   return { changeSet, errors };
+}
+
+/**
+ * Waits until every object the entries say were deleted is gone (finalizers done), for Flux's deletionPolicy
+ * WaitForTermination; returns the subjects still there after `timeoutMs`.
+ */
+export async function waitForDeletion(
+  api: RawObjectApi,
+  entries: readonly ChangeSetEntry[],
+  timeoutMs: number,
+  intervalMs = 500,
+): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  let pending = entries.filter((e) => e.action === "deleted");
+  for (;;) {
+    const still = await mapLimit(pending, 8, async (e) => {
+      const { namespace, name, kind } = parseObjectId(e.id);
+      const ref = { apiVersion: e.apiVersion, kind, metadata: { name, ...(namespace ? { namespace } : {}) } };
+      return (await getLive(api, ref)) ? e : undefined;
+    });
+    pending = still.filter((e): e is ChangeSetEntry => e !== undefined);
+    if (pending.length === 0 || Date.now() >= deadline) return pending.map((e) => e.subject);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
 }
