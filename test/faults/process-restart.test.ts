@@ -237,7 +237,6 @@ describe("SIGTERM: a bounded graceful shutdown", () => {
     console.log(
       `SIGTERM with a run held: exited ${Math.round(exited - term)} ms after the signal (grace 6 s)`,
     );
-    if (process.env.FAULTS_DEBUG) console.log(first.output());
     expect(exited - term).toBeLessThan(6_000 + 1_000);
     // Truthful when the process is gone: an error saying why, a cancelled check run, nothing pending.
     expect(github.finalStatuses(sha)).toEqual({
