@@ -2,6 +2,7 @@
 // stderr with exit status 2 — a usage mistake as one line plus where to read the help, like the flux CLI.
 import { type CommandLine, type FlagSpecs, helpFlag, parseCommandLine } from "./args.js";
 import { type CliIO, UsageError } from "./io.js";
+import { printable } from "./printable.js";
 
 export interface CommandFrame<S extends FlagSpecs> {
   /** As the user typed it: `gitops-bot create`. */
@@ -35,9 +36,9 @@ export async function runCommand<S extends FlagSpecs>(
     return await body(line);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.err.write(usageLine(frame.name, err.message));
+      io.err.write(usageLine(frame.name, printable(err.message)));
     } else {
-      io.err.write(`${frame.name}: ${err instanceof Error ? err.message : String(err)}\n`);
+      io.err.write(`${frame.name}: ${printable(err instanceof Error ? err.message : String(err))}\n`);
     }
     return 2;
   }

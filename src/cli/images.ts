@@ -15,6 +15,7 @@ import { type ImageUpdatePlan, planImageUpdate } from "../images/update.js";
 import type { FlagSpecs } from "./args.js";
 import { runCommand, usageLine } from "./command.js";
 import { type CliIO, UsageError } from "./io.js";
+import { printable } from "./printable.js";
 import { locate } from "./repo-root.js";
 
 const usage = {
@@ -69,7 +70,9 @@ export async function imagesCommand(args: string[], io: CliIO): Promise<number> 
     const resolved = scan.policies.every((policy) => policy.tag !== undefined);
 
     if (verb === "scan") {
-      io.out.write(output === "json" ? `${JSON.stringify(scanJson(scan), null, 2)}\n` : renderScan(scan));
+      io.out.write(
+        output === "json" ? `${JSON.stringify(scanJson(scan), null, 2)}\n` : printable(renderScan(scan)),
+      );
       return resolved ? 0 : 1;
     }
 
@@ -87,10 +90,12 @@ export async function imagesCommand(args: string[], io: CliIO): Promise<number> 
     if (output === "json") {
       io.out.write(`${JSON.stringify({ ...scanJson(scan), changes }, null, 2)}\n`);
     } else {
-      io.out.write(renderScan(scan));
+      io.out.write(printable(renderScan(scan)));
       if (changes.length) {
         io.out.write(
-          `\n${changes.map((c) => `${c.file}:${c.line}  ${c.from} → ${c.to}  (${c.policy})\n`).join("")}`,
+          printable(
+            `\n${changes.map((c) => `${c.file}:${c.line}  ${c.from} → ${c.to}  (${c.policy})\n`).join("")}`,
+          ),
         );
       } else if ((await markedFields(files, paths)) === 0) {
         io.out.write(`\n${noMarkedField(paths)}\n`);

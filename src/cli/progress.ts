@@ -3,6 +3,7 @@
 // every `tickMs` otherwise (CI logs), so a five-minute wait is never five silent minutes.
 import type { UnhealthyObject, WaitProgress } from "../cluster/ssa/wait.js";
 import type { ProgressEvent } from "../reconcile/run.js";
+import { printable } from "./printable.js";
 import type { Style } from "./style.js";
 
 /** A health poll of one Kustomization's wait (reconcile forwards wait.ts's onPoll as this event). */
@@ -69,10 +70,10 @@ export class ProgressReporter {
     if (lines.length === 0) return;
     if (this.options.tty) {
       const more = lines.length > 1 ? ` (+${lines.length - 1} more waiting)` : "";
-      this.write(`\r\u001b[K${this.options.style.muted(`${lines[0]}${more}`)}`);
+      this.write(`\r\u001b[K${this.options.style.muted(printable(`${lines[0]}${more}`))}`);
       this.statusShown = true;
     } else {
-      for (const line of lines) this.write(`${line}\n`);
+      for (const line of lines) this.write(`${printable(line)}\n`);
     }
   }
 
@@ -104,19 +105,20 @@ export class ProgressReporter {
 }
 
 function stepLine(e: ProgressEvent, style: Style): string {
+  const key = printable("kustomization" in e ? e.kustomization : "");
   switch (e.type) {
     case "planned":
       return `◎ ${e.kustomizations} Kustomization(s) planned\n`;
     case "started":
-      return `◎ ${e.kustomization}: reconciling\n`;
+      return `◎ ${key}: reconciling\n`;
     case "applied":
-      return `◎ ${e.kustomization}: ${e.summary}\n`;
+      return `◎ ${key}: ${printable(e.summary)}\n`;
     case "waiting":
-      return `◎ ${e.kustomization}: waiting for ${e.objects} object(s) to become healthy\n`;
+      return `◎ ${key}: waiting for ${e.objects} object(s) to become healthy\n`;
     case "finished":
       return e.status === "Ready"
-        ? `${style.ok("✔")} ${e.kustomization}: ${e.status}\n`
-        : `${style.failed("✗")} ${e.kustomization}: ${e.status}\n`;
+        ? `${style.ok("✔")} ${key}: ${e.status}\n`
+        : `${style.failed("✗")} ${key}: ${e.status}\n`;
   }
 }
 

@@ -2,6 +2,7 @@
 import type { ChangeSetEntry } from "../cluster/ssa/changeset.js";
 import type { KustomizationResult, RunResult } from "../reconcile/result.js";
 import { hintFor } from "./hints.js";
+import { printable } from "./printable.js";
 import { noStyle, type Style } from "./style.js";
 
 const symbols: Record<ChangeSetEntry["action"], string> = {
@@ -50,27 +51,28 @@ function indent(text: string, by: string): string {
 
 export function renderKustomization(k: KustomizationResult, opts: RenderOptions = {}): string {
   const style = opts.style ?? noStyle;
+  const p = printable;
   const lines = [
-    `► Kustomization ${k.namespace}/${k.name}${k.path ? ` (${k.path})` : ""}: ${statusColour(k.status, style)(k.status)}${k.message ? ` — ${k.message}` : ""}`,
+    `► Kustomization ${p(`${k.namespace}/${k.name}`)}${k.path ? ` (${p(k.path)})` : ""}: ${statusColour(k.status, style)(k.status)}${k.message ? ` — ${p(k.message)}` : ""}`,
   ];
   for (const c of k.changes) {
     if (c.action === "unchanged" && !opts.showUnchanged) continue;
     const colour = actionColour(c.action, style);
     lines.push(
-      `  ${colour(`${symbols[c.action]} ${c.action.padEnd(10)}`)} ${c.subject}${c.reason ? ` (${c.reason})` : ""}`,
+      `  ${colour(`${symbols[c.action]} ${c.action.padEnd(10)}`)} ${p(c.subject)}${c.reason ? ` (${p(c.reason)})` : ""}`,
     );
-    if (opts.showDiff && c.diff) lines.push(indent(colourDiff(c.diff, style), "      "));
+    if (opts.showDiff && c.diff) lines.push(indent(colourDiff(p(c.diff), style), "      "));
   }
-  for (const e of k.errors) lines.push(`  ${style.failed("✗")} ${e}`);
-  if (k.notApplied.length > 0) lines.push(`  not applied: ${k.notApplied.join(", ")}`);
+  for (const e of k.errors) lines.push(`  ${style.failed("✗")} ${p(e)}`);
+  if (k.notApplied.length > 0) lines.push(`  not applied: ${p(k.notApplied.join(", "))}`);
   const hint = hintFor(k.message);
-  if (hint) lines.push(`  ${style.bold(hint)}`);
+  if (hint) lines.push(`  ${style.bold(p(hint))}`);
   return lines.join("\n");
 }
 
 export function renderRun(run: RunResult, opts: RenderOptions = {}): string {
   const style = opts.style ?? noStyle;
-  const parts = run.errors.map((e) => `${style.failed("✗")} ${e}`);
+  const parts = run.errors.map((e) => `${style.failed("✗")} ${printable(e)}`);
   for (const k of run.kustomizations) parts.push(renderKustomization(k, opts));
   if (parts.length === 0) parts.push("no Kustomizations found");
   return `${parts.join("\n")}\n`;

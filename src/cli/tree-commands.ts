@@ -11,6 +11,7 @@ import type { FlagSpecs } from "./args.js";
 import { runCommand } from "./command.js";
 import { type CliIO, UsageError } from "./io.js";
 import { buildJson, runJson, toJson } from "./json-output.js";
+import { printable } from "./printable.js";
 import { defaultTickMs, ProgressReporter } from "./progress.js";
 import { assertReachable } from "./reachable.js";
 import { renderRun } from "./render.js";
@@ -112,8 +113,8 @@ export function treeCommand(command: TreeCommand, args: string[], io: CliIO): Pr
         if (p.buildError) throw new Error(p.buildError);
         return mask(p.objects);
       });
-      for (const note of plan.notes) io.err.write(`note: ${note}\n`);
-      io.out.write(objects.map((o) => `---\n${toYaml(o)}`).join(""));
+      for (const note of plan.notes) io.err.write(`note: ${printable(note)}\n`);
+      io.out.write(printable(objects.map((o) => `---\n${toYaml(o)}`).join("")));
       return 0;
     }
 
@@ -152,7 +153,8 @@ export function treeCommand(command: TreeCommand, args: string[], io: CliIO): Pr
     } else {
       const style = styleFor(io.out, io);
       io.out.write(
-        renderRun(run, { showDiff: dryRun, style }) + renderHelmReleases(run, { showDiff: dryRun }),
+        renderRun(run, { showDiff: dryRun, style }) +
+          printable(renderHelmReleases(run, { showDiff: dryRun })),
       );
     }
     if (!runSucceeded(run)) return 2;
