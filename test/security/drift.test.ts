@@ -139,4 +139,64 @@ data:
     })) as KubernetesObject & { data: Record<string, string> };
     expect(Buffer.from(live.data.password ?? "", "base64").toString()).toBe(CANARY_GIT);
   });
+
+  it("a Secret's value copied into a drifted ConfigMap is masked in the issue's diff", async () => {
+    const api = testObjectApi();
+    const { ns, clusterPath, dir } = await appsRepo(api, "driftcopy", () => ({
+      "secret.yaml": `apiVersion: v1
+kind: Secret
+metadata:
+  name: db
+stringData:
+  password: ${CANARY_GIT}
+`,
+      "settings.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  mode: safe
+`,
+    }));
+    const sha = randomSha();
+    statuses = answerStatuses(sha);
+    const bot = await startBotWithLogs();
+    const run = async () => {
+      await receive(bot.probot, "push", pushExample(sha));
+      await bot.app.queue.idle();
+    };
+    github = mockGitHub();
+    github.installationToken(INSTALLATION_ID);
+    replyReconcile(github, { sha, dir, clusterPath, checkRun: 41 });
+    await run();
+    github.done();
+
+    await api.patch(
+      {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "settings", namespace: ns },
+        data: { mode: CANARY_GIT },
+      },
+      undefined,
+      undefined,
+      "kubectl-edit",
+      undefined,
+      PatchStrategy.MergePatch,
+    );
+    github = mockGitHub();
+    replyReconcile(github, { sha, dir, clusterPath, checkRun: 42 });
+    github.reply("GET", `${base}/issues`, 200, []);
+    const opened = github.reply("POST", `${base}/issues`, 201, { id: 2, number: 10 });
+    await run();
+    github.done();
+
+    const issue = opened.requests[0]?.body as { body: string };
+    expect(issue.body).toContain(`ConfigMap/${ns}/settings`);
+    expect(issue.body).toContain("`data.mode`");
+    for (const form of forms(CANARY_GIT)) {
+      expect(issue.body).not.toContain(form);
+      expect(bot.logs.text()).not.toContain(form);
+    }
+  });
 });

@@ -14,7 +14,7 @@ import { isImmutableFieldError, ObjectError } from "./errors.js";
 import { takenOverFields, takeOverFields } from "./field-takeover.js";
 import { desiredHash, type Fingerprint, liveHash, unchangedSince } from "./fingerprint.js";
 import { LiveIndex } from "./live-index.js";
-import { maskSecret, maskSecretPair } from "./mask-secrets.js";
+import { maskSecret, maskSecretPair, maskSecretValuesInText } from "./mask-secrets.js";
 import { jsonEqual, normalizeForDiff } from "./normalize.js";
 import { objectId, subjectOf } from "./object-id.js";
 import {
@@ -198,6 +198,10 @@ async function applyStage(
     }
   });
   if (errors.length > 0) return { changeSet, errors, notAttempted: [], fingerprints };
+  // A drift's diff shows live values: no value of a Secret applied here may show in it, whatever object
+  // someone copied it into in the cluster.
+  for (const plan of planned)
+    if (plan?.drift && plan.diff) plan.diff = maskSecretValuesInText(plan.diff, objects);
 
   await mapLimit(planned, opts.concurrency, async (plan) => {
     if (!plan) return;
