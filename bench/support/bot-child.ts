@@ -22,6 +22,21 @@ setKubeRequestHook((e) => {
   requests[e.verb] = (requests[e.verb] ?? 0) + 1;
   requestSeconds += e.seconds;
 });
+// BENCH_COUNT_CALLS=1: reads and patches by kind (patches split into dry-run and apply), to attribute requests.
+const calls: Record<string, number> = {};
+if (process.env.BENCH_COUNT_CALLS) {
+  const read = api.read.bind(api);
+  const patch = api.patch.bind(api);
+  api.read = ((spec: { kind?: string }, ...rest: unknown[]) => {
+    calls[`read ${spec.kind}`] = (calls[`read ${spec.kind}`] ?? 0) + 1;
+    return (read as (...a: unknown[]) => unknown)(spec, ...rest);
+  }) as typeof api.read;
+  api.patch = ((spec: { kind?: string }, pretty?: string, dryRun?: string, ...rest: unknown[]) => {
+    const key = `patch${dryRun ? " (dry-run)" : ""} ${spec.kind}`;
+    calls[key] = (calls[key] ?? 0) + 1;
+    return (patch as (...a: unknown[]) => unknown)(spec, pretty, dryRun, ...rest);
+  }) as typeof api.patch;
+}
 const started = performance.now();
 const since = () => performance.now() - started;
 let plannedMs = 0;
@@ -72,6 +87,7 @@ console.log(
     cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
     requests,
     requestMs: requestSeconds * 1000,
+    calls,
     failures: failures.slice(0, 10),
   }),
 );
