@@ -140,4 +140,20 @@ describe("drift issue reporter", () => {
     expect(body).toContain("`kubectl-edit` (Update, 2026-12-01T12:00:00Z)");
     expect(body).toContain("<details><summary>`Deployment/apps/web`: live → Git</summary>");
   });
+
+  it("stays within GitHub's size limit and keeps its marker however much drifted", async () => {
+    const wide: Drift = {
+      ...scaled,
+      fields: Array.from({ length: 20 }, (_, i) => `spec.${"x".repeat(150)}${i}`),
+      moreFields: 500,
+    };
+    const many = Array.from({ length: 1000 }, (_, i) => ({
+      ...entry(`ConfigMap/apps/c${i}`, wide),
+      diff: `-  a: ${"y".repeat(5000)}\n`,
+    }));
+    const body = driftIssueBody("dev", driftRows(run(many)));
+    expect(body.length).toBeLessThanOrEqual(65_536);
+    expect(body.startsWith(driftIssueMarker("dev"))).toBe(true);
+    expect(body).toContain("left out to fit GitHub's size limit");
+  });
 });

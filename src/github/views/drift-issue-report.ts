@@ -82,6 +82,13 @@ function fence(text: string, lang: string): string {
   return `${ticks}${lang}\n${text.trimEnd()}\n${ticks}`;
 }
 
+/** Rows in the table at most; the rest are counted. */
+export const MAX_DRIFT_ROWS = 200;
+
+/**
+ * The issue's body, within GitHub's size limit: the marker and the table's head always (so the issue is found
+ * again, however much drifted), then rows, then diffs, as far as they fit; what is left out is counted.
+ */
 export function driftIssueBody(cluster: string, rows: DriftRow[]): string {
   const head = [
     driftIssueMarker(cluster),
@@ -89,23 +96,26 @@ export function driftIssueBody(cluster: string, rows: DriftRow[]): string {
     "",
     "| object | Kustomization | fields | changed by | what the bot did |",
     "| --- | --- | --- | --- | --- |",
-    ...rows.map(
-      (r) =>
-        `| ${codeCell(r.subject)} | ${codeCell(r.kustomization)} | ${fieldsCell(r.drift)} | ${managerCell(r.drift.managers)} | ${actionText[r.drift.action]} |`,
-    ),
   ].join("\n");
-  const diffs: Block[] = rows
+  const listed = rows.slice(0, MAX_DRIFT_ROWS);
+  const tableRows: Block[] = listed.map((r) => ({
+    text: `| ${codeCell(r.subject)} | ${codeCell(r.kustomization)} | ${fieldsCell(r.drift)} | ${managerCell(r.drift.managers)} | ${actionText[r.drift.action]} |`,
+  }));
+  if (rows.length > listed.length)
+    tableRows.push({ text: `| and ${rows.length - listed.length} more objects | | | | |` });
+  const diffs: Block[] = listed
     .filter((r) => r.diff)
     .map((r) => ({
       text: `<details><summary>${codeCell(r.subject)}: live → Git</summary>\n\n${fence(r.diff as string, "diff")}\n\n</details>`,
     }));
   const foot =
     "\n_gitops-bot edits this issue while it finds drift on this cluster and closes it at the first reconcile that finds none. To keep a change made in the cluster, commit it to Git._";
-  return fitBlocks(
-    [{ text: head }, ...diffs, { text: foot }],
-    COMMENT_LIMIT,
-    (shortened, omitted) => `\n_${shortened + omitted} diff(s) left out to fit GitHub's size limit._`,
+  const rest = fitBlocks(
+    [...tableRows, { text: "" }, ...diffs, { text: foot }],
+    COMMENT_LIMIT - head.length - 1,
+    (shortened, omitted) => `\n_${shortened + omitted} rows or diffs left out to fit GitHub's size limit._`,
   );
+  return `${head}\n${rest}`;
 }
 
 export function driftClosedComment(cluster: string, sha: string): string {
