@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { apiRequest, type ControlPlane } from "../../test/support/control-plane.js";
 import { freePort, type ManagedProcess, startProcess, waitFor } from "../../test/support/processes.js";
@@ -44,9 +45,7 @@ export function fluxTmpRoot(): { dir: string; medium: "tmpfs" | "disk" } {
       // not writable: fall through
     }
   }
-  const dir = join(repoRoot, ".bench-tmp");
-  mkdirSync(dir, { recursive: true });
-  return { dir: mkdtempSync(join(dir, "flux-")), medium: "disk" };
+  return { dir: mkdtempSync(join(tmpdir(), "gitops-bot-flux-")), medium: "disk" };
 }
 
 export interface Artifact {
