@@ -88,6 +88,11 @@ export class GitHubSchedule {
     };
   }
 
+  /** Every object timer set (across replicas, with shared Timers). */
+  list(): ReturnType<ScheduleTimers["list"]> {
+    return this.schedule.list();
+  }
+
   lastRun(target: ScheduledTarget): LastRun | undefined {
     return this.lastRuns.get(target.key);
   }
