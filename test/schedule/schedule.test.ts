@@ -129,7 +129,7 @@ async function pushedRepo(prefix: string) {
 describe("the reconcile schedule", () => {
   it("reconciles every spec.interval from the branch head, and a no-op costs one 304 and writes nothing", async () => {
     const clock = new ManualClock();
-    const { api, ns, dir, config, sha } = await pushedRepo("sched");
+    const { ns, dir, config, sha } = await pushedRepo("sched");
     github = mockGitHub();
     replyPush(github, config, dir, sha);
     const { app, probot } = await startScheduledBot(clock);
@@ -292,7 +292,7 @@ describe("sources polled by the schedule", () => {
     expect(finalStatuses(statuses)["gitops/dev/helmrelease/app"]?.description).toMatch(
       /upgraded demo 0\.1\.1/,
     );
-    const summary = (check.requests[0]?.body as { output: { summary: string } }).output.summary;
+    const summary = (check.requests[0]!.body as { output: { summary: string } }).output.summary;
     expect(summary).toContain("demo 0.1.1");
   });
 });
