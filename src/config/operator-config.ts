@@ -77,6 +77,11 @@ export const securitySchema = z.strictObject({
   minInterval: durationSchema.default("30s"),
   /** The longest install/upgrade/rollback/test a HelmRelease's timeout may ask for. */
   maxReleaseTimeout: durationSchema.default("30m"),
+  /**
+   * API servers (https URLs) a Kustomization's spec.kubeConfig.secretRef may point at (Flux's hub model); any
+   * other server is refused. Empty (the default): no Kustomization may reach another cluster that way.
+   */
+  remoteClusters: z.array(z.string().url()).default([]),
 });
 
 export type SecurityConfig = z.infer<typeof securitySchema>;
@@ -213,6 +218,7 @@ export const operatorConfigSchema = z.strictObject({
     maxBuildTime: "2m",
     minInterval: "30s",
     maxReleaseTimeout: "30m",
+    remoteClusters: [],
   }),
 });
 

@@ -166,10 +166,10 @@ export function parseKustomization(obj: KubernetesObject, file: string): FluxKus
       `"${spec.decryption.provider}" is not supported (only sops)`,
     );
   }
-  if (spec.kubeConfig) {
+  if (spec.kubeConfig && !spec.kubeConfig.secretRef) {
     throw new ManifestError(
-      { file, object: subject, field: "spec.kubeConfig" },
-      "remote clusters are configured in the operator's cluster list, not per Kustomization",
+      { file, object: subject, field: spec.kubeConfig.configMapRef ? "spec.kubeConfig.configMapRef" : "spec.kubeConfig" },
+      "only spec.kubeConfig.secretRef is supported (a kubeconfig Secret for a server the operator lists in security.remoteClusters)",
     );
   }
   const intervalMs = parseDuration(spec.interval);

@@ -35,6 +35,7 @@ import type { ReconcileOptions } from "./options.js";
 import type { PlannedKustomization } from "./plan.js";
 import { postBuildVars } from "./post-build-vars.js";
 import type { Reconciler, ReconcilerContext } from "./reconciler.js";
+import { type RemoteRef, remoteClientFor } from "./remote-client.js";
 import type { KustomizationResult } from "./result.js";
 import { suspendedMessage } from "./suspension.js";
 import {
@@ -145,7 +146,9 @@ async function reconcileKustomization(
   let secrets: string[];
   let skipped: Prepared["skipped"];
   try {
-    client = clientFor(api, opts, p.ks);
+    client = p.ks.spec.kubeConfig?.secretRef
+      ? await remoteClientFor(api, opts, { namespace: p.ks.namespace, ...p.ks.spec }, remoteRef(p))
+      : clientFor(api, opts, p.ks);
     ({ objects, secretValues: secrets, skipped } = await prepareObjects(api, client.api, p, opts));
   } catch (err) {
     return done(failedResult(p, `Kustomization/${key}: ${(err as Error).message}`));
@@ -230,6 +233,7 @@ async function reconcileKustomization(
       timeoutMs: p.ks.timeoutMs,
       concurrency: opts.applyConcurrency,
       ...(assess ? { assess } : {}),
+      onPoll: (progress) => opts.onProgress?.({ type: "health", kustomization: key, progress }),
     });
     healthMs = health.elapsedMs;
     unhealthy = health.unhealthy;
@@ -257,6 +261,11 @@ async function reconcileKustomization(
   });
 }
 
+function remoteRef(p: PlannedKustomization): RemoteRef {
+  const ref = p.ks.spec.kubeConfig?.secretRef;
+  return { secretName: ref?.name ?? "", ...(ref?.key ? { key: ref.key } : {}) };
+}
+
 function inventoryOf(
   p: PlannedKustomization,
   opts: ReconcileOptions,
@@ -267,6 +276,7 @@ function inventoryOf(
     owner: { name: p.ks.name, namespace: p.ks.namespace },
     scope: opts.scope,
     prune: p.ks.spec.prune,
+    ...(p.ks.spec.kubeConfig?.secretRef ? { remote: remoteRef(p) } : {}),
     ...(p.ks.spec.deletionPolicy
       ? { deletionPolicy: p.ks.spec.deletionPolicy, timeoutMs: p.ks.timeoutMs }
       : {}),
@@ -428,7 +438,19 @@ async function pruneRemovedKustomizations(
         ? inv.user.split(":").at(-1)
         : undefined;
       const user = impersonatedUser(opts.tenancy, inv.owner.namespace, recorded);
-      const as = user ? api.impersonating(user) : api;
+      // Objects in another cluster are pruned there, with the kubeconfig Secret they were applied with.
+      const as = inv.remote
+        ? (
+            await remoteClientFor(
+              api,
+              opts,
+              { namespace: inv.owner.namespace, ...(recorded ? { serviceAccountName: recorded } : {}) },
+              inv.remote,
+            )
+          ).api
+        : user
+          ? api.impersonating(user)
+          : api;
       const pruned = await deleteStaleObjects(as, inv.entries, {
         dryRun: opts.dryRun,
         concurrency: opts.applyConcurrency,

@@ -3,6 +3,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { defaultApplyOptions } from "../cluster/ssa/apply.js";
 import type { CreatedInChange } from "../cluster/ssa/pending-definitions.js";
+import type { WaitProgress } from "../cluster/ssa/wait.js";
 import type { HelmLimits } from "../helm/helm-cli.js";
 import type { OutboundPolicy } from "../util/outbound/index.js";
 import type { EventMetadata, RunEventSink } from "./events.js";
@@ -16,6 +17,8 @@ export type ProgressEvent =
   | { type: "started"; kustomization: string; kind?: "Kustomization" | "HelmRelease" }
   | { type: "applied"; kustomization: string; summary: string }
   | { type: "waiting"; kustomization: string; objects: number }
+  /** A health poll that left objects unhealthy (the CLI's status line). */
+  | { type: "health"; kustomization: string; progress: WaitProgress }
   | { type: "finished"; kustomization: string; status: KustomizationResult["status"] };
 
 export interface ReconcileOptions extends PlanOptions {
@@ -41,6 +44,8 @@ export interface ReconcileOptions extends PlanOptions {
    * is read — not for substitution, source credentials or Helm values — so none can be sent elsewhere or shown.
    */
   untrusted?: boolean;
+  /** API servers a Kustomization's spec.kubeConfig.secretRef may name (operator `security.remoteClusters`). */
+  remoteClusters?: string[];
   /** The longest one source fetch may take, whatever its spec.timeout says (operator `security.maxSourceTimeout`). */
   maxSourceTimeoutMs?: number;
   /** Which hosts sources may reach (operator `security.outbound`). */

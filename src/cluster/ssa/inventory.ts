@@ -39,6 +39,8 @@ export interface Inventory {
    * MirrorPrune (delete them when `prune` is true). Recorded here because the Kustomization is gone by then.
    */
   deletionPolicy?: "MirrorPrune" | "Delete" | "WaitForTermination" | "Orphan";
+  /** Its objects are in another cluster, reached with this kubeconfig Secret (spec.kubeConfig.secretRef). */
+  remote?: { secretName: string; key?: string };
   /** The Kustomization's timeout, for WaitForTermination. */
   timeoutMs?: number;
   /** The user the objects were applied as (an impersonated ServiceAccount); absent: the bot itself. */

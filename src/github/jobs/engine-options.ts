@@ -23,5 +23,6 @@ export function engineOptions(
     maxSourceTimeoutMs: limits.maxSourceTimeoutMs,
     outbound: createOutboundPolicy(security.outbound),
     untrusted: run.untrusted,
+    remoteClusters: security.remoteClusters,
   };
 }
