@@ -119,6 +119,8 @@ function stepLine(e: ProgressEvent, style: Style): string {
       return e.status === "Ready"
         ? `${style.ok("✔")} ${key}: ${e.status}\n`
         : `${style.failed("✗")} ${key}: ${e.status}\n`;
+    case "health":
+      return ""; // drawn by the status line, not as a step
   }
 }
 
