@@ -16,6 +16,7 @@ import { DIFF_ACTIONS, onPullRequest } from "./github/handlers/pull-request.js";
 import { onPush } from "./github/handlers/push.js";
 import type { HttpHandler } from "./github/http-routes.js";
 import { ImageSchedule } from "./github/image-schedule.js";
+import { closeDuplicateJob } from "./github/jobs/duplicate-job.js";
 import { jobGroup, reportRefusedJob } from "./github/jobs/refused-job.js";
 import { jobHandlers } from "./github/jobs/run-job.js";
 import { restoreRepositorySchedule } from "./github/jobs/scheduled-job.js";
@@ -79,7 +80,11 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
   // statuses), and never holds every slot.
   // With REDIS_URL the queue, delivery log and timers are shared by every replica (src/queue/select-backend.ts).
   const backend = createQueueBackend<GitOpsJob>(
-    { ...jobHandlers(loadedDeps), refused: reportRefusedJob(loadedDeps) },
+    {
+      ...jobHandlers(loadedDeps),
+      refused: reportRefusedJob(loadedDeps),
+      duplicate: closeDuplicateJob(loadedDeps),
+    },
     {
       concurrency: operator.concurrency,
       maxWaiting: operator.queue.maxWaiting,

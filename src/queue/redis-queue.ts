@@ -225,7 +225,12 @@ export class RedisQueue<P> implements WorkQueue<P> {
       this.retainMs,
     )) as [string, number, number];
     // The same delivery's job for this key is already queued, running or done: it is not worked twice.
-    if (verdict === "duplicate") return { queued: true };
+    if (verdict === "duplicate") {
+      const queue = this.queues[shardOf(job.key, this.shards)] as Queue;
+      const kept = (await queue.getJob(jobId).catch(() => undefined)) as Job<StoredJob<P>> | undefined;
+      await this.report(job.payload, () => this.handlers.duplicate?.(job.payload, kept?.data?.payload));
+      return { queued: true };
+    }
     if (verdict !== "ok") {
       const reason =
         verdict === "group"

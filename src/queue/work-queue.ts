@@ -19,6 +19,12 @@ export interface WorkQueueHandlers<P> {
   superseded?: (dropped: P, by: P) => Promise<void>;
   /** A job was not queued (a bound was reached); say so where its users look. `reason` is one line. */
   refused?: (payload: P, reason: string) => Promise<void>;
+  /**
+   * A job was not queued because the job of the same origin (delivery) and key already was, or already ran: a
+   * step re-run after a lost replica. `kept` is that job's payload while it is retained. Only queues that know
+   * origins (the Redis one) call it; close whatever `dropped` opened (a second check run), write no status.
+   */
+  duplicate?: (dropped: P, kept: P | undefined) => Promise<void>;
   /** `run` (or `superseded`, `refused`) threw: the queue logs nothing itself. */
   failed?: (payload: P, error: unknown) => void;
 }

@@ -123,8 +123,12 @@ export function randomSha(): string {
   return randomBytes(20).toString("hex");
 }
 
-/** A push to `master` of `repo`, as GitHub signs it. */
-export function pushDelivery(secret: string, repo: string, sha: string) {
+/**
+ * A push to `master` of `repo`, as GitHub signs it. Each repository is its own installation (an organisation
+ * each): Octokit paces writes per installation (one a second, GitHub's secondary limit), so one installation
+ * would measure that pacing rather than the queue.
+ */
+export function pushDelivery(secret: string, repo: string, sha: string, installationId = INSTALLATION_ID) {
   const body = JSON.stringify({
     ref: "refs/heads/master",
     before: "0".repeat(39) + "1",
@@ -141,7 +145,7 @@ export function pushDelivery(secret: string, repo: string, sha: string) {
       owner: { login: OWNER, id: 1 },
     },
     sender: { login: "octocat", id: 1 },
-    installation: { id: INSTALLATION_ID },
+    installation: { id: installationId },
   });
   return {
     id: randomUUID(),

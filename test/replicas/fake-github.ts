@@ -20,7 +20,7 @@ export interface RecordedCheckRun {
   sha: string;
   name: string;
   /** Every state it was given, in order (created first). */
-  updates: Array<{ status?: string; conclusion?: string }>;
+  updates: Array<{ status?: string; conclusion?: string; title?: string }>;
 }
 
 export interface FakeRepository {
@@ -77,6 +77,9 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
         });
       }
       if (req.method === "GET" && path === "/app/installations") return json(200, []);
+      if (req.method === "GET" && path === "/app") {
+        return json(200, { id: 1, slug: "gitops-bot", name: "gitops-bot", owner: { login: "acme" } });
+      }
       const m = /^\/repos\/([^/]+)\/([^/]+)\/(.*)$/.exec(path);
       const full = m ? `${m[1]}/${m[2]}` : "";
       const repo = repositories.get(full);
@@ -141,8 +144,9 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
       const patch = /^check-runs\/(\d+)$/.exec(rest);
       const run = patch?.[1] ? checkRuns.get(Number(patch[1])) : undefined;
       if (req.method === "PATCH" && run) {
-        const b = JSON.parse(body) as { status?: string; conclusion?: string };
+        const b = JSON.parse(body) as { status?: string; conclusion?: string; output?: { title?: string } };
         run.updates.push({
+          ...(b.output?.title ? { title: b.output.title } : {}),
           ...(b.status ? { status: b.status } : {}),
           ...(b.conclusion ? { conclusion: b.conclusion } : {}),
         });

@@ -13,6 +13,7 @@ import { type RedisServer, startRedis } from "../support/redis.js";
 import {
   commitTree,
   deliver,
+  INSTALLATION_ID,
   OWNER,
   operatorConfig,
   pushDelivery,
@@ -86,7 +87,11 @@ describe("three replicas on one Redis", () => {
             state.trees.set(sha, commitTree(trees, namespaces.get(repo) ?? "", sha));
             state.head = sha;
             pushed.get(repo)?.push(sha);
-            const tried = await deliver(set.replicas, r + i, pushDelivery(SECRET, repo, sha));
+            const tried = await deliver(
+              set.replicas,
+              r + i,
+              pushDelivery(SECRET, repo, sha, INSTALLATION_ID + r),
+            );
             if (tried.length > 1) redelivered.push(`${repo}@${sha.slice(0, 7)}: ${tried.join(" → ")}`);
             sent++;
             if (sent === 150 && killedAt < 0) {
