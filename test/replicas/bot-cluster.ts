@@ -131,7 +131,7 @@ export function randomSha(): string {
 export function pushDelivery(secret: string, repo: string, sha: string, installationId = INSTALLATION_ID) {
   const body = JSON.stringify({
     ref: "refs/heads/master",
-    before: "0".repeat(39) + "1",
+    before: `${"0".repeat(39)}1`,
     after: sha,
     created: false,
     deleted: false,
