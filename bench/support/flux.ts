@@ -196,27 +196,33 @@ export async function startFluxController(
       env: { KUBECONFIG: plane.kubeconfigPath, TMPDIR: tmp.dir, RUNTIME_NAMESPACE: "flux-system" },
     },
   );
-  await waitFor(
-    "kustomize-controller ready",
-    async () => {
-      try {
-        return (await fetch(`http://127.0.0.1:${health}/readyz`)).ok;
-      } catch {
-        return false;
-      }
-    },
-    { timeoutMs: 60_000, intervalMs: 200, process: proc },
-  );
-  // Ready means the probes listen; the workers start only once every watched kind's cache has synced.
-  await waitFor(
-    "kustomize-controller workers started",
-    async () => proc.tail(200).includes("Starting workers"),
-    {
-      timeoutMs: 120_000,
-      intervalMs: 200,
-      process: proc,
-    },
-  );
+  try {
+    await waitFor(
+      "kustomize-controller ready",
+      async () => {
+        try {
+          return (await fetch(`http://127.0.0.1:${health}/readyz`)).ok;
+        } catch {
+          return false;
+        }
+      },
+      { timeoutMs: 60_000, intervalMs: 200, process: proc },
+    );
+    // Ready means the probes listen; the workers start only once every watched kind's cache has synced.
+    await waitFor(
+      "kustomize-controller workers started",
+      async () => proc.tail(200).includes("Starting workers"),
+      {
+        timeoutMs: 120_000,
+        intervalMs: 200,
+        process: proc,
+      },
+    );
+  } catch (err) {
+    await proc.stop();
+    rmSync(tmp.dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     process: proc,
     tmpMedium: tmp.medium,
