@@ -167,6 +167,7 @@ async function reconcileKustomization(
   }
   const applied = await applyAllStaged(as, objects, {
     dryRun: opts.dryRun,
+    ...(opts.drift ? { drift: opts.drift } : {}),
     force: p.ks.spec.force ?? false,
     withDiff: opts.withDiff,
     concurrency: opts.applyConcurrency,

@@ -2,6 +2,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { defaultApplyOptions } from "../cluster/ssa/apply.js";
+import type { DriftMode } from "../cluster/ssa/drift.js";
 import type { CreatedInChange } from "../cluster/ssa/pending-definitions.js";
 import type { WaitProgress } from "../cluster/ssa/wait.js";
 import type { HelmLimits } from "../helm/helm-cli.js";
@@ -44,6 +45,8 @@ export interface ReconcileOptions extends PlanOptions {
    * is read — not for substitution, source credentials or Helm values — so none can be sent elsewhere or shown.
    */
   untrusted?: boolean;
+  /** What a drifted object gets (operator cluster `drift`): put back (`correct`, the default) or `report` only. */
+  drift?: DriftMode;
   /** API servers a Kustomization's spec.kubeConfig.secretRef may name (operator `security.remoteClusters`). */
   remoteClusters?: string[];
   /** The longest one source fetch may take, whatever its spec.timeout says (operator `security.maxSourceTimeout`). */

@@ -7,7 +7,8 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { apiMessage, apiStatus, type RawObjectApi } from "../kube-client.js";
 import type { InventoryEntry, KustomizationKey } from "./inventory.js";
 
-const FLUX_KUSTOMIZATION_VERSIONS = ["kustomize.toolkit.fluxcd.io/v1", "kustomize.toolkit.fluxcd.io/v1beta2"];
+// One version is enough: every Flux 2 CRD serves v1 beside the older versions of the same objects.
+const FLUX_KUSTOMIZATION_VERSIONS = ["kustomize.toolkit.fluxcd.io/v1"];
 const ID = /^[^_]*_[^_]+_[^_]*_[^_]+$/;
 
 interface FluxKustomizationObject extends KubernetesObject {

@@ -6,6 +6,7 @@ import { mapLimit } from "../../reconcile/concurrency.js";
 import type { RawObjectApi } from "../kube-client.js";
 import { isClusterDefinition } from "./apply.js";
 import { ChangeSet, type ChangeSetEntry } from "./changeset.js";
+import { RECONCILE_ANNOTATION, reconcileDisabled } from "./drift.js";
 import { ObjectError } from "./errors.js";
 import {
   apiVersionOf,
@@ -61,6 +62,10 @@ export async function deleteStaleObjects(
       }
       if (live.metadata?.annotations?.[PRUNE_ANNOTATION] === "disabled") {
         changeSet.add(live, "skipped", { reason: `${PRUNE_ANNOTATION}: disabled` });
+        return;
+      }
+      if (reconcileDisabled(live)) {
+        changeSet.add(live, "skipped", { reason: `${RECONCILE_ANNOTATION}: disabled` });
         return;
       }
       if (!opts.dryRun) await api.delete(ref, undefined, undefined, undefined, undefined, "Background");

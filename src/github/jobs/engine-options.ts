@@ -24,5 +24,6 @@ export function engineOptions(
     outbound: createOutboundPolicy(security.outbound),
     untrusted: run.untrusted,
     remoteClusters: security.remoteClusters,
+    drift: deps.operator.clusters.find((c) => c.name === run.cluster)?.drift ?? "correct",
   };
 }

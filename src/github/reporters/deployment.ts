@@ -1,10 +1,11 @@
 // A GitHub deployment per run of a cluster bound to an environment: created when the run starts, in progress,
-// then success or failure (error when the run stopped).
+// then success or failure (error when the run stopped; inactive when a newer commit superseded it).
 
 import { runSucceeded } from "../../reconcile/result.js";
 import { fullName } from "../client.js";
 import { createDeployment, setDeploymentState } from "../views/deployment.js";
 import { runLine } from "../views/summary-line.js";
+import { stoppedState } from "./commit-status.js";
 import { priorities } from "./planned-writes.js";
 import type { ReporterContext, ReporterFactory, StreamEvent } from "./types.js";
 
@@ -16,7 +17,7 @@ export const deploymentReporter: ReporterFactory = ({ target, plan }: ReporterCo
   const state = (
     cluster: string,
     phase: "start" | "end",
-    value: "in_progress" | "success" | "failure" | "error",
+    value: "in_progress" | "success" | "failure" | "error" | "inactive",
     description: string,
   ) =>
     plan.want({
@@ -55,7 +56,8 @@ export const deploymentReporter: ReporterFactory = ({ target, plan }: ReporterCo
           return;
         }
         case "run-stopped":
-          state(cluster, "end", "error", event.message);
+          // Superseded (a newer commit is deployed instead): the deployment is inactive, not an error.
+          state(cluster, "end", stoppedState(event) === "success" ? "inactive" : "error", event.message);
           return;
       }
     },

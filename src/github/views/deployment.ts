@@ -26,7 +26,7 @@ export async function setDeploymentState(
   github: GitHubClient,
   repo: RepoRef,
   deploymentId: number,
-  state: "in_progress" | "success" | "failure" | "error",
+  state: "in_progress" | "success" | "failure" | "error" | "inactive",
   description: string,
 ): Promise<void> {
   await github.rest.repos.createDeploymentStatus({
