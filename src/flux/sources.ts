@@ -3,6 +3,12 @@
 // which older repositories still use). docs/flux-compatibility.md says where we differ.
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { z } from "zod";
+import {
+  type ArtifactGeneratorSource,
+  type ExternalArtifactSource,
+  isArtifactGenerator,
+  parseArtifactGenerator,
+} from "./artifact-generator.js";
 import { durationSchema as duration, parseDuration } from "./duration.js";
 import { ManifestError } from "./errors.js";
 import {
@@ -136,13 +142,19 @@ export interface HelmRepositorySource extends SourceBase {
   kind: "HelmRepository";
   spec: HelmRepositorySpec;
 }
-export type FluxSource = GitRepositorySource | OCIRepositorySource | HelmRepositorySource;
+export type FluxSource =
+  | GitRepositorySource
+  | OCIRepositorySource
+  | HelmRepositorySource
+  | ArtifactGeneratorSource
+  | ExternalArtifactSource;
 
 export function sourceKey(s: { kind: string; name: string; namespace: string }): string {
   return `${s.kind}/${s.namespace}/${s.name}`;
 }
 
 export function isSource(obj: KubernetesObject): boolean {
+  if (isArtifactGenerator(obj)) return true;
   return (
     sourceKinds.includes(obj.kind as SourceKind) && (obj.apiVersion ?? "").startsWith(`${SOURCE_GROUP}/`)
   );
@@ -156,6 +168,7 @@ const versions: Record<SourceKind, string[]> = {
 
 /** Validates a Flux source object read from `file`; errors name the file, object and field. */
 export function parseSource(obj: KubernetesObject, file: string): FluxSource {
+  if (isArtifactGenerator(obj)) return parseArtifactGenerator(obj, file);
   const kind = obj.kind as SourceKind;
   const { name, namespace, subject } = checkedMetadata(obj, kind, file);
   const version = (obj.apiVersion ?? "").split("/")[1] ?? "";

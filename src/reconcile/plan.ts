@@ -121,6 +121,7 @@ const handledFluxKinds = new Set([
   "OCIRepository",
   "HelmRepository",
   "HelmRelease",
+  "ArtifactGenerator",
 ]);
 
 /** An object of one of Flux's API groups: never applied to the cluster, read by the planner instead. */

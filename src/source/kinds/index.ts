@@ -1,22 +1,21 @@
 // Every source kind, by its Flux kind name: the one place a kind is registered. Adding a kind is a folder
 // under src/source/kinds/ implementing SourceKindModule (types.ts) and a line here.
 import type { FluxSource } from "../../flux/sources.js";
+import { artifactGenerator, externalArtifact } from "./artifact-generator/index.js";
 import { BUCKET_REFUSAL } from "./bucket/index.js";
 import { gitRepository } from "./git-repository/index.js";
 import { helmRepository } from "./helm-repository/index.js";
 import { ociRepository } from "./oci-repository/index.js";
 import type { SourceKindModule } from "./types.js";
 
-type KindMap = {
-  [K in Exclude<FluxSource["kind"], "ArtifactGenerator" | "ExternalArtifact">]: SourceKindModule<
-    Extract<FluxSource, { kind: K }>
-  >;
-};
+type KindMap = { [K in FluxSource["kind"]]: SourceKindModule<Extract<FluxSource, { kind: K }>> };
 
 export const sourceKindModules: KindMap = {
   GitRepository: gitRepository,
   OCIRepository: ociRepository,
   HelmRepository: helmRepository,
+  ArtifactGenerator: artifactGenerator,
+  ExternalArtifact: externalArtifact,
 };
 
 /** Kinds Flux has that gitops-bot refuses, with the reason shown on the field that names them. */
