@@ -52,10 +52,12 @@ export function timerId(targetKey: string, subject: string): string {
 
 export class ReconcileSchedule<T extends ScheduleTarget> {
   private readonly timers: Timers<ObjectTimerPayload<T>>;
-  /** What this process last set, per target and subject, so unchanged objects cost no timer write. */
+  /** What this process last set, per target and subject (objects that left the target lose their timer). */
   private readonly known = new Map<string, Map<string, Known>>();
   /** Targets with a run queued and not started: their firings join it. */
   private readonly pending = new Map<string, Set<string>>();
+  /** Targets with a run going on: it reconciles every object of the target, so their firings are dropped. */
+  private readonly running = new Set<string>();
   private readonly random: () => number;
 
   constructor(private readonly options: ReconcileScheduleOptions<T>) {
@@ -76,9 +78,9 @@ export class ReconcileSchedule<T extends ScheduleTarget> {
       const failing = o.status === "Failed";
       const next: Known = { everyMs: o.everyMs, retryMs: o.retryMs, failing };
       after.set(o.subject, next);
-      const last = before.get(o.subject);
-      // A failing object is re-armed after every run (each failure waits a retryInterval again).
-      if (last && !failing && !last.failing && last.everyMs === next.everyMs) continue;
+      // Re-armed after every run that reconciled it, as Flux requeues an object after each reconcile: the next
+      // run is an interval (after a failure: a retryInterval) from this one, so the objects of one target that
+      // a run just reconciled together do not each start a run of their own a moment later.
       await this.timers.set({
         id,
         everyMs: o.everyMs,
@@ -129,8 +131,19 @@ export class ReconcileSchedule<T extends ScheduleTarget> {
     return set;
   }
 
-  /** The target's run has started: later firings queue a new one. */
+  /** The target's run has started: firings until it ends are covered by it (it re-arms every timer). */
   started(targetKey: string): void {
+    this.pending.delete(targetKey);
+    this.running.add(targetKey);
+  }
+
+  /** The target's run ended (whatever happened): later firings queue a new one. */
+  finished(targetKey: string): void {
+    this.running.delete(targetKey);
+  }
+
+  /** A waiting run of the target was dropped (a push replaced it): later firings queue a new one. */
+  dropped(targetKey: string): void {
     this.pending.delete(targetKey);
   }
 
@@ -143,6 +156,7 @@ export class ReconcileSchedule<T extends ScheduleTarget> {
   }
 
   private async fired({ target, subject }: ObjectTimerPayload<T>): Promise<void> {
+    if (this.running.has(target.key)) return;
     const waiting = this.pending.get(target.key);
     if (waiting) {
       waiting.add(subject);

@@ -74,7 +74,7 @@ export function jobHandlers(deps: () => JobDeps): WorkQueueHandlers<GitOpsJob> {
       // A waiting scheduled run dropped for a push: the push reconciles the same head; the next firing queues again.
       if (dropped.type === "scheduled") {
         const schedule = deps().schedule;
-        schedule?.schedule.started(schedule.target(dropped).key);
+        schedule?.schedule.dropped(schedule.target(dropped).key);
         return;
       }
       if (dropped.type !== "reconcile" || by.type !== "reconcile") return;

@@ -3,6 +3,7 @@
 // engine's fast path skips dry-runs of objects whose fingerprints still match, and GitHub hears about the run
 // only when its revision or outcome changed, it changed something in the cluster (drift corrected, a new chart
 // version, a new source revision) or it failed. Otherwise its events go to the log and metrics only.
+import type { Logger } from "pino";
 import { listInventories } from "../../cluster/ssa/inventory.js";
 import { bindCluster } from "../../config/operator-config.js";
 import { type RunEvent, runStarted } from "../../reconcile/events.js";
@@ -12,7 +13,7 @@ import { fullName } from "../client.js";
 import { fetchTree } from "../fetch-tree.js";
 import { loadRepoConfig } from "../repo-config-loader.js";
 import { openReportStream, type WrittenReports } from "../reporters/index.js";
-import { runOutcome } from "../schedule.js";
+import { type GitHubSchedule, runOutcome, type ScheduledTarget } from "../schedule.js";
 import { CHECK_RUN_NOT_CREATED } from "../views/check-run.js";
 import { runLine } from "../views/summary-line.js";
 import { engineOptions } from "./engine-options.js";
@@ -43,6 +44,23 @@ export async function runScheduledJob(
   if (!schedule) return { reported: false };
   const target = schedule.target(job);
   schedule.schedule.started(target.key);
+  try {
+    return await scheduledRun(job, deps, schedule, target, log, written);
+  } finally {
+    schedule.schedule.finished(target.key);
+  }
+}
+
+async function scheduledRun(
+  job: ScheduledJob,
+  deps: JobDeps,
+  schedule: GitHubSchedule,
+  target: ScheduledTarget,
+  log: Logger,
+  written: WrittenReports | undefined,
+): Promise<ScheduledRunReport> {
+  const repo = jobRepo(job);
+  const clusterName = job.cluster.name;
 
   const binding = bindCluster(deps.operator, clusterName, fullName(repo));
   if (!binding.ok) {
