@@ -211,6 +211,11 @@ export const operatorConfigSchema = z.strictObject({
   queue: queueSchema.default({ maxWaiting: 1000, maxWaitingPerRepository: 50, maxRunningPerRepository: 2 }),
   kubernetes: kubernetesSchema.default({ connectTimeout: "10s", readTimeout: "30s", requestTimeout: "30s" }),
   shutdown: shutdownSchema.default({ gracePeriod: "30s" }),
+  /**
+   * Flux's own install (gotk-components.yaml) found in a cluster path: `skip` (default) leaves it out with a
+   * note, as the bot reconciles in Flux's place; `apply` applies it like any other object of the cluster root.
+   */
+  fluxInstall: z.enum(["skip", "apply"]).default("skip"),
   security: securitySchema.default({
     outbound: { allow: [], deny: [], allowLinkLocal: false },
     remoteKustomizeResources: false,

@@ -39,6 +39,7 @@ import { defaultCacheDir } from "../source/cache.js";
 import { noSecrets } from "../source/credentials.js";
 import { listFiles, repoRelative, resolveInRepo } from "../source/repo-path.js";
 import { SourceError, SourceResolver } from "../source/resolver.js";
+import { fluxInstallNote, rootKustomization, splitRootObjects } from "./cluster-root.js";
 import {
   helmReleaseViolations,
   kustomizationViolations,
@@ -104,6 +105,8 @@ export interface PlanOptions {
   admitFluxObjects?: (parent: FluxKustomization, objects: KubernetesObject[]) => Promise<string | undefined>;
   /** Called with the finished plan, before anything is reconciled (the bot compiles the run's Alerts here). */
   onPlanned?: (plan: TreePlan) => void;
+  /** Apply Flux's own install (gotk-components.yaml) found in the cluster path; default: leave it out with a note. */
+  applyFluxInstall?: boolean;
 }
 
 /** A ManifestError naming every rule an object breaks. */
@@ -188,6 +191,8 @@ export async function planTree(
   const queue: QueueItem[] = [];
   const deferred: QueueItem[] = [];
   const sourceTrees = new Map<string, Promise<{ tree: WorkTree; revision: string }>>();
+  const rootPlain: SourcedObject[] = [];
+  let bootstrap: FluxKustomization | undefined;
 
   /** Where a Kustomization was first defined, when it was. */
   const definedIn = (key: string): string | undefined =>
@@ -230,11 +235,8 @@ export async function planTree(
         continue;
       }
       if (!isKustomization(object)) {
-        if (!parent && !isFluxObject(object)) {
-          notes.push(
-            `${file}: ${object.kind}/${object.metadata?.name ?? "<no name>"} is not a Flux object and is not applied; put workloads under a Kustomization's path`,
-          );
-        }
+        // Plain objects directly in the cluster path are the root Kustomization's (cluster-root.ts).
+        if (!parent && !isFluxObject(object)) rootPlain.push({ object, file });
         continue;
       }
       const ks = parseKustomization(object, file);
@@ -253,6 +255,7 @@ export async function planTree(
           notes.push(
             `Kustomization ${key} syncs the cluster path itself (Flux bootstrap); it is the root of this run`,
           );
+          bootstrap = ks;
           continue;
         }
       }
@@ -292,6 +295,17 @@ export async function planTree(
   };
 
   enqueue(rootObjects);
+  const root = splitRootObjects(rootPlain, opts.applyFluxInstall === true);
+  const installNote = fluxInstallNote(root.fluxInstall);
+  if (installNote) notes.push(installNote);
+  if (root.objects.length > 0) {
+    const ks = rootKustomization(bootstrap, opts.clusterPath, opts.selfSourceNames[0]);
+    const key = kustomizationKey(ks);
+    const first = definedIn(key);
+    if (first !== undefined) throw duplicate(first, `Kustomization/${key}`, opts.clusterPath, rootHint);
+    planned.set(key, { ks, objects: root.objects });
+    remember(`Kustomization/${key}`, { metadata: { name: ks.name } } as KubernetesObject);
+  }
   try {
     for (;;) {
       // Kustomizations whose source was not declared yet get a second chance once the rest is built.
@@ -361,6 +375,9 @@ export async function planTree(
   opts.onPlanned?.(plan);
   return plan;
 }
+
+const rootHint =
+  ": the cluster path's own objects are applied by the root Kustomization of that name (as Flux's bootstrap does); rename the other one";
 
 /** A second definition of an object: names both files. */
 function duplicate(file: string, object: string, firstFile: string, hint = ""): ManifestError {

@@ -26,7 +26,8 @@ async function applyThenRemove(extra: string, prune: boolean, cm = configMap("ke
   expect(await exists(api, "v1", "ConfigMap", "kept", ns)).toBe(true);
   writeTree(repo, {
     "clusters/dev/apps.yaml": null,
-    "clusters/dev/other.yaml": configMap("placeholder", { x: "1" }),
+    "clusters/dev/other.yaml": fluxKustomization({ name: "other", namespace: ns, path: "./other" }),
+    "other/cm.yaml": configMap("other", { x: "1" }, ns),
   });
   return { ns, run: () => reconcileTree(api, opts) };
 }

@@ -24,6 +24,7 @@ export function engineOptions(
     outbound: createOutboundPolicy(security.outbound),
     untrusted: run.untrusted,
     remoteClusters: security.remoteClusters,
+    applyFluxInstall: deps.operator.fluxInstall === "apply",
     drift: deps.operator.clusters.find((c) => c.name === run.cluster)?.drift ?? "correct",
   };
 }
