@@ -342,12 +342,15 @@ spec:
       return {
         got: {
           code: got.code,
-          err: [...new Set(waiting.map((l) => l.replace(/^waiting \d+s/, "waiting Ns")))].join("\n"),
+          // After the first poll the line names what is waited for; before it, only the Kustomization.
+          err: [...new Set(waiting.map((l) => l.replace(/^waiting \d+s/, "waiting Ns")))]
+            .filter((l) => l.includes("/3s: "))
+            .join("\n"),
           out: waiting.length >= 4 ? "a line every 400 ms" : `${waiting.length} lines`,
         },
         want: {
           code: 2,
-          err: `waiting Ns: Kustomization ${ns}/apps, 1 object(s)`,
+          err: `waiting Ns/3s: Deployment/${ns}/web object not found`,
           out: "a line every 400 ms",
         },
       };
