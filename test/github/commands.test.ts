@@ -2,7 +2,10 @@
 // the same jobs webhooks start. GitHub's example issue_comment payloads, OpenAPI-checked requests.
 import { afterEach, describe, expect, it, test } from "vitest";
 import { parseCommand } from "../../src/github/commands/parse-command.js";
+import { defaultReconcileOptions, reconcileTree } from "../../src/reconcile/run.js";
+import { inventoryScope } from "../../src/reconcile/scope.js";
 import {
+  appsRepo,
   INSTALLATION,
   INSTALLATION_ID,
   OWNER,
@@ -13,7 +16,9 @@ import {
   startBot,
 } from "../support/github-app.js";
 import { type GitHubMock, mockGitHub } from "../support/github-mock.js";
+import { testObjectApi } from "../support/kube.js";
 import { receive, webhookExample } from "../support/probot.js";
+import { configMap } from "../support/repo-tree.js";
 
 const base = `/repos/${OWNER}/${REPO}`;
 let github: GitHubMock | undefined;
@@ -30,6 +35,33 @@ test.each<[string, string, ReturnType<typeof parseCommand>]>([
   ],
   ["a command without argument", "/gitops reconcile", { verb: "reconcile" }],
   ["images", "/gitops images", { verb: "images" }],
+  ["suspend everything", "/gitops suspend", { verb: "suspend" }],
+  ["suspend one cluster", "/gitops suspend prod", { verb: "suspend", cluster: "prod" }],
+  [
+    "suspend one Kustomization (flux-system by default)",
+    "/gitops suspend prod apps",
+    { verb: "suspend", cluster: "prod", kustomization: { namespace: "flux-system", name: "apps" } },
+  ],
+  [
+    "resume a namespaced Kustomization",
+    "/gitops resume prod team-a/apps",
+    { verb: "resume", cluster: "prod", kustomization: { namespace: "team-a", name: "apps" } },
+  ],
+  [
+    "a suspend whose Kustomization is not a name",
+    "/gitops suspend prod ../../kube-system/x",
+    { verb: "unknown", text: "/gitops suspend prod ../../kube-system/x" },
+  ],
+  [
+    "a suspend with a cluster that is no DNS label",
+    "/gitops suspend Prod_1",
+    { verb: "unknown", text: "/gitops suspend Prod_1" },
+  ],
+  [
+    "a suspend with too many words",
+    "/gitops suspend a b c",
+    { verb: "unknown", text: "/gitops suspend a b c" },
+  ],
   ["the bare prefix", "/gitops", { verb: "help" }],
   ["an unknown verb", "/gitops deploy-everything", { verb: "unknown", text: "/gitops deploy-everything" }],
   ["up to 3 spaces of indentation", "   /gitops diff", diff],
@@ -207,5 +239,91 @@ describe("/gitops commands", () => {
     const body = (reply.requests[0]!.body as { body: string }).body;
     expect(body).toContain("I don't know `/gitops launch`");
     expect(body).toContain("`/gitops reconcile [cluster]`");
+  });
+
+  describe("suspend and resume", () => {
+    /** A Kustomization `apps` reconciled in the cluster from `scope` (this repository's, or another's). */
+    async function reconciled(prefix: string, repository = `github.com/${OWNER}/${REPO}`.toLowerCase()) {
+      const api = testObjectApi();
+      const repo = await appsRepo(api, prefix, () => ({
+        "settings.yaml": configMap("settings", { a: "1" }),
+      }));
+      const scope = inventoryScope(repository, repo.clusterPath);
+      const run = await reconcileTree(api, {
+        ...defaultReconcileOptions(repo.dir, repo.clusterPath),
+        scope,
+        skipHealth: true,
+      });
+      expect(run.errors).toEqual([]);
+      return { api, ...repo };
+    }
+    const suspendedLabel = async (api: ReturnType<typeof testObjectApi>, ns: string) => {
+      const cm = await api.read({
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "gitops-bot-inventory-apps", namespace: ns },
+      });
+      return cm.metadata?.labels?.["gitops-bot.dev/suspended"];
+    };
+    const commandMocks = (mock: GitHubMock, config: string, token = true) => {
+      if (token) mock.installationToken(INSTALLATION_ID); // the same bot keeps its token
+      permission(mock, "write");
+      mock.reply("POST", `${base}/issues/comments/492700401/reactions`, 201, { id: 1, content: "eyes" });
+      replyRepoConfig(mock, config);
+      return mock.reply("POST", `${base}/issues/1/comments`, 201, { id: 2 });
+    };
+    const comment = (body: string) => {
+      const payload = commentPayload(body);
+      payload.comment.id = 492700401;
+      return payload;
+    };
+
+    it("suspends this repository's Kustomization in the cluster (a label kubectl shows), then resumes it", async () => {
+      const { api, ns, clusterPath } = await reconciled("cmdsusp");
+      const config = repoConfigYaml([{ name: "dev", path: clusterPath }]);
+      github = mockGitHub();
+      const reply = commandMocks(github, config);
+      const bot = await startBot();
+      await receive(bot.probot, "issue_comment", comment(`/gitops suspend dev ${ns}/apps`));
+      await bot.app.queue.idle();
+      github.done();
+      expect((reply.requests[0]!.body as { body: string }).body).toBe(
+        `- \`dev\`: suspended \`Kustomization/${ns}/apps\``,
+      );
+      expect(await suspendedLabel(api, ns)).toBe("true");
+
+      // Resume: the mark goes, and the branch head is reconciled at once (a push job; here it finds no config).
+      github = mockGitHub();
+      const resumed = commandMocks(github, config, false);
+      github.reply("GET", `${base}/git/ref/heads%2Fmaster`, 200, {
+        ref: "refs/heads/master",
+        object: { sha: randomSha(), type: "commit" },
+      });
+      replyRepoConfig(github, null);
+      await receive(bot.probot, "issue_comment", comment(`/gitops resume dev ${ns}/apps`));
+      await bot.app.queue.idle();
+      await bot.app.close();
+      github.done();
+      expect((resumed.requests[0]!.body as { body: string }).body).toBe(
+        `- \`dev\`: resumed \`Kustomization/${ns}/apps\``,
+      );
+      expect(await suspendedLabel(api, ns)).toBeUndefined();
+    });
+
+    it("refuses to suspend a Kustomization another repository manages on the same cluster", async () => {
+      const { api, ns, clusterPath } = await reconciled("cmdsuspother", "github.com/someone/else");
+      github = mockGitHub();
+      const reply = commandMocks(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
+      const bot = await startBot();
+      await receive(bot.probot, "issue_comment", comment(`/gitops suspend dev ${ns}/apps`));
+      await bot.app.queue.idle();
+      await bot.app.close();
+      github.done();
+      const body = (reply.requests[0]!.body as { body: string }).body;
+      expect(body).toContain(
+        `not suspended: Kustomization/${ns}/apps is managed from another repository or path`,
+      );
+      expect(await suspendedLabel(api, ns)).toBeUndefined();
+    });
   });
 });

@@ -18,7 +18,7 @@ export type GitOpsCommand =
 export const COMMAND_HELP = [
   "`/gitops diff` — on a pull request: dry-run its head against the live clusters again and update the diff comment",
   "`/gitops reconcile [cluster]` — reconcile the tracked branch's head now (all its clusters, or one)",
-  "`/gitops suspend [cluster] [kustomization]` — stop reconciling a Kustomization (`name` or `namespace/name`; all of the cluster's, or every cluster's) until resumed; kept in the cluster",
+  "`/gitops suspend [cluster] [kustomization]` — stop reconciling a Kustomization (`name` or `namespace/name`; all of the cluster's, or every cluster's) until resumed; kept in the cluster, shown as Suspended from the next run",
   "`/gitops resume [cluster] [kustomization]` — reconcile it again (at once)",
   "`/gitops images` — scan registries now and refresh the image-update pull requests",
   "`/gitops help` — this list",

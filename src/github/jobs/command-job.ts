@@ -110,11 +110,12 @@ export async function runCommandJob(job: CommandJob, deps: JobDeps): Promise<voi
         return;
       }
       await acknowledge();
-      const lines = await setSuspension(job, deps, clusters, command);
+      const { lines, changed } = await setSuspension(job, deps, clusters, command);
       log.info({ lines }, `${command.verb} requested`);
       await reply(lines.join("\n"));
-      // The next run shows it in the statuses (Suspended), or reconciles what was resumed, now.
-      await reconcileHeads(github, job, deps, loaded.config, clusters, command.cluster, log);
+      // What was resumed is reconciled now; what was suspended shows as Suspended in the next run's statuses.
+      if (command.verb === "resume" && changed)
+        await reconcileHeads(github, job, deps, loaded.config, clusters, command.cluster, log);
       return;
     }
     case "images": {
@@ -184,9 +185,10 @@ async function setSuspension(
   deps: JobDeps,
   clusters: RepoCluster[],
   command: Extract<GitOpsCommand, { verb: "suspend" | "resume" }>,
-): Promise<string[]> {
+): Promise<{ lines: string[]; changed: boolean }> {
   const repo = jobRepo(job);
   const lines: string[] = [];
+  let any = false;
   const done = command.verb === "suspend" ? "suspended" : "resumed";
   for (const cluster of clusters) {
     const binding = bindCluster(deps.operator, cluster.name, fullName(repo));
@@ -222,9 +224,10 @@ async function setSuspension(
         changed.push(`\`${subject}\``);
       }
       if (changed.length > 0) lines.push(`- \`${cluster.name}\`: ${done} ${changed.join(", ")}`);
+      any ||= changed.length > 0;
     } catch (err) {
       lines.push(`- \`${cluster.name}\`: not ${done}: ${(err as Error).message}`);
     }
   }
-  return lines;
+  return { lines, changed: any };
 }
