@@ -7,6 +7,8 @@
 // conversation with the registry sharing one deadline (the source's timeout).
 import { createHash } from "node:crypto";
 import semver from "semver";
+import { type Challenge, parseChallenges } from "../images/registry/auth.js";
+import { isRepositoryPath } from "../images/registry/reference.js";
 import {
   type OutboundPolicy,
   type OutboundResponse,
@@ -63,11 +65,12 @@ export interface OciReference {
 }
 
 export function parseOciUrl(url: string): OciReference {
-  const m =
-    /^oci:\/\/([A-Za-z0-9.-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?)\/([a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)\/?$/.exec(
-      url,
-    );
-  if (!m) throw new Error(`"${url}" is not an oci://<registry>/<repository> URL`);
+  const m = /^oci:\/\/([A-Za-z0-9.-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?)\/(.+?)\/?$/.exec(
+    url,
+  );
+  // The repository grammar is image scanning's (images/registry/reference.ts): one parser of names.
+  if (!m || !isRepositoryPath(m[2] as string))
+    throw new Error(`"${url}" is not an oci://<registry>/<repository> URL`);
   return { registry: m[1] as string, repository: m[2] as string };
 }
 
@@ -118,12 +121,14 @@ export class OciClient {
     try {
       response = await send(this.authorization());
       if (response.status === 401 && !this.token) {
-        const challenge = response.headers.get("www-authenticate") ?? "";
+        // One challenge parser for sources and image scanning (images/registry/auth.ts, RFC 7235).
+        const challenges = parseChallenges(response.headers.get("www-authenticate") ?? "");
         response.discard();
-        if (/^bearer/i.test(challenge)) {
-          this.token = await this.fetchToken(challenge);
+        const bearer = challenges.find((c) => c.scheme === "bearer");
+        if (bearer) {
+          this.token = await this.fetchToken(bearer);
           response = await send(this.authorization());
-        } else if (/^basic/i.test(challenge) && this.opts.auth) {
+        } else if (challenges.some((c) => c.scheme === "basic") && this.opts.auth) {
           response = await send(basicAuthHeader(this.opts.auth));
         }
       }
@@ -142,10 +147,8 @@ export class OciClient {
     return this.opts.auth ? basicAuthHeader(this.opts.auth) : undefined;
   }
 
-  private async fetchToken(challenge: string): Promise<string> {
-    const params = Object.fromEntries(
-      [...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1] as string, m[2] as string]),
-    );
+  private async fetchToken(challenge: Challenge): Promise<string> {
+    const params = challenge.params;
     if (!params.realm) throw new Error("token challenge without realm");
     let url: URL;
     try {

@@ -23,6 +23,11 @@ export class ImageReferenceError extends Error {
 
 const repositoryComponent = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 
+/** A repository path of the distribution grammar (`library/nginx`): what OCI sources and image scans accept. */
+export function isRepositoryPath(path: string): boolean {
+  return path.length <= 255 && path.split("/").every((component) => repositoryComponent.test(component));
+}
+
 export function parseImageReference(image: string, opts: { insecure?: boolean } = {}): ImageReference {
   const fail = (reason: string) => new ImageReferenceError(`image "${image}": ${reason}`);
   if (image.trim() !== image || image === "") throw fail("must be a non-empty name without spaces");
