@@ -6,11 +6,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import type { FluxHelmRelease } from "../../src/flux/helm-release.js";
 import { parseSource } from "../../src/flux/sources.js";
 import { noSecrets } from "../../src/source/credentials.js";
 import { SourceResolver } from "../../src/source/resolver.js";
-import { writeTree } from "../support/repo-tree.js";
-import { makeFleet } from "./artifact-generator-fixture.js";
+import { makeRepo, writeTree } from "../support/repo-tree.js";
+import { generatorYaml, makeFleet } from "./artifact-generator-fixture.js";
 
 function resolverFor(repo: string): SourceResolver {
   const resolver = new SourceResolver({
@@ -68,5 +69,34 @@ describe("ArtifactGenerator", () => {
     // A README excluded from the artifact changes nothing.
     writeTree(a, { "apps/base/README.md": "# edited\n" });
     expect((await generated(resolverFor(a), "apps")).revision).toBe(first.revision);
+  });
+
+  it("serves a HelmRelease chartRef of kind ExternalArtifact: the chart at the artifact's root", async () => {
+    const repo = makeRepo({
+      "clusters/staging/generator.yaml": generatorYaml({
+        artifacts: `    - name: podinfo-chart
+      copy:
+        - from: "@repo/charts/podinfo/**"
+          to: "@artifact/"
+        - from: "@repo/values/staging.yaml"
+          to: "@artifact/values.yaml"`,
+      }),
+      "charts/podinfo/Chart.yaml": "apiVersion: v2\nname: podinfo\nversion: 6.5.0\n",
+      "charts/podinfo/values.yaml": "replicas: 1\n",
+      "charts/podinfo/templates/cm.yaml": "kind: ConfigMap\n",
+      "values/staging.yaml": "replicas: 3\n",
+    });
+    const hr = {
+      name: "podinfo",
+      namespace: "flux-system",
+      file: "clusters/staging/podinfo.yaml",
+      spec: { chartRef: { kind: "ExternalArtifact", name: "podinfo-chart" } },
+    } as unknown as FluxHelmRelease;
+    const chart = await resolverFor(repo).chart(hr);
+    expect(chart.name).toBe("podinfo");
+    expect(chart.version).toBe("6.5.0");
+    expect(chart.source).toMatch(/^ExternalArtifact\/flux-system\/podinfo-chart@latest@sha256:[0-9a-f]{64}$/);
+    expect(readFileSync(join(chart.path, "values.yaml"), "utf8")).toBe("replicas: 3\n");
+    expect(existsSync(join(chart.path, "templates/cm.yaml"))).toBe(true);
   });
 });
