@@ -19,6 +19,8 @@ const OUTSIDE =
   /accumulating resources from '([^']+)': security; file '([^']+)' is not in or below '([^']+)'/;
 const MISSING =
   /accumulating resources from '([^']+)': evalsymlink failure on '([^']+)' : lstat [^:]+: no such file or directory/;
+/** The same without the load restrictor (kustomize then opens the file before trying it as a directory). */
+const MISSING_OPEN = /accumulating resources from '([^']+)': open ([^:']+): no such file or directory/;
 
 /** kustomize's message (paths already repository paths) as one sentence a person can act on, when it is a known one. */
 export function explainKustomizeMessage(message: string): string {
@@ -32,7 +34,7 @@ export function explainKustomizeMessage(message: string): string {
       `a kustomization.yaml and list that directory in resources instead`
     );
   }
-  const missing = MISSING.exec(message);
+  const missing = MISSING.exec(message) ?? MISSING_OPEN.exec(message);
   if (missing) {
     const [, reference, file] = missing as unknown as [string, string, string];
     const root = file.includes("/") ? file.slice(0, file.lastIndexOf("/")) : ".";

@@ -200,12 +200,17 @@ function definedOnly<T extends object>(options: T): Partial<T> {
   return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** Runs the binary: default load restrictor (files only from inside each kustomization's root), no plugins. */
+/**
+ * Runs the binary, no plugins. Like Flux (which builds inside the source root without kustomize's load
+ * restrictor), a kustomization may load files from elsewhere in the repository (`../shared/cm.yaml`): every path
+ * it reaches was checked before (kustomize-references.ts) to be local and inside the work tree, a private copy
+ * with no links out, so "anywhere in the repository" is as far as it goes — never outside it.
+ */
 async function kustomizeBuild(dir: string, opts: KustomizeOptions, label: string): Promise<string> {
   try {
     const { stdout } = await runTool({
       binary: kustomizeBinary(),
-      args: ["build", dir],
+      args: ["build", "--load-restrictor", "LoadRestrictionsNone", dir],
       timeoutMs: opts.timeoutMs,
       maxOutputBytes: opts.maxOutputBytes,
       maxMemoryBytes: opts.maxMemoryBytes,

@@ -8,6 +8,7 @@ import { runHasChanges, runSucceeded } from "../reconcile/result.js";
 import { buildTree, defaultReconcileOptions, type ProgressEvent, reconcileTree } from "../reconcile/run.js";
 import { toYaml } from "../reconcile/yaml.js";
 import type { FlagSpecs } from "./args.js";
+import { buildOutput } from "./build-output.js";
 import { runCommand } from "./command.js";
 import { type CliIO, UsageError } from "./io.js";
 import { buildJson, runJson, toJson } from "./json-output.js";
@@ -101,7 +102,7 @@ export function treeCommand(command: TreeCommand, args: string[], io: CliIO): Pr
     const started = Date.now();
 
     if (command === "build") {
-      const plan = await buildTree(options);
+      const plan = buildOutput(await buildTree(options));
       const mask = (objects: (typeof plan.kustomizations)[number]["objects"]) =>
         objects.map((o) => maskSecret(o));
       if (output === "json") {

@@ -52,6 +52,8 @@ export interface PlannedKustomization {
   ks: FluxKustomization;
   /** Rendered objects to apply (Flux objects removed), before post-build substitution. */
   objects: KubernetesObject[];
+  /** The Flux objects its build declared (reconciled by the bot, not applied); `gitops-bot build` prints them. */
+  fluxObjects?: KubernetesObject[];
   /** Why the build failed, when it did. */
   buildError?: string;
   /** Why the tenancy policy refuses it (then also its buildError): reported before its dependencies. */
@@ -303,7 +305,8 @@ export async function planTree(
     const key = kustomizationKey(ks);
     const first = definedIn(key);
     if (first !== undefined) throw duplicate(first, `Kustomization/${key}`, opts.clusterPath, rootHint);
-    planned.set(key, { ks, objects: root.objects });
+    const fluxObjects = rootObjects.filter((o) => isFluxObject(o.object)).map((o) => o.object);
+    planned.set(key, { ks, objects: root.objects, fluxObjects });
     remember(`Kustomization/${key}`, { metadata: { name: ks.name } } as KubernetesObject);
   }
   try {
@@ -344,7 +347,7 @@ export async function planTree(
             ? await opts.admitFluxObjects(ks, fluxObjects)
             : undefined;
         if (refused) throw new ManifestError({ file: ks.file, object: `Kustomization/${key}` }, refused);
-        planned.set(key, { ks, objects: built.filter((o) => !isFluxObject(o)), parent, source });
+        planned.set(key, { ks, objects: built.filter((o) => !isFluxObject(o)), fluxObjects, parent, source });
         enqueue(
           fluxObjects.map((object) => ({ object, file: origin })),
           key,
