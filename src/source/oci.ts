@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import semver from "semver";
 import { type Challenge, parseChallenges } from "../images/registry/auth.js";
+import { nextPage } from "../images/registry/client.js";
 import { isRepositoryPath } from "../images/registry/reference.js";
 import {
   type OutboundPolicy,
@@ -213,10 +214,10 @@ export class OciClient {
 
   /** The next page from a `Link` header, only ever on this registry's tag list (no other host, no other path). */
   private nextPage(link: string | null): string | undefined {
-    const next = link ? /<([^>]+)>/.exec(link)?.[1] : undefined;
-    if (!next) return undefined;
-    const url = new URL(next, this.base);
+    // The one `Link: <…>; rel="next"` reader of sources and image scans (images/registry/client.ts).
     const base = new URL(`${this.base}/tags/list`);
+    const url = nextPage(link, base);
+    if (!url) return undefined;
     if (url.origin !== base.origin || url.pathname !== base.pathname)
       throw new Error(
         `${this.name}: tag list points to another location (${url.origin}${url.pathname}); refused`,
