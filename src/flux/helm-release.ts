@@ -279,10 +279,10 @@ export function parseHelmRelease(obj: KubernetesObject, file: string): FluxHelmR
       spec.chart.spec.sourceRef.kind === "GitRepository" ? relativePathError(chart) : chartNameError(chart);
     if (why) throw new ManifestError(where("spec.chart.spec.chart"), why);
   }
-  if (spec.chartRef && spec.chartRef.kind !== "OCIRepository") {
+  if (spec.chartRef && spec.chartRef.kind !== "OCIRepository" && spec.chartRef.kind !== "ExternalArtifact") {
     throw new ManifestError(
       where("spec.chartRef.kind"),
-      `${spec.chartRef.kind} is not supported; use OCIRepository`,
+      `${spec.chartRef.kind} is not supported; use OCIRepository or ExternalArtifact`,
     );
   }
   if (spec.chart?.spec.verify) {

@@ -395,12 +395,6 @@ function ownBuildHint(ks: FluxKustomization): string {
 
 function checkSource(ks: FluxKustomization): void {
   const ref = ks.spec.sourceRef;
-  if (ref.kind === "ExternalArtifact") {
-    throw new ManifestError(
-      { file: ks.file, object: `Kustomization/${kustomizationKey(ks)}`, field: "spec.sourceRef.kind" },
-      "ExternalArtifact sources (ArtifactGenerator) are not supported yet; use a GitRepository or an OCIRepository",
-    );
-  }
   if (ref.kind === "Bucket") {
     throw new ManifestError(
       { file: ks.file, object: `Kustomization/${kustomizationKey(ks)}`, field: "spec.sourceRef.kind" },

@@ -419,7 +419,7 @@ describe("through the CLI, the message reaches the user unchanged", () => {
     );
   });
 
-  test("a Kustomization of an ExternalArtifact is refused by name", async () => {
+  test("a Kustomization of an ExternalArtifact no ArtifactGenerator makes names the missing artifact", async () => {
     const repo = makeRepo({
       "clusters/dev/apps.yaml": fluxKustomization({
         name: "apps",
@@ -430,7 +430,7 @@ describe("through the CLI, the message reaches the user unchanged", () => {
     const { code, err } = await cli(["build", join(repo, "clusters/dev"), "--repo", repo]);
     expect(code).toBe(2);
     expect(err).toBe(
-      "gitops-bot build: clusters/dev/apps.yaml: Kustomization/flux-system/apps: spec.sourceRef.kind: ExternalArtifact sources (ArtifactGenerator) are not supported yet; use a GitRepository or an OCIRepository\n",
+      "gitops-bot build: clusters/dev/apps.yaml: Kustomization/flux-system/apps: spec.sourceRef: ExternalArtifact flux-system/flux-system is not defined in the repository\n",
     );
   });
 
