@@ -19,7 +19,7 @@ import { ImageSchedule } from "./github/image-schedule.js";
 import { closeDuplicateJob } from "./github/jobs/duplicate-job.js";
 import { jobGroup, reportRefusedJob } from "./github/jobs/refused-job.js";
 import { jobHandlers } from "./github/jobs/run-job.js";
-import { restoreRepositorySchedule } from "./github/jobs/scheduled-job.js";
+import { restoreSchedule } from "./github/jobs/scheduled-job.js";
 import type { GitOpsJob, JobDeps } from "./github/jobs/types.js";
 import { RunLifecycle } from "./github/recovery/lifecycle.js";
 import { recoverInterruptedRuns } from "./github/recovery/recover-runs.js";
@@ -152,20 +152,20 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
       onPullRequest(queue, deliveries),
     );
     app.log.info({ clusters: operator.clusters.map((c) => c.name) }, "gitops-bot loaded");
-    if (images && opts.discoverOnStart) {
-      queueImageScansForInstallations(app, queue)
+    // Listed once for both: image scans and the reconcile schedule resume after a restart.
+    const installed = opts.discoverOnStart && (images || schedule) ? installedRepositories(app) : undefined;
+    installed?.catch(() => undefined); // each user below logs its own failure
+    if (images && installed) {
+      queueImageScansForInstallations(app, queue, installed)
         .then((n) => app.log.info({ repositories: n }, "image automation: installed repositories queued"))
         .catch((err: unknown) => app.log.warn({ err }, "image automation: cannot list installations"));
     }
-    if (schedule && opts.discoverOnStart) {
+    if (schedule && installed) {
       const jobDeps = deps;
-      // Rebuilt from the installed repositories and the clusters' inventories (src/github/schedule.ts).
-      installedRepositories(app)
-        .then(async (repositories) => {
-          let timers = 0;
-          for (const r of repositories) timers += await restoreRepositorySchedule(r, jobDeps);
-          app.log.info({ repositories: repositories.length, timers }, "schedule: restored at start-up");
-        })
+      // Rebuilt from the installed repositories and the clusters' inventories (docs/scheduling.md).
+      installed
+        .then((repositories) => restoreSchedule(repositories, jobDeps))
+        .then((timers) => app.log.info({ timers }, "schedule: restored at start-up"))
         .catch((err: unknown) => app.log.warn({ err }, "schedule: cannot restore at start-up"));
     }
     if (opts.recoverOnStart) {

@@ -8,31 +8,24 @@ import type { GitOpsJob } from "./jobs/types.js";
 export async function queueImageScansForInstallations(
   app: Probot,
   queue: WorkQueue<GitOpsJob>,
+  repositories: Promise<InstalledRepository[]> = installedRepositories(app),
 ): Promise<number> {
-  const appClient = await app.auth();
-  const installations = await appClient.paginate(appClient.rest.apps.listInstallations, { per_page: 100 });
   let queued = 0;
-  for (const installation of installations) {
-    const github = await app.auth(installation.id);
-    const repositories = await github.paginate(github.rest.apps.listReposAccessibleToInstallation, {
-      per_page: 100,
+  for (const r of await repositories) {
+    const fullName = `${r.owner}/${r.repo}`;
+    await queue.enqueue({
+      key: `images:${fullName}`,
+      supersedes: true,
+      payload: {
+        type: "images",
+        deliveryId: `startup:${fullName}`,
+        installationId: r.installationId,
+        owner: r.owner,
+        repo: r.repo,
+        defaultBranch: r.defaultBranch,
+      },
     });
-    for (const r of repositories) {
-      if (r.archived || r.disabled) continue;
-      await queue.enqueue({
-        key: `images:${r.full_name}`,
-        supersedes: true,
-        payload: {
-          type: "images",
-          deliveryId: `startup:${r.full_name}`,
-          installationId: installation.id,
-          owner: r.owner.login,
-          repo: r.name,
-          defaultBranch: r.default_branch,
-        },
-      });
-      queued++;
-    }
+    queued++;
   }
   return queued;
 }

@@ -7,9 +7,11 @@ import type { Logger } from "pino";
 import { listInventories } from "../../cluster/ssa/inventory.js";
 import { bindCluster } from "../../config/operator-config.js";
 import { type RunEvent, runStarted } from "../../reconcile/events.js";
+import { inventoryScopes } from "../../reconcile/inventory-scopes.js";
 import { type RunResult, runHasChanges, runSucceeded } from "../../reconcile/result.js";
 import { defaultReconcileOptions, reconcileTree } from "../../reconcile/run.js";
 import { fullName } from "../client.js";
+import type { InstalledRepository } from "../discover-repositories.js";
 import { fetchTree } from "../fetch-tree.js";
 import { loadRepoConfig } from "../repo-config-loader.js";
 import { openReportStream, type WrittenReports } from "../reporters/index.js";
@@ -162,4 +164,31 @@ export async function restoreRepositorySchedule(
     }
   }
   return schedule.schedule.restore(objects);
+}
+
+/**
+ * At start-up: the repositories whose scope has inventories in one of the operator's clusters (one LIST per
+ * cluster, no GitHub request) get their timers back (restoreRepositorySchedule: one request each). Returns how
+ * many timers were set.
+ */
+export async function restoreSchedule(repositories: InstalledRepository[], deps: JobDeps): Promise<number> {
+  const scopes: string[] = [];
+  for (const cluster of deps.operator.clusters) {
+    try {
+      scopes.push(...(await inventoryScopes(deps.clusters.get(cluster))));
+    } catch (err) {
+      deps.log.warn({ err, cluster: cluster.name }, "cannot list inventories to restore the schedule");
+    }
+  }
+  let timers = 0;
+  for (const r of repositories) {
+    const identity = `${deps.githubHost}/${r.owner}/${r.repo}:`.toLowerCase();
+    if (!scopes.some((scope) => scope.startsWith(identity))) continue;
+    try {
+      timers += await restoreRepositorySchedule(r, deps);
+    } catch (err) {
+      deps.log.warn({ err, repo: `${r.owner}/${r.repo}` }, "cannot restore the schedule of a repository");
+    }
+  }
+  return timers;
 }
