@@ -2,6 +2,8 @@
 // reconciled again every spec.interval from the branch head (read with If-None-Match; a 304 and nothing written
 // when nothing changed), a suspended Kustomization is left alone and says so, a new chart version in range is
 // upgraded to without a push, and the schedule survives a restart (rebuilt from the inventories).
+
+import { join } from "node:path";
 import nock from "nock";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import type { RawObjectApi } from "../../src/cluster/kube-client.js";
@@ -9,6 +11,7 @@ import { operatorConfigSchema } from "../../src/config/operator-config.js";
 import { createGitOpsApp, type GitOpsApp } from "../../src/index.js";
 import { suspendKustomization } from "../../src/reconcile/suspension.js";
 import { ManualClock } from "../../src/schedule/clock.js";
+import { commitFiles, createGitRepo } from "../support/git-server.js";
 import {
   appsRepo,
   finalStatuses,
@@ -29,9 +32,9 @@ import {
   helmRepositoryYaml,
   startHelmRepo,
 } from "../support/helm-repo.js";
-import { createNamespace, PatchStrategy, testObjectApi } from "../support/kube.js";
+import { createNamespace, PatchStrategy, testObjectApi, uniqueName } from "../support/kube.js";
 import { createTestProbot, receive } from "../support/probot.js";
-import { configMap, makeRepo } from "../support/repo-tree.js";
+import { configMap, fluxKustomization, makeRepo } from "../support/repo-tree.js";
 
 const base = `/repos/${OWNER}/${REPO}`;
 const refPath = `${base}/git/ref/heads%2Fmaster`;
@@ -285,14 +288,78 @@ describe("sources polled by the schedule", () => {
     replyTarball(github, dir, sha);
     github.reply("POST", `${base}/check-runs`, 201, { id: 35 });
     const check = github.reply("PATCH", `${base}/check-runs/35`, 200, { id: 35 });
-    const statuses = github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 5 }, { times: 2 });
+    // The cluster's status may read exactly as the push's did ("… ready in 1.2 s"): then it is not sent again.
+    const statuses: { context: string; description: string }[] = [];
+    nock(GITHUB_API_URL)
+      .persist()
+      .post(`${base}/statuses/${sha}`)
+      .reply(201, (_uri, body) => {
+        statuses.push(body as { context: string; description: string });
+        return { id: 5 };
+      });
     await clock.advance(TEN_MINUTES);
     await app.queue.idle();
     github.done();
-    expect(finalStatuses(statuses)["gitops/dev/helmrelease/app"]?.description).toMatch(
+    expect(statuses.find((st) => st.context === "gitops/dev/helmrelease/app")?.description).toMatch(
       /upgraded demo 0\.1\.1/,
     );
     const summary = (check.requests[0]!.body as { output: { summary: string } }).output.summary;
     expect(summary).toContain("demo 0.1.1");
+  });
+
+  it("picks up a new commit on a second git repository without a push, and the check run names the revision", async () => {
+    const clock = new ManualClock();
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "schedgit");
+    const name = uniqueName("other-repo");
+    const other = await createGitRepo(join(inject("gitRoot"), name), {
+      "deploy/a.yaml": configMap("a", { version: "1" }),
+    });
+    const clusterPath = `clusters/${ns}`;
+    const dir = makeRepo({
+      [`${clusterPath}/source.yaml`]: `apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata:
+  name: other
+  namespace: ${ns}
+spec:
+  interval: 1m
+  url: ${inject("gitServerUrl")}/${name}
+  ref:
+    branch: main
+`,
+      [`${clusterPath}/apps.yaml`]: fluxKustomization({
+        name: "apps",
+        namespace: ns,
+        path: "./deploy",
+        extra: `  targetNamespace: ${ns}\n`,
+      }).replace("name: flux-system", "name: other"),
+    });
+    const sha = randomSha();
+    github = mockGitHub();
+    replyPush(github, repoConfigYaml([{ name: "dev", path: clusterPath }]), dir, sha);
+    const { app, probot } = await startScheduledBot(clock);
+    await receive(probot, "push", pushExample(sha));
+    await app.queue.idle();
+    const read = async () =>
+      (
+        (await api.read({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "a", namespace: ns } })) as {
+          data?: Record<string, string>;
+        }
+      ).data?.version;
+    expect(await read()).toBe("1");
+
+    const next = await commitFiles(other.dir, { "deploy/a.yaml": configMap("a", { version: "2" }) }, "two");
+    replyHeadWithEtag(github, sha, '"ref-etag-5"');
+    replyTarball(github, dir, sha);
+    github.reply("POST", `${base}/check-runs`, 201, { id: 36 });
+    const check = github.reply("PATCH", `${base}/check-runs/36`, 200, { id: 36 });
+    nock(GITHUB_API_URL).persist().post(`${base}/statuses/${sha}`).reply(201, { id: 6 });
+    await clock.advance(TEN_MINUTES);
+    await app.queue.idle();
+    github.done();
+    expect(await read()).toBe("2");
+    const summary = (check.requests[0]!.body as { output: { summary: string } }).output.summary;
+    expect(summary).toContain(next.slice(0, 7));
   });
 });
