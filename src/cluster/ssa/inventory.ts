@@ -138,7 +138,6 @@ export async function listInventories(api: RawObjectApi, scope: string): Promise
 }
 
 export async function writeInventory(api: RawObjectApi, inventory: Inventory): Promise<void> {
-  await ensureNamespace(api, inventory.owner.namespace);
   const cm: InventoryConfigMap = {
     apiVersion: "v1",
     kind: "ConfigMap",
@@ -150,7 +149,14 @@ export async function writeInventory(api: RawObjectApi, inventory: Inventory): P
     },
     data: { "inventory.json": JSON.stringify(inventory) },
   };
-  await api.patch(cm, undefined, undefined, "gitops-bot", true, PatchStrategy.ServerSideApply);
+  // One request in the common case: the namespace is created only when the apply says it is missing.
+  try {
+    await api.patch(cm, undefined, undefined, "gitops-bot", true, PatchStrategy.ServerSideApply);
+  } catch (err) {
+    if (apiStatus(err) !== 404) throw err;
+    await ensureNamespace(api, inventory.owner.namespace);
+    await api.patch(cm, undefined, undefined, "gitops-bot", true, PatchStrategy.ServerSideApply);
+  }
 }
 
 export async function deleteInventory(api: RawObjectApi, owner: KustomizationKey): Promise<void> {
