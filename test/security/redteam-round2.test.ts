@@ -1,11 +1,18 @@
 // Red team, round 2: attacks on this round's new surfaces through the real entry points. Each test asserts the
 // safe outcome; a failing test here is a real vulnerability (see the round's report).
 import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import type { KubernetesObject } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
+import { stringify } from "yaml";
 import { main } from "../../src/cli/main.js";
+import { defaultReconcileOptions, reconcileTree } from "../../src/reconcile/run.js";
+import { createNamespace, testObjectApi, uniqueName } from "../support/kube.js";
 import { configMap, fluxKustomization, makeRepo } from "../support/repo-tree.js";
+import { ageKeyPair, sopsEncrypt } from "../support/sops.js";
 
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "";
@@ -92,4 +99,123 @@ describe("kustomize field spellings the reference checker must also read", () =>
     expect(out + err).not.toContain(CANARY);
     expect(code).not.toBe(0);
   });
+});
+
+// 1. SOPS: the object's own `sops` metadata is repository content. sops tries every master key it lists (AWS KMS,
+// GCP KMS, Azure Key Vault, HashiCorp Vault) with the bot's ambient identity (cloud metadata server) and at the
+// address the metadata names — outside the outbound policy. Only the age keys of spec.decryption.secretRef may be
+// used, so sops must never be handed other key kinds.
+describe("SOPS metadata naming other key services", () => {
+  it("a same-repository preview makes sops contact no Vault address (nor the metadata server) that the object names", async () => {
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "rt2sops");
+    const work = mkdtempSync(join(tmpdir(), "rt2-sops-"));
+    const { key, recipient } = await ageKeyPair(work);
+    await api.create({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "sops-age", namespace: ns },
+      stringData: { "age.agekey": key },
+    } as KubernetesObject);
+    const encrypted = (await sopsEncrypt(
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "db" },
+        stringData: { password: "rt2-sops-value" },
+      } as KubernetesObject,
+      recipient,
+      work,
+    )) as KubernetesObject & { sops: Record<string, unknown> };
+    const hits: string[] = [];
+    const server = createServer((req, res) => {
+      hits.push(`${req.method} ${req.url}`);
+      res.writeHead(500).end("internal-service-body");
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as AddressInfo).port;
+    const created = String(encrypted.sops.lastmodified);
+    // The attacker's version: the age stanza removed, a Vault transit key at an address of their choosing.
+    const { age: _age, ...rest } = encrypted.sops;
+    const evil = {
+      ...encrypted,
+      sops: {
+        ...rest,
+        hc_vault: [
+          {
+            vault_address: `http://127.0.0.1:${port}`,
+            engine_path: "sops",
+            key_name: "k",
+            created_at: created,
+            enc: "vault:v1:abc",
+          },
+        ],
+      },
+    };
+    const repo = makeRepo({
+      "clusters/dev/apps.yaml": fluxKustomization({
+        name: "apps",
+        namespace: ns,
+        path: "./apps",
+        extra: `  targetNamespace: ${ns}\n  decryption:\n    provider: sops\n    secretRef:\n      name: sops-age\n`,
+      }),
+      "apps/kustomization.yaml": "resources:\n  - db.yaml\n",
+      "apps/db.yaml": stringify(evil),
+    });
+    try {
+      const result = await reconcileTree(api, {
+        ...defaultReconcileOptions(repo, "clusters/dev"),
+        scope: uniqueName("scope"),
+        dryRun: true,
+        withDiff: true,
+      });
+      expect(JSON.stringify(result)).not.toContain("internal-service-body");
+      expect(hits).toEqual([]);
+    } finally {
+      server.close();
+    }
+  }, 60_000);
+
+  it("a Secret re-kinded as a ConfigMap in a same-repository PR still has its decrypted value masked", async () => {
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "rt2sops");
+    const work = mkdtempSync(join(tmpdir(), "rt2-sops-"));
+    const { key, recipient } = await ageKeyPair(work);
+    await api.create({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "sops-age", namespace: ns },
+      stringData: { "age.agekey": key },
+    } as KubernetesObject);
+    const VALUE = `rt2-rekind-${Date.now()}`;
+    const encrypted = await sopsEncrypt(
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "db" },
+        data: { password: Buffer.from(VALUE).toString("base64") },
+      } as KubernetesObject,
+      recipient,
+      work,
+    );
+    const repo = makeRepo({
+      "clusters/dev/apps.yaml": fluxKustomization({
+        name: "apps",
+        namespace: ns,
+        path: "./apps",
+        extra: `  targetNamespace: ${ns}\n  decryption:\n    provider: sops\n    secretRef:\n      name: sops-age\n`,
+      }),
+      "apps/kustomization.yaml": "resources:\n  - db.yaml\n",
+      "apps/db.yaml": stringify({ ...encrypted, kind: "ConfigMap" }),
+    });
+    const result = await reconcileTree(api, {
+      ...defaultReconcileOptions(repo, "clusters/dev"),
+      scope: uniqueName("scope"),
+      dryRun: true,
+      withDiff: true,
+    });
+    const text = JSON.stringify(result);
+    expect(text).not.toContain(VALUE);
+    expect(text).not.toContain(Buffer.from(VALUE).toString("base64"));
+  }, 60_000);
 });
