@@ -6,71 +6,20 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { RawObjectApi } from "../../src/cluster/kube-client.js";
 import { defaultReconcileOptions, reconcileTree } from "../../src/reconcile/run.js";
+import { installFluxCrds, writeStatus } from "../support/flux-controller.js";
 import { createNamespace, exists, PatchStrategy, testObjectApi, uniqueName } from "../support/kube.js";
 import { configMap, fluxKustomization, makeRepo } from "../support/repo-tree.js";
-
-const FLUX_CRD = {
-  apiVersion: "apiextensions.k8s.io/v1",
-  kind: "CustomResourceDefinition",
-  metadata: { name: "kustomizations.kustomize.toolkit.fluxcd.io" },
-  spec: {
-    group: "kustomize.toolkit.fluxcd.io",
-    names: {
-      kind: "Kustomization",
-      listKind: "KustomizationList",
-      plural: "kustomizations",
-      singular: "kustomization",
-      shortNames: ["ks"],
-    },
-    scope: "Namespaced",
-    versions: [
-      {
-        name: "v1",
-        served: true,
-        storage: true,
-        schema: {
-          openAPIV3Schema: {
-            type: "object",
-            properties: {
-              spec: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
-              status: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
-            },
-          },
-        },
-      },
-    ],
-  },
-};
 
 async function fluxApply(api: RawObjectApi, obj: KubernetesObject): Promise<void> {
   await api.patch(obj, undefined, undefined, "kustomize-controller", true, PatchStrategy.ServerSideApply);
 }
 
-async function waitForCrd(api: RawObjectApi): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      await api.list("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "default");
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error("the Flux Kustomization CRD never became served");
-}
-
 let api: RawObjectApi;
 beforeAll(async () => {
   api = testObjectApi();
-  // Server-side apply sends the manifest as written (create would re-serialize it through client-node's models).
-  await api.patch(
-    FLUX_CRD as KubernetesObject,
-    undefined,
-    undefined,
-    "test-setup",
-    true,
-    PatchStrategy.ServerSideApply,
-  );
-  await waitForCrd(api);
+  // Flux's real CRDs, as test/moving-from-flux/real-flux.test.ts installs them in the same API server (a minimal
+  // stand-in applied here would take the status subresource away from the real controller there).
+  await installFluxCrds(api);
 });
 
 describe("moving from Flux", () => {
@@ -99,7 +48,6 @@ describe("moving from Flux", () => {
       metadata: { name: "foreign", namespace: ns },
       data: { y: "1" },
     } as KubernetesObject);
-    // Flux's CRD has a status subresource; this test's stand-in has none, so the inventory is written with it.
     await fluxApply(api, {
       apiVersion: "kustomize.toolkit.fluxcd.io/v1",
       kind: "Kustomization",
@@ -121,6 +69,17 @@ describe("moving from Flux", () => {
         },
       },
     } as KubernetesObject);
+    // Flux's CRD has a status subresource: the inventory is written there, as kustomize-controller does.
+    await writeStatus("/apis/kustomize.toolkit.fluxcd.io/v1", ns, "kustomizations", "apps", {
+      inventory: {
+        entries: [
+          { id: `${ns}_settings__ConfigMap`, v: "v1" },
+          { id: `${ns}_retired__ConfigMap`, v: "v1" },
+          { id: `${ns}_foreign__ConfigMap`, v: "v1" },
+          { id: "not an id", v: "v1" },
+        ],
+      },
+    });
 
     const repo = makeRepo({
       "clusters/dev/apps.yaml": fluxKustomization({
