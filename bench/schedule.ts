@@ -100,6 +100,14 @@ function mockGitHub(repos: { name: string; dir: string; sha: string }[], counts:
       count("branch head (full)");
       return [200, { ref: "refs/heads/main", object: { sha: repo?.sha, type: "commit" } }, { etag }];
     });
+  const config = "clusters:\n  - name: bench\n    path: clusters/bench\n    branch: main\n";
+  nock(API)
+    .persist()
+    .get(/\/repos\/bench\/[^/]+\/contents\//)
+    .reply(() => {
+      count("repository config");
+      return [200, { type: "file", encoding: "base64", content: Buffer.from(config).toString("base64") }];
+    });
   nock(API)
     .persist()
     .get(/\/repos\/bench\/[^/]+\/tarball\//)

@@ -242,6 +242,8 @@ describe("the reconcile schedule", () => {
 
     // Its timer fires within the restart spread and reconciles from the head; a new process knows no last
     // outcome, so this first run reports.
+    // It knows no last run either, so it reads the config again (the cluster may have left it).
+    replyRepoConfig(github, config);
     replyHeadWithEtag(github, sha, '"ref-etag-3"');
     replyTarball(github, dir, sha);
     github.reply("POST", `${base}/check-runs`, 201, { id: 34 });

@@ -6,6 +6,7 @@
 import type { Logger } from "pino";
 import { listInventories } from "../../cluster/ssa/inventory.js";
 import { bindCluster } from "../../config/operator-config.js";
+import { clustersForBranch } from "../../config/repo-config.js";
 import { type RunEvent, runStarted } from "../../reconcile/events.js";
 import { inventoryScopes } from "../../reconcile/inventory-scopes.js";
 import { type RunResult, runHasChanges, runSucceeded } from "../../reconcile/result.js";
@@ -75,6 +76,20 @@ async function scheduledRun(
   const github = await deps.github(job.installationId);
   const head = await schedule.heads.read(github, repo, job.branch);
   const last = schedule.lastRun(target);
+  if (!last || last.sha !== head.sha) {
+    // Something moved since this process last ran the target (or it never did): the repository may have dropped
+    // the cluster or changed its path. A counted request, but only then.
+    const loaded = await loadRepoConfig(github, repo, job.defaultBranch);
+    const current =
+      loaded.kind === "ok"
+        ? clustersForBranch(loaded.config, job.branch, job.defaultBranch).find((c) => c.name === clusterName)
+        : undefined;
+    if (!current || current.path !== job.cluster.path) {
+      log.info("the repository no longer binds this cluster at this path; its schedule is dropped");
+      await schedule.schedule.forget(target.key);
+      return { reported: false, sha: head.sha };
+    }
+  }
   let tree = schedule.cachedTree(target, head.sha);
   if (!tree) {
     tree = await fetchTree(github, repo, head.sha);
