@@ -219,3 +219,43 @@ describe("SOPS metadata naming other key services", () => {
     expect(text).not.toContain(Buffer.from(VALUE).toString("base64"));
   }, 60_000);
 });
+
+// 6. healthCheckExprs are repository content evaluated synchronously in the bot's process: nested
+// comprehensions over literal lists cost n^depth steps whatever the object's size, and a synchronous evaluation
+// stalls every other repository's work on the same event loop.
+describe("healthCheckExprs cost", () => {
+  it("a nested comprehension cannot stall the bot's event loop for seconds", async () => {
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "rt2cel");
+    const list = `[${Array.from({ length: 25 }, (_, i) => i).join(",")}]`;
+    // 25^5 ≈ 9.8 million steps: seconds of CPU for a 700-character expression (one more level: minutes).
+    const expr = `${list}.all(a, ${list}.all(b, ${list}.all(c, ${list}.all(d, ${list}.all(e, true)))))`;
+    const repo = makeRepo({
+      "clusters/dev/apps.yaml": fluxKustomization({
+        name: "apps",
+        namespace: ns,
+        path: "./apps",
+        extra: `  targetNamespace: ${ns}\n  wait: true\n  timeout: 5s\n  healthCheckExprs:\n    - apiVersion: v1\n      kind: ConfigMap\n      current: ${JSON.stringify(expr)}\n`,
+      }),
+      "apps/cm.yaml": configMap("settings", { color: "blue" }),
+    });
+    let last = Date.now();
+    let worstStall = 0;
+    const timer = setInterval(() => {
+      const now = Date.now();
+      worstStall = Math.max(worstStall, now - last);
+      last = now;
+    }, 50);
+    const started = Date.now();
+    try {
+      await reconcileTree(api, {
+        ...defaultReconcileOptions(repo, "clusters/dev"),
+        scope: uniqueName("scope"),
+      });
+    } finally {
+      clearInterval(timer);
+    }
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(worstStall).toBeLessThan(2_000);
+  }, 120_000);
+});
