@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { main } from "../../src/cli/main.js";
 import { defaultReconcileOptions, reconcileTree } from "../../src/reconcile/run.js";
+import { externalKustomization, generatorYaml } from "../source/artifact-generator-fixture.js";
 import { createNamespace, testObjectApi, uniqueName } from "../support/kube.js";
 import { configMap, fluxKustomization, makeRepo } from "../support/repo-tree.js";
 import { ageKeyPair, sopsEncrypt } from "../support/sops.js";
@@ -258,4 +259,23 @@ describe("healthCheckExprs cost", () => {
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(worstStall).toBeLessThan(2_000);
   }, 120_000);
+});
+
+// 3. ArtifactGenerator globs become JavaScript regular expressions (backtracking): `*a*a*a…` against a long file
+// name is exponential-ish, synchronous, and both the glob and the file names come from a fork's pull request.
+describe("ArtifactGenerator glob cost", () => {
+  it("a glob of many * against a long file name ends within its bound", async () => {
+    const name = "a".repeat(44);
+    const repo = makeRepo({
+      "clusters/staging/generator.yaml": generatorYaml({
+        artifacts: `    - name: apps\n      copy:\n        - from: "@repo/apps/${"*a".repeat(8)}*b"\n          to: "@artifact/"\n          optional: true\n`,
+      }),
+      "clusters/staging/apps.yaml": externalKustomization("apps", "./"),
+      [`apps/${name}`]: "x\n",
+      "apps/cm.yaml": configMap("settings", { color: "blue" }),
+    });
+    const started = Date.now();
+    await cli(["build", "clusters/staging", "--repo", repo]);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  }, 300_000);
 });
