@@ -107,6 +107,8 @@ export interface PlanOptions {
   admitFluxObjects?: (parent: FluxKustomization, objects: KubernetesObject[]) => Promise<string | undefined>;
   /** Called with the finished plan, before anything is reconciled (the bot compiles the run's Alerts here). */
   onPlanned?: (plan: TreePlan) => void;
+  /** Kustomization builds run at once while planning; default DEFAULT_BUILD_CONCURRENCY. */
+  buildConcurrency?: number;
   /** Apply Flux's own install (gotk-components.yaml) found in the cluster path; default: leave it out with a note. */
   applyFluxInstall?: boolean;
 }
@@ -115,6 +117,9 @@ export interface PlanOptions {
 function refusal(file: string, object: string, violations: Violation[]): ManifestError {
   return new ManifestError({ file, object }, violations.map((v) => `${v.field}: ${v.reason}`).join("; "));
 }
+
+/** Builds at once: kustomize processes, each bounded in time and memory (util/child-process.ts). */
+export const DEFAULT_BUILD_CONCURRENCY = 4;
 
 export function defaultPlanOptions(clusterPath: string): PlanOptions {
   return { clusterPath, selfSourceNames: ["flux-system"], limits: defaultManifestLimits() };
@@ -197,8 +202,13 @@ export async function planTree(
   let bootstrap: FluxKustomization | undefined;
 
   /** Where a Kustomization was first defined, when it was. */
+  /** Plan order (the order Kustomizations left the queue) and the ones being built now. */
+  const order = new Map<string, number>();
+  const inFlight = new Map<string, string>();
   const definedIn = (key: string): string | undefined =>
-    planned.get(key)?.ks.file ?? [...queue, ...deferred].find((q) => kustomizationKey(q.ks) === key)?.ks.file;
+    planned.get(key)?.ks.file ??
+    inFlight.get(key) ??
+    [...queue, ...deferred].find((q) => kustomizationKey(q.ks) === key)?.ks.file;
 
   const enqueue = (sourced: SourcedObject[], parent?: string) => {
     // A typo in a Flux object's group, kind or version would otherwise make it a plain object (skipped at the
@@ -309,67 +319,101 @@ export async function planTree(
     planned.set(key, { ks, objects: root.objects, fluxObjects });
     remember(`Kustomization/${key}`, { metadata: { name: ks.name } } as KubernetesObject);
   }
+  /** Builds one Kustomization and queues the Flux objects its build declares. */
+  const planOne = async (next: QueueItem): Promise<void> => {
+    const { ks, parent } = next;
+    const key = kustomizationKey(ks);
+    // Checked once its source is known (or known to be this repository), before anything is fetched or
+    // built: a source in another namespace may hold another tenant's credentials.
+    const violations = kustomizationViolations(opts.tenancy, ks, (r) => resolver.isSelf(r, ks.namespace));
+    if (violations.length > 0) {
+      const refused = refusal(ks.file, `Kustomization/${key}`, violations).message;
+      planned.set(key, { ks, objects: [], buildError: refused, refused, parent });
+      return;
+    }
+    let source: string | undefined;
+    try {
+      const resolved = await treeFor(ks);
+      source = resolved.source;
+      const built = await buildKustomization(resolved.tree, ks, opts.limits, opts.kustomize);
+      const origin = `${ks.spec.path ?? "./"} (built by Kustomization ${key})`;
+      // Before the split below: a look-alike is not in a Flux group, so it would be applied as a plain object.
+      for (const object of built) checkFluxLookAlike(object, origin);
+      const fluxObjects = built.filter(isFluxObject);
+      const refused =
+        fluxObjects.length > 0 && opts.admitFluxObjects
+          ? await opts.admitFluxObjects(ks, fluxObjects)
+          : undefined;
+      if (refused) throw new ManifestError({ file: ks.file, object: `Kustomization/${key}` }, refused);
+      planned.set(key, { ks, objects: built.filter((o) => !isFluxObject(o)), fluxObjects, parent, source });
+      enqueue(
+        fluxObjects.map((object) => ({ object, file: origin })),
+        key,
+      );
+      const unhandled = (o: KubernetesObject) =>
+        isFluxObject(o) && !handledFluxKinds.has(o.kind ?? "") && !isNotificationObject(o);
+      for (const o of built.filter(unhandled)) {
+        notes.push(
+          `Kustomization ${key}: ${o.kind}/${o.metadata?.name ?? "<no name>"} is not reconciled yet by gitops-bot`,
+        );
+      }
+    } catch (err) {
+      if (!(err instanceof ManifestError) && !(err instanceof SourceError)) throw err;
+      planned.set(key, { ks, objects: [], buildError: err.message, parent, source });
+    }
+  };
+
+  // Builds run in parallel (kustomize is a process each; most of a cold run is spent waiting for them), up to
+  // `buildConcurrency` at once; the plan's order is the order Kustomizations were taken from the queue, so it
+  // does not depend on which build finished first.
+  const limit = Math.max(1, opts.buildConcurrency ?? DEFAULT_BUILD_CONCURRENCY);
+  const running = new Set<Promise<void>>();
+  let fatal: { error: unknown } | undefined;
   try {
     for (;;) {
-      // Kustomizations whose source was not declared yet get a second chance once the rest is built.
-      let next = queue.shift();
-      if (!next) {
-        const retry = deferred.shift();
-        next = retry && { ...retry, retried: true };
-      }
-      if (!next) break;
-      const { ks, parent } = next;
-      const ref = ks.spec.sourceRef;
-      if (!next.retried && !opts.selfSourceNames.includes(ref.name) && !resolver.find(ref, ks.namespace)) {
-        deferred.push({ ks, parent });
-        continue;
-      }
-      const key = kustomizationKey(ks);
-      // Checked once its source is known (or known to be this repository), before anything is fetched or
-      // built: a source in another namespace may hold another tenant's credentials.
-      const violations = kustomizationViolations(opts.tenancy, ks, (r) => resolver.isSelf(r, ks.namespace));
-      if (violations.length > 0) {
-        const refused = refusal(ks.file, `Kustomization/${key}`, violations).message;
-        planned.set(key, { ks, objects: [], buildError: refused, refused, parent });
-        continue;
-      }
-      let source: string | undefined;
-      try {
-        const resolved = await treeFor(ks);
-        source = resolved.source;
-        const built = await buildKustomization(resolved.tree, ks, opts.limits, opts.kustomize);
-        const origin = `${ks.spec.path ?? "./"} (built by Kustomization ${key})`;
-        // Before the split below: a look-alike is not in a Flux group, so it would be applied as a plain object.
-        for (const object of built) checkFluxLookAlike(object, origin);
-        const fluxObjects = built.filter(isFluxObject);
-        const refused =
-          fluxObjects.length > 0 && opts.admitFluxObjects
-            ? await opts.admitFluxObjects(ks, fluxObjects)
-            : undefined;
-        if (refused) throw new ManifestError({ file: ks.file, object: `Kustomization/${key}` }, refused);
-        planned.set(key, { ks, objects: built.filter((o) => !isFluxObject(o)), fluxObjects, parent, source });
-        enqueue(
-          fluxObjects.map((object) => ({ object, file: origin })),
-          key,
-        );
-        const unhandled = (o: KubernetesObject) =>
-          isFluxObject(o) && !handledFluxKinds.has(o.kind ?? "") && !isNotificationObject(o);
-        for (const o of built.filter(unhandled)) {
-          notes.push(
-            `Kustomization ${key}: ${o.kind}/${o.metadata?.name ?? "<no name>"} is not reconciled yet by gitops-bot`,
-          );
+      while (!fatal && running.size < limit) {
+        let next = queue.shift();
+        if (!next) {
+          // Kustomizations whose source was not declared yet get a second chance once the rest is built.
+          if (running.size > 0) break;
+          const retry = deferred.shift();
+          next = retry && { ...retry, retried: true };
         }
-      } catch (err) {
-        if (!(err instanceof ManifestError) && !(err instanceof SourceError)) throw err;
-        planned.set(key, { ks, objects: [], buildError: err.message, parent, source });
+        if (!next) break;
+        const ref = next.ks.spec.sourceRef;
+        if (
+          !next.retried &&
+          !opts.selfSourceNames.includes(ref.name) &&
+          !resolver.find(ref, next.ks.namespace)
+        ) {
+          deferred.push({ ks: next.ks, parent: next.parent });
+          continue;
+        }
+        const key = kustomizationKey(next.ks);
+        order.set(key, order.size);
+        inFlight.set(key, next.ks.file);
+        const task: Promise<void> = planOne(next)
+          .catch((error: unknown) => {
+            fatal ??= { error };
+          })
+          .finally(() => {
+            inFlight.delete(key);
+            running.delete(task);
+          });
+        running.add(task);
       }
+      if (running.size === 0) break;
+      await Promise.race(running);
     }
+    if (fatal) throw fatal.error;
   } finally {
     for (const prepared of sourceTrees.values()) prepared.then((p) => p.tree.cleanup()).catch(() => {});
   }
   const plan: TreePlan = {
     clusterPath: opts.clusterPath,
-    kustomizations: [...planned.values()],
+    kustomizations: [...planned.entries()]
+      .sort(([a], [b]) => (order.get(a) ?? -1) - (order.get(b) ?? -1))
+      .map(([, p]) => p),
     helmReleases: [...helmReleases.values()],
     notes,
     notifications,
