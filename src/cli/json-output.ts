@@ -10,6 +10,7 @@ import {
   runSucceeded,
   type SourceResult,
 } from "../reconcile/result.js";
+import type { RenderedRelease } from "./render-helm.js";
 
 export const SCHEMA_VERSION = 1;
 
@@ -17,6 +18,13 @@ export interface KustomizationJson extends Omit<KustomizationResult, "status"> {
   /** A run's status, or for `build`: "Rendered" / "Failed". */
   status: KustomizationResult["status"] | "Rendered";
   /** `build` only: the rendered objects, Secret values masked. */
+  objects?: KubernetesObject[];
+}
+
+export interface HelmReleaseJson extends Omit<HelmReleaseResult, "status"> {
+  /** A run's status, or for `build --render-helm`: "Rendered" / "Failed". */
+  status: HelmReleaseResult["status"] | "Rendered";
+  /** `build --render-helm` only: the objects `helm template` rendered (hooks last), Secret values masked. */
   objects?: KubernetesObject[];
 }
 
@@ -32,7 +40,7 @@ export interface TreeResultJson {
   errors: string[];
   notes: string[];
   kustomizations: KustomizationJson[];
-  helmReleases: HelmReleaseResult[];
+  helmReleases: HelmReleaseJson[];
   sources: SourceResult[];
   durationMs: number;
 }
@@ -58,6 +66,7 @@ export function buildJson(
   plan: TreePlan,
   objectsOf: (objects: KubernetesObject[]) => KubernetesObject[],
   durationMs: number,
+  releases?: Map<string, RenderedRelease>,
 ): TreeResultJson {
   const kustomizations: KustomizationJson[] = plan.kustomizations.map((p) => ({
     name: p.ks.name,
@@ -74,19 +83,40 @@ export function buildJson(
     ...(p.source ? { source: p.source } : {}),
     objects: objectsOf(p.objects),
   }));
+  const helmReleases = [...(releases?.values() ?? [])].map(releaseJson);
   return {
     schemaVersion: SCHEMA_VERSION,
     command: "build",
     clusterPath: plan.clusterPath,
     dryRun: true,
-    succeeded: kustomizations.every((k) => k.status !== "Failed"),
+    succeeded: [...kustomizations, ...helmReleases].every((k) => k.status !== "Failed"),
     changed: false,
     errors: [],
     notes: plan.notes,
     kustomizations,
-    helmReleases: [],
+    helmReleases,
     sources: [],
     durationMs,
+  };
+}
+
+/** One HelmRelease of `build --render-helm` in the shape of a run's HelmRelease results. */
+function releaseJson(r: RenderedRelease): HelmReleaseJson {
+  const [namespace = "", name = ""] = r.key.split("/");
+  return {
+    name: r.hr?.name ?? name,
+    namespace: r.hr?.namespace ?? namespace,
+    file: r.hr?.file ?? "",
+    releaseName: r.hr?.releaseName ?? name,
+    releaseNamespace: r.hr?.releaseNamespace ?? namespace,
+    ...(r.chart ? { chart: r.chart.name, version: r.chart.version, source: r.chart.source } : {}),
+    status: r.error ? "Failed" : "Rendered",
+    action: "none",
+    message: r.error ?? `${r.objects.length} object(s)`,
+    changes: [],
+    errors: r.error ? [r.error] : [],
+    durationMs: 0,
+    objects: r.objects,
   };
 }
 

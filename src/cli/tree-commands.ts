@@ -1,9 +1,13 @@
 // `build`, `diff` and `reconcile <cluster-path>`: the engine over a checkout, for a terminal or a CI job.
+
+import type { KubernetesObject } from "@kubernetes/client-node";
 import { defaultKustomizeOptions, type KustomizeOptions } from "../build/kustomize.js";
 import { loadKubeConfig, makeObjectApi } from "../cluster/kube-client.js";
 import { maskSecret } from "../cluster/ssa/mask-secrets.js";
 import { MAX_TIMER_MS, parseDuration } from "../flux/duration.js";
+import { isHelmRelease } from "../flux/helm-release.js";
 import { renderHelmReleases } from "../helm/render.js";
+import type { TreePlan } from "../reconcile/plan.js";
 import { runHasChanges, runSucceeded } from "../reconcile/result.js";
 import { buildTree, defaultReconcileOptions, type ProgressEvent, reconcileTree } from "../reconcile/run.js";
 import { toYaml } from "../reconcile/yaml.js";
@@ -16,6 +20,12 @@ import { printable } from "./printable.js";
 import { defaultTickMs, ProgressReporter } from "./progress.js";
 import { assertReachable } from "./reachable.js";
 import { renderRun } from "./render.js";
+import {
+  type RenderedRelease,
+  renderReleasesOffline,
+  sourceComment,
+  withChartResolver,
+} from "./render-helm.js";
 import { defaultScope, locate } from "./repo-root.js";
 import { styleFor } from "./style.js";
 
@@ -42,6 +52,8 @@ objects as YAML. Secret values are masked. postBuild.substituteFrom needs a clus
 
 Options:
   -o, --output <fmt>                 yaml (default) or json (see docs/cli.md)
+  --render-helm[=bool]               Also print what each HelmRelease renders (helm template with its inline values,
+                                     no cluster access; valuesFrom is left out with a note)
 ${common}`,
   diff: `Usage: gitops-bot diff <cluster-path> [options]
 
@@ -75,6 +87,7 @@ const flags = {
   quiet: { type: "boolean", short: "q" },
   "allow-remote-resources": { type: "boolean" },
   "build-timeout": { type: "string" },
+  "render-helm": { type: "boolean" },
 } as const satisfies FlagSpecs;
 
 const clusterFlags = ["kubeconfig", "context", "scope"] as const;
@@ -86,6 +99,11 @@ export function treeCommand(command: TreeCommand, args: string[], io: CliIO): Pr
     if (command === "build") {
       for (const f of clusterFlags)
         if (values[f] !== undefined) throw new UsageError(`build takes no --${f}`);
+    }
+    if (command !== "build" && values["render-helm"] !== undefined) {
+      throw new UsageError(
+        `${command} takes no --render-helm (it previews HelmReleases against the cluster)`,
+      );
     }
     if (command !== "reconcile") {
       if (values.wait !== undefined) throw new UsageError(`${command} takes no --wait (it applies nothing)`);
@@ -102,11 +120,19 @@ export function treeCommand(command: TreeCommand, args: string[], io: CliIO): Pr
     const started = Date.now();
 
     if (command === "build") {
-      const plan = buildOutput(await buildTree(options));
+      const { plan, releases } = values["render-helm"]
+        ? await withChartResolver(options, async (tree, resolver) => {
+            const plan = buildOutput(tree);
+            return {
+              plan,
+              releases: await renderReleasesOffline(helmReleaseObjects(plan), resolver, plan.notes),
+            };
+          })
+        : { plan: buildOutput(await buildTree(options)), releases: undefined };
       const mask = (objects: (typeof plan.kustomizations)[number]["objects"]) =>
         objects.map((o) => maskSecret(o));
       if (output === "json") {
-        const result = buildJson(plan, mask, Date.now() - started);
+        const result = buildJson(plan, mask, Date.now() - started, releases);
         io.out.write(toJson(result));
         return result.succeeded ? 0 : 2;
       }
@@ -114,8 +140,10 @@ export function treeCommand(command: TreeCommand, args: string[], io: CliIO): Pr
         if (p.buildError) throw new Error(p.buildError);
         return mask(p.objects);
       });
+      const failed = [...(releases?.values() ?? [])].flatMap((r) => (r.error ? [r.error] : []));
       for (const note of plan.notes) io.err.write(`note: ${printable(note)}\n`);
-      io.out.write(printable(objects.map((o) => `---\n${toYaml(o)}`).join("")));
+      if (failed.length > 0) throw new Error(failed.join("\n"));
+      io.out.write(printable(yamlWithReleases(objects, releases)));
       return 0;
     }
 
@@ -161,6 +189,36 @@ export function treeCommand(command: TreeCommand, args: string[], io: CliIO): Pr
     if (!runSucceeded(run)) return 2;
     return dryRun && runHasChanges(run) ? 1 : 0;
   });
+}
+
+/** The build's HelmRelease objects (substituted, as Flux would apply them), each with the file it came from. */
+function helmReleaseObjects(plan: TreePlan): { object: KubernetesObject; file: string }[] {
+  const files = new Map(plan.helmReleases.map((p) => [`${p.hr.namespace}/${p.hr.name}`, p.hr.file]));
+  return plan.kustomizations.flatMap((p) =>
+    p.buildError
+      ? []
+      : p.objects
+          .filter((o) => isHelmRelease(o))
+          .map((object) => ({
+            object,
+            file: files.get(`${object.metadata?.namespace}/${object.metadata?.name}`) ?? p.ks.file,
+          })),
+  );
+}
+
+/** YAML documents of the build; with rendered releases, each HelmRelease's objects right after it. */
+function yamlWithReleases(objects: KubernetesObject[], releases?: Map<string, RenderedRelease>): string {
+  return objects
+    .map((o) => {
+      const own = `---\n${toYaml(o)}`;
+      const release = isHelmRelease(o)
+        ? releases?.get(`${o.metadata?.namespace}/${o.metadata?.name}`)
+        : undefined;
+      if (!release) return own;
+      const comment = sourceComment(release);
+      return own + release.objects.map((r) => `---\n${comment}\n${toYaml(r)}`).join("");
+    })
+    .join("");
 }
 
 /** The kustomize bounds from the command line: remote resources only when asked for, a build timeout. */
