@@ -279,3 +279,84 @@ describe("ArtifactGenerator glob cost", () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   }, 300_000);
 });
+
+// 5. The cluster root: plain objects in the cluster path are applied by a root Kustomization flux-system/flux-system
+// that the plan adds itself, whose inventory (flux-system/gitops-bot-inventory-flux-system) is one per cluster.
+describe("the cluster root under a tenant grant", () => {
+  const tenantPolicy = (namespaces: string[]) => ({
+    tenant: "repository acme/tenant on cluster dev",
+    clusterScoped: false,
+    crossNamespaceRefs: false,
+    namespaces,
+  });
+
+  it("a tenant's plain cluster-path objects outside its namespaces and cluster-scoped ones are refused", async () => {
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "rt2tenant");
+    const other = await createNamespace(api, "rt2other");
+    const role = uniqueName("rt2-role");
+    const repo = makeRepo({
+      "clusters/dev/role.yaml": `apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: ${role}\nrules: []\n`,
+      "clusters/dev/elsewhere.yaml": configMap("planted", { a: "1" }, other),
+      "clusters/dev/home.yaml": configMap("home", { a: "1" }, ns),
+    });
+    const result = await reconcileTree(api, {
+      ...defaultReconcileOptions(repo, "clusters/dev"),
+      scope: uniqueName("tenant-scope"),
+      tenancy: tenantPolicy([ns]),
+    });
+    const read = (o: KubernetesObject) =>
+      api.read(o).then(
+        () => true,
+        () => false,
+      );
+    expect(
+      await read({
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "ClusterRole",
+        metadata: { name: role },
+      }),
+    ).toBe(false);
+    expect(
+      await read({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "planted", namespace: other } }),
+    ).toBe(false);
+  }, 120_000);
+
+  it("a tenant repository cannot claim the root inventory flux-system/flux-system (the platform's root keeps working)", async () => {
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "rt2tenant");
+    const platformNs = await createNamespace(api, "rt2platform");
+    const tenantRepo = makeRepo({ "clusters/dev/home.yaml": configMap("home", { a: "1" }, ns) });
+    const platformRepo = makeRepo({ "clusters/dev/vars.yaml": configMap("vars", { a: "1" }, platformNs) });
+    const inventoryRef = {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "gitops-bot-inventory-flux-system", namespace: "flux-system" },
+    };
+    await api.delete(inventoryRef).catch(() => undefined);
+    try {
+      await reconcileTree(api, {
+        ...defaultReconcileOptions(tenantRepo, "clusters/dev"),
+        scope: uniqueName("tenant-scope"),
+        tenancy: tenantPolicy([ns]),
+      });
+      const platform = await reconcileTree(api, {
+        ...defaultReconcileOptions(platformRepo, "clusters/dev"),
+        scope: uniqueName("platform-scope"),
+      });
+      expect(JSON.stringify(platform.kustomizations.map((k) => k.errors ?? k))).not.toMatch(
+        /already managed from/,
+      );
+      expect(
+        await api
+          .read({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "vars", namespace: platformNs } })
+          .then(
+            () => true,
+            () => false,
+          ),
+      ).toBe(true);
+    } finally {
+      await api.delete(inventoryRef).catch(() => undefined);
+    }
+  }, 120_000);
+});
