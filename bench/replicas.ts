@@ -10,6 +10,7 @@ import { loadKubeConfig, makeObjectApi } from "../src/cluster/kube-client.js";
 import {
   commitTree,
   deliver,
+  INSTALLATION_ID,
   OWNER,
   operatorConfig,
   pushDelivery,
@@ -76,7 +77,7 @@ async function measure(setup: string, replicaCount: number, redisUrl: string | u
           state.trees.set(sha, commitTree(trees, namespaces.get(repo) ?? "", sha));
           state.head = sha;
           sentAt.set(sha, Date.now());
-          await deliver(set.replicas, r + i, pushDelivery(SECRET, repo, sha));
+          await deliver(set.replicas, r + i, pushDelivery(SECRET, repo, sha, INSTALLATION_ID + r));
         }
       }),
     );

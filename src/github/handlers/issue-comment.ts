@@ -19,7 +19,8 @@ export function onIssueComment(queue: WorkQueue<GitOpsJob>, deliveries: Delivery
       issue: p.issue.number,
     });
     if (!p.installation) return log.warn("issue_comment without an installation; ignored");
-    if (!(await deliveries.accept(context.id))) return log.info("redelivery of an accepted delivery; ignored");
+    if (!(await deliveries.accept(context.id)))
+      return log.info("redelivery of an accepted delivery; ignored");
     await queue.enqueue({
       key: `command:${p.repository.full_name}#${p.issue.number}`,
       supersedes: false,

@@ -19,7 +19,8 @@ export function onPullRequest(queue: WorkQueue<GitOpsJob>, deliveries: DeliveryL
     const pr = p.pull_request;
     const log = context.log.child({ delivery: context.id, repo: p.repository.full_name, pull: pr.number });
     if (!p.installation) return log.warn("pull_request without an installation; ignored");
-    if (!(await deliveries.accept(context.id))) return log.info("redelivery of an accepted delivery; ignored");
+    if (!(await deliveries.accept(context.id)))
+      return log.info("redelivery of an accepted delivery; ignored");
     await queue.enqueue({
       key: `diff:${p.repository.full_name}#${pr.number}`,
       supersedes: true,

@@ -11,7 +11,8 @@ export function onPush(queue: WorkQueue<GitOpsJob>, deliveries: DeliveryLog) {
     if (p.deleted || !p.after || /^0+$/.test(p.after)) return log.info("branch deleted; ignored");
     if (!p.ref.startsWith("refs/heads/")) return log.info("not a branch push (tag); ignored");
     if (!p.installation) return log.warn("push without an installation; ignored");
-    if (!(await deliveries.accept(context.id))) return log.info("redelivery of an accepted delivery; ignored");
+    if (!(await deliveries.accept(context.id)))
+      return log.info("redelivery of an accepted delivery; ignored");
     await queue.enqueue({
       key: `push:${p.repository.full_name}@${p.ref}`,
       supersedes: false,
