@@ -9,6 +9,7 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { main } from "../../src/cli/main.js";
+import { RemoteKubeConfigError, remoteKubeConfig } from "../../src/cluster/remote-kubeconfig.js";
 import { defaultReconcileOptions, reconcileTree } from "../../src/reconcile/run.js";
 import { externalKustomization, generatorYaml } from "../source/artifact-generator-fixture.js";
 import { createNamespace, testObjectApi, uniqueName } from "../support/kube.js";
@@ -359,4 +360,56 @@ describe("the cluster root under a tenant grant", () => {
       await api.delete(inventoryRef).catch(() => undefined);
     }
   }, 120_000);
+});
+
+// 2. spec.kubeConfig.secretRef: URL forms that might pass the operator's list yet reach another host.
+describe("remote kubeconfig server forms", () => {
+  const allowed = ["https://k8s.example.com:6443"];
+  const kubeconfig = (server: string, user = "token: t") =>
+    `apiVersion: v1\nkind: Config\nclusters:\n  - name: c\n    cluster:\n      server: ${JSON.stringify(server)}\ncontexts:\n  - name: x\n    context: {cluster: c, user: u}\ncurrent-context: x\nusers:\n  - name: u\n    user: {${user}}\n`;
+
+  it.each([
+    "https://k8s.example.com:6443@evil.example.net:6443",
+    "https://evil.example.net:6443/#@k8s.example.com:6443",
+    "https://k8s.example.com.evil.example.net:6443",
+    "https://k8s.example.com:6443?x=@evil.example.net",
+    "https://user:pw@k8s.example.com:6443",
+    "https://k8s.example.com.:6443",
+    "https://[::ffff:7f00:1]:6443",
+    "https://k8s.example.com:443",
+    "HTTPS://K8S.EXAMPLE.COM:06443/",
+    "https://k8s.example.com:6443/..%2f..%2f",
+    "http://k8s.example.com:6443",
+  ])("%s is refused or reaches only the listed host and port", (server) => {
+    let kc: ReturnType<typeof remoteKubeConfig> | undefined;
+    try {
+      kc = remoteKubeConfig(kubeconfig(server), "test", allowed);
+    } catch (err) {
+      expect(err).toBeInstanceOf(RemoteKubeConfigError);
+      return;
+    }
+    const url = new URL(kc.getCurrentCluster()?.server ?? "");
+    expect(`${url.protocol}//${url.hostname}:${url.port}`).toBe("https://k8s.example.com:6443");
+    expect(kc.getCurrentCluster()?.skipTLSVerify).toBe(false);
+  });
+
+  it.each([
+    "exec: {command: /bin/sh, apiVersion: client.authentication.k8s.io/v1}",
+    "auth-provider: {name: gcp}",
+    "tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token",
+    "client-certificate: /etc/ssl/private/key.pem",
+    "<<: {exec: {command: /bin/sh}}",
+    "Exec: {command: /bin/sh}",
+  ])("users[].user with %s is refused", (user) => {
+    expect(() => remoteKubeConfig(kubeconfig("https://k8s.example.com:6443", user), "test", allowed)).toThrow(
+      RemoteKubeConfigError,
+    );
+  });
+
+  it("a YAML alias bomb is refused quickly", () => {
+    const bomb = `a: &a ["x","x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n${kubeconfig("https://k8s.example.com:6443")}`;
+    const started = Date.now();
+    expect(() => remoteKubeConfig(bomb, "test", allowed)).toThrow(RemoteKubeConfigError);
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
 });
