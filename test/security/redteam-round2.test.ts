@@ -306,6 +306,7 @@ describe("the cluster root under a tenant grant", () => {
       scope: uniqueName("tenant-scope"),
       tenancy: tenantPolicy([ns]),
     });
+    expect(JSON.stringify(result.kustomizations)).toMatch(/is not allowed for repository acme\/tenant/);
     const read = (o: KubernetesObject) =>
       api.read(o).then(
         () => true,
