@@ -84,13 +84,16 @@ export function offlineValues(hr: FluxHelmRelease): { values: Values; note?: str
   };
 }
 
+/** A HelmRelease to render: its object as the build prints it, or (not printed) as the plan parsed it. */
+export type ReleaseInput = { object: KubernetesObject; file: string } | { hr: FluxHelmRelease };
+
 /**
- * Renders every HelmRelease among `objects` (the build's objects, post-build substitution applied: what Flux
- * would apply). `fileOf` gives the file a HelmRelease came from. Never throws for one HelmRelease: its error
- * is in its entry.
+ * Renders each HelmRelease of `inputs` (the build's objects, post-build substitution applied: what Flux would
+ * apply; other objects are passed over), once per HelmRelease. Never throws for one HelmRelease: its error is
+ * in its entry.
  */
 export async function renderReleasesOffline(
-  objects: { object: KubernetesObject; file: string }[],
+  inputs: ReleaseInput[],
   resolver: SourceResolver,
   notes: string[],
   opts: RenderHelmOptions = {},
@@ -98,15 +101,19 @@ export async function renderReleasesOffline(
   const rendered = new Map<string, RenderedRelease>();
   let session: HelmSession | undefined;
   try {
-    for (const { object, file } of objects) {
-      if (!isHelmRelease(object)) continue;
+    for (const input of inputs) {
       let hr: FluxHelmRelease;
-      try {
-        hr = parseHelmRelease(object, file);
-      } catch (err) {
-        const key = `${object.metadata?.namespace ?? ""}/${object.metadata?.name ?? ""}`;
-        rendered.set(key, { key, objects: [], error: (err as Error).message });
-        continue;
+      if ("hr" in input) hr = input.hr;
+      else {
+        const { object, file } = input;
+        if (!isHelmRelease(object)) continue;
+        try {
+          hr = parseHelmRelease(object, file);
+        } catch (err) {
+          const key = `${object.metadata?.namespace ?? ""}/${object.metadata?.name ?? ""}`;
+          if (!rendered.has(key)) rendered.set(key, { key, objects: [], error: (err as Error).message });
+          continue;
+        }
       }
       const key = `${hr.namespace}/${hr.name}`;
       if (rendered.has(key)) continue;

@@ -21,6 +21,7 @@ import { defaultTickMs, ProgressReporter } from "./progress.js";
 import { assertReachable } from "./reachable.js";
 import { renderRun } from "./render.js";
 import {
+  type ReleaseInput,
   type RenderedRelease,
   renderReleasesOffline,
   sourceComment,
@@ -125,7 +126,7 @@ export function treeCommand(command: TreeCommand, args: string[], io: CliIO): Pr
             const plan = buildOutput(tree);
             return {
               plan,
-              releases: await renderReleasesOffline(helmReleaseObjects(plan), resolver, plan.notes),
+              releases: await renderReleasesOffline(helmReleaseInputs(plan), resolver, plan.notes),
             };
           })
         : { plan: buildOutput(await buildTree(options)), releases: undefined };
@@ -191,10 +192,14 @@ export function treeCommand(command: TreeCommand, args: string[], io: CliIO): Pr
   });
 }
 
-/** The build's HelmRelease objects (substituted, as Flux would apply them), each with the file it came from. */
-function helmReleaseObjects(plan: TreePlan): { object: KubernetesObject; file: string }[] {
+/**
+ * The HelmReleases to render: the build's HelmRelease objects (substituted, as Flux would apply them), each with
+ * the file it came from, then those of the plan no build printed (directly in a cluster path without plain
+ * objects, which has no root Kustomization to print them).
+ */
+function helmReleaseInputs(plan: TreePlan): ReleaseInput[] {
   const files = new Map(plan.helmReleases.map((p) => [`${p.hr.namespace}/${p.hr.name}`, p.hr.file]));
-  return plan.kustomizations.flatMap((p) =>
+  const printed: ReleaseInput[] = plan.kustomizations.flatMap((p) =>
     p.buildError
       ? []
       : p.objects
@@ -204,21 +209,36 @@ function helmReleaseObjects(plan: TreePlan): { object: KubernetesObject; file: s
             file: files.get(`${object.metadata?.namespace}/${object.metadata?.name}`) ?? p.ks.file,
           })),
   );
+  const seen = new Set(
+    printed.map((i) => ("object" in i ? `${i.object.metadata?.namespace}/${i.object.metadata?.name}` : "")),
+  );
+  const rest = plan.helmReleases
+    .filter((p) => !p.parent && !seen.has(`${p.hr.namespace}/${p.hr.name}`))
+    .map((p) => ({ hr: p.hr }));
+  return [...printed, ...rest];
 }
 
-/** YAML documents of the build; with rendered releases, each HelmRelease's objects right after it. */
+/**
+ * YAML documents of the build; with rendered releases, each HelmRelease's objects right after it, and at the
+ * end those of HelmReleases no build printed.
+ */
 function yamlWithReleases(objects: KubernetesObject[], releases?: Map<string, RenderedRelease>): string {
-  return objects
+  const shown = new Set<string>();
+  const renderedOf = (release: RenderedRelease) => {
+    shown.add(release.key);
+    const comment = sourceComment(release);
+    return release.objects.map((r) => `---\n${comment}\n${toYaml(r)}`).join("");
+  };
+  const text = objects
     .map((o) => {
       const own = `---\n${toYaml(o)}`;
-      const release = isHelmRelease(o)
-        ? releases?.get(`${o.metadata?.namespace}/${o.metadata?.name}`)
-        : undefined;
-      if (!release) return own;
-      const comment = sourceComment(release);
-      return own + release.objects.map((r) => `---\n${comment}\n${toYaml(r)}`).join("");
+      const key = `${o.metadata?.namespace}/${o.metadata?.name}`;
+      const release = isHelmRelease(o) && !shown.has(key) ? releases?.get(key) : undefined;
+      return release ? own + renderedOf(release) : own;
     })
     .join("");
+  const rest = [...(releases?.values() ?? [])].filter((r) => !shown.has(r.key));
+  return text + rest.map(renderedOf).join("");
 }
 
 /** The kustomize bounds from the command line: remote resources only when asked for, a build timeout. */

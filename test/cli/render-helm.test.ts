@@ -213,6 +213,24 @@ describe("build --render-helm", () => {
     expect(r.err).toContain("broken: .Values.needed is required");
   });
 
+  it("renders a HelmRelease placed directly in the cluster path (no Kustomization prints it)", async () => {
+    const repo = makeRepo({
+      "clusters/dev/charts.yaml": helmRepositoryYaml("charts", "apps", charts.url),
+      "clusters/dev/app.yaml": helmReleaseYaml({
+        name: "root",
+        namespace: "apps",
+        extra: "  values:\n    deployment: true\n    replicas: 5\n",
+      }),
+    });
+    const r = await cli(["build", "clusters/dev", "--repo", repo, "--render-helm"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("# Source: HelmRelease apps/root chart demo@1.2.0");
+    const deployment = docs(r.out).find((o) => o.kind === "Deployment") as unknown as {
+      spec: { replicas: number };
+    };
+    expect(deployment.spec.replicas).toBe(5);
+  });
+
   it("diff and reconcile take no --render-helm", async () => {
     const r = await cli(["diff", "clusters/dev", "--repo", fleet(appRelease()), "--render-helm"]);
     expect(r.code).toBe(2);
