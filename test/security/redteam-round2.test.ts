@@ -11,6 +11,7 @@ import { stringify } from "yaml";
 import { main } from "../../src/cli/main.js";
 import { RemoteKubeConfigError, remoteKubeConfig } from "../../src/cluster/remote-kubeconfig.js";
 import { defaultReconcileOptions, reconcileTree } from "../../src/reconcile/run.js";
+import { createOutboundPolicy } from "../../src/util/outbound/policy.js";
 import { externalKustomization, generatorYaml } from "../source/artifact-generator-fixture.js";
 import { createNamespace, testObjectApi, uniqueName } from "../support/kube.js";
 import { configMap, fluxKustomization, makeRepo } from "../support/repo-tree.js";
@@ -307,7 +308,7 @@ describe("the cluster root under a tenant grant", () => {
       tenancy: tenantPolicy([ns]),
     });
     expect(JSON.stringify(result.kustomizations)).toMatch(/is not allowed for repository acme\/tenant/);
-    const read = (o: KubernetesObject) =>
+    const read = (o: Parameters<typeof api.read>[0]) =>
       api.read(o).then(
         () => true,
         () => false,
@@ -413,4 +414,48 @@ describe("remote kubeconfig server forms", () => {
     expect(() => remoteKubeConfig(bomb, "test", allowed)).toThrow(RemoteKubeConfigError);
     expect(Date.now() - started).toBeLessThan(1_000);
   });
+});
+
+// 4b. With the operator's security.remoteKustomizeResources on (default-branch writers and same-repository PRs),
+// the reference checker lets every URL through to kustomize, which fetches it itself: the outbound policy (deny
+// lists, link-local/metadata addresses) is never consulted, and a configMapGenerator file from a URL lands in
+// the preview verbatim.
+describe("remote kustomize resources and the outbound policy", () => {
+  it("a configMapGenerator file URL to a denied address is refused, and its body never appears", async () => {
+    const BODY = `AccessKeyId-rt2-${Date.now()}`;
+    const hits: string[] = [];
+    const server = createServer((req, res) => {
+      hits.push(`${req.method} ${req.url}`);
+      res.writeHead(200).end(`${BODY}\n`);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as AddressInfo).port;
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "rt2remote");
+    const repo = makeRepo({
+      "clusters/dev/apps.yaml": fluxKustomization({
+        name: "apps",
+        namespace: ns,
+        path: "./apps",
+        extra: `  targetNamespace: ${ns}\n`,
+      }),
+      "apps/kustomization.yaml": `resources:\n  - cm.yaml\nconfigMapGenerator:\n  - name: x\n    files:\n      - http://127.0.0.1:${port}/latest/meta-data/iam/security-credentials/role\n`,
+      "apps/cm.yaml": configMap("settings", { color: "blue" }),
+    });
+    try {
+      const base = defaultReconcileOptions(repo, "clusters/dev");
+      const result = await reconcileTree(api, {
+        ...base,
+        scope: uniqueName("scope"),
+        dryRun: true,
+        withDiff: true,
+        kustomize: { ...base.kustomize, allowRemoteResources: true },
+        outbound: createOutboundPolicy({ deny: ["127.0.0.0/8", "::1/128"] }),
+      });
+      expect(JSON.stringify(result)).not.toContain(BODY);
+      expect(hits).toEqual([]);
+    } finally {
+      server.close();
+    }
+  }, 60_000);
 });
