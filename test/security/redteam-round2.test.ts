@@ -459,3 +459,32 @@ describe("remote kustomize resources and the outbound policy", () => {
     }
   }, 60_000);
 });
+
+describe("a fork's preview and the kustomize field spellings", () => {
+  it("a fork's dry-run with a capitalised ConfigMapGenerator never shows a file outside the repository", async () => {
+    const CANARY = `rt2-fork-canary-${Date.now()}`;
+    const outside = mkdtempSync(join(tmpdir(), "rt2-fork-outside-"));
+    writeFileSync(join(outside, "token"), `${CANARY}\n`);
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "rt2fork");
+    const repo = makeRepo({
+      "clusters/dev/apps.yaml": fluxKustomization({
+        name: "apps",
+        namespace: ns,
+        path: "./apps",
+        extra: `  targetNamespace: ${ns}\n`,
+      }),
+      "apps/cm.yaml": configMap("settings", { color: "blue" }),
+      // An absolute path: the bot's own files (a mounted ServiceAccount token, the app's key) are as reachable.
+      "apps/kustomization.yaml": `resources:\n  - cm.yaml\nConfigMapGenerator:\n  - name: x\n    files:\n      - ${join(outside, "token")}\n`,
+    });
+    const result = await reconcileTree(api, {
+      ...defaultReconcileOptions(repo, "clusters/dev"),
+      scope: uniqueName("scope"),
+      dryRun: true,
+      withDiff: true,
+      untrusted: true,
+    });
+    expect(JSON.stringify(result)).not.toContain(CANARY);
+  }, 60_000);
+});
