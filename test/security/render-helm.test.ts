@@ -7,7 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { main } from "../../src/cli/main.js";
+import { renderReleasesOffline, withChartResolver } from "../../src/cli/render-helm.js";
 import type { RawObjectApi } from "../../src/cluster/kube-client.js";
+import { defaultPlanOptions } from "../../src/reconcile/plan.js";
 import {
   type HelmRepoServer,
   helmReleaseYaml,
@@ -60,6 +62,14 @@ beforeAll(async () => {
   await createSecret(canaryNamespace, "app-values", { "values.yaml": `stolen: ${canary}\n` });
   charts = await startHelmRepo();
   await charts.addChart({ name: "thief", version: "0.1.0", templates: { "loot.yaml": thiefTemplate } });
+  await charts.addChart({
+    name: "flood",
+    version: "0.1.0",
+    templates: {
+      "flood.yaml":
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: flood\ndata:\n{{- range $i := until 200000 }}\n  k{{ $i }}: "{{ repeat 64 "x" }}"\n{{- end }}\n',
+    },
+  });
 });
 afterAll(() => charts?.stop());
 
@@ -172,6 +182,29 @@ describe("build --render-helm attacks", () => {
     expect(r.err).toContain(`HelmRelease/${canaryNamespace}/thief: spec.chart.spec.sourceRef:`);
     expect(r.err).toContain("169.254.169.254");
     expectNoLoot(r.out + r.err);
+  });
+
+  it("a chart that renders a flood of output is stopped at helm's output cap, naming the HelmRelease", async () => {
+    const release = helmReleaseYaml({ name: "flood", namespace: canaryNamespace, chart: "flood" });
+    const repo = fleet(release);
+    const started = Date.now();
+    const notes: string[] = [];
+    const rendered = await withChartResolver(
+      { ...defaultPlanOptions("clusters/dev"), repoDir: repo },
+      (plan, resolver) =>
+        renderReleasesOffline(
+          plan.helmReleases.map((p) => ({ hr: p.hr })),
+          resolver,
+          notes,
+          { limits: { maxOutputBytes: 256 * 1024 } },
+        ),
+    );
+    const error = rendered.get(`${canaryNamespace}/flood`)?.error ?? "";
+    expect(error).toContain(
+      `HelmRelease/${canaryNamespace}/flood: helm template of chart flood@0.1.0 failed:`,
+    );
+    expect(error).toContain(`printed more than ${256 * 1024} bytes; stopped`);
+    expect(Date.now() - started).toBeLessThan(60_000);
   });
 
   it("build takes no cluster flags, so nothing can hand helm a kubeconfig", async () => {
