@@ -13,7 +13,8 @@ import { RemoteKubeConfigError, remoteKubeConfig } from "../../src/cluster/remot
 import { defaultReconcileOptions, reconcileTree } from "../../src/reconcile/run.js";
 import { createOutboundPolicy } from "../../src/util/outbound/policy.js";
 import { externalKustomization, generatorYaml } from "../source/artifact-generator-fixture.js";
-import { createNamespace, testObjectApi, uniqueName } from "../support/kube.js";
+import { installFluxCrds, writeStatus } from "../support/flux-controller.js";
+import { createNamespace, exists, testObjectApi, uniqueName } from "../support/kube.js";
 import { configMap, fluxKustomization, makeRepo } from "../support/repo-tree.js";
 import { ageKeyPair, sopsEncrypt } from "../support/sops.js";
 
@@ -486,5 +487,62 @@ describe("a fork's preview and the kustomize field spellings", () => {
       untrusted: true,
     });
     expect(JSON.stringify(result)).not.toContain(CANARY);
+  }, 60_000);
+});
+
+// 7. Flux inventory import: a Flux Kustomization's status written by whoever may write in its namespace lists
+// objects of another namespace and a cluster-scoped one; the bot's first reconcile must delete neither.
+describe("a crafted Flux inventory", () => {
+  it("lists another namespace's object and a ClusterRole: neither is pruned", async () => {
+    const api = testObjectApi();
+    await installFluxCrds(api);
+    const ns = await createNamespace(api, "rt2flux");
+    const victim = await createNamespace(api, "rt2victim");
+    const role = uniqueName("rt2-victim-role");
+    await api.create({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "precious", namespace: victim },
+      data: { y: "1" },
+    } as KubernetesObject);
+    await api.create({
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRole",
+      metadata: { name: role },
+      rules: [],
+    } as KubernetesObject);
+    const entries = [
+      { id: `${victim}_precious__ConfigMap`, v: "v1" },
+      { id: `_${role}_rbac.authorization.k8s.io_ClusterRole`, v: "v1" },
+    ];
+    await api.create({
+      apiVersion: "kustomize.toolkit.fluxcd.io/v1",
+      kind: "Kustomization",
+      metadata: { name: "apps", namespace: ns },
+      spec: {
+        interval: "10m",
+        path: "./apps",
+        prune: true,
+        sourceRef: { kind: "GitRepository", name: "flux-system" },
+      },
+    } as KubernetesObject);
+    await writeStatus("/apis/kustomize.toolkit.fluxcd.io/v1", ns, "kustomizations", "apps", {
+      inventory: { entries },
+    });
+    const repo = makeRepo({
+      "clusters/dev/apps.yaml": fluxKustomization({
+        name: "apps",
+        namespace: ns,
+        path: "./apps",
+        extra: `  targetNamespace: ${ns}\n`,
+      }),
+      "apps/settings.yaml": configMap("settings", { a: "1" }),
+    });
+    await reconcileTree(api, {
+      ...defaultReconcileOptions(repo, "clusters/dev"),
+      scope: uniqueName("scope"),
+    });
+    expect(await exists(api, "v1", "ConfigMap", "precious", victim)).toBe(true);
+    expect(await exists(api, "rbac.authorization.k8s.io/v1", "ClusterRole", role)).toBe(true);
   }, 60_000);
 });
