@@ -102,9 +102,7 @@ export function treeCommand(command: TreeCommand, args: string[], io: CliIO): Pr
         if (values[f] !== undefined) throw new UsageError(`build takes no --${f}`);
     }
     if (command !== "build" && values["render-helm"] !== undefined) {
-      throw new UsageError(
-        `${command} takes no --render-helm (it previews HelmReleases against the cluster)`,
-      );
+      throw new UsageError(`${command} takes no --render-helm (it renders HelmReleases against the cluster)`);
     }
     if (command !== "reconcile") {
       if (values.wait !== undefined) throw new UsageError(`${command} takes no --wait (it applies nothing)`);
