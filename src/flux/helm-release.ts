@@ -235,6 +235,8 @@ export interface FluxHelmRelease {
   releaseNamespace: string;
   /** Flux: `timeout` defaults to 5m. */
   timeoutMs: number;
+  /** Values its parent Kustomization substituted into it from Secrets: masked in everything it reports. */
+  substitutedSecrets?: string[];
 }
 
 const forbiddenKeys = new Set(["__proto__", "prototype", "constructor"]);

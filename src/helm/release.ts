@@ -118,7 +118,7 @@ export async function reconcileHelmRelease(
   const started = Date.now();
   const refused = ignoreRulesError(hr);
   if (refused) throw refused;
-  const out = new Outcome([...values.secretStrings]);
+  const out = new Outcome([...values.secretStrings, ...(hr.substitutedSecrets ?? [])]);
   const digest = releaseDigest(hr, chart, values);
   const history = await releaseHistory(api, hr.releaseNamespace, hr.releaseName);
   const latest = history.at(-1);

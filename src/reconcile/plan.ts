@@ -107,6 +107,14 @@ export interface PlanOptions {
   admitFluxObjects?: (parent: FluxKustomization, objects: KubernetesObject[]) => Promise<string | undefined>;
   /** Called with the finished plan, before anything is reconciled (the bot compiles the run's Alerts here). */
   onPlanned?: (plan: TreePlan) => void;
+  /**
+   * Post-build substitution of the Flux objects a Kustomization's build declares, before they are planned (the
+   * run reads substituteFrom from the cluster; `build` substitutes inline values only). Absent: none.
+   */
+  substituteFluxObjects?: (
+    ks: FluxKustomization,
+    objects: KubernetesObject[],
+  ) => Promise<{ objects: KubernetesObject[]; secretValues: string[] }>;
   /** Kustomization builds run at once while planning; default DEFAULT_BUILD_CONCURRENCY. */
   buildConcurrency?: number;
   /** Apply Flux's own install (gotk-components.yaml) found in the cluster path; default: leave it out with a note. */
@@ -210,7 +218,7 @@ export async function planTree(
     inFlight.get(key) ??
     [...queue, ...deferred].find((q) => kustomizationKey(q.ks) === key)?.ks.file;
 
-  const enqueue = (sourced: SourcedObject[], parent?: string) => {
+  const enqueue = (sourced: SourcedObject[], parent?: string, substitutedSecrets: string[] = []) => {
     // A typo in a Flux object's group, kind or version would otherwise make it a plain object (skipped at the
     // root, sent to the cluster from a build) and surface later as a missing dependency.
     for (const { object, file } of sourced) checkFluxLookAlike(object, file);
@@ -233,7 +241,8 @@ export async function planTree(
         continue;
       }
       if (isHelmRelease(object)) {
-        const hr = parseHelmRelease(object, file);
+        const parsed = parseHelmRelease(object, file);
+        const hr = substitutedSecrets.length > 0 ? { ...parsed, substitutedSecrets } : parsed;
         const key = helmReleaseKey(hr);
         const first = helmReleases.get(key);
         if (first) throw duplicate(file, key, first.hr.file);
@@ -339,7 +348,23 @@ export async function planTree(
       const origin = `${ks.spec.path ?? "./"} (built by Kustomization ${key})`;
       // Before the split below: a look-alike is not in a Flux group, so it would be applied as a plain object.
       for (const object of built) checkFluxLookAlike(object, origin);
-      const fluxObjects = built.filter(isFluxObject);
+      // Flux substitutes the whole build, the Flux objects in it too (a HelmRelease's values, a child's path).
+      let fluxObjects = built.filter(isFluxObject);
+      let substitutedSecrets: string[] = [];
+      if (opts.substituteFluxObjects && ks.spec.postBuild && fluxObjects.length > 0) {
+        try {
+          ({ objects: fluxObjects, secretValues: substitutedSecrets } = await opts.substituteFluxObjects(
+            ks,
+            fluxObjects,
+          ));
+        } catch (err) {
+          throw new ManifestError(
+            { file: ks.file, object: `Kustomization/${key}`, field: "spec.postBuild" },
+            `post-build substitution of the Flux objects it declares failed: ${(err as Error).message}`,
+            { cause: err },
+          );
+        }
+      }
       const refused =
         fluxObjects.length > 0 && opts.admitFluxObjects
           ? await opts.admitFluxObjects(ks, fluxObjects)
@@ -349,6 +374,7 @@ export async function planTree(
       enqueue(
         fluxObjects.map((object) => ({ object, file: origin })),
         key,
+        substitutedSecrets,
       );
       const unhandled = (o: KubernetesObject) =>
         isFluxObject(o) && !handledFluxKinds.has(o.kind ?? "") && !isNotificationObject(o);

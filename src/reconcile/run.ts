@@ -3,6 +3,7 @@
 // Knows nothing about GitHub.
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { prepareWorkTree } from "../build/kustomize.js";
+import { substituteObject } from "../build/substitute.js";
 import { mayApply } from "../cluster/access-review.js";
 import type { RawObjectApi } from "../cluster/kube-client.js";
 import { definitionsOfPlan } from "../cluster/ssa/pending-definitions.js";
@@ -29,6 +30,7 @@ import {
 import { DependencyError, dependencyOrder } from "./graph.js";
 import type { ReconcileOptions } from "./options.js";
 import { type PlanOptions, planTree, type TreePlan } from "./plan.js";
+import { postBuildVars } from "./post-build-vars.js";
 import { type AnyReconciler, type ObjectOutcome, outcomeOf, type ReconcilerKind } from "./reconciler.js";
 import { RECONCILERS } from "./reconcilers.js";
 import type { HelmReleaseResult, KustomizationResult, RunResult } from "./result.js";
@@ -54,6 +56,20 @@ export async function buildTree(
   } finally {
     work.cleanup();
   }
+}
+
+/** The Flux objects of a build, substituted with the Kustomization's post-build variables (read as it acts). */
+async function substituteFluxObjects(
+  api: RawObjectApi,
+  ks: FluxKustomization,
+  objects: KubernetesObject[],
+  opts: ReconcileOptions,
+): Promise<{ objects: KubernetesObject[]; secretValues: string[] }> {
+  const { vars, secretValues } = await postBuildVars(clientFor(api, opts, ks).api, ks, {
+    readSecrets: !opts.untrusted,
+    tenancy: opts.tenancy,
+  });
+  return { objects: objects.map((o) => substituteObject(o, vars)), secretValues };
 }
 
 /**
@@ -170,7 +186,11 @@ async function reconcileTreeOnce(api: RawObjectApi, given: ReconcileOptions): Pr
     try {
       plan = await planTree(
         work,
-        { ...options, admitFluxObjects: (ks, objects) => admitFluxObjects(api, ks, objects, options) },
+        {
+          ...options,
+          admitFluxObjects: (ks, objects) => admitFluxObjects(api, ks, objects, options),
+          substituteFluxObjects: (ks, objects) => substituteFluxObjects(api, ks, objects, options),
+        },
         resolver,
       );
     } catch (err) {
