@@ -57,6 +57,19 @@ export interface ClassicFleetOptions {
   prefix?: string;
   /** The Helm repository every HelmRepository points at; `https://charts.example.com/<name>` by default. */
   chartsUrl?: string;
+  /** Where the Flux objects (Kustomizations, GitRepository) live; `flux-system` by default. A Kustomization's
+   *  namespace/name is one owner in a cluster, so runs in parallel on one API server each need their own. */
+  fluxNamespace?: string;
+}
+
+/** `files` with every `namespace: flux-system` of its Flux objects moved to `namespace`. */
+export function inFluxNamespace(files: Record<string, string>, namespace: string): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(files).map(([path, text]) => [
+      path,
+      text.replaceAll(/^(\s+)namespace: flux-system$/gm, `$1namespace: ${namespace}`),
+    ]),
+  );
 }
 
 /** The namespaces the fleet's Kustomizations create, with `prefix`. */
@@ -71,7 +84,7 @@ export function classicNamespaces(prefix = "") {
 export function classicFleet(opts: ClassicFleetOptions = {}): string {
   const ns = classicNamespaces(opts.prefix);
   const url = (name: string) => opts.chartsUrl ?? `https://charts.example.com/${name}`;
-  return makeRepo({
+  const files: Record<string, string> = {
     "clusters/staging/flux-system/kustomization.yaml":
       "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - gotk-components.yaml\n  - gotk-sync.yaml\n",
     "clusters/staging/flux-system/gotk-components.yaml":
@@ -117,7 +130,8 @@ ${ks("infra-configs", "./infrastructure/configs", "  dependsOn:\n    - name: inf
     "apps/staging/kustomization.yaml":
       "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../base/podinfo\npatches:\n  - path: podinfo-values.yaml\n    target:\n      kind: HelmRelease\n",
     "apps/staging/podinfo-values.yaml": `apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: podinfo\n  namespace: ${ns.podinfo}\nspec:\n  values:\n    replicaCount: 2\n`,
-  });
+  };
+  return makeRepo(opts.fluxNamespace ? inFluxNamespace(files, opts.fluxNamespace) : files);
 }
 
 /** Runs the CLI as a user would, capturing its output. */

@@ -16,7 +16,7 @@ import {
 } from "../support/helm-repo.js";
 import { createNamespace, exists, testObjectApi, uniqueName } from "../support/kube.js";
 import { makeRepo, writeTree } from "../support/repo-tree.js";
-import { cli } from "./classic-fleet-fixture.js";
+import { cli, inFluxNamespace } from "./classic-fleet-fixture.js";
 
 let charts: HelmRepoServer;
 beforeAll(async () => {
@@ -26,18 +26,27 @@ beforeAll(async () => {
 });
 afterAll(() => charts?.stop());
 
-function flux27Fleet(ns: string): string {
-  return makeRepo({
-    ...fleetFiles(ns),
-    "apps/base/kustomization.yaml": "resources:\n  - podinfo.yaml\n  - release.yaml\n",
-    "apps/base/release.yaml": `${helmRepositoryYaml("podinfo", ns, charts.url)}---\n${helmReleaseYaml({
-      name: "podinfo",
-      namespace: ns,
-      chart: "podinfo",
-      version: "6.x",
-      repo: "podinfo",
-    })}`,
-  });
+/** The fixture's files with its Flux objects in `fluxNs` (a Kustomization's namespace/name has one owner per
+ *  cluster; test/source/artifact-generator-fleet.test.ts reconciles the same fleet in flux-system). */
+function flux27Files(ns: string, fluxNs: string, color?: string): Record<string, string> {
+  return inFluxNamespace(
+    {
+      ...fleetFiles(ns, color),
+      "apps/base/kustomization.yaml": "resources:\n  - podinfo.yaml\n  - release.yaml\n",
+      "apps/base/release.yaml": `${helmRepositoryYaml("podinfo", ns, charts.url)}---\n${helmReleaseYaml({
+        name: "podinfo",
+        namespace: ns,
+        chart: "podinfo",
+        version: "6.x",
+        repo: "podinfo",
+      })}`,
+    },
+    fluxNs,
+  );
+}
+
+function flux27Fleet(ns: string, fluxNs = "flux-system"): string {
+  return makeRepo(flux27Files(ns, fluxNs));
 }
 
 interface RunJson {
@@ -50,12 +59,12 @@ interface RunJson {
   helmReleases?: Array<{ name: string; namespace: string; file: string; status: string; action: string }>;
 }
 
-function perKustomization(run: RunJson, actions: string[]) {
+function perKustomization(run: RunJson, fluxNs: string, actions: string[]) {
   const out: Record<string, string[]> = {};
   for (const k of run.kustomizations) {
     const objects = k.changes.filter((c) => actions.includes(c.action)).map((c) => c.subject);
     const releases = (run.helmReleases ?? [])
-      .filter((h) => h.file.endsWith(`Kustomization flux-system/${k.name})`))
+      .filter((h) => h.file.endsWith(`Kustomization ${fluxNs}/${k.name})`))
       .map((h) => `HelmRelease/${h.namespace}/${h.name}`);
     out[k.name] = [...objects, ...releases].sort();
   }
@@ -89,7 +98,8 @@ describe("Flux 2.7 layout (ArtifactGenerator + ExternalArtifact)", () => {
   it("diff plans, reconcile applies and prunes, per Kustomization, what Flux would", async () => {
     const api = testObjectApi();
     const ns = await createNamespace(api, "f27");
-    const repo = flux27Fleet(ns);
+    const fluxNs = `${ns}-flux`;
+    const repo = flux27Fleet(ns, fluxNs);
     const common = ["--repo", repo, "--kubeconfig", inject("kubeconfigPath"), "--scope", uniqueName("scope")];
     const expected = {
       infrastructure: [`ConfigMap/${ns}/infra-settings`],
@@ -100,13 +110,13 @@ describe("Flux 2.7 layout (ArtifactGenerator + ExternalArtifact)", () => {
     expect({ code: diff.code, err: diff.err }).toEqual({ code: 1, err: "" });
     const planned = JSON.parse(diff.out) as RunJson;
     expect(planned.errors).toEqual([]);
-    expect(perKustomization(planned, ["created"])).toEqual(expected);
+    expect(perKustomization(planned, fluxNs, ["created"])).toEqual(expected);
 
     const applied = await cli(["reconcile", "clusters/staging", ...common, "-o", "json"]);
     expect({ code: applied.code, err: applied.err }).toEqual({ code: 0, err: "" });
     const run = JSON.parse(applied.out) as RunJson;
     expect(run.errors).toEqual([]);
-    expect(perKustomization(run, ["created"])).toEqual(expected);
+    expect(perKustomization(run, fluxNs, ["created"])).toEqual(expected);
     expect(run.kustomizations.map((k) => `${k.name}:${k.status}`).sort()).toEqual([
       "apps:Ready",
       "infrastructure:Ready",
@@ -127,8 +137,7 @@ describe("Flux 2.7 layout (ArtifactGenerator + ExternalArtifact)", () => {
 
     // Git changes a value in the base and drops the staging values: configured and pruned, in the apps artifact.
     writeTree(repo, {
-      ...fleetFiles(ns, "green"),
-      "apps/base/kustomization.yaml": "resources:\n  - podinfo.yaml\n  - release.yaml\n",
+      ...flux27Files(ns, fluxNs, "green"),
       "apps/staging/kustomization.yaml": "resources:\n  - ../base\n",
       "apps/staging/staging.yaml": null,
     });
