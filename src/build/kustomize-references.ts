@@ -14,6 +14,7 @@ import { ManifestError, type ManifestLocation } from "../flux/errors.js";
 import { quoted } from "../flux/names.js";
 import { isInside } from "../util/path-inside.js";
 import { isInlineYaml, PluginConfigProblem, readPluginConfig } from "./kustomize-plugins.js";
+import { assertExactSpelling } from "./kustomize-spelling.js";
 
 export const kustomizationFileNames = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
@@ -24,6 +25,8 @@ export interface ReferenceCheckOptions {
   allowRemoteResources: boolean;
   /** Largest kustomization or generator file read, in bytes. */
   maxFileBytes: number;
+  /** When remote references are allowed, each one found (kustomize fetches them: the caller checks their hosts). */
+  remote?: Array<{ value: string; where: ManifestLocation }>;
 }
 
 const SWITCH =
@@ -217,7 +220,16 @@ export function assertBuildReferences(dirs: string[], opts: ReferenceCheckOption
    */
   const checkPath = (dir: string, value: string, where: ManifestLocation): string | undefined => {
     if (isRemoteReference(value) && !isLocalFile(dir, value)) {
-      if (opts.allowRemoteResources) return undefined;
+      // file:// would clone a repository from the bot's own disk, whatever the operator allowed.
+      if (/^\s*(git::)?file:/i.test(value))
+        throw new ManifestError(
+          where,
+          `${quoted(value)} is a file:// reference to the bot's own disk; never allowed`,
+        );
+      if (opts.allowRemoteResources) {
+        opts.remote?.push({ value, where });
+        return undefined;
+      }
       throw new ManifestError(where, `${quoted(value)} is a remote reference; ${SWITCH}`);
     }
     const why = localReferenceProblem(realRoot, dir, value);
@@ -243,6 +255,11 @@ export function assertBuildReferences(dirs: string[], opts: ReferenceCheckOption
     });
     for (const doc of docs) {
       if (doc === null || doc === undefined) continue;
+      assertExactSpelling(
+        doc,
+        { file: where.file, ...(where.field ? { field: where.field } : {}) },
+        where.field ?? "",
+      );
       let config: ReturnType<typeof readPluginConfig>;
       try {
         config = readPluginConfig(doc, from);
@@ -255,7 +272,11 @@ export function assertBuildReferences(dirs: string[], opts: ReferenceCheckOption
         if (target && path.yaml && statSync(target).isFile()) checkYamlFile(target);
       }
       for (const text of config.inlineYaml) assertBoundedYaml(text.text, at(text.field, config.object));
-      if (opts.allowRemoteResources) continue;
+      if (opts.allowRemoteResources) {
+        for (const url of config.urls)
+          opts.remote?.push({ value: url.value, where: at(url.field, config.object) });
+        continue;
+      }
       const [url] = config.urls;
       if (url) {
         throw new ManifestError(
@@ -274,6 +295,7 @@ export function assertBuildReferences(dirs: string[], opts: ReferenceCheckOption
     if (!file) return;
     const doc = readYaml(file, shown(file), opts);
     if (!isRecord(doc)) return;
+    assertExactSpelling(doc, { file: shown(file) });
     const where = (field: string) => ({ file: shown(file), field });
     for (const field of helmFields) {
       if (doc[field] !== undefined) {

@@ -19,12 +19,13 @@ import {
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import type { KubernetesObject } from "@kubernetes/client-node";
-import { ManifestError } from "../flux/errors.js";
+import { ManifestError, type ManifestLocation } from "../flux/errors.js";
 import type { FluxKustomization } from "../flux/kustomization.js";
 import { defaultManifestLimits, isYamlFile, type ManifestLimits, parseManifests } from "../flux/manifests.js";
 import { toYaml } from "../reconcile/yaml.js";
 import { assertNoEscapingSymlinks, repoRelative, resolveInRepo } from "../source/repo-path.js";
 import { runTool, ToolError } from "../util/child-process.js";
+import { createOutboundPolicy, type OutboundPolicy } from "../util/outbound/index.js";
 import { isInside } from "../util/path-inside.js";
 import {
   buildCacheEnabled,
@@ -54,6 +55,8 @@ export interface KustomizeOptions {
   allowRemoteResources: boolean;
   /** kustomize using more memory than this (resident, with its children) is stopped. */
   maxMemoryBytes: number;
+  /** Which hosts remote references may name (operator `security.outbound`); default: metadata addresses denied. */
+  outbound?: OutboundPolicy;
 }
 
 export function defaultKustomizeOptions(): KustomizeOptions {
@@ -182,11 +185,14 @@ export interface RunKustomizeOptions extends Partial<KustomizeOptions> {
 export async function runKustomize(dir: string, options: RunKustomizeOptions = {}): Promise<string> {
   const opts = { ...defaultKustomizeOptions(), ...definedOnly(options) };
   const root = options.root ?? workTreeOf(dir) ?? dir;
+  const remote: Array<{ value: string; where: ManifestLocation }> = [];
   assertBuildReferences([dir], {
     root,
     allowRemoteResources: opts.allowRemoteResources,
     maxFileBytes: options.maxFileBytes ?? defaultManifestLimits().maxFileBytes,
+    remote,
   });
+  await checkRemoteHosts(remote, opts.outbound ?? createOutboundPolicy());
   try {
     return await kustomizeBuild(dir, opts, "kustomize build");
   } catch (err) {
@@ -195,22 +201,58 @@ export async function runKustomize(dir: string, options: RunKustomizeOptions = {
   }
 }
 
+/**
+ * kustomize fetches remote references itself, so their hosts are checked against the outbound policy first
+ * (deny list, link-local and metadata addresses). kustomize resolves the name again when it connects: a name
+ * that changes its answer in between is not caught here (docs/security.md).
+ */
+async function checkRemoteHosts(
+  remote: Array<{ value: string; where: ManifestLocation }>,
+  outbound: OutboundPolicy,
+): Promise<void> {
+  for (const { value, where } of remote) {
+    const host = remoteHost(value);
+    if (!host)
+      throw new ManifestError(where, `${JSON.stringify(value)}: cannot tell which host it names; refused`);
+    try {
+      await outbound.check(host);
+    } catch (err) {
+      throw new ManifestError(where, `${JSON.stringify(value)}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}
+
+/** The host a kustomize remote reference names: a URL's host, or git's `user@host:path` form. */
+function remoteHost(value: string): string | undefined {
+  const v = value.replace(/^\s*git::/i, "").trim();
+  try {
+    const url = new URL(v);
+    if (url.hostname) return url.hostname;
+  } catch {
+    // not a URL
+  }
+  const scp = /^(?:[^@/\s]+@)?([^:/\s]+):/.exec(v);
+  if (scp?.[1]) return scp[1];
+  const bare = /^([a-z0-9.-]+\.[a-z]{2,})\//i.exec(v);
+  return bare?.[1];
+}
+
 /** Keeps callers' `undefined` from overriding a default. */
 function definedOnly<T extends object>(options: T): Partial<T> {
   return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /**
- * Runs the binary, no plugins. Like Flux (which builds inside the source root without kustomize's load
- * restrictor), a kustomization may load files from elsewhere in the repository (`../shared/cm.yaml`): every path
- * it reaches was checked before (kustomize-references.ts) to be local and inside the work tree, a private copy
- * with no links out, so "anywhere in the repository" is as far as it goes — never outside it.
+ * Runs the binary, no plugins, with kustomize's default load restrictor (files only from each kustomization's
+ * own directory and below). Flux builds without it inside the source root; the bot keeps it as a second wall
+ * behind the reference check (kustomize-references.ts): a file named in a spelling that check could miss still
+ * cannot leave the kustomization's directory. docs/flux-compatibility.md says where this differs.
  */
 async function kustomizeBuild(dir: string, opts: KustomizeOptions, label: string): Promise<string> {
   try {
     const { stdout } = await runTool({
       binary: kustomizeBinary(),
-      args: ["build", "--load-restrictor", "LoadRestrictionsNone", dir],
+      args: ["build", dir],
       timeoutMs: opts.timeoutMs,
       maxOutputBytes: opts.maxOutputBytes,
       maxMemoryBytes: opts.maxMemoryBytes,
@@ -273,11 +315,14 @@ export async function buildKustomization(
     }),
   );
   try {
+    const remote: Array<{ value: string; where: ManifestLocation }> = [];
     assertBuildReferences([target, ...componentDirs], {
       root: work.dir,
       allowRemoteResources: opts.allowRemoteResources,
       maxFileBytes: limits.maxFileBytes,
+      remote,
     });
+    await checkRemoteHosts(remote, opts.outbound ?? createOutboundPolicy());
   } catch (err) {
     if (!(err instanceof ManifestError)) throw err;
     throw new ManifestError({ file: ks.file, object }, err.message, { cause: err });

@@ -136,12 +136,41 @@ async function ageKeys(
   return keys.join("\n");
 }
 
+/** Master-key kinds sops would contact (a key service, a cloud KMS, the instance metadata server, gpg). */
+const FOREIGN_MASTER_KEYS = ["kms", "gcp_kms", "azure_kv", "hc_vault", "pgp"];
+
+/**
+ * The object's own SOPS metadata says which key services sops asks: from a repository that is a request to
+ * any address (Vault) or to the cloud metadata server (KMS), outside the outbound policy. Only age is allowed.
+ */
+function foreignMasterKey(obj: KubernetesObject): string | undefined {
+  const sops = (obj as { sops?: Record<string, unknown> }).sops ?? {};
+  const inUse = (block: Record<string, unknown>, prefix: string) =>
+    FOREIGN_MASTER_KEYS.map((k) => [k, block[k]] as const)
+      .filter(([, v]) => (Array.isArray(v) ? v.length > 0 : v !== undefined && v !== null))
+      .map(([k]) => `${prefix}${k}`)[0];
+  const top = inUse(sops, "sops.");
+  if (top) return top;
+  const groups = Array.isArray(sops.key_groups) ? sops.key_groups : [];
+  for (const [i, g] of groups.entries()) {
+    if (!g || typeof g !== "object") continue;
+    const found = inUse(g as Record<string, unknown>, `sops.key_groups[${i}].`);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 async function runSops(
   where: string,
   obj: KubernetesObject,
   keys: string,
   opts: DecryptOptions,
 ): Promise<KubernetesObject> {
+  const foreign = foreignMasterKey(obj);
+  if (foreign)
+    throw new DecryptionError(
+      `${at(where)}${describe(obj)}: ${foreign}: only age keys are supported; sops is never asked to contact a key service`,
+    );
   let stdout: string;
   try {
     ({ stdout } = await runTool({
@@ -154,7 +183,8 @@ async function runSops(
       timeoutMs: opts.timeoutMs ?? 30_000,
       maxOutputBytes: 16 * 1024 * 1024,
       // The keys live in the environment of this one process only.
-      env: { SOPS_AGE_KEY: keys },
+      // AWS_EC2_METADATA_DISABLED: a second wall in case a KMS entry slipped through.
+      env: { SOPS_AGE_KEY: keys, AWS_EC2_METADATA_DISABLED: "true" },
       label: `sops decrypt ${describe(obj)}`,
     }));
   } catch (err) {

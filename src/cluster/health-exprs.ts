@@ -47,9 +47,17 @@ export function compileHealthExprs(exprs: readonly HealthCheckExpr[]): ExprAsses
       .map((field) => {
         const source = e[field] as string;
         let run: Program;
+        if (source.length > MAX_EXPR_CHARS)
+          throw new HealthExprError(
+            `spec.healthCheckExprs[${i}].${field}: longer than ${MAX_EXPR_CHARS} characters`,
+          );
         try {
-          run = plan(env, parse(source)) as unknown as Program;
+          const parsed = parse(source);
+          const tooCostly = costProblem(parsed);
+          if (tooCostly) throw new HealthExprError(`spec.healthCheckExprs[${i}].${field}: ${tooCostly}`);
+          run = plan(env, parsed) as unknown as Program;
         } catch (err) {
+          if (err instanceof HealthExprError) throw err;
           throw new HealthExprError(
             `spec.healthCheckExprs[${i}].${field}: not a valid CEL expression: ${firstLine(err)}`,
             { cause: err },
@@ -94,6 +102,50 @@ function evaluate(rule: Compiled, obj: KubernetesObject): Health {
       return { status: STATUS[r.field], message: `healthCheckExprs ${r.field} is true (${r.source})` };
   }
   return { status: "InProgress", message: "no healthCheckExprs expression is true yet" };
+}
+
+// Expressions come from the repository and run on the bot's event loop: their cost is bounded before they are
+// planned. A comprehension (all, exists, filter, map…) inside another inside another multiplies list sizes, so
+// nesting deeper than MAX_COMPREHENSION_DEPTH is refused, and literal lists are short: what is left costs the
+// object's own list sizes squared at most (conditions, containers — tens of entries).
+const MAX_EXPR_CHARS = 1024;
+const MAX_COMPREHENSION_DEPTH = 2;
+const MAX_LITERAL_LIST = 64;
+
+/** Why an expression's worst case is too costly to run, or undefined. */
+function costProblem(parsed: unknown): string | undefined {
+  let problem: string | undefined;
+  // `depth` counts the comprehension bodies around a node: a chain (`filter(…).all(…)`) is linear, a
+  // comprehension inside another's body multiplies.
+  const walk = (node: unknown, depth: number): void => {
+    if (problem || !node || typeof node !== "object") return;
+    if (Array.isArray(node)) {
+      for (const n of node) walk(n, depth);
+      return;
+    }
+    const kind = (node as { exprKind?: { case?: string; value?: Record<string, unknown> } }).exprKind;
+    if (kind?.case === "comprehensionExpr" && kind.value) {
+      if (depth + 1 > MAX_COMPREHENSION_DEPTH) {
+        problem = `comprehensions (all, exists, filter, map) nested deeper than ${MAX_COMPREHENSION_DEPTH} are not allowed: their cost multiplies`;
+        return;
+      }
+      const c = kind.value;
+      walk(c.iterRange, depth);
+      walk(c.accuInit, depth);
+      for (const body of [c.loopCondition, c.loopStep, c.result]) walk(body, depth + 1);
+      return;
+    }
+    if (
+      kind?.case === "listExpr" &&
+      ((kind.value?.elements as unknown[] | undefined)?.length ?? 0) > MAX_LITERAL_LIST
+    ) {
+      problem = `a list literal of more than ${MAX_LITERAL_LIST} elements is not allowed`;
+      return;
+    }
+    for (const [key, child] of Object.entries(node)) if (key !== "$typeName") walk(child, depth);
+  };
+  walk(parsed, 0);
+  return problem;
 }
 
 /** JSON values as CEL sees Kubernetes' unstructured objects: whole numbers are ints, objects are maps. */

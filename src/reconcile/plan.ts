@@ -39,6 +39,7 @@ import { defaultCacheDir } from "../source/cache.js";
 import { noSecrets } from "../source/credentials.js";
 import { listFiles, repoRelative, resolveInRepo } from "../source/repo-path.js";
 import { SourceError, SourceResolver } from "../source/resolver.js";
+import type { OutboundPolicy } from "../util/outbound/index.js";
 import { fluxInstallNote, rootKustomization, splitRootObjects } from "./cluster-root.js";
 import {
   helmReleaseViolations,
@@ -115,6 +116,8 @@ export interface PlanOptions {
     ks: FluxKustomization,
     objects: KubernetesObject[],
   ) => Promise<{ objects: KubernetesObject[]; secretValues: string[] }>;
+  /** Which hosts repository content may reach (operator `security.outbound`). */
+  outbound?: OutboundPolicy;
   /** Kustomization builds run at once while planning; default DEFAULT_BUILD_CONCURRENCY. */
   buildConcurrency?: number;
   /** Apply Flux's own install (gotk-components.yaml) found in the cluster path; default: leave it out with a note. */
@@ -325,9 +328,25 @@ export async function planTree(
     const first = definedIn(key);
     if (first !== undefined) throw duplicate(first, `Kustomization/${key}`, opts.clusterPath, rootHint);
     const fluxObjects = rootObjects.filter((o) => isFluxObject(o.object)).map((o) => o.object);
-    planned.set(key, { ks, objects: root.objects, fluxObjects });
+    // The root is held to the same grant as any Kustomization: a tenant may not claim flux-system's root.
+    const violations = kustomizationViolations(opts.tenancy, ks, (r) => resolver.isSelf(r, ks.namespace));
+    const refused =
+      violations.length > 0
+        ? `${refusal(ks.file, `Kustomization/${key}`, violations).message} (the cluster path's own objects are applied by this root Kustomization; a tenant repository puts them under a Kustomization of its own)`
+        : undefined;
+    planned.set(key, {
+      ks,
+      objects: refused ? [] : root.objects,
+      fluxObjects,
+      ...(refused ? { buildError: refused, refused } : {}),
+    });
     remember(`Kustomization/${key}`, { metadata: { name: ks.name } } as KubernetesObject);
   }
+  // Remote kustomize references (when the operator allows them) are held to the run's outbound policy.
+  const kustomizeOptions =
+    opts.outbound && !opts.kustomize?.outbound
+      ? { ...opts.kustomize, outbound: opts.outbound }
+      : opts.kustomize;
   /** Builds one Kustomization and queues the Flux objects its build declares. */
   const planOne = async (next: QueueItem): Promise<void> => {
     const { ks, parent } = next;
@@ -344,7 +363,7 @@ export async function planTree(
     try {
       const resolved = await treeFor(ks);
       source = resolved.source;
-      const built = await buildKustomization(resolved.tree, ks, opts.limits, opts.kustomize);
+      const built = await buildKustomization(resolved.tree, ks, opts.limits, kustomizeOptions);
       const origin = `${ks.spec.path ?? "./"} (built by Kustomization ${key})`;
       // Before the split below: a look-alike is not in a Flux group, so it would be applied as a plain object.
       for (const object of built) checkFluxLookAlike(object, origin);

@@ -74,3 +74,22 @@ describe("healthCheckExprs", () => {
     );
   });
 });
+
+describe("healthCheckExprs cost bounds", () => {
+  const compile = (current: string) => () => compileHealthExprs([{ apiVersion: "v1", kind: "X", current }]);
+  it("a chain of comprehensions is fine; three nested are refused", () => {
+    expect(
+      compile("status.conditions.filter(c, c.type == 'Ready').all(c, c.status == 'True')"),
+    ).not.toThrow();
+    expect(compile("[1,2].all(a, [1,2].all(b, a == b))")).not.toThrow();
+    expect(compile("[1].all(a, [1].all(b, [1].all(c, a == c)))")).toThrow(
+      "spec.healthCheckExprs[0].current: comprehensions (all, exists, filter, map) nested deeper than 2 are not allowed: their cost multiplies",
+    );
+  });
+  it("long expressions and long literal lists are refused", () => {
+    expect(compile(`status.phase == '${"x".repeat(1100)}'`)).toThrow("longer than 1024 characters");
+    expect(compile(`status.n in [${Array.from({ length: 65 }, (_, i) => i).join(",")}]`)).toThrow(
+      "a list literal of more than 64 elements is not allowed",
+    );
+  });
+});

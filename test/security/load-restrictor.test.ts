@@ -1,6 +1,6 @@
-// Builds run without kustomize's load restrictor, as Flux's do inside the source root: files elsewhere in the
-// repository load, but no path may leave the repository — whichever field names it. A canary file beside the
-// repository is never read into the output.
+// No path a kustomization names may leave the repository, whichever field names it and however it is spelled
+// (Go's case-insensitive field matching, YAML merge keys); kustomize's own load restrictor stays on as a second
+// wall. A canary file beside the repository is never read into the output.
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -25,11 +25,11 @@ function setup(kustomization: (outside: string) => string) {
 }
 
 describe("no load restrictor, but never outside the repository", () => {
-  it("a file elsewhere in the repository loads", async () => {
+  it("a file elsewhere in the repository is refused by kustomize's load restrictor, with a sentence saying what to do", async () => {
     const work = setup(() => "resources:\n  - cm.yaml\n  - ../shared/cm.yaml\n");
     try {
-      const out = await runKustomize(join(work.dir, "apps"));
-      expect(out).toContain("name: shared");
+      const err = await runKustomize(join(work.dir, "apps")).catch((e: Error) => e);
+      expect((err as Error).message).toContain("which is outside apps");
     } finally {
       work.cleanup();
     }
@@ -49,6 +49,19 @@ describe("no load restrictor, but never outside the repository", () => {
     ["an absolute path", () => "configMapGenerator:\n  - name: x\n    files:\n      - /etc/hostname\n"],
     ["openapi", (p: string) => `resources:\n  - cm.yaml\nopenapi:\n  path: ${p}\n`],
     ["patches", (p: string) => `resources:\n  - cm.yaml\npatches:\n  - path: ${p}\n`],
+    ["Resources, capitalised", (p: string) => `Resources:\n  - ${p}\n`],
+    [
+      "ConfigMapGenerator with Files",
+      (p: string) => `ConfigMapGenerator:\n  - name: x\n    Files:\n      - ${p}\n`,
+    ],
+    ["a long s (ſ) for s", (p: string) => `reſources:\n  - ${p}\n`],
+    [
+      "the Kelvin sign for k",
+      (p: string) =>
+        `resources:\n  - cm.yaml\nconfigMapGenerator:\n  - name: x\n    files: []\n    \u212Aey: 1\npatches:\n  - path: cm.yaml\n  - Path: ${p}\n`,
+    ],
+    ["a merge key", (p: string) => `<<: {resources: [${p}]}\n`],
+    ["a nested merge key", (p: string) => `configMapGenerator:\n  - name: x\n    <<: {files: [${p}]}\n`],
   ])("%s naming a file outside the repository is refused", async (_field, kustomization) => {
     const work = setup(kustomization);
     try {

@@ -18,6 +18,7 @@ export function engineOptions(
     kustomize: {
       timeoutMs: limits.maxBuildTimeMs,
       allowRemoteResources: security.remoteKustomizeResources && !run.untrusted,
+      outbound: createOutboundPolicy(security.outbound),
     },
     helmLimits: { renderTimeoutMs: limits.maxBuildTimeMs, maxReleaseTimeoutMs: limits.maxReleaseTimeoutMs },
     maxSourceTimeoutMs: limits.maxSourceTimeoutMs,
