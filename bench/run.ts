@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import { stopBenchCluster } from "./support/cluster.js";
 
-const suites = ["engine", "github", "images", "helm", "metrics", "replicas", "flux", "noop"];
+const suites = ["engine", "github", "images", "helm", "metrics", "replicas", "flux", "noop", "schedule"];
 
 async function main() {
   const wanted = process.argv.slice(2);
