@@ -50,7 +50,7 @@ const byFold = new Map(PATH_FIELDS.map((f) => [fold(f), f]));
 /** Throws at the first key kustomize would read as a field the checker does not see. */
 export function assertExactSpelling(value: unknown, where: ManifestLocation, path = ""): void {
   if (Array.isArray(value)) {
-    value.forEach((v, i) => assertExactSpelling(v, where, `${path}[${i}]`));
+    for (const [i, v] of value.entries()) assertExactSpelling(v, where, `${path}[${i}]`);
     return;
   }
   if (!value || typeof value !== "object") return;

@@ -168,7 +168,11 @@ export function parseKustomization(obj: KubernetesObject, file: string): FluxKus
   }
   if (spec.kubeConfig && !spec.kubeConfig.secretRef) {
     throw new ManifestError(
-      { file, object: subject, field: spec.kubeConfig.configMapRef ? "spec.kubeConfig.configMapRef" : "spec.kubeConfig" },
+      {
+        file,
+        object: subject,
+        field: spec.kubeConfig.configMapRef ? "spec.kubeConfig.configMapRef" : "spec.kubeConfig",
+      },
       "only spec.kubeConfig.secretRef is supported (a kubeconfig Secret for a server the operator lists in security.remoteClusters)",
     );
   }
