@@ -128,7 +128,9 @@ async function scheduledRun(
       pendingStatuses: false,
       ...(deps.metrics ? { metrics: deps.metrics } : {}),
     },
-    { ...(written ? { written } : {}), ...(reported ? {} : { only: ["log", "metrics"] }) },
+    // A quiet run still tells the drift reporter, which closes an open drift issue when the drift is gone
+    // (and writes nothing when there was none).
+    { ...(written ? { written } : {}), ...(reported ? {} : { only: ["log", "metrics", "drift-issue"] }) },
   );
   for (const event of events) stream.emit(clusterName, event);
   await stream.close();
