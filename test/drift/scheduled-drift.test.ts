@@ -1,6 +1,6 @@
 // Drift found by the schedule: after a push, the Kustomization is reconciled again every spec.interval (simulated
 // time) from the same branch head. A Deployment edited with kubectl-edit is restored by the next scheduled
-// reconcile and the drift issue opened; a second drift edits it; a clean scheduled run after says nothing. Only
+// reconcile and the drift issue opened; a second drift edits it; a clean scheduled run closes it, and the one after says nothing. Only
 // the drift issue's requests are held to exact counts (a strict mock); the rest of what the runs ask GitHub is
 // answered however often it comes, each request still checked against the OpenAPI description.
 import type { KubernetesObject } from "@kubernetes/client-node";
@@ -71,7 +71,7 @@ async function replicas(api: RawObjectApi, ns: string): Promise<number | undefin
 }
 
 describe("drift found by the schedule", () => {
-  it("is corrected by the next scheduled reconcile, its issue opened, then edited, and a clean run is quiet", async () => {
+  it("is corrected by the next scheduled reconcile, its issue opened, edited, closed by a clean run, then quiet", async () => {
     const api = testObjectApi();
     const { ns, clusterPath, dir } = await appsRepo(api, "schdrift", () => ({ "web.yaml": web }));
     const sha = randomSha();
@@ -130,9 +130,19 @@ describe("drift found by the schedule", () => {
     const second = edited.requests[0]?.body as { body: string };
     expect(second.body).toContain("`spec.template.spec.containers[0].image`");
 
-    // A scheduled run that changes nothing reports to the log and metrics only (scheduled-job.ts), so the
-    // drift issue is closed by the next push or `/gitops reconcile` (drift-issue.test.ts) until that stream
-    // includes the drift issue reporter too; it stays quiet here: nothing about drift is written.
+    // A scheduled run that finds no drift closes the issue (a comment, then closed), and writes nothing else.
+    github = mockGitHub();
+    github.reply("GET", `${base}/issues`, 200, [botIssue(8, "Drift on dev", second.body)]);
+    const comment = github.reply("POST", `${base}/issues/8/comments`, 201, { id: 78 });
+    const closed = github.reply("PATCH", `${base}/issues/8`, 200, botIssue(8, "Drift on dev", second.body));
+    await nextInterval();
+    github.done();
+    expect((comment.requests[0]?.body as { body?: string } | undefined)?.body).toContain(
+      "found no drift on cluster `dev`",
+    );
+    expect(closed.requests[0]?.body).toEqual({ state: "closed", state_reason: "completed" });
+
+    // Still clean: quiet — not one request about drift.
     const before = headReads();
     github = mockGitHub();
     await nextInterval();

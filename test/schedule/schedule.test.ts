@@ -188,7 +188,13 @@ describe("the reconcile schedule", () => {
 
     expect(await liveColor(api, ns)).toBe("red");
     const own = Object.entries(finalStatuses(statuses)).find(([context]) => context !== "gitops/dev");
-    expect(own?.[1]).toEqual({ state: "success", description: "suspended: not reconciled" });
+    // The status says who suspended it and how to resume.
+    expect(own?.[1]).toEqual({
+      state: "success",
+      description: expect.stringMatching(
+        /^suspended by \/gitops suspend \(@octocat, .+\); \/gitops resume to reconcile it again$/,
+      ),
+    });
     expect(await app.schedule()?.list()).toEqual([]);
     // Kept in the cluster, visible with kubectl: a label on the inventory ConfigMap.
     const marked = await api.list(

@@ -33,7 +33,10 @@ export function kustomizationLine(k: KustomizationResult, dryRun = false): strin
       return clip(`${changeCounts(k)}${dryRun ? " (dry-run)" : ""}${health}`, STATUS_DESCRIPTION_LIMIT);
     }
     case "Suspended":
-      return "suspended: not reconciled";
+      // `/gitops suspend` says who and when; spec.suspend says nothing more than this.
+      return k.message.startsWith("suspended by")
+        ? clip(k.message, STATUS_DESCRIPTION_LIMIT)
+        : "suspended: not reconciled";
     default:
       return clip(`${k.status}: ${k.message}`, STATUS_DESCRIPTION_LIMIT);
   }
