@@ -224,7 +224,7 @@ export function assertBuildReferences(dirs: string[], opts: ReferenceCheckOption
       if (/^\s*(git::)?file:/i.test(value))
         throw new ManifestError(
           where,
-          `${quoted(value)} is a file:// reference to the bot's own disk; never allowed`,
+          `${quoted(value)} is a remote reference to the bot's own disk (file://); never allowed, whatever security.remoteKustomizeResources says`,
         );
       if (opts.allowRemoteResources) {
         opts.remote?.push({ value, where });
