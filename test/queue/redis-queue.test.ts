@@ -108,29 +108,44 @@ describe("redis work queue", () => {
     const gate = new Promise<void>((r) => {
       release = r;
     });
+    let firstStarted: () => void = () => undefined;
+    const running = new Promise<void>((r) => {
+      firstStarted = r;
+    });
     const queue = replica(
-      { run: () => gate, refused: async (p, reason) => void refused.push(`${p.key}${p.n}: ${reason}`) },
+      {
+        run: () => {
+          firstStarted();
+          return gate;
+        },
+        refused: async (p, reason) => void refused.push(`${p.key}${p.n}: ${reason}`),
+      },
       { shards: 1, maxWaitingPerGroup: 2, maxWaiting: 3, groupOf: (job) => job.key.slice(0, 1) },
     );
     const results = [];
-    for (const [key, n] of [
-      ["a1", 1],
-      ["a2", 2],
-      ["a3", 3],
-      ["a4", 4],
-      ["b1", 5],
-      ["b2", 6],
-    ] as const) {
-      results.push((await queue.enqueue({ key, supersedes: false, payload: { key, n } })).queued);
+    try {
+      for (const [key, n] of [
+        ["a1", 1],
+        ["a2", 2],
+        ["a3", 3],
+        ["a4", 4],
+        ["b1", 5],
+        ["b2", 6],
+      ] as const) {
+        results.push((await queue.enqueue({ key, supersedes: false, payload: { key, n } })).queued);
+        // a1 must be running, not waiting, before the bounds are counted (a worker picks it up asynchronously).
+        if (n === 1) await running;
+      }
+      // a1 runs (not waiting); a2, a3 wait; a4 exceeds the group's 2; b1 makes 3 in all; b2 exceeds 3.
+      expect(results).toEqual([true, true, true, false, true, false]);
+      expect(refused).toEqual([
+        "a44: not queued: this repository already has 2 jobs waiting",
+        "b26: not queued: gitops-bot already has 3 jobs waiting",
+      ]);
+    } finally {
+      release();
+      await queue.idle();
     }
-    // a1 runs (not waiting); a2, a3 wait; a4 exceeds the group's 2; b1 makes 3 in all; b2 exceeds 3.
-    expect(results).toEqual([true, true, true, false, true, false]);
-    expect(refused).toEqual([
-      "a44: not queued: this repository already has 2 jobs waiting",
-      "b26: not queued: gitops-bot already has 3 jobs waiting",
-    ]);
-    release();
-    await queue.idle();
   });
 
   test("a job enqueued twice from the same origin (a redelivery on another replica) runs once", async () => {
