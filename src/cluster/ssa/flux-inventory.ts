@@ -7,8 +7,8 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { apiMessage, apiStatus, type RawObjectApi } from "../kube-client.js";
 import type { InventoryEntry, KustomizationKey } from "./inventory.js";
 
-// One version is enough: every Flux 2 CRD serves v1 beside the older versions of the same objects.
-const FLUX_KUSTOMIZATION_VERSIONS = ["kustomize.toolkit.fluxcd.io/v1"];
+// v1 is enough: every Flux 2 CRD serves it beside the older versions of the same objects.
+const FLUX_KUSTOMIZATION_VERSION = "kustomize.toolkit.fluxcd.io/v1";
 const ID = /^[^_]*_[^_]+_[^_]*_[^_]+$/;
 
 interface FluxKustomizationObject extends KubernetesObject {
@@ -23,31 +23,28 @@ export async function readFluxInventory(
   api: RawObjectApi,
   owner: KustomizationKey,
 ): Promise<InventoryEntry[] | undefined> {
-  for (const apiVersion of FLUX_KUSTOMIZATION_VERSIONS) {
-    let live: FluxKustomizationObject;
-    try {
-      live = await api.read({
-        apiVersion,
-        kind: "Kustomization",
-        metadata: { name: owner.name, namespace: owner.namespace },
-      });
-    } catch (err) {
-      const status = apiStatus(err);
-      // 404: no such object or no such API (Flux not installed); 403: the bot may not read Flux's objects.
-      if (status === 404 || status === 403) continue;
-      throw new Error(
-        `reading Flux's Kustomization ${owner.namespace}/${owner.name} (${apiVersion}): ${apiMessage(err)}`,
-        { cause: err },
-      );
-    }
-    const entries = live.status?.inventory?.entries;
-    if (!Array.isArray(entries)) return undefined;
-    return entries
-      .filter(
-        (e): e is { id: string; v: string } =>
-          typeof e?.id === "string" && ID.test(e.id) && typeof e.v === "string",
-      )
-      .map((e) => ({ id: e.id, v: e.v }));
+  let live: FluxKustomizationObject;
+  try {
+    live = await api.read({
+      apiVersion: FLUX_KUSTOMIZATION_VERSION,
+      kind: "Kustomization",
+      metadata: { name: owner.name, namespace: owner.namespace },
+    });
+  } catch (err) {
+    const status = apiStatus(err);
+    // 404: no such object or no such API (Flux not installed); 403: the bot may not read Flux's objects.
+    if (status === 404 || status === 403) return undefined;
+    throw new Error(
+      `reading Flux's Kustomization ${owner.namespace}/${owner.name} (${FLUX_KUSTOMIZATION_VERSION}): ${apiMessage(err)}`,
+      { cause: err },
+    );
   }
-  return undefined;
+  const entries = live.status?.inventory?.entries;
+  if (!Array.isArray(entries)) return undefined;
+  return entries
+    .filter(
+      (e): e is { id: string; v: string } =>
+        typeof e?.id === "string" && ID.test(e.id) && typeof e.v === "string",
+    )
+    .map((e) => ({ id: e.id, v: e.v }));
 }
