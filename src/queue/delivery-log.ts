@@ -8,6 +8,12 @@ export interface DeliveryLog {
    * replicas the log is shared (Redis, redis-delivery-log.ts).
    */
   accept(id: string): Promise<boolean>;
+  /**
+   * The delivery's work is queued: remember it from now on. A log shared by several processes (Redis) only
+   * checks in `accept` and writes here, so that a process killed between the two leaves nothing behind that
+   * would refuse the redelivery (the queue itself refuses a second job from one delivery, redis-queue.ts).
+   */
+  record(id: string): Promise<void>;
   /** Best effort, never throws: a failed job's delivery may be redelivered. */
   forget(id: string): void;
   /** Tells `observer` about every redelivery refused from now on (metrics). */
@@ -46,6 +52,9 @@ export class InMemoryDeliveryLog implements DeliveryLog {
     }
     return true;
   }
+
+  /** Recorded at `accept` already: one process, nothing to lose between the two. */
+  async record(_id: string): Promise<void> {}
 
   forget(id: string): void {
     this.ids.delete(id);

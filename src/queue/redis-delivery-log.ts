@@ -1,6 +1,9 @@
-// The delivery log of several replicas: a delivery id is accepted once cluster-wide (SET NX in Redis), so a
-// redelivery that reaches another replica does no work twice. Bounded by time, not count: an id is kept for
-// `retainMs` (GitHub redelivers within days).
+// The delivery log of several replicas: a delivery id is remembered cluster-wide once its work is queued, so a
+// redelivery that reaches another replica does no work twice. `accept` only reads and `record` writes after
+// the enqueue: a replica killed between the two leaves no mark that would refuse the redelivery. Two copies
+// of one delivery racing past `accept` on two replicas are one job all the same: the queue refuses a second
+// job from one origin (redis-queue.ts). Bounded by time, not count: an id is kept for `retainMs` (GitHub
+// redelivers within days).
 import type { Redis } from "ioredis";
 import type { DeliveryLog, DeliveryObserver } from "./delivery-log.js";
 import { DEFAULT_REDIS_PREFIX, redisKeys } from "./redis-keys.js";
@@ -29,8 +32,7 @@ export class RedisDeliveryLog implements DeliveryLog {
   }
 
   async accept(id: string): Promise<boolean> {
-    const set = await this.redis.set(this.keys.delivery(id), "1", "PX", this.retainMs, "NX");
-    if (set === "OK") return true;
+    if ((await this.redis.exists(this.keys.delivery(id))) === 0) return true;
     for (const o of this.observers) {
       try {
         o.duplicate?.(id);
@@ -39,6 +41,10 @@ export class RedisDeliveryLog implements DeliveryLog {
       }
     }
     return false;
+  }
+
+  async record(id: string): Promise<void> {
+    await this.redis.set(this.keys.delivery(id), "1", "PX", this.retainMs);
   }
 
   /** Best effort: if Redis is unreachable the id stays until it expires, and a redelivery is refused until then. */

@@ -58,6 +58,9 @@ export interface RedisQueueOptions<P> extends Partial<WorkQueueLimits> {
   log?: { warn: (obj: object, msg: string) => void };
 }
 
+/** How long a reserved origin waits for its job to be added before a redelivery may queue it again. */
+const PENDING_ORIGIN_MS = 10_000;
+
 /** What a job is in Redis: plain JSON. */
 interface StoredJob<P> {
   key: string;
@@ -75,9 +78,11 @@ class ReportedJobError extends Error {
 
 // Reserves a place for a job: refuses a second job from the same origin and key, checks the bounds (a waiting
 // job this one replaces does not count), records the job as waiting and numbers it.
-// KEYS: waitingGroup, waitingAll, latest, origin, sequence. ARGV: jobId, maxPerGroup, maxAll, supersedes, retainMs.
+// The origin is held as 'pending' for `pendingMs` only, until the job is in BullMQ (then kept for retainMs):
+// a replica killed between the two must not leave a mark that refuses the redelivery for a day.
+// KEYS: waitingGroup, waitingAll, latest, origin, sequence. ARGV: jobId, maxPerGroup, maxAll, supersedes, pendingMs.
 const RESERVE = `
-if not redis.call('SET', KEYS[4], ARGV[1], 'NX', 'PX', ARGV[5]) then return {'duplicate', 0, 0} end
+if not redis.call('SET', KEYS[4], 'pending', 'NX', 'PX', ARGV[5]) then return {'duplicate', 0, 0} end
 local replaced = 0
 if ARGV[4] == '1' then
   local latest = redis.call('HGET', KEYS[3], 'id')
@@ -222,12 +227,19 @@ export class RedisQueue<P> implements WorkQueue<P> {
       this.limits.maxWaitingPerGroup,
       this.limits.maxWaiting,
       job.supersedes ? "1" : "0",
-      this.retainMs,
+      PENDING_ORIGIN_MS,
     )) as [string, number, number];
+    const queue = this.queues[shardOf(job.key, this.shards)] as Queue;
     // The same delivery's job for this key is already queued, running or done: it is not worked twice.
     if (verdict === "duplicate") {
-      const queue = this.queues[shardOf(job.key, this.shards)] as Queue;
       const kept = (await queue.getJob(jobId).catch(() => undefined)) as Job<StoredJob<P>> | undefined;
+      // Another replica is between reserving and adding it, or was killed there: the job may never exist.
+      // Refuse for now (the webhook answers 5xx); a redelivery after the hold expires is queued.
+      if (!kept && (await this.redis.get(this.keys.origin(jobId))) === "pending") {
+        throw new Error(
+          `job ${job.key} of this delivery is being queued by another replica; redeliver it in ${Math.ceil(PENDING_ORIGIN_MS / 1000)} s if it does not run`,
+        );
+      }
       await this.report(job.payload, () => this.handlers.duplicate?.(job.payload, kept?.data?.payload));
       return { queued: true };
     }
@@ -249,7 +261,18 @@ export class RedisQueue<P> implements WorkQueue<P> {
       enqueuedAt: Date.now(),
       payload: job.payload,
     };
-    const queue = this.queues[shardOf(job.key, this.shards)] as Queue;
+    // A replica killed after adding the job but before keeping its origin: the job is there already (BullMQ
+    // would ignore a second add of its id). Undo this reservation, keep the origin, and call it a duplicate.
+    const existing = (await queue.getJob(jobId).catch(() => undefined)) as Job<StoredJob<P>> | undefined;
+    if (existing) {
+      const state = await existing.getState().catch(() => "unknown");
+      if (!["waiting", "prioritized", "delayed", "wait"].includes(state)) {
+        await this.redis.eval(TAKE, 2, waitingGroup, this.keys.waitingAll, jobId).catch(() => undefined);
+      }
+      await this.keepOrigin(jobId);
+      await this.report(job.payload, () => this.handlers.duplicate?.(job.payload, existing.data?.payload));
+      return { queued: true };
+    }
     try {
       await queue.add("job", stored, {
         jobId,
@@ -262,9 +285,19 @@ export class RedisQueue<P> implements WorkQueue<P> {
       await this.redis.del(this.keys.origin(jobId)).catch(() => undefined);
       throw new Error(`cannot queue job ${job.key} in Redis: ${(err as Error).message}`, { cause: err });
     }
+    await this.keepOrigin(jobId);
     this.tell((o) => o.enqueued?.(job.payload));
     if (job.supersedes) await this.supersedeWaiting(queue, stored, jobId, waitingGroup);
     return { queued: true };
+  }
+
+  /** The job is in BullMQ: its origin is kept for `retainMs` (unless it already failed and was forgotten). */
+  private async keepOrigin(jobId: string): Promise<void> {
+    await this.redis
+      .set(this.keys.origin(jobId), jobId, "PX", this.retainMs, "XX")
+      .catch((err: unknown) =>
+        this.options.log?.warn({ err }, "redis work queue: cannot keep a job's origin"),
+      );
   }
 
   /** Drops the key's previous job if it is still waiting, and reports it superseded by `stored`. */

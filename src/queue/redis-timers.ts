@@ -13,6 +13,8 @@ export interface RedisTimersOptions {
   /** An ioredis client with `maxRetriesPerRequest: null`; the caller closes it. */
   connection: Redis;
   prefix?: string;
+  /** Which timers these are (one BullMQ queue each): `reconcile`, `images`. Default `timers`. */
+  name?: string;
   /** The shortest interval or first delay honoured (operator `security.minInterval`); default 30 s. */
   minIntervalMs?: number;
   /** Handlers running at once on this replica. Default 2. */
@@ -41,7 +43,7 @@ export class RedisTimers<P> implements Timers<P> {
     private readonly options: RedisTimersOptions,
   ) {
     const prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
-    const name = redisKeys(prefix).timers;
+    const name = options.name ? `${redisKeys(prefix).timers}-${options.name}` : redisKeys(prefix).timers;
     this.minIntervalMs = Math.max(1, options.minIntervalMs ?? 30_000);
     this.queue = new Queue(name, { connection: options.connection, prefix });
     this.worker = new Worker(name, (job: Job<Firing<P>>) => this.fire(job), {

@@ -5,6 +5,7 @@
 import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { RedisDeliveryLog } from "../../src/queue/redis-delivery-log.js";
+import { DEFAULT_REDIS_PREFIX, digest, redisKeys } from "../../src/queue/redis-keys.js";
 import { RedisQueue, type RedisQueueOptions } from "../../src/queue/redis-queue.js";
 import { RedisTimers } from "../../src/queue/redis-timers.js";
 import type { WorkQueueHandlers } from "../../src/queue/work-queue.js";
@@ -165,6 +166,48 @@ describe("redis work queue", () => {
     expect(duplicates).toEqual(["1 kept 1", "1 kept 1"]);
   });
 
+  test("a replica killed between reserving a delivery's job and adding it: refused while held, queued after", async () => {
+    const runs: number[] = [];
+    const queue = replica({ run: async ({ n }) => void runs.push(n) });
+    // What the killed replica left: the origin held as pending (RESERVE), no BullMQ job.
+    const jobId = `j${digest("k\nd-lost")}`;
+    const probe = redis.client();
+    await probe.set(redisKeys(DEFAULT_REDIS_PREFIX).origin(jobId), "pending", "PX", 400);
+    const job = { key: "k", supersedes: false, payload: { key: "k", n: 1, origin: "d-lost" } };
+    await expect(queue.enqueue(job)).rejects.toThrow(/being queued by another replica; redeliver it/);
+    await sleep(500);
+    await queue.enqueue(job);
+    await queue.idle();
+    expect(runs).toEqual([1]);
+    // Its origin is now kept (not pending): the next copy is a duplicate, not run again.
+    expect(await probe.get(redisKeys(DEFAULT_REDIS_PREFIX).origin(jobId))).toBe(jobId);
+    expect(await probe.pttl(redisKeys(DEFAULT_REDIS_PREFIX).origin(jobId))).toBeGreaterThan(3600_000);
+    probe.disconnect();
+  });
+
+  test("a replica killed after adding a job but before keeping its origin: a redelivery is a duplicate, bounds intact", async () => {
+    const runs: number[] = [];
+    const duplicates: string[] = [];
+    const queue = replica({
+      run: async ({ n }) => void runs.push(n),
+      duplicate: async (dropped, kept) => void duplicates.push(`${dropped.n} kept ${kept?.n}`),
+    });
+    const job = { key: "k", supersedes: false, payload: { key: "k", n: 1, origin: "d-half" } };
+    await queue.enqueue(job);
+    await queue.idle();
+    // The origin mark is gone (as if it had stayed pending and expired); the job is still retained.
+    const keys = redisKeys(DEFAULT_REDIS_PREFIX);
+    const probe = redis.client();
+    await probe.del(keys.origin(`j${digest("k\nd-half")}`));
+    await queue.enqueue(job);
+    await queue.idle();
+    expect(runs).toEqual([1]);
+    expect(duplicates).toEqual(["1 kept 1"]);
+    // The reservation was undone: nothing counts as waiting.
+    expect(await probe.scard(keys.waitingAll)).toBe(0);
+    probe.disconnect();
+  });
+
   test("a failed job is reported, and its origin forgotten so that a redelivery retries it", async () => {
     const failed: string[] = [];
     let attempt = 0;
@@ -215,16 +258,26 @@ describe("redis work queue", () => {
 });
 
 describe("redis delivery log", () => {
-  test("accepts a delivery once across replicas, again after it is forgotten", async () => {
+  test("accepts a recorded delivery once across replicas, again after it is forgotten", async () => {
     const [a, b] = [new RedisDeliveryLog(redis.client()), new RedisDeliveryLog(redis.client())];
     const duplicates: string[] = [];
     b.observe({ duplicate: (id) => duplicates.push(id) });
     expect(await a.accept("d1")).toBe(true);
+    await a.record("d1");
     expect(await b.accept("d1")).toBe(false);
     a.forget("d1");
     await sleep(50);
     expect(await b.accept("d1")).toBe(true);
     expect(duplicates).toEqual(["d1"]);
+  });
+
+  test("remembers a delivery only once its work is recorded: a replica killed before that refuses nothing", async () => {
+    const [a, b] = [new RedisDeliveryLog(redis.client()), new RedisDeliveryLog(redis.client())];
+    expect(await a.accept("d2")).toBe(true);
+    // a was killed here, before queueing: the redelivery reaching b is worked.
+    expect(await b.accept("d2")).toBe(true);
+    await b.record("d2");
+    expect(await a.accept("d2")).toBe(false);
   });
 });
 

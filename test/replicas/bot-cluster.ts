@@ -164,7 +164,10 @@ export async function deliver(
   delivery: ReturnType<typeof pushDelivery>,
 ): Promise<string[]> {
   const tried: string[] = [];
-  for (let attempt = 0; attempt < 20; attempt++) {
+  // Redelivered until answered, for up to a minute: a delivery a killed replica was queueing is refused by
+  // the others until its hold expires (10 s, src/queue/redis-queue.ts).
+  const deadline = Date.now() + 60_000;
+  for (let attempt = 0; Date.now() < deadline; attempt++) {
     const live = replicas.filter((r) => r.alive);
     const r = live[(preferred + attempt) % live.length];
     if (!r) throw new Error("no replica is alive");
@@ -183,7 +186,7 @@ export async function deliver(
       .then((res) => res.status)
       .catch(() => 0);
     if (status >= 200 && status < 300) return tried;
-    await new Promise((res) => setTimeout(res, 200));
+    await new Promise((res) => setTimeout(res, Math.min(2_000, 200 * (attempt + 1))));
   }
   throw new Error(`delivery ${delivery.id} was answered by no replica: ${tried.join(", ")}`);
 }

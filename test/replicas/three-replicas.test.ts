@@ -117,7 +117,9 @@ describe("three replicas on one Redis", () => {
         if (missing.length === 0 && open.length === 0) break;
         if (Date.now() > deadline) {
           throw new Error(
-            `${missing.length} commits without a final status, ${open.length} check runs open after 240 s (${open
+            `${missing.length} commits without a final status (${missing
+              .map((sha) => sha.slice(0, 7))
+              .join(", ")}), ${open.length} check runs open after 240 s (${open
               .map((c) => `#${c.id} ${c.repo}@${c.sha.slice(0, 7)} ${JSON.stringify(c.updates)}`)
               .join("; ")}):\n${set.replicas
               .filter((r) => r.alive)
@@ -132,6 +134,10 @@ describe("three replicas on one Redis", () => {
         `300 deliveries, replica-1 SIGKILLed after ${killedAt}; ${redelivered.length} redelivered: ${redelivered.join("; ") || "none"}`,
       );
       expect(github.unanswered).toEqual([]);
+      // GitHub's pacing is shared: probot's throttling (Bottleneck) keeps its limiters in the same Redis.
+      const probe = redis.client();
+      expect((await probe.keys("b_*")).length).toBeGreaterThan(0);
+      probe.disconnect();
 
       // Exactly once: one check run per commit, one final status per commit.
       // A push job re-run after the kill may open a second check run; the queue refuses its reconcile as a

@@ -5,6 +5,7 @@ import type { DeliveryLog } from "../../queue/delivery-log.js";
 import type { WorkQueue } from "../../queue/work-queue.js";
 import { parseCommand } from "../commands/parse-command.js";
 import type { GitOpsJob } from "../jobs/types.js";
+import { enqueueDelivery } from "./enqueue-delivery.js";
 
 export function onIssueComment(queue: WorkQueue<GitOpsJob>, deliveries: DeliveryLog) {
   return async (context: Context<"issue_comment.created">): Promise<void> => {
@@ -18,25 +19,26 @@ export function onIssueComment(queue: WorkQueue<GitOpsJob>, deliveries: Delivery
       repo: p.repository.full_name,
       issue: p.issue.number,
     });
-    if (!p.installation) return log.warn("issue_comment without an installation; ignored");
-    if (!(await deliveries.accept(context.id)))
-      return log.info("redelivery of an accepted delivery; ignored");
-    await queue.enqueue({
-      key: `command:${p.repository.full_name}#${p.issue.number}`,
-      supersedes: false,
-      payload: {
-        type: "command",
-        deliveryId: context.id,
-        installationId: p.installation.id,
-        owner: p.repository.owner.login,
-        repo: p.repository.name,
-        defaultBranch: p.repository.default_branch,
-        issueNumber: p.issue.number,
-        isPullRequest: Boolean(p.issue.pull_request),
-        commentId: p.comment.id,
-        user: p.comment.user?.login ?? p.sender.login,
-        command,
-      },
-    });
+    const installation = p.installation;
+    if (!installation) return log.warn("issue_comment without an installation; ignored");
+    await enqueueDelivery(deliveries, context.id, log, () =>
+      queue.enqueue({
+        key: `command:${p.repository.full_name}#${p.issue.number}`,
+        supersedes: false,
+        payload: {
+          type: "command",
+          deliveryId: context.id,
+          installationId: installation.id,
+          owner: p.repository.owner.login,
+          repo: p.repository.name,
+          defaultBranch: p.repository.default_branch,
+          issueNumber: p.issue.number,
+          isPullRequest: Boolean(p.issue.pull_request),
+          commentId: p.comment.id,
+          user: p.comment.user?.login ?? p.sender.login,
+          command,
+        },
+      }),
+    );
   };
 }
