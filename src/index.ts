@@ -23,12 +23,19 @@ import { restoreSchedule } from "./github/jobs/scheduled-job.js";
 import type { GitOpsJob, JobDeps } from "./github/jobs/types.js";
 import { RunLifecycle } from "./github/recovery/lifecycle.js";
 import { recoverInterruptedRuns } from "./github/recovery/recover-runs.js";
-import { createGitHubSchedule, type GitHubSchedule, type ScheduleWiring } from "./github/schedule.js";
+import {
+  createGitHubSchedule,
+  type GitHubSchedule,
+  type ScheduledTarget,
+  type ScheduleWiring,
+} from "./github/schedule.js";
 import type { GitOpsMetrics } from "./metrics/metrics.js";
 import { createNotifier, type Notifier, type NotifierOptions } from "./notify/index.js";
 import type { DeliveryLog } from "./queue/delivery-log.js";
 import { createQueueBackend } from "./queue/select-backend.js";
+import type { TimerHandler } from "./queue/timers.js";
 import type { WorkQueue } from "./queue/work-queue.js";
+import type { ObjectTimerPayload } from "./schedule/reconcile-schedule.js";
 import { createOutboundPolicy } from "./util/outbound/index.js";
 
 export interface AppOptions {
@@ -106,9 +113,27 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
   let schedule: GitHubSchedule | undefined;
   const appFn: ApplicationFunction = (app, { addHandler }) => {
     for (const route of opts.routes ?? []) addHandler(route);
+    const minIntervalMs = securityLimits(operator.security).minIntervalMs;
     images = operator.images.enabled
-      ? new ImageSchedule(app.log, opts.onImageScan, {
-          minIntervalMs: securityLimits(operator.security).minIntervalMs,
+      ? new ImageSchedule({
+          timers: (handler) => backend.timers("images", handler, { minIntervalMs, log: app.log }),
+          // A firing is a job on the queue (any replica runs it), one key per automation.
+          fire: async (t) =>
+            void (await queue.enqueue({
+              key: `images:${t.owner}/${t.repo}:${t.automation}`,
+              supersedes: true,
+              payload: {
+                type: "images",
+                deliveryId: `image-scan:${t.owner}/${t.repo}:${t.automation}:${Date.now()}`,
+                installationId: t.installationId,
+                owner: t.owner,
+                repo: t.repo,
+                defaultBranch: t.defaultBranch,
+                scan: { automation: t.automation },
+              },
+            })),
+          minIntervalMs,
+          ...(opts.onImageScan ? { onScan: opts.onImageScan } : {}),
         })
       : undefined;
     // One notifier per process: its queues, retries and Flux's rate limit span every run.
@@ -124,6 +149,17 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
     });
     schedule = operator.schedule.enabled
       ? createGitHubSchedule(operator, {
+          // The backend's timers (shared through Redis with REDIS_URL) unless a test brings its own or a clock.
+          ...(opts.schedule?.clock
+            ? {}
+            : {
+                timers: (handler: TimerHandler<ObjectTimerPayload<ScheduledTarget>>) =>
+                  backend.timers("reconcile", handler, {
+                    minIntervalMs,
+                    jitterPercent: operator.schedule.jitterPercentage,
+                    log: app.log,
+                  }),
+              }),
           ...opts.schedule,
           githubHost: opts.githubHost ?? "github.com",
           queue,
@@ -175,7 +211,7 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
     }
   };
   const close = async () => {
-    images?.stop();
+    await images?.close();
     await schedule?.close();
     await backend.close();
     // After the queue: the last runs' notifications were queued; what still waits is dropped (and logged).

@@ -77,6 +77,9 @@ export async function main(): Promise<Server> {
     baseUrl: env.baseUrl,
     Octokit: GitOpsOctokit.plugin(githubMetricsPlugin(metrics)),
     log,
+    // With several replicas, probot's throttling (Bottleneck) keeps its pacing in the same Redis, so the
+    // replicas together stay under GitHub's secondary rate limits rather than each on its own.
+    ...(env.redisUrl ? { redisConfig: env.redisUrl } : {}),
   });
   const server = new Server({
     host: env.host,

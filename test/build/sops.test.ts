@@ -1,6 +1,6 @@
 // SOPS decryption with the real sops binary and real age keys (made by age-keygen, both built by
 // scripts/test-binaries.sh and put on PATH by the harness).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KubernetesObject } from "@kubernetes/client-node";

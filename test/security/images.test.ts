@@ -6,12 +6,14 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Octokit } from "@octokit/rest";
-import { afterAll, afterEach, beforeAll, describe, expect, inject, test, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { parseManifests } from "../../src/flux/manifests.js";
 import { ImageSchedule } from "../../src/github/image-schedule.js";
 import { syncImageUpdatePullRequest } from "../../src/images/pull-request.js";
 import { readImageAutomationObjects } from "../../src/images/resources.js";
+import { InMemoryTimers } from "../../src/queue/in-memory-timers.js";
+import { ManualClock } from "../../src/schedule/clock.js";
 import { type GitHubMock, mockGitHub } from "../support/github-mock.js";
 import { pushImageTags } from "../support/registry.js";
 
@@ -157,34 +159,46 @@ ${spec}`,
 }
 
 describe("intervals from a repository never loop the app's image schedule", () => {
-  afterEach(() => vi.useRealTimers());
+  const target = { installationId: 1, owner: "acme", repo: "fleet", defaultBranch: "main" };
+  function schedule(clock: ManualClock, fired: string[]) {
+    return new ImageSchedule({
+      timers: (handler) => new InMemoryTimers(handler, { clock, minIntervalMs: 30_000, jitterPercent: 0 }),
+      fire: async (t) => void fired.push(t.automation),
+      minIntervalMs: 30_000,
+    });
+  }
 
-  test("interval: 0s runs at the 30 s floor", async () => {
-    vi.useFakeTimers();
+  test("interval: 0s fires at the 30 s floor", async () => {
     const zero = automation("  interval: 0s\n");
     expect(zero.spec.intervalMs).toBe(0);
-    let runs = 0;
-    const schedule = new ImageSchedule({ warn: () => {} } as never);
-    schedule.scheduleRepository("acme/fleet", [
-      { key: "acme/fleet:team-a/apps", intervalMs: zero.spec.intervalMs, run: async () => void runs++ },
+    const clock = new ManualClock();
+    const fired: string[] = [];
+    const images = schedule(clock, fired);
+    expect(
+      await images.scheduleRepository(target, [{ key: "team-a/apps", intervalMs: zero.spec.intervalMs }]),
+    ).toEqual(["team-a/apps"]);
+    await clock.advance(60_000);
+    expect(fired).toEqual(["team-a/apps", "team-a/apps"]);
+    expect(await images.list("acme/fleet")).toEqual([
+      { id: "images:acme/fleet:team-a/apps", everyMs: 30_000 },
     ]);
-    await vi.advanceTimersByTimeAsync(60_000);
-    expect(runs).toBe(3);
-    schedule.stop();
+    await images.close();
   });
 
   test("an interval past Node's timer range (1000000h) does not fire at once", async () => {
     const huge = automation("  interval: 1000000h\n");
     expect(huge.spec.intervalMs).toBeGreaterThan(2 ** 31);
-    let runs = 0;
-    const schedule = new ImageSchedule({ warn: () => {} } as never);
-    schedule.scheduleRepository("acme/fleet", [
-      { key: "acme/fleet:team-a/apps", intervalMs: huge.spec.intervalMs, run: async () => void runs++ },
-    ]);
-    // Real timers: unclamped, Node would run this again after 1 ms, in a loop.
+    const fired: string[] = [];
+    // Real timers: unclamped, Node would fire this after 1 ms, in a loop.
+    const images = new ImageSchedule({
+      timers: (handler) => new InMemoryTimers(handler, { minIntervalMs: 30_000 }),
+      fire: async (t) => void fired.push(t.automation),
+      minIntervalMs: 30_000,
+    });
+    await images.scheduleRepository(target, [{ key: "team-a/apps", intervalMs: huge.spec.intervalMs }]);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    schedule.stop();
-    expect(runs).toBe(1);
+    await images.close();
+    expect(fired).toEqual([]);
   });
 });
 

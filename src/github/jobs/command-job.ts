@@ -124,7 +124,7 @@ export async function runCommandJob(job: CommandJob, deps: JobDeps): Promise<voi
         return;
       }
       await acknowledge();
-      // Re-read the automations from the default branch; new ones are scanned at once, and the known ones now.
+      // Re-read the automations from the default branch and scan every one of them now.
       await deps.queue.enqueue({
         key: `images:${fullName(repo)}`,
         supersedes: true,
@@ -134,9 +134,9 @@ export async function runCommandJob(job: CommandJob, deps: JobDeps): Promise<voi
           installationId: job.installationId,
           ...repo,
           defaultBranch: job.defaultBranch,
+          scan: "all",
         },
       });
-      await deps.images.runNow(fullName(repo));
       return;
     }
   }

@@ -76,6 +76,11 @@ export interface DiffJob extends RepoJob {
 /** Read a repository's image automations from its default branch and (re)schedule their scans. */
 export interface ImagesJob extends RepoJob {
   type: "images";
+  /**
+   * Which automations to scan now: those without a timer yet (default: a push, the start-up), all
+   * (`/gitops images`), or one whose timer fired.
+   */
+  scan?: "new" | "all" | { automation: string };
 }
 
 export type GitOpsJob = PushJob | ReconcileJob | DiffJob | ImagesJob | CommandJob | ScheduledJob;
