@@ -1,6 +1,8 @@
 // Time as the schedule sees it: the system's timers in production, a manual clock in tests and the schedule
 // benchmark (simulated hours run in milliseconds, deterministic).
 
+import { MAX_TIMER_MS } from "../flux/duration.js";
+
 export type TimerHandle = { readonly id: number };
 
 export interface Clock {
@@ -15,7 +17,8 @@ let nextHandle = 1;
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout(fn, ms) {
-    const timer = setTimeout(fn, ms);
+    // Past Node's 32-bit range a timer fires after 1 ms (a loop): a jittered maximal interval must not.
+    const timer = setTimeout(fn, Math.min(Math.max(0, ms), MAX_TIMER_MS));
     timer.unref?.();
     return { id: nextHandle++, timer } as TimerHandle & { timer: NodeJS.Timeout };
   },

@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type BuiltServer, buildServer, testAppKey } from "../security/server-process.js";
 import { createNamespace, testObjectApi } from "../support/kube.js";
@@ -137,6 +138,15 @@ describe("three replicas on one Redis", () => {
       // GitHub's pacing is shared: probot's throttling (Bottleneck) keeps its limiters in the same Redis.
       const probe = redis.client();
       expect((await probe.keys("b_*")).length).toBeGreaterThan(0);
+      // The periodic reconciles' timers live in Redis (one BullMQ job scheduler per object, whichever replica
+      // set it), not in each replica's memory: every repository's Kustomization has one.
+      const timers = new Queue("timers-reconcile", { connection: probe, prefix: "gitops-bot" });
+      const schedulers = await timers.getJobSchedulers(0, -1, true);
+      const ids = schedulers.map((s) => (s.template?.data as { id?: string } | undefined)?.id ?? "");
+      expect(repos.filter((r) => !ids.some((id) => id.includes(`/${OWNER}/${r}:`.toLowerCase())))).toEqual(
+        [],
+      );
+      await timers.close();
       probe.disconnect();
 
       // Exactly once: one check run per commit, one final status per commit.
