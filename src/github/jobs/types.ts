@@ -10,6 +10,7 @@ import type { DeliveryLog } from "../../queue/delivery-log.js";
 import type { WorkQueue } from "../../queue/work-queue.js";
 import type { ReconcileOptions } from "../../reconcile/run.js";
 import { inventoryScope } from "../../reconcile/scope.js";
+import type { SourcePoll } from "../../schedule/source-poll.js";
 import type { GitHubClient } from "../client.js";
 import type { GitOpsCommand } from "../commands/parse-command.js";
 import type { ImageSchedule } from "../image-schedule.js";
@@ -61,6 +62,8 @@ export interface ScheduledJob extends RepoJob {
   cluster: RepoCluster;
   /** The objects whose timers fired (`Kind/namespace/name`), for the log. */
   due: string[];
+  /** A source's own timer fired: its revision is checked first, and `due` (its dependents) run only if it moved. */
+  source?: SourcePoll;
 }
 
 /** Dry-run a pull request's head against every cluster its base branch drives. */
