@@ -5,6 +5,7 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { z } from "zod";
 import { durationSchema as duration, parseDuration } from "./duration.js";
 import { ManifestError } from "./errors.js";
+import { MAX_VALUES_FILES } from "./helm-chart.js";
 import { kustomizeImage, kustomizePatch, targetSelector } from "./kustomize-fields.js";
 import {
   chartNameError,
@@ -52,8 +53,8 @@ export const helmReleaseSpecSchema = z.strictObject({
         }),
         interval: duration.optional(),
         reconcileStrategy: z.enum(["ChartVersion", "Revision"]).optional(),
-        valuesFiles: z.array(z.string()).optional(),
-        /** Deprecated in Flux for valuesFiles; refused like it. */
+        valuesFiles: z.array(z.string()).max(MAX_VALUES_FILES).optional(),
+        /** Deprecated in Flux for valuesFiles; merged before them. */
         valuesFile: z.string().optional(),
         ignoreMissingValuesFiles: z.boolean().optional(),
         verify: z.unknown().optional(),
@@ -257,6 +258,21 @@ export function defaultReleaseName(name: string, targetNamespace: string | undef
   return `${full.slice(0, 40)}-${createHash("sha256").update(full).digest("hex").slice(0, 12)}`;
 }
 
+/**
+ * The values files of a HelmRelease's chart template with the field naming each: the deprecated
+ * `spec.chart.spec.valuesFile` first, then `valuesFiles` in order (as Flux merges them).
+ */
+export function chartValuesFiles(spec: HelmReleaseSpec): { path: string; field: string }[] {
+  const chart = spec.chart?.spec;
+  if (!chart) return [];
+  return [
+    ...(chart.valuesFile !== undefined
+      ? [{ path: chart.valuesFile, field: "spec.chart.spec.valuesFile" }]
+      : []),
+    ...(chart.valuesFiles ?? []).map((path, i) => ({ path, field: `spec.chart.spec.valuesFiles[${i}]` })),
+  ];
+}
+
 /** Validates a Flux HelmRelease object read from `file`; errors name the file, object and field. */
 export function parseHelmRelease(obj: KubernetesObject, file: string): FluxHelmRelease {
   const { name, namespace, subject } = checkedMetadata(obj, "HelmRelease", file, reconcilerNameError);
@@ -281,20 +297,12 @@ export function parseHelmRelease(obj: KubernetesObject, file: string): FluxHelmR
       spec.chart.spec.sourceRef.kind === "GitRepository" ? relativePathError(chart) : chartNameError(chart);
     if (why) throw new ManifestError(where("spec.chart.spec.chart"), why);
   }
-  if (spec.chartRef && spec.chartRef.kind !== "OCIRepository" && spec.chartRef.kind !== "ExternalArtifact") {
-    throw new ManifestError(
-      where("spec.chartRef.kind"),
-      `${spec.chartRef.kind} is not supported; use OCIRepository or ExternalArtifact`,
-    );
-  }
   if (spec.chart?.spec.verify) {
     throw new ManifestError(where("spec.chart.spec.verify"), "chart signature verification is not supported");
   }
-  if (spec.chart?.spec.valuesFiles?.length || spec.chart?.spec.valuesFile) {
-    throw new ManifestError(
-      where(spec.chart.spec.valuesFile ? "spec.chart.spec.valuesFile" : "spec.chart.spec.valuesFiles"),
-      "values files from the chart are not supported; use spec.values or spec.valuesFrom",
-    );
+  for (const { path, field } of chartValuesFiles(spec)) {
+    const why = relativePathError(path);
+    if (why) throw new ManifestError(where(field), why);
   }
   if (spec.kubeConfig) {
     throw new ManifestError(

@@ -11,6 +11,7 @@ import {
 } from "./artifact-generator.js";
 import { durationSchema as duration, parseDuration } from "./duration.js";
 import { ManifestError } from "./errors.js";
+import { type HelmChartSource, isHelmChart, parseHelmChart } from "./helm-chart.js";
 import {
   checked,
   checkedMetadata,
@@ -146,6 +147,7 @@ export type FluxSource =
   | GitRepositorySource
   | OCIRepositorySource
   | HelmRepositorySource
+  | HelmChartSource
   | ArtifactGeneratorSource
   | ExternalArtifactSource;
 
@@ -154,7 +156,7 @@ export function sourceKey(s: { kind: string; name: string; namespace: string }):
 }
 
 export function isSource(obj: KubernetesObject): boolean {
-  if (isArtifactGenerator(obj)) return true;
+  if (isArtifactGenerator(obj) || isHelmChart(obj)) return true;
   return (
     sourceKinds.includes(obj.kind as SourceKind) && (obj.apiVersion ?? "").startsWith(`${SOURCE_GROUP}/`)
   );
@@ -169,6 +171,7 @@ const versions: Record<SourceKind, string[]> = {
 /** Validates a Flux source object read from `file`; errors name the file, object and field. */
 export function parseSource(obj: KubernetesObject, file: string): FluxSource {
   if (isArtifactGenerator(obj)) return parseArtifactGenerator(obj, file);
+  if (isHelmChart(obj)) return parseHelmChart(obj, file);
   const kind = obj.kind as SourceKind;
   const { name, namespace, subject } = checkedMetadata(obj, kind, file);
   const version = (obj.apiVersion ?? "").split("/")[1] ?? "";

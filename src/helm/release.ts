@@ -47,6 +47,12 @@ export interface ResolvedChart {
    * loader allows); default: the chart directory itself.
    */
   root?: string;
+  /**
+   * The values files merged into the chart's values.yaml (Flux's observedValuesFiles), once applied
+   * (src/source/kinds/helm-chart/values-files.ts); with the digest of their merge, part of releaseDigest.
+   */
+  valuesFiles?: string[];
+  valuesFilesDigest?: string;
 }
 
 export interface HelmReleaseOptions {
@@ -77,6 +83,8 @@ export function releaseDigest(hr: FluxHelmRelease, chart: ResolvedChart, values:
   const config = canonicalJson({
     chart: chart.name,
     version: chart.version,
+    // Only present with values files, so releases made without them keep their digest.
+    chartValues: chart.valuesFilesDigest,
     values: values.digest,
     postRenderers: hr.spec.postRenderers ?? [],
     commonMetadata: hr.spec.commonMetadata ?? {},

@@ -2,11 +2,13 @@
 // them), resolving the chart and values of each HelmRelease and reconciling it, and uninstalling the releases
 // this scope made whose HelmRelease left Git. A dry-run never starts a session with cluster access: helm only
 // renders (no kubeconfig), and what it would have read (release storage, discovery) the bot reads itself.
+import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import type { RawObjectApi } from "../cluster/kube-client.js";
 import { scopeHash } from "../cluster/ssa/inventory.js";
 import { ManifestError } from "../flux/errors.js";
-import { type FluxHelmRelease, helmReleaseKey } from "../flux/helm-release.js";
+import { chartValuesFiles, type FluxHelmRelease, helmReleaseKey } from "../flux/helm-release.js";
+import { withValuesFiles } from "../source/kinds/helm-chart/values-files.js";
 import type { SourceResolver } from "../source/resolver.js";
 import { scrubSecrets } from "../util/secret-scrub.js";
 import { type ClusterCapabilities, discoverCapabilities } from "./capabilities.js";
@@ -15,6 +17,7 @@ import { manifestChanges } from "./manifest.js";
 import {
   type HelmReleaseOptions,
   type HelmSessions,
+  type ResolvedChart,
   reconcileHelmRelease,
   uninstallRelease,
 } from "./release.js";
@@ -93,12 +96,13 @@ export class HelmRunner implements HelmSessions {
     }
     let secrets: string[] = [];
     try {
-      const [chart, values] = await Promise.all([
+      const [fetched, values] = await Promise.all([
         this.resolver.chart(hr).catch((err: Error) => {
           throw new Error(`chart: ${err.message}`, { cause: err });
         }),
         composeValues(this.api, hr, { readSecrets: !this.opts.untrusted }),
       ]);
+      const chart = await this.withChartValuesFiles(hr, fetched);
       secrets = values.secretStrings;
       return await reconcileHelmRelease(this.api, this, hr, chart, values, this.opts);
     } catch (err) {
@@ -113,6 +117,24 @@ export class HelmRunner implements HelmSessions {
         durationMs: Date.now() - started,
       };
     }
+  }
+
+  /**
+   * spec.chart.spec.valuesFiles: Flux's HelmChart template packages the chart with them (a chart from a
+   * HelmChart named by chartRef comes with its own applied). The copy lives in this run's helm directory.
+   */
+  private withChartValuesFiles(hr: FluxHelmRelease, chart: ResolvedChart): Promise<ResolvedChart> {
+    const files = chartValuesFiles(hr.spec);
+    if (files.length === 0) return Promise.resolve(chart);
+    return withValuesFiles(
+      chart,
+      {
+        files,
+        ignoreMissing: hr.spec.chart?.spec.ignoreMissingValuesFiles ?? false,
+        where: { file: hr.file, object: helmReleaseKey(hr) },
+      },
+      join(this.render().dir, "charts"),
+    );
   }
 
   /** Uninstalls releases this scope installed whose HelmRelease is no longer in Git. */

@@ -3,7 +3,7 @@
 
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { describe, expect, it, test } from "vitest";
-import { defaultReleaseName, parseHelmRelease } from "../../src/flux/helm-release.js";
+import { chartValuesFiles, defaultReleaseName, parseHelmRelease } from "../../src/flux/helm-release.js";
 import { ignorePathError, removeAt, ruleApplies } from "../../src/helm/drift.js";
 import { manifestChanges } from "../../src/helm/manifest.js";
 import { postRenderKustomization } from "../../src/helm/post-render.js";
@@ -110,7 +110,19 @@ describe("parseHelmRelease", () => {
   test.each([
     [{ chart, interval: "often" }, "spec.interval: must be a duration"],
     [{}, "spec.chart: exactly one of spec.chart and spec.chartRef is required"],
-    [{ chartRef: { kind: "HelmChart", name: "x" } }, "spec.chartRef.kind: HelmChart is not supported"],
+    [{ chartRef: { kind: "Bucket", name: "x" } }, "spec.chartRef.kind"],
+    [
+      { chart: { spec: { ...chart.spec, valuesFiles: ["values.yaml", "../../etc/passwd"] } } },
+      `spec.chart.spec.valuesFiles[1]: "../../etc/passwd" is not a valid path (leaves the root through '..')`,
+    ],
+    [
+      { chart: { spec: { ...chart.spec, valuesFiles: ["/etc/passwd"] } } },
+      `spec.chart.spec.valuesFiles[0]: "/etc/passwd" is not a valid path (must be relative to the root, not absolute)`,
+    ],
+    [
+      { chart: { spec: { ...chart.spec, valuesFile: "a/../../b.yaml" } } },
+      `spec.chart.spec.valuesFile: "a/../../b.yaml" is not a valid path`,
+    ],
     [{ chart, storageNamespace: "other" }, "spec.storageNamespace: must equal the release namespace apps"],
     [
       { chart, valuesFrom: [{ kind: "Secret", name: "s", targetPath: "a..b" }] },
@@ -121,6 +133,22 @@ describe("parseHelmRelease", () => {
     expect(() => parseHelmRelease(hr(spec), "apps/hr.yaml")).toThrow(
       `apps/hr.yaml: HelmRelease/apps/app: ${message}`,
     );
+  });
+
+  it("accepts chartRef to a HelmChart and lists the chart's values files in Flux's order", () => {
+    expect(parseHelmRelease(hr({ chartRef: { kind: "HelmChart", name: "x" } }), "f").spec.chartRef).toEqual({
+      kind: "HelmChart",
+      name: "x",
+    });
+    const parsed = parseHelmRelease(
+      hr({ chart: { spec: { ...chart.spec, valuesFile: "a.yaml", valuesFiles: ["b.yaml", "./c/d.yaml"] } } }),
+      "f",
+    );
+    expect(chartValuesFiles(parsed.spec)).toEqual([
+      { path: "a.yaml", field: "spec.chart.spec.valuesFile" },
+      { path: "b.yaml", field: "spec.chart.spec.valuesFiles[0]" },
+      { path: "./c/d.yaml", field: "spec.chart.spec.valuesFiles[1]" },
+    ]);
   });
 
   it("rejects old API versions", () => {

@@ -4,6 +4,7 @@ import type { FluxSource } from "../../flux/sources.js";
 import { artifactGenerator, externalArtifact } from "./artifact-generator/index.js";
 import { BUCKET_REFUSAL } from "./bucket/index.js";
 import { gitRepository } from "./git-repository/index.js";
+import { helmChart } from "./helm-chart/index.js";
 import { helmRepository } from "./helm-repository/index.js";
 import { ociRepository } from "./oci-repository/index.js";
 import type { SourceKindModule } from "./types.js";
@@ -14,6 +15,7 @@ export const sourceKindModules: KindMap = {
   GitRepository: gitRepository,
   OCIRepository: ociRepository,
   HelmRepository: helmRepository,
+  HelmChart: helmChart,
   ArtifactGenerator: artifactGenerator,
   ExternalArtifact: externalArtifact,
 };
