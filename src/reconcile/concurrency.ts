@@ -16,8 +16,13 @@ export async function mapLimit<T, R>(
   return results;
 }
 
+export interface Semaphore {
+  acquire: () => Promise<void>;
+  release: () => void;
+}
+
 /** A counting semaphore: `acquire` resolves when one of `slots` is free; `release` hands it to the next waiter. */
-export function semaphore(slots: number): { acquire: () => Promise<void>; release: () => void } {
+export function semaphore(slots: number): Semaphore {
   let free = Math.max(1, slots);
   const waiters: (() => void)[] = [];
   return {

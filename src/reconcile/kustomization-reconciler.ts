@@ -8,7 +8,6 @@ import { compileHealthExprs, type ExprAssessor } from "../cluster/health-exprs.j
 import type { RawObjectApi } from "../cluster/kube-client.js";
 import { applyAllStaged } from "../cluster/ssa/apply.js";
 import { ChangeSet } from "../cluster/ssa/changeset.js";
-import { readFluxInventory } from "../cluster/ssa/flux-inventory.js";
 import {
   deleteInventory,
   deletesOnRemoval,
@@ -18,7 +17,6 @@ import {
   listInventories,
   OWNER_NAME_LABEL,
   OWNER_NAMESPACE_LABEL,
-  readInventory,
   writeInventory,
 } from "../cluster/ssa/inventory.js";
 import { secretValuesOf } from "../cluster/ssa/mask-secrets.js";
@@ -30,13 +28,15 @@ import { kustomizationKey } from "../flux/kustomization.js";
 import { clusterSecretReader } from "../source/credentials.js";
 import { scrubCredentials, scrubSecrets } from "../util/secret-scrub.js";
 import { clientFor, maskLiveValues } from "./acting-client.js";
-import { mapLimit } from "./concurrency.js";
+import { mapLimit, type Semaphore, semaphore } from "./concurrency.js";
 import type { ReconcileOptions } from "./options.js";
 import type { PlannedKustomization } from "./plan.js";
 import { postBuildVars } from "./post-build-vars.js";
 import type { Reconciler, ReconcilerContext } from "./reconciler.js";
 import { type RemoteRef, remoteClientFor } from "./remote-client.js";
 import type { KustomizationResult } from "./result.js";
+import { RunReads, runPlanOf } from "./run-reads.js";
+import { yieldSlot } from "./slot.js";
 import { suspendedMessage } from "./suspension.js";
 import {
   describeViolations,
@@ -47,11 +47,23 @@ import {
   type Violation,
 } from "./tenancy.js";
 
+/** Kustomizations waiting for health at once, per slot of the run loop. */
+const WAITS_PER_SLOT = 16;
+
 export function kustomizationReconciler({
   api,
   options,
   suspended,
 }: ReconcilerContext): Reconciler<PlannedKustomization, KustomizationResult> {
+  // Made at the first reconcile, once the run's plan is known (run.ts sets it before reconciling).
+  let reads: RunReads | undefined;
+  const runReads = () => {
+    reads ??= new RunReads(api, runPlanOf(options)?.kustomizations ?? []);
+    return reads;
+  };
+  // Health waits hand the run loop's slot on (slot.ts) and are bounded apart: a waiting Kustomization polls
+  // only its objects not yet healthy, about one GET a second once its ConfigMaps and Services are Current.
+  const waits = semaphore(Math.max(1, options.concurrency) * WAITS_PER_SLOT);
   return {
     kind: "Kustomization",
     planned: (plan) => plan.kustomizations,
@@ -71,7 +83,7 @@ export function kustomizationReconciler({
           status: "Suspended",
           message: suspendedMessage(suspension),
         });
-      return reconcileKustomization(api, p, options);
+      return reconcileKustomization(api, p, options, runReads(), waits);
     },
     pruneRemoved: async (present) => {
       try {
@@ -123,6 +135,8 @@ async function reconcileKustomization(
   api: RawObjectApi,
   p: PlannedKustomization,
   opts: ReconcileOptions,
+  reads: RunReads,
+  waits: Semaphore,
 ): Promise<KustomizationResult> {
   const started = Date.now();
   const key = kustomizationKey(p.ks);
@@ -156,7 +170,7 @@ async function reconcileKustomization(
   const as = client.api;
 
   // A Kustomization Flux applied before the bot: Flux's own inventory says what to prune (flux-inventory.ts).
-  const previous = (await readInventory(api, owner)) ?? (await fluxInventory(api, owner, p, opts));
+  const previous = (await reads.inventory(owner)) ?? (await fluxInventory(reads, owner, p, opts));
   if (previous && previous.scope !== opts.scope) {
     return done(
       failedResult(
@@ -173,6 +187,8 @@ async function reconcileKustomization(
     concurrency: opts.applyConcurrency,
     previous: inventoryFingerprints(previous),
     createdInChange: opts.createdInChange,
+    // Objects in another cluster are read there, one Kustomization at a time.
+    ...(p.ks.spec.kubeConfig?.secretRef ? {} : { liveLists: reads.liveLists(as, client.user) }),
     owner: {
       labels: { [OWNER_NAME_LABEL]: owner.name, [OWNER_NAMESPACE_LABEL]: owner.namespace },
       managed: new Set((previous?.entries ?? []).map((e) => e.id)),
@@ -230,12 +246,20 @@ async function reconcileKustomization(
   const checks = healthCheckTargets(p, objects);
   if (!opts.dryRun && !opts.skipHealth && checks.length > 0 && errors.length === 0) {
     opts.onProgress?.({ type: "waiting", kustomization: key, objects: checks.length });
-    const health = await waitForHealthy(as, checks, {
-      timeoutMs: p.ks.timeoutMs,
-      concurrency: opts.applyConcurrency,
-      ...(assess ? { assess } : {}),
-      onPoll: (progress) => opts.onProgress?.({ type: "health", kustomization: key, progress }),
-    });
+    // Everything is applied: the next Kustomization may start while this one waits.
+    yieldSlot();
+    await waits.acquire();
+    let health: Awaited<ReturnType<typeof waitForHealthy>>;
+    try {
+      health = await waitForHealthy(as, checks, {
+        timeoutMs: p.ks.timeoutMs,
+        concurrency: opts.applyConcurrency,
+        ...(assess ? { assess } : {}),
+        onPoll: (progress) => opts.onProgress?.({ type: "health", kustomization: key, progress }),
+      });
+    } finally {
+      waits.release();
+    }
     healthMs = health.elapsedMs;
     unhealthy = health.unhealthy;
     if (!health.healthy) {
@@ -296,12 +320,12 @@ interface Prepared {
 
 /** The objects Flux's kustomize-controller applied for this Kustomization, when it did and the bot never has. */
 async function fluxInventory(
-  api: RawObjectApi,
+  reads: RunReads,
   owner: { name: string; namespace: string },
   p: PlannedKustomization,
   opts: ReconcileOptions,
 ): Promise<Inventory | undefined> {
-  const entries = await readFluxInventory(api, owner);
+  const entries = await reads.fluxInventory(owner);
   if (!entries || entries.length === 0) return undefined;
   opts.log?.info(
     { kustomization: kustomizationKey(p.ks), objects: entries.length },

@@ -34,6 +34,8 @@ import { postBuildVars } from "./post-build-vars.js";
 import { type AnyReconciler, type ObjectOutcome, outcomeOf, type ReconcilerKind } from "./reconciler.js";
 import { RECONCILERS } from "./reconcilers.js";
 import type { HelmReleaseResult, KustomizationResult, RunResult } from "./result.js";
+import { setRunPlan } from "./run-reads.js";
+import { inSlot } from "./slot.js";
 import { listSuspended, type Suspension } from "./suspension.js";
 import { tenantSecretReader } from "./tenancy.js";
 
@@ -198,6 +200,8 @@ async function reconcileTreeOnce(api: RawObjectApi, given: ReconcileOptions): Pr
       return result;
     }
     for (const note of plan.notes) options.log?.info({ clusterPath: options.clusterPath }, note);
+    // The reconcilers share the run's reads across what they reconcile (run-reads.ts).
+    setRunPlan(options, plan);
     // Read by the reconcilers (which hold this options object) when they dry-run: see pending-definitions.ts.
     if (options.dryRun) options.createdInChange = definitionsOfPlan(plan.kustomizations);
     options.onProgress?.({
@@ -326,7 +330,8 @@ async function reconcileInOrder(
           `dependency ${notReady.map(subject).join(", ")} is not ready`,
         );
       await acquire();
-      try {
+      // The reconciler may hand its slot on while it only waits (slot.ts); it is released once either way.
+      return inSlot(release, async () => {
         opts.onProgress?.({ type: "started", kustomization: key, kind: reconciler.kind });
         if (opts.onEvent) {
           const object = nodeObject(n);
@@ -339,9 +344,7 @@ async function reconcileInOrder(
         const r = await reconcileNode(n, opts);
         opts.onProgress?.({ type: "finished", kustomization: key, status: r.status });
         return r;
-      } finally {
-        release();
-      }
+      });
     })();
     const promise = reconciled.then((r) => {
       emitFinished(opts, outcomeOf(reconciler.kind, r));

@@ -13,7 +13,7 @@ import { type Drift, type DriftMode, findDrift, RECONCILE_ANNOTATION, reconcileD
 import { isImmutableFieldError, ObjectError } from "./errors.js";
 import { takenOverFields, takeOverFields } from "./field-takeover.js";
 import { desiredHash, type Fingerprint, liveHash, unchangedSince } from "./fingerprint.js";
-import { LiveIndex } from "./live-index.js";
+import { LiveIndex, type SharedLiveLists } from "./live-index.js";
 import { maskSecret, maskSecretPair, maskSecretValuesInText } from "./mask-secrets.js";
 import { jsonEqual, normalizeForDiff } from "./normalize.js";
 import { objectId, subjectOf } from "./object-id.js";
@@ -62,6 +62,8 @@ export interface ApplyOptions {
    * the API server refuses only because those do not exist yet are previewed as created (pending-definitions.ts).
    */
   createdInChange?: CreatedInChange;
+  /** LISTs of live objects shared with the other applies of the run made as the same identity (live-index.ts). */
+  liveLists?: SharedLiveLists;
 }
 
 /** The owner of an apply: a Kustomization, by its ownership labels and its inventory. */
@@ -188,7 +190,7 @@ async function applyStage(
   const changeSet = new ChangeSet();
   const errors: ObjectError[] = [];
   const fingerprints = new Map<string, Fingerprint>();
-  const live = await LiveIndex.prefetch(api, objects, opts.concurrency);
+  const live = await LiveIndex.prefetch(api, objects, opts.concurrency, opts.liveLists);
   const planned = await mapLimit(objects, opts.concurrency, async (obj) => {
     try {
       return await planObject(api, live, obj, opts);

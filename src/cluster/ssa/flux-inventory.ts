@@ -39,6 +39,49 @@ export async function readFluxInventory(
       { cause: err },
     );
   }
+  return entriesOf(live);
+}
+
+/**
+ * The inventories of every Flux Kustomization of one namespace, by name: one LIST for all the run's
+ * Kustomizations there (run-reads.ts). An empty map when the API is not served (Flux not installed); throws
+ * on any other error (the caller then reads each one with readFluxInventory).
+ */
+export async function listFluxInventories(
+  api: RawObjectApi,
+  namespace: string,
+): Promise<Map<string, InventoryEntry[] | undefined>> {
+  const out = new Map<string, InventoryEntry[] | undefined>();
+  // Discovery (cached by the client): no Flux Kustomization API, no Flux inventory anywhere.
+  if ((await api.isNamespaced(FLUX_KUSTOMIZATION_VERSION, "Kustomization")) === undefined) return out;
+  let continueToken: string | undefined;
+  do {
+    let page: { items: FluxKustomizationObject[]; metadata?: unknown };
+    try {
+      page = await api.list<FluxKustomizationObject>(
+        FLUX_KUSTOMIZATION_VERSION,
+        "Kustomization",
+        namespace,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        500,
+        continueToken,
+      );
+    } catch (err) {
+      if (apiStatus(err) === 404) return out;
+      throw err;
+    }
+    for (const item of page.items) out.set(item.metadata?.name ?? "", entriesOf(item));
+    const meta = page.metadata as { continue?: string; _continue?: string } | undefined;
+    continueToken = meta?.continue || meta?._continue || undefined;
+  } while (continueToken);
+  return out;
+}
+
+function entriesOf(live: FluxKustomizationObject): InventoryEntry[] | undefined {
   const entries = live.status?.inventory?.entries;
   if (!Array.isArray(entries)) return undefined;
   return entries

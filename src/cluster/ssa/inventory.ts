@@ -75,8 +75,10 @@ export function scopeHash(scope: string): string {
   return createHash("sha256").update(scope).digest("hex").slice(0, 16);
 }
 
+const INVENTORY_PREFIX = "gitops-bot-inventory-";
+
 function configMapName(owner: KustomizationKey): string {
-  return `gitops-bot-inventory-${owner.name}`;
+  return `${INVENTORY_PREFIX}${owner.name}`;
 }
 
 interface InventoryConfigMap extends KubernetesObject {
@@ -104,6 +106,56 @@ export async function readInventory(
     if (apiStatus(err) === 404) return undefined;
     throw err;
   }
+}
+
+export interface NamespaceInventories {
+  /** By owner (Kustomization) name. */
+  byOwner: Map<string, Inventory>;
+  /** Owners whose inventory ConfigMap does not parse. */
+  unreadable: Set<string>;
+}
+
+/**
+ * The inventories kept in one namespace, by owner name: one LIST by the inventory label instead of a GET per
+ * Kustomization (a run reads the inventories of all its Kustomizations of a namespace at once: run-reads.ts).
+ * Every inventory writeInventory keeps carries that label.
+ */
+export async function listNamespaceInventories(
+  api: RawObjectApi,
+  namespace: string,
+): Promise<NamespaceInventories> {
+  const out: NamespaceInventories = { byOwner: new Map(), unreadable: new Set() };
+  let continueToken: string | undefined;
+  do {
+    const page = await api.list<InventoryConfigMap>(
+      "v1",
+      "ConfigMap",
+      namespace,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      `${INVENTORY_LABEL}=true`,
+      500,
+      continueToken,
+    );
+    for (const cm of page.items) {
+      const name = cm.metadata?.name ?? "";
+      if (!name.startsWith(INVENTORY_PREFIX)) continue;
+      const owner = name.slice(INVENTORY_PREFIX.length);
+      // Read as readInventory reads it: whatever the ConfigMap of that name holds. One that does not parse is
+      // left to readInventory, whose error fails that Kustomization only.
+      try {
+        const inventory = fromConfigMap(cm);
+        if (inventory) out.byOwner.set(owner, inventory);
+      } catch {
+        out.unreadable.add(owner);
+      }
+    }
+    const meta = page.metadata as { continue?: string; _continue?: string } | undefined;
+    continueToken = meta?.continue || meta?._continue || undefined;
+  } while (continueToken);
+  return out;
 }
 
 /** All inventories written from one scope (repository + cluster path), across namespaces. */

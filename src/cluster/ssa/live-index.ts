@@ -1,5 +1,7 @@
 // The live objects of an apply, read with one paginated LIST per (apiVersion, kind, namespace) instead of one
-// GET per object: a thousand ConfigMaps in a namespace cost two requests, not a thousand.
+// GET per object: a thousand ConfigMaps in a namespace cost two requests, not a thousand. A run of many small
+// Kustomizations shares its LISTs across them (SharedLiveLists): a hundred Kustomizations of four objects in one
+// namespace cost four LISTs, not four hundred GETs.
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { mapLimit } from "../../reconcile/concurrency.js";
 import type { RawObjectApi } from "../kube-client.js";
@@ -9,6 +11,115 @@ import { getLive } from "./read.js";
 /** Below this many objects of one kind in one namespace, a GET each is cheaper than a LIST of everything there. */
 const LIST_THRESHOLD = 4;
 const PAGE_SIZE = 500;
+
+/** `apiVersion|kind|namespace`: the objects one LIST reads. */
+function groupKey(o: KubernetesObject, namespace = o.metadata?.namespace ?? ""): string {
+  return `${o.apiVersion}|${o.kind}|${namespace}`;
+}
+
+/** Kinds never listed: listing Secrets would read every Secret in the namespace (Helm keeps its releases there). */
+function neverListed(o: KubernetesObject): boolean {
+  return o.kind === "Secret" && o.apiVersion === "v1";
+}
+
+/**
+ * Every live object of the sample's kind in its namespace (all of them for a cluster-scoped kind), by id, keeping
+ * only those `keep` accepts. Undefined when the kind cannot be listed that way (unknown to the API server, or a
+ * namespaced object without a namespace). Throws when the LIST fails.
+ */
+async function listGroup(
+  api: RawObjectApi,
+  sample: KubernetesObject,
+  keep: (id: string) => boolean,
+): Promise<Map<string, KubernetesObject> | undefined> {
+  if (!sample.apiVersion || !sample.kind) return undefined;
+  const namespace = sample.metadata?.namespace;
+  const namespaced = await api.isNamespaced(sample.apiVersion, sample.kind).catch(() => undefined);
+  // Unknown kinds (a CRD applied in this run) and namespaced objects without a namespace are read one by one.
+  if (namespaced === undefined || (namespaced && !namespace)) return undefined;
+  const found = new Map<string, KubernetesObject>();
+  let continueToken: string | undefined;
+  do {
+    const page = await api.list(
+      sample.apiVersion,
+      sample.kind,
+      namespaced ? namespace : undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      PAGE_SIZE,
+      continueToken,
+    );
+    for (const item of page.items) {
+      // LIST items carry no apiVersion/kind of their own.
+      const live = { apiVersion: sample.apiVersion, kind: sample.kind, ...item };
+      const id = objectId(live);
+      if (keep(id)) found.set(id, live);
+    }
+    // The raw wire form (RawObjectApi) spells it `continue`; client-node's model class says `_continue`.
+    const meta = page.metadata as { continue?: string; _continue?: string } | undefined;
+    continueToken = meta?.continue || meta?._continue || undefined;
+  } while (continueToken);
+  return found;
+}
+
+/**
+ * LISTs shared by the applies of one run made as one identity (never share them across identities: a
+ * Kustomization's ServiceAccount must not learn what only another one may read). `demand` is what the run's
+ * Kustomizations will apply; a group is listed (once, when an apply first needs it) when it holds at least
+ * LIST_THRESHOLD of them, and only the demanded objects are kept.
+ */
+export class SharedLiveLists {
+  private readonly wanted = new Map<string, Set<string>>();
+  private readonly lists = new Map<string, Promise<Map<string, KubernetesObject> | undefined>>();
+
+  /**
+   * `demand`: the objects of the run as built, with the namespace their Kustomization defaults them to when
+   * they have none (they are counted cluster-scoped too, as the API server may say they are).
+   */
+  constructor(
+    private readonly api: RawObjectApi,
+    demand: Iterable<{ object: KubernetesObject; defaultNamespace: string }>,
+  ) {
+    const add = (o: KubernetesObject, namespace: string) => {
+      const key = groupKey(o, namespace);
+      const id = objectId({ ...o, metadata: { ...o.metadata, namespace } });
+      const ids = this.wanted.get(key) ?? new Set<string>();
+      ids.add(id);
+      this.wanted.set(key, ids);
+    };
+    for (const { object, defaultNamespace } of demand) {
+      if (neverListed(object)) continue;
+      const namespace = object.metadata?.namespace;
+      if (namespace) add(object, namespace);
+      else {
+        add(object, defaultNamespace);
+        add(object, "");
+      }
+    }
+  }
+
+  /** The live objects of the sample's group (absent ones are not in the map), or undefined when not listed run-wide. */
+  group(sample: KubernetesObject): Promise<Map<string, KubernetesObject> | undefined> {
+    const key = groupKey(sample);
+    const ids = this.wanted.get(key);
+    if (!ids || ids.size < LIST_THRESHOLD) return Promise.resolve(undefined);
+    let list = this.lists.get(key);
+    if (!list) {
+      // Not allowed to list (RBAC scoped to names), or the kind went away: every apply falls back to GETs.
+      list = listGroup(this.api, sample, (id) => ids.has(id)).catch(() => undefined);
+      this.lists.set(key, list);
+    }
+    return list;
+  }
+
+  /** Whether the run-wide list of this object's group, if any, knows this object (listed or known absent). */
+  covers(obj: KubernetesObject): boolean {
+    return this.wanted.get(groupKey(obj))?.has(objectId(obj)) === true;
+  }
+}
 
 export class LiveIndex {
   private constructor(
@@ -21,49 +132,26 @@ export class LiveIndex {
     api: RawObjectApi,
     objects: KubernetesObject[],
     concurrency: number,
+    shared?: SharedLiveLists,
   ): Promise<LiveIndex> {
     const groups = new Map<string, KubernetesObject[]>();
     for (const o of objects) {
-      const key = `${o.apiVersion}|${o.kind}|${o.metadata?.namespace ?? ""}`;
+      const key = groupKey(o);
       groups.set(key, [...(groups.get(key) ?? []), o]);
     }
     const listed = new Map<string, KubernetesObject | null>();
     await mapLimit([...groups.values()], concurrency, async (members) => {
       const sample = members[0];
-      if (!sample?.apiVersion || !sample.kind || members.length < LIST_THRESHOLD) return;
-      // Secrets are read one by one: listing them would read every Secret in the namespace (Helm keeps its
-      // releases there), which costs memory and reads more secrets than the bot needs.
-      if (sample.kind === "Secret" && sample.apiVersion === "v1") return;
-      const namespace = sample.metadata?.namespace;
-      const namespaced = await api.isNamespaced(sample.apiVersion, sample.kind).catch(() => undefined);
-      // Unknown kinds (a CRD applied in this run) and namespaced objects without a namespace are read one by one.
-      if (namespaced === undefined || (namespaced && !namespace)) return;
+      if (!sample || neverListed(sample)) return;
+      const run = await shared?.group(sample);
+      if (run) {
+        for (const m of members) if (shared?.covers(m)) listed.set(objectId(m), run.get(objectId(m)) ?? null);
+        return;
+      }
+      if (members.length < LIST_THRESHOLD) return;
       try {
-        const found = new Map<string, KubernetesObject>();
-        let continueToken: string | undefined;
-        do {
-          const page = await api.list(
-            sample.apiVersion,
-            sample.kind,
-            namespaced ? namespace : undefined,
-            undefined,
-            undefined,
-            undefined,
-            undefined,
-            undefined,
-            PAGE_SIZE,
-            continueToken,
-          );
-          for (const item of page.items) {
-            // LIST items carry no apiVersion/kind of their own.
-            const live = { apiVersion: sample.apiVersion, kind: sample.kind, ...item };
-            found.set(objectId(live), live);
-          }
-          // The raw wire form (RawObjectApi) spells it `continue`; client-node's model class says `_continue`.
-          const meta = page.metadata as { continue?: string; _continue?: string } | undefined;
-          continueToken = meta?.continue || meta?._continue || undefined;
-        } while (continueToken);
-        for (const m of members) listed.set(objectId(m), found.get(objectId(m)) ?? null);
+        const found = await listGroup(api, sample, () => true);
+        if (found) for (const m of members) listed.set(objectId(m), found.get(objectId(m)) ?? null);
       } catch {
         // Not allowed to list (RBAC scoped to names), or the kind went away: fall back to GETs.
       }

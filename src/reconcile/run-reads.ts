@@ -1,0 +1,91 @@
+// Reads shared by the Kustomizations of one run: each namespace's inventories and Flux Kustomizations are
+// listed once (instead of a GET or two per Kustomization), and the live objects of a (namespace, kind) the run
+// applies many of are listed once per identity (live-index.ts). Everything here is read during the run and
+// dropped with it: nothing is kept across runs, so a cold run is as cold as before.
+import type { RawObjectApi } from "../cluster/kube-client.js";
+import { listFluxInventories, readFluxInventory } from "../cluster/ssa/flux-inventory.js";
+import {
+  type Inventory,
+  type InventoryEntry,
+  type KustomizationKey,
+  listNamespaceInventories,
+  type NamespaceInventories,
+  readInventory,
+} from "../cluster/ssa/inventory.js";
+import { SharedLiveLists } from "../cluster/ssa/live-index.js";
+import type { ReconcileOptions } from "./options.js";
+import type { PlannedKustomization, TreePlan } from "./plan.js";
+
+/**
+ * The plan of the run an options object belongs to, set by run.ts once the tree is planned (the reconcilers hold
+ * the same options object, as they do for `createdInChange`).
+ */
+const plans = new WeakMap<ReconcileOptions, TreePlan>();
+
+export function setRunPlan(options: ReconcileOptions, plan: TreePlan): void {
+  plans.set(options, plan);
+}
+
+export function runPlanOf(options: ReconcileOptions): TreePlan | undefined {
+  return plans.get(options);
+}
+
+export class RunReads {
+  private readonly inventories = new Map<string, Promise<NamespaceInventories | undefined>>();
+  private readonly fluxInventories = new Map<
+    string,
+    Promise<Map<string, InventoryEntry[] | undefined> | undefined>
+  >();
+  private readonly lists = new Map<string, SharedLiveLists>();
+
+  constructor(
+    private readonly api: RawObjectApi,
+    private readonly planned: readonly PlannedKustomization[],
+  ) {}
+
+  /** The bot's inventory of a Kustomization, from its namespace's one LIST (a GET when that LIST failed). */
+  async inventory(owner: KustomizationKey): Promise<Inventory | undefined> {
+    let listed = this.inventories.get(owner.namespace);
+    if (!listed) {
+      listed = listNamespaceInventories(this.api, owner.namespace).catch(() => undefined);
+      this.inventories.set(owner.namespace, listed);
+    }
+    const inventories = await listed;
+    if (!inventories || inventories.unreadable.has(owner.name)) return readInventory(this.api, owner);
+    return inventories.byOwner.get(owner.name);
+  }
+
+  /** Flux's inventory of a Kustomization, from its namespace's one LIST (a GET each when that LIST failed). */
+  async fluxInventory(owner: KustomizationKey): Promise<InventoryEntry[] | undefined> {
+    let listed = this.fluxInventories.get(owner.namespace);
+    if (!listed) {
+      listed = listFluxInventories(this.api, owner.namespace).catch(() => undefined);
+      this.fluxInventories.set(owner.namespace, listed);
+    }
+    const inventories = await listed;
+    if (!inventories) return readFluxInventory(this.api, owner);
+    return inventories.get(owner.name);
+  }
+
+  /**
+   * The run's shared LISTs of live objects for one identity (`user`: the impersonated ServiceAccount, or
+   * undefined for the bot itself): what one identity listed is never read by another.
+   */
+  liveLists(api: RawObjectApi, user: string | undefined): SharedLiveLists {
+    const key = user ?? "";
+    let lists = this.lists.get(key);
+    if (!lists) {
+      lists = new SharedLiveLists(
+        api,
+        this.planned.flatMap((p) =>
+          p.objects.map((object) => ({
+            object,
+            defaultNamespace: p.ks.spec.targetNamespace ?? "default",
+          })),
+        ),
+      );
+      this.lists.set(key, lists);
+    }
+    return lists;
+  }
+}
