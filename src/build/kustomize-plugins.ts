@@ -24,7 +24,7 @@ export interface PluginConfig {
   kind: string;
   paths: PluginPath[];
   /** Inline YAML kustomize parses (patches given as strings), for the YAML bounds. */
-  inlineYaml: { field: string; text: string }[];
+  inlineYaml: { field: string; text: string; alsoPath?: boolean }[];
   /** URL-looking strings anywhere outside the data fields: refused unless remote resources are allowed. */
   urls: { field: string; value: string }[];
 }
@@ -106,7 +106,8 @@ const builtinKinds: Record<string, KindRules> = {
     // Each of `paths` is a file, or (kustomize tries this first) a patch written inline.
     paths: (doc, out) => {
       for (const [i, p] of stringList(doc.paths)) {
-        if (isInlineYaml(p)) out.inlineYaml.push({ field: `paths[${i}]`, text: p });
+        // kustomize reads a text that is not objects as a file name: checked as both
+        if (isInlineYaml(p)) out.inlineYaml.push({ field: `paths[${i}]`, text: p, alsoPath: true });
         else out.paths.push({ field: `paths[${i}]`, value: p, yaml: true });
       }
       inlineField("patches")(doc, out);

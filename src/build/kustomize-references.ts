@@ -7,12 +7,23 @@
 // charts outside every other bound. Every YAML file kustomize will parse that this check reaches (resources,
 // patches, plugin configurations) is parsed here first with an alias bound, so a "billion laughs" file is
 // refused with its name instead of growing kustomize to gigabytes.
-import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+//
+// kustomize then runs without its load restrictor, as Flux's kustomize-controller does inside the source root,
+// so this check is the wall: (1) every field of a kustomization is on kustomize's own list
+// (kustomization-fields.ts) and spelt exactly (kustomize-spelling.ts); (2) each kustomization file and plugin
+// configuration this check read is rewritten, in the private work tree, into the JSON it checked — kustomize
+// parses our text, not the repository's, so no YAML feature Go reads differently (`!!binary`, YAML 1.1
+// scalars, merge keys) can name a path the check did not see; (3) a string kustomize may read either as inline
+// YAML or as a file name (generators, transformers, patchesStrategicMerge, PatchStrategicMergeTransformer
+// paths: kustomize falls back to a file when the text is not objects) is checked both ways. Builds run only in
+// private copies (prepareWorkTree), which is what makes the rewrite safe.
+import { existsSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
 import { ManifestError, type ManifestLocation } from "../flux/errors.js";
 import { quoted } from "../flux/names.js";
 import { isInside } from "../util/path-inside.js";
+import { assertKnownKustomizationFields, checkedJson } from "./kustomization-fields.js";
 import { isInlineYaml, PluginConfigProblem, readPluginConfig } from "./kustomize-plugins.js";
 import { assertExactSpelling } from "./kustomize-spelling.js";
 
@@ -74,7 +85,7 @@ interface Reference {
 interface KustomizationContent {
   references: Reference[];
   /** YAML written inline that kustomize parses: plugin configurations and patches. */
-  inline: { field: string; text: string; plugin: boolean }[];
+  inline: { field: string; text: string; plugin: boolean; list?: string; index?: number }[];
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -103,7 +114,8 @@ function contentOf(doc: Record<string, unknown>): KustomizationContent {
     list.forEach((entry, i) => {
       if (typeof entry !== "string") return; // kustomize accepts only strings here, and fails on others
       // kustomize reads an entry as inline objects first (several lines, a flow mapping on one line), else a path
-      if (isInlineYaml(entry)) inline.push({ field: `${field}[${i}]`, text: entry, plugin: true });
+      if (isInlineYaml(entry))
+        inline.push({ field: `${field}[${i}]`, text: entry, plugin: true, list: field, index: i });
       else add(`${field}[${i}]`, entry, { pluginConfig: true });
     });
   }
@@ -271,7 +283,10 @@ export function assertBuildReferences(dirs: string[], opts: ReferenceCheckOption
         const target = checkPath(dir, path.value, at(path.field, config.object));
         if (target && path.yaml && statSync(target).isFile()) checkYamlFile(target);
       }
-      for (const text of config.inlineYaml) assertBoundedYaml(text.text, at(text.field, config.object));
+      for (const text of config.inlineYaml) {
+        assertBoundedYaml(text.text, at(text.field, config.object));
+        if (text.alsoPath) checkAsPath(dir, text.text, at(text.field, config.object));
+      }
       if (opts.allowRemoteResources) {
         for (const url of config.urls)
           opts.remote?.push({ value: url.value, where: at(url.field, config.object) });
@@ -287,16 +302,37 @@ export function assertBuildReferences(dirs: string[], opts: ReferenceCheckOption
     }
   };
 
+  /**
+   * A text kustomize reads as YAML first and, when that is not objects, as a file name: as a file name it must
+   * stay inside the tree too.
+   */
+  const checkAsPath = (dir: string, text: string, where: ManifestLocation) => {
+    const why = localReferenceProblem(realRoot, dir, text);
+    if (why)
+      throw new ManifestError(
+        where,
+        `${quoted(text.length > 80 ? `${text.slice(0, 80)}…` : text)}, read as a file name (as kustomize does when the text is not objects), ${why}`,
+      );
+  };
+
   /** `dir` is a real path (no symlinks) inside the root. */
   const visit = (dir: string) => {
     if (visited.has(dir)) return;
     visited.add(dir);
-    const file = kustomizationFileIn(dir);
-    if (!file) return;
-    const doc = readYaml(file, shown(file), opts);
-    if (!isRecord(doc)) return;
-    assertExactSpelling(doc, { file: shown(file) });
-    const where = (field: string) => ({ file: shown(file), field });
+    const found = kustomizationFileIn(dir);
+    if (!found) return;
+    const file = realOrUndefined(found);
+    if (!file || !isInside(realRoot, file)) {
+      throw new ManifestError({ file: shown(found) }, "leads outside the tree through a symlink");
+    }
+    const doc = readYaml(file, shown(found), opts);
+    if (!isRecord(doc)) {
+      if (doc === null || doc === undefined) return;
+      throw new ManifestError({ file: shown(found) }, "is not a kustomization (a YAML mapping)");
+    }
+    assertExactSpelling(doc, { file: shown(found) });
+    assertKnownKustomizationFields(doc, { file: shown(found) });
+    const where = (field: string) => ({ file: shown(found), field });
     for (const field of helmFields) {
       if (doc[field] !== undefined) {
         throw new ManifestError(
@@ -306,9 +342,20 @@ export function assertBuildReferences(dirs: string[], opts: ReferenceCheckOption
       }
     }
     const { references, inline } = contentOf(doc);
+    const checked = structuredClone(doc);
     for (const text of inline) {
       const docs = parseDocuments(text.text, where(text.field));
-      if (text.plugin) checkPluginDocs(docs, dir, where(text.field), text.field);
+      // patches[].patch is always inline; the others fall back to a file name
+      if (text.plugin || text.field.startsWith("patchesStrategicMerge["))
+        checkAsPath(dir, text.text, where(text.field));
+      if (!text.plugin) continue;
+      checkPluginDocs(docs, dir, where(text.field), text.field);
+      // kustomize gets the configuration as the JSON checked here (a mapping on one line is inline for it).
+      const list = checked[text.list ?? ""];
+      if (Array.isArray(list) && text.index !== undefined)
+        list[text.index] = docs
+          .map((d) => JSON.stringify(JSON.parse(checkedJson(d, where(text.field)))))
+          .join("\n---\n");
     }
     for (const ref of references) {
       const target = checkPath(dir, ref.value, where(ref.field));
@@ -328,8 +375,13 @@ export function assertBuildReferences(dirs: string[], opts: ReferenceCheckOption
         assertSize(target, shown(target), opts);
         const docs = parseDocuments(readFileSync(target, "utf8"), { file: shown(target) });
         checkPluginDocs(docs, dir, { file: shown(target) }, ref.field);
+        writeFileSync(
+          target,
+          `${docs.map((d) => checkedJson(d, { file: shown(target) })).join("\n---\n")}\n`,
+        );
       } else if (ref.yaml) checkYamlFile(target);
     }
+    writeFileSync(file, `${checkedJson(checked, { file: shown(found) })}\n`);
   };
   for (const dir of dirs) {
     const real = realOrUndefined(dir);
