@@ -4,7 +4,7 @@
 // Builds run in a private copy of the checkout, never in the user's files, and are bounded: every reference a
 // kustomization makes is checked first (kustomize-references.ts: no remote resources unless the operator allows
 // them, nothing outside the tree, no Helm inflation), kustomize runs through runTool (minimal environment,
-// timeout, output cap) with its default load restrictor and without exec/KRM plugins.
+// timeout, output cap) without its load restrictor (as Flux, confined by that check) and without exec/KRM plugins.
 import {
   cpSync,
   existsSync,
@@ -243,16 +243,16 @@ function definedOnly<T extends object>(options: T): Partial<T> {
 }
 
 /**
- * Runs the binary, no plugins, with kustomize's default load restrictor (files only from each kustomization's
- * own directory and below). Flux builds without it inside the source root; the bot keeps it as a second wall
- * behind the reference check (kustomize-references.ts): a file named in a spelling that check could miss still
- * cannot leave the kustomization's directory. docs/flux-compatibility.md says where this differs.
+ * Runs the binary, no plugins, without kustomize's load restrictor, as Flux builds inside the source root: a
+ * kustomization may load files from anywhere in the work tree. Every caller runs assertBuildReferences on the
+ * same private work tree first, which refuses every path leading out and rewrites each kustomization and plugin
+ * configuration into the form it checked (kustomize-references.ts), so kustomize reads nothing it did not see.
  */
 async function kustomizeBuild(dir: string, opts: KustomizeOptions, label: string): Promise<string> {
   try {
     const { stdout } = await runTool({
       binary: kustomizeBinary(),
-      args: ["build", dir],
+      args: ["build", "--load-restrictor", "LoadRestrictionsNone", dir],
       timeoutMs: opts.timeoutMs,
       maxOutputBytes: opts.maxOutputBytes,
       maxMemoryBytes: opts.maxMemoryBytes,
