@@ -349,7 +349,7 @@ export class RedisQueue<P> implements WorkQueue<P> {
     this.running++;
     let error: unknown;
     try {
-      await this.handlers.run(data.payload);
+      await this.handlers.run(data.payload, { restarted: (job.attemptsStarted ?? 1) > 1 });
     } catch (err) {
       error = err;
     } finally {

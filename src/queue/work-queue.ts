@@ -13,8 +13,17 @@ export interface QueuedJob<P> {
   payload: P;
 }
 
+/** What a queue says about one start of a job. */
+export interface RunInfo {
+  /**
+   * The job ran before and did not finish: the replica running it was lost (Redis queue, stalled-job check).
+   * Whatever that first start wrote to GitHub may be there; a handler looks before writing it again.
+   */
+  restarted: boolean;
+}
+
 export interface WorkQueueHandlers<P> {
-  run: (payload: P) => Promise<void>;
+  run: (payload: P, info?: RunInfo) => Promise<void>;
   /** A waiting job was dropped for a newer one; say so where its users look. */
   superseded?: (dropped: P, by: P) => Promise<void>;
   /** A job was not queued (a bound was reached); say so where its users look. `reason` is one line. */

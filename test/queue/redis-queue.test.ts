@@ -245,13 +245,17 @@ describe("redis work queue", () => {
     await dying.enqueue({ key: "k", supersedes: false, payload: { key: "k", n: 1 } });
     while (runs.length === 0) await sleep(10);
     const survivor = replica(
-      { run: async ({ key, n }) => void runs.push(`survivor ${key}${n}`) },
+      {
+        run: async ({ key, n }, info) =>
+          void runs.push(`survivor ${key}${n}${info?.restarted ? " (restarted)" : ""}`),
+      },
       { lockDurationMs: 1_000, stalledIntervalMs: 500 },
     );
     await survivor.enqueue({ key: "k", supersedes: false, payload: { key: "k", n: 2 } });
     const started = Date.now();
     await survivor.idle();
-    expect(runs).toEqual(["dying k1", "survivor k1", "survivor k2"]);
+    // The re-run is told it is one (a push job then looks for the check run its lost start created).
+    expect(runs).toEqual(["dying k1", "survivor k1 (restarted)", "survivor k2"]);
     // Bounded: lock 1 s + one stalled-check interval, with slack for a loaded machine.
     expect(Date.now() - started).toBeLessThan(10_000);
   });

@@ -4,7 +4,7 @@
 // test (test/replicas/) and the benchmark (bench/replicas.ts).
 import { spawn } from "node:child_process";
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../support/processes.js";
@@ -58,7 +58,7 @@ export async function startReplicas(
         GITOPS_BOT_CONFIG: "gitops-bot.yaml",
         GHE_HOST: opts.github.host,
         GHE_PROTOCOL: "http",
-        LOG_LEVEL: "warn",
+        LOG_LEVEL: (process.env.REPLICA_LOG_LEVEL as "info" | "debug" | undefined) ?? "warn",
         GITOPS_BOT_KUSTOMIZE: process.env.GITOPS_BOT_KUSTOMIZE ?? "kustomize",
         GITOPS_BOT_BUILD_CACHE: "off",
         ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl } : {}),
@@ -67,8 +67,13 @@ export async function startReplicas(
       stdio: "pipe",
     });
     let output = "";
+    // REPLICA_LOG_DIR=<dir> keeps each replica's whole output there (LOG_LEVEL from REPLICA_LOG_LEVEL), to debug.
+    const logFile = process.env.REPLICA_LOG_DIR
+      ? join(process.env.REPLICA_LOG_DIR, `replica-${i}.log`)
+      : undefined;
     const append = (d: Buffer) => {
       output = (output + d).slice(-200_000);
+      if (logFile) appendFileSync(logFile, d);
     };
     child.stdout?.on("data", append);
     child.stderr?.on("data", append);

@@ -141,6 +141,24 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
         });
         return json(201, { id });
       }
+      // The check runs of a commit by name (a push job restarted after its replica was lost looks here).
+      const listed = /^commits\/([0-9a-f]{40})\/check-runs$/.exec(rest);
+      if (repo && req.method === "GET" && listed) {
+        const name = url.searchParams.get("check_name");
+        const runs = [...checkRuns.values()].filter(
+          (c) => c.repo === full && c.sha === listed[1] && (!name || c.name === name),
+        );
+        return json(200, {
+          total_count: runs.length,
+          check_runs: runs.map((c) => ({
+            id: c.id,
+            name: c.name,
+            head_sha: c.sha,
+            external_id: c.name.replace(/^gitops \/ /, ""),
+            status: completed(c) ? "completed" : (c.updates.at(-1)?.status ?? "queued"),
+          })),
+        });
+      }
       const patch = /^check-runs\/(\d+)$/.exec(rest);
       const run = patch?.[1] ? checkRuns.get(Number(patch[1])) : undefined;
       if (req.method === "PATCH" && run) {

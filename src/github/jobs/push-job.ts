@@ -16,7 +16,12 @@ import { openReportStream } from "../reporters/index.js";
 import { reportOptions } from "../reporters/options.js";
 import { PlannedWrites, priorities, statusWriteKey } from "../reporters/planned-writes.js";
 import { WrittenReports } from "../reporters/written-reports.js";
-import { CHECK_RUN_NOT_CREATED, createFailedCheckRun, createQueuedCheckRun } from "../views/check-run.js";
+import {
+  adoptOpenCheckRunFromGitHub,
+  CHECK_RUN_NOT_CREATED,
+  createFailedCheckRun,
+  createQueuedCheckRun,
+} from "../views/check-run.js";
 import { setStatus, statusContext } from "../views/commit-status.js";
 import { runMetadata } from "./reconcile-job.js";
 import { notQueued } from "./refused-job.js";
@@ -25,15 +30,20 @@ import { type JobDeps, jobRepo, type PushJob } from "./types.js";
 /** How long a push job waits for the reports of an invalid .github/gitops.yaml (they go on in the background). */
 const CONFIG_REPORT_WAIT_MS = 60_000;
 
-/** The queued check run, or CHECK_RUN_NOT_CREATED when GitHub would not create it (the run will). */
+/**
+ * The queued check run, or CHECK_RUN_NOT_CREATED when GitHub would not create it (the run will). A push job
+ * restarted after its replica was lost looks on GitHub first: the lost start may have created it already.
+ */
 async function queuedCheckRun(
   github: GitHubClient,
   repo: RepoRef,
   sha: string,
   cluster: string,
   log: Logger,
+  restarted: boolean,
 ): Promise<number> {
   try {
+    if (restarted) await adoptOpenCheckRunFromGitHub(github, repo, sha, cluster);
     return await createQueuedCheckRun(github, repo, sha, cluster);
   } catch (err) {
     log.warn({ err, cluster }, "cannot create the queued check run; the run creates it when it starts");
@@ -41,7 +51,11 @@ async function queuedCheckRun(
   }
 }
 
-export async function runPushJob(job: PushJob, deps: JobDeps): Promise<void> {
+export async function runPushJob(
+  job: PushJob,
+  deps: JobDeps,
+  start: { restarted: boolean } = { restarted: false },
+): Promise<void> {
   const github = await deps.github(job.installationId);
   const repo = jobRepo(job);
   const log = deps.log.child({ repo: fullName(repo), sha: job.sha, branch: job.branch });
@@ -125,7 +139,7 @@ export async function runPushJob(job: PushJob, deps: JobDeps): Promise<void> {
         );
         continue;
       }
-      const checkRunId = await queuedCheckRun(github, repo, job.sha, cluster.name, log);
+      const checkRunId = await queuedCheckRun(github, repo, job.sha, cluster.name, log, start.restarted);
       try {
         // The check run says "queued"; a pending cluster status only when the operator asks for pending statuses.
         if (pendingStatuses) {

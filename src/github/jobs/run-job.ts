@@ -49,10 +49,10 @@ export function jobHandlers(deps: () => JobDeps): WorkQueueHandlers<GitOpsJob> {
   // What this process wrote to GitHub, so that re-runs of a commit do not write the same statuses again.
   const written = new WrittenReports();
   return {
-    run: async (job) => {
+    run: async (job, info) => {
       switch (job.type) {
         case "push":
-          return runPushJob(job, deps());
+          return runPushJob(job, deps(), { restarted: info?.restarted ?? false });
         case "reconcile": {
           const d = deps();
           const run = await runReconcileJob(job, d, written);

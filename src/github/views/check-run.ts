@@ -41,6 +41,32 @@ export function adoptOpenCheckRun(repo: RepoRef, sha: string, cluster: string, i
   rememberOpen(openKey(repo, sha, cluster), id);
 }
 
+/**
+ * Adopts this app's open (queued or in progress) check run of a cluster at a commit, if GitHub has one: a
+ * push job restarted on another replica reuses the check run its lost start created instead of leaving it
+ * queued forever beside a second one. One request (check runs of the commit, by name).
+ */
+export async function adoptOpenCheckRunFromGitHub(
+  github: GitHubClient,
+  repo: RepoRef,
+  sha: string,
+  cluster: string,
+): Promise<void> {
+  const key = openKey(repo, sha, cluster);
+  if (openCheckRuns.has(key)) return;
+  const { data } = await github.rest.checks.listForRef({
+    ...repo,
+    ref: sha,
+    check_name: checkRunName(cluster),
+    filter: "latest",
+    per_page: 100,
+  });
+  const open = data.check_runs
+    .filter((c) => c.status !== "completed" && c.external_id === cluster)
+    .sort((a, b) => a.id - b.id);
+  if (open[0]) rememberOpen(key, open[0].id);
+}
+
 /** The queued check run of a cluster at a commit: the one still open from an earlier delivery, or a new one. */
 export async function createQueuedCheckRun(
   github: GitHubClient,
