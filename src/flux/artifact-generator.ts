@@ -135,8 +135,6 @@ export function parseArtifactGenerator(obj: KubernetesObject, file: string): Art
       const where = `spec.artifacts[${i}].copy[${j}]`;
       const used = /^@([^/]+)\//.exec(c.from)?.[1] as string;
       if (!aliases.has(used)) throw fail(`${where}.from`, `@${used} is not one of the sources' aliases`);
-      if (c.strategy && c.strategy !== "Overwrite")
-        throw fail(`${where}.strategy`, `${c.strategy} is not supported; only Overwrite`);
     }
   }
   const suspended = obj.metadata?.annotations?.["source.extensions.fluxcd.io/reconcile"];

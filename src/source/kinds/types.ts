@@ -12,6 +12,8 @@ import type { BasicAuth } from "../credentials.js";
 export interface SourceArtifact {
   dir: string;
   revision: string;
+  /** The revision the artifact was made from (ExternalArtifact `originRevision`), as Flux reports it. */
+  originRevision?: string;
 }
 
 export interface SourceRef {

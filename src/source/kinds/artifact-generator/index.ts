@@ -1,7 +1,8 @@
 // ArtifactGenerator (source.extensions.fluxcd.io/v1beta1) and the ExternalArtifacts it generates. The
 // generator itself is fetched by no one; each of its artifacts is a source: its directory assembled from the
 // generator's sources by alias (assemble.ts), its revision `latest@sha256:<digest of the content>` as Flux
-// reports it (or the revision of the alias named by spec.artifacts[].revision).
+// reports it (or the revision of the alias named by spec.artifacts[].revision), and the origin revision of the
+// alias named by spec.artifacts[].originRevision.
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -15,7 +16,7 @@ import { cached, cachePath } from "../../cache.js";
 import { listFiles } from "../../repo-path.js";
 import { chartFromDirectory } from "../chart-directory.js";
 import type { SourceArtifact, SourceContext, SourceKindModule } from "../types.js";
-import { type AliasRoot, assembleArtifact } from "./assemble.js";
+import { type AliasRoot, assembleArtifact, extractTarballs } from "./assemble.js";
 
 export const artifactGenerator: SourceKindModule<ArtifactGeneratorSource> = {
   kind: "ArtifactGenerator",
@@ -58,7 +59,12 @@ async function generate(source: ExternalArtifactSource, ctx: SourceContext): Pro
   const work = join(ctx.cacheDir, `external-artifacts.tmp-${randomBytes(6).toString("hex")}`);
   try {
     try {
-      assembleArtifact(source, roots, work);
+      const extracted = await extractTarballs(source, roots);
+      try {
+        assembleArtifact(source, roots, work, undefined, extracted);
+      } finally {
+        extracted.cleanup();
+      }
     } catch (err) {
       throw new Error(`${sourceKey(generator)} ${(err as Error).message}`, { cause: err });
     }
@@ -67,7 +73,16 @@ async function generate(source: ExternalArtifactSource, ctx: SourceContext): Pro
       renameSync(work, tmp);
     });
     const byAlias = source.spec.revision ? roots.get(source.spec.revision.slice(1))?.revision : undefined;
-    return { dir, revision: byAlias || `latest@sha256:${digest}` };
+    // originRevision: Flux records the alias's revision as the artifact's origin
+    // (org.opencontainers.image.revision), which Kustomizations report as lastAppliedOriginRevision.
+    const origin = source.spec.originRevision
+      ? roots.get(source.spec.originRevision.slice(1))?.revision
+      : undefined;
+    return {
+      dir,
+      revision: byAlias || `latest@sha256:${digest}`,
+      ...(origin ? { originRevision: origin } : {}),
+    };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
