@@ -92,7 +92,8 @@ export function remoteKubeConfig(text: string, where: string, allowedServers: re
     clusters: [
       {
         name: "remote",
-        server,
+        // The normal form that was checked, not the Secret's spelling: no second parser may read it otherwise.
+        server: normal,
         skipTLSVerify: false,
         ...(typeof cluster["certificate-authority-data"] === "string"
           ? { caData: cluster["certificate-authority-data"] }
