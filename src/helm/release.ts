@@ -20,6 +20,7 @@ import { type HelmLimits, type HelmSession, releaseTimeout } from "./helm-cli.js
 import { parseManifest } from "./manifest.js";
 import { postRendererPlugin } from "./post-render.js";
 import { previewRelease } from "./preview.js";
+import { desiredStateKey, FailureCounter, type RemediatedAction } from "./remediation-state.js";
 import type { HelmReleaseAction, HelmReleaseResult } from "./result.js";
 import {
   DIGEST_LABEL,
@@ -109,6 +110,10 @@ class Outcome {
   failed = false;
   /** The release revision helm reported for a successful install or upgrade. */
   revision?: number;
+  /** Failures counted across runs (remediation-state.ts), after this run. */
+  failures?: { install: number; upgrade: number };
+  /** Set when the retries of an action are used up: nothing is attempted until the desired state changes. */
+  exhausted?: RemediatedAction;
   constructor(readonly secrets: string[]) {}
   error(text: string): void {
     this.errors.push(scrubSecrets(text, this.secrets));
@@ -151,6 +156,15 @@ export async function reconcileHelmRelease(
     changes: out.changes.entries,
     errors: out.errors,
     durationMs: Date.now() - started,
+    ...(out.failures && (out.failures.install > 0 || out.failures.upgrade > 0 || out.exhausted)
+      ? {
+          remediation: {
+            installFailures: out.failures.install,
+            upgradeFailures: out.failures.upgrade,
+            ...(out.exhausted ? { retriesExhausted: out.exhausted } : {}),
+          },
+        }
+      : {}),
   });
 
   if (latest && ownerScope && ownerScope !== scopeHash(opts.scope)) {
@@ -194,12 +208,20 @@ export async function reconcileHelmRelease(
     return finish();
   }
   const everDeployed = history.some((r) => r.status === "deployed" || r.status === "superseded");
+  const counter = await FailureCounter.load(api, hr, scopeHash(opts.scope), desiredStateKey(hr, digest));
+  const remediation = { ...context, counter };
   if (!live || !everDeployed) {
-    if (live) await uninstall(context, "the release has never been deployed successfully");
-    if (!out.failed) await installWithRemediation(context);
-  } else {
-    await upgradeWithRemediation(context, history);
+    if (retriesExhausted(remediation, "install")) {
+      // Flux: no further install until the HelmRelease, its chart or values change.
+    } else {
+      if (live) await uninstall(context, "the release has never been deployed successfully");
+      if (!out.failed) await installWithRemediation(remediation);
+    }
+  } else if (!retriesExhausted(remediation, "upgrade")) {
+    await upgradeWithRemediation(remediation, history);
   }
+  for (const problem of counter.problems) out.error(problem);
+  out.failures = { install: counter.failures("install"), upgrade: counter.failures("upgrade") };
   revision =
     out.action === "installed" || out.action === "upgraded"
       ? out.revision
@@ -348,10 +370,69 @@ function releaseVersion(json: string): number | undefined {
   }
 }
 
-async function installWithRemediation(c: Context): Promise<void> {
+/** At most this many attempts of one action in one run; the count carries over to the next (retries: -1). */
+export const MAX_ATTEMPTS_PER_RUN = 5;
+
+interface RemediationContext extends Context {
+  counter: FailureCounter;
+}
+
+function retriesOf(c: Context, action: RemediatedAction): number {
+  return (action === "install" ? c.hr.spec.install : c.hr.spec.upgrade)?.remediation?.retries ?? 0;
+}
+
+/** Flux's RetriesExhausted: retries >= 0 and more failures than retries. */
+function exhaustedAt(retries: number, failures: number): boolean {
+  return retries >= 0 && failures > retries;
+}
+
+/**
+ * Before an action: when its failures, counted across runs for this desired state, used up its retries, the
+ * run stops there (Flux's Stalled / RetriesExceeded) and says so.
+ */
+function retriesExhausted(c: RemediationContext, action: RemediatedAction): boolean {
+  const retries = retriesOf(c, action);
+  const failures = c.counter.failures(action);
+  if (!exhaustedAt(retries, failures)) return false;
+  c.out.failed = true;
+  c.out.exhausted = action;
+  const last = c.counter.lastFailure ? `; last failure: ${c.counter.lastFailure}` : "";
+  c.out.message = `${action} retries exhausted: failed ${failures} time${failures === 1 ? "" : "s"} (spec.${action}.remediation.retries: ${retries}); not retried until the HelmRelease, its chart or its values change${last}`;
+  c.out.error(c.out.message);
+  return true;
+}
+
+/** After a failed attempt: the failure counted and stored; whether retries remain. */
+async function countFailure(
+  c: RemediationContext,
+  action: RemediatedAction,
+  failure: string,
+): Promise<{ failures: number; exhausted: boolean }> {
+  const failures = await c.counter.recordFailure(action, scrubSecrets(failure, c.out.secrets));
+  return { failures, exhausted: exhaustedAt(retriesOf(c, action), failures) };
+}
+
+function stopMessage(
+  c: RemediationContext,
+  action: RemediatedAction,
+  failure: string,
+  remediated: string,
+  failures: number,
+  exhausted: boolean,
+): string {
+  if (exhausted) {
+    c.out.exhausted = action;
+    return `${failure}${remediated}; ${action} retries exhausted after ${failures} attempt${failures === 1 ? "" : "s"}`;
+  }
+  const retries = retriesOf(c, action);
+  const of = retries < 0 ? "unlimited retries" : `${retries + 1} attempts`;
+  return `${failure}${remediated}; retried at the next run (${failures} of ${of})`;
+}
+
+async function installWithRemediation(c: RemediationContext): Promise<void> {
   const remediation = c.hr.spec.install?.remediation ?? {};
-  const retries = remediation.retries ?? 0;
-  const remediateLast = remediation.remediateLastFailure ?? retries !== 0;
+  // Flux: install failures are remediated after the last one only when asked.
+  const remediateLast = remediation.remediateLastFailure ?? false;
   for (let attempt = 0; ; attempt++) {
     let failure: string | undefined;
     try {
@@ -363,25 +444,36 @@ async function installWithRemediation(c: Context): Promise<void> {
       failure = `install failed: ${(err as Error).message}`;
     }
     if (!failure) {
+      await c.counter.clear();
       c.out.action = "installed";
       c.out.message = `installed ${c.chart.name}@${c.chart.version} as ${c.hr.releaseNamespace}/${c.hr.releaseName}${attempt > 0 ? ` after ${attempt} retr${attempt === 1 ? "y" : "ies"}` : ""}`;
       return;
     }
     c.out.error(failure);
-    const canRetry = retries < 0 || attempt < retries;
-    if (canRetry || remediateLast) await uninstall(c, "remediating a failed install", true);
-    if (!canRetry) {
+    const { failures, exhausted } = await countFailure(c, "install", failure);
+    const lastOfRun = exhausted || attempt + 1 >= MAX_ATTEMPTS_PER_RUN;
+    const remediate = !exhausted || remediateLast;
+    if (remediate) await uninstall(c, "remediating a failed install", true);
+    if (lastOfRun) {
       c.out.failed = true;
-      c.out.message = `${failure}${remediateLast ? " (uninstalled)" : ""}`;
+      c.out.message = stopMessage(
+        c,
+        "install",
+        failure,
+        remediate ? " (uninstalled)" : "",
+        failures,
+        exhausted,
+      );
       return;
     }
   }
 }
 
-async function upgradeWithRemediation(c: Context, history: ReleaseRevision[]): Promise<void> {
+async function upgradeWithRemediation(c: RemediationContext, history: ReleaseRevision[]): Promise<void> {
   const remediation = c.hr.spec.upgrade?.remediation ?? {};
   const retries = remediation.retries ?? 0;
-  const remediateLast = remediation.remediateLastFailure ?? retries !== 0;
+  // Flux: upgrade failures are remediated after the last one when retries were asked for.
+  const remediateLast = remediation.remediateLastFailure ?? retries > 0;
   const strategy = remediation.strategy ?? "rollback";
   for (let attempt = 0; ; attempt++) {
     let failure: string | undefined;
@@ -394,14 +486,16 @@ async function upgradeWithRemediation(c: Context, history: ReleaseRevision[]): P
       failure = `upgrade failed: ${(err as Error).message}`;
     }
     if (!failure) {
+      await c.counter.clear();
       c.out.action = "upgraded";
       c.out.message = `upgraded ${c.hr.releaseNamespace}/${c.hr.releaseName} to ${c.chart.name}@${c.chart.version}${attempt > 0 ? ` after ${attempt} retr${attempt === 1 ? "y" : "ies"}` : ""}`;
       return;
     }
     c.out.error(failure);
-    const canRetry = retries < 0 || attempt < retries;
+    const { failures, exhausted } = await countFailure(c, "upgrade", failure);
+    const lastOfRun = exhausted || attempt + 1 >= MAX_ATTEMPTS_PER_RUN;
     let remediated = "";
-    if (canRetry || remediateLast) {
+    if (!exhausted || remediateLast) {
       if (strategy === "uninstall") {
         await uninstall(c, "remediating a failed upgrade", true);
         remediated = " (uninstalled)";
@@ -410,13 +504,14 @@ async function upgradeWithRemediation(c: Context, history: ReleaseRevision[]): P
         remediated = target ? ` (rolled back to revision ${target})` : "";
       }
     }
-    if (!canRetry) {
+    if (lastOfRun) {
       c.out.failed = true;
-      c.out.message = `${failure}${remediated}`;
+      c.out.message = stopMessage(c, "upgrade", failure, remediated, failures, exhausted);
       return;
     }
     if (strategy === "uninstall") {
-      await installWithRemediation(c);
+      // The release is gone: what follows is an install, counted as one.
+      if (!retriesExhausted(c, "install")) await installWithRemediation(c);
       return;
     }
   }

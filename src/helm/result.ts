@@ -50,6 +50,15 @@ export interface HelmReleaseResult {
   /** Detailed failures, remediation steps included. */
   errors: string[];
   durationMs: number;
+  /**
+   * Failures counted across runs for the current desired state (Flux's status.installFailures and
+   * upgradeFailures), and which action's retries are used up; absent when there are none.
+   */
+  remediation?: {
+    installFailures: number;
+    upgradeFailures: number;
+    retriesExhausted?: "install" | "upgrade";
+  };
   /** Its spec.interval, for the schedule (absent for releases whose HelmRelease left Git). */
   interval?: ReconcileInterval;
 }

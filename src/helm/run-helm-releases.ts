@@ -21,6 +21,7 @@ import {
   reconcileHelmRelease,
   uninstallRelease,
 } from "./release.js";
+import { pruneFailureCounts } from "./remediation-state.js";
 import type { HelmReleaseResult } from "./result.js";
 import { HR_NAME_LABEL, HR_NAMESPACE_LABEL, readStoredRelease, releasesOfScope } from "./storage.js";
 import { composeValues } from "./values.js";
@@ -183,6 +184,10 @@ export class HelmRunner implements HelmSessions {
       result.durationMs = Date.now() - started;
       results.push(result);
     }
+    // Failure counts of HelmReleases that left Git (their release may never have existed: an install that
+    // failed and was uninstalled). Best effort: a count left behind is reset by the next desired state anyway.
+    if (!this.opts.dryRun)
+      await pruneFailureCounts(this.api, scopeHash(this.opts.scope), keep).catch(() => {});
     return results;
   }
 }

@@ -250,12 +250,28 @@ ${values}`,
     const result = release(failed, "remedy");
     expect(result.status).toBe("Failed");
     expect(result.action).toBe("rolled back");
-    expect(result.message).toMatch(/^upgrade failed: .*\(rolled back to revision \d+\)$/);
+    expect(result.message).toMatch(
+      /^upgrade failed: .*\(rolled back to revision \d+\); upgrade retries exhausted after 2 attempts$/,
+    );
     expect(result.errors.filter((e) => e.startsWith("upgrade failed"))).toHaveLength(2);
+    expect(result.remediation).toEqual({
+      installFailures: 0,
+      upgradeFailures: 2,
+      retriesExhausted: "upgrade",
+    });
     expect((await configData(f.api, f.ns, "remedy-config")).color).toBe("blue");
     const history = await helmHistory(f.ns, "remedy");
     expect(history.at(-1)?.status).toBe("deployed");
     expect(history.filter((h) => h.status === "failed").length).toBeGreaterThanOrEqual(1);
+
+    // The next runs (a timer, another replica, after a restart) count on: no third attempt for the same state.
+    const stalled = release(await f.run(), "remedy");
+    expect(stalled).toMatchObject({ status: "Failed", action: "none" });
+    expect(stalled.message).toMatch(
+      /^upgrade retries exhausted: failed 2 times \(spec\.upgrade\.remediation\.retries: 1\); not retried until the HelmRelease, its chart or its values change; last failure: upgrade failed: /,
+    );
+    expect(stalled.remediation?.retriesExhausted).toBe("upgrade");
+    expect(await helmHistory(f.ns, "remedy")).toEqual(history);
 
     f.write({ "clusters/dev/app.yaml": hr(f.ns, "    color: green\n") });
     const fixed = await f.run();
@@ -272,8 +288,14 @@ ${values}`,
     }));
     const failed = release(await f.run(), "broken");
     expect(failed.status).toBe("Failed");
-    expect(failed.message).toMatch(/^install failed: /);
+    expect(failed.message).toMatch(/^install failed: .*; install retries exhausted after 1 attempt$/);
     expect((await helmHistory(f.ns, "broken")).at(-1)?.status).toBe("failed");
+    // Flux's default (install.remediation.retries 0): no second attempt until the HelmRelease changes.
+    const stalled = release(await f.run(), "broken");
+    expect(stalled.message).toMatch(
+      /^install retries exhausted: failed 1 time \(spec\.install\.remediation\.retries: 0\)/,
+    );
+    expect(await helmHistory(f.ns, "broken")).toHaveLength(1);
 
     f.write({ "clusters/dev/app.yaml": hr(f.ns, "    color: fixed\n") });
     const fixed = release(await f.run(), "broken");
@@ -281,23 +303,59 @@ ${values}`,
     expect((await configData(f.api, f.ns, "broken-config")).color).toBe("fixed");
   }, 120_000);
 
-  it("retries a failed install as install.remediation says and uninstalls after the last failure", async () => {
-    const f = await fixture((ns) => ({
-      "clusters/dev/charts.yaml": repoFile(ns),
-      "clusters/dev/app.yaml": helmReleaseYaml({
+  it("retries a failed install as install.remediation says, uninstalls after the last failure, and counts across runs", async () => {
+    const hr = (ns: string, color: string) =>
+      helmReleaseYaml({
         name: "retry",
         namespace: ns,
         version: "0.1.0",
-        extra: "  install:\n    remediation:\n      retries: 1\n  values:\n    badLabel: 'not valid!'\n",
-      }),
+        extra: `  install:\n    remediation:\n      retries: 1\n      remediateLastFailure: true\n  values:\n    color: ${color}\n    badLabel: 'not valid!'\n`,
+      });
+    const f = await fixture((ns) => ({
+      "clusters/dev/charts.yaml": repoFile(ns),
+      "clusters/dev/app.yaml": hr(ns, "a"),
     }));
     const failed = release(await f.run(), "retry");
     expect(failed.status).toBe("Failed");
     expect(failed.action).toBe("uninstalled");
-    expect(failed.message).toMatch(/^install failed: .*\(uninstalled\)$/);
+    expect(failed.message).toMatch(
+      /^install failed: .*\(uninstalled\); install retries exhausted after 2 attempts$/,
+    );
     expect(failed.errors.filter((e) => e.startsWith("install failed"))).toHaveLength(2);
+    expect(failed.remediation).toEqual({
+      installFailures: 2,
+      upgradeFailures: 0,
+      retriesExhausted: "install",
+    });
     expect(JSON.parse(await helm(["list", "-n", f.ns, "-o", "json"], inject("kubeconfigPath")))).toEqual([]);
-  }, 120_000);
+    // The count is in the cluster, beside Helm's storage, for every later run and replica.
+    const stored = (await f.api.read({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "gitops-bot.helm-remediation.retry", namespace: f.ns },
+    })) as { type?: string; data?: Record<string, string> };
+    expect(stored.type).toBe("gitops-bot.dev/helm-remediation");
+    expect(JSON.parse(Buffer.from(stored.data?.state ?? "", "base64").toString())).toMatchObject({
+      installFailures: 2,
+      upgradeFailures: 0,
+    });
+
+    const stalled = release(await f.run(), "retry");
+    expect(stalled).toMatchObject({ status: "Failed", action: "none" });
+    expect(stalled.message).toMatch(/^install retries exhausted: failed 2 times/);
+    expect(stalled.errors.filter((e) => e.startsWith("install failed"))).toHaveLength(0);
+
+    // A new desired state starts the count over.
+    f.write({ "clusters/dev/app.yaml": hr(f.ns, "b") });
+    const again = release(await f.run(), "retry");
+    expect(again.message).toMatch(/install retries exhausted after 2 attempts$/);
+    expect(again.errors.filter((e) => e.startsWith("install failed"))).toHaveLength(2);
+
+    // A HelmRelease that leaves Git leaves no count behind.
+    f.write({ "clusters/dev/app.yaml": null });
+    await f.run();
+    expect(await exists(f.api, "v1", "Secret", "gitops-bot.helm-remediation.retry", f.ns)).toBe(false);
+  }, 180_000);
 
   it("corrects drift when driftDetection is enabled, only reports it in warn mode, and honours ignore", async () => {
     const hr = (ns: string, name: string, drift: string) =>

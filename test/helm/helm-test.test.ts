@@ -89,7 +89,9 @@ describe("HelmRelease test", () => {
     writeTree(repo, { "clusters/dev/app.yaml": hr("    color: red\n    testFails: true\n") });
     const failed = (await reconcileTree(api, opts)).helmReleases?.[0];
     expect(failed?.status).toBe("Failed");
-    expect(failed?.message).toMatch(/^test failed: .*\(rolled back to revision \d+\)$/);
+    expect(failed?.message).toMatch(
+      /^test failed: .*\(rolled back to revision \d+\); upgrade retries exhausted after 2 attempts$/,
+    );
     const cm = (await api.read({
       apiVersion: "v1",
       kind: "ConfigMap",
