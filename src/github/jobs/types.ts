@@ -14,6 +14,7 @@ import type { SourcePoll } from "../../schedule/source-poll.js";
 import type { GitHubClient } from "../client.js";
 import type { GitOpsCommand } from "../commands/parse-command.js";
 import type { ImageSchedule } from "../image-schedule.js";
+import type { RunLifecycle } from "../recovery/lifecycle.js";
 import type { GitHubSchedule } from "../schedule.js";
 
 interface RepoJob {
@@ -97,6 +98,8 @@ export interface JobDeps {
   log: Logger;
   /** Host name of the GitHub this bot serves (github.com or a GHE host), for inventory scopes. */
   githubHost: string;
+  /** The process's runs, for a bounded shutdown; absent (tests, embedders): never stopping. */
+  lifecycle?: RunLifecycle;
   /** Image automation scans; absent when the operator turned image automation off. */
   images?: ImageSchedule;
   /** Engine options for every run (e.g. concurrency); tests shorten timeouts here. */

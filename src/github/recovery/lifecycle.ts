@@ -67,13 +67,6 @@ export async function withinMs(work: Promise<unknown>, ms: number): Promise<bool
 
 // JobDeps carries the lifecycle (src/github/jobs/types.ts is another engineer's file this round: the field is
 // declared here until it moves there).
-declare module "../jobs/types.js" {
-  interface JobDeps {
-    /** The process's runs, for a bounded shutdown; absent (tests, embedders): never stopping. */
-    lifecycle?: RunLifecycle;
-  }
-}
-
 const never = new RunLifecycle();
 
 /** The lifecycle of `deps`, or one that never stops. */
