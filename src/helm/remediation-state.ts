@@ -12,7 +12,7 @@
 // and the worst a forged count can do is retry sooner or stop retrying — which writing Helm's own release
 // Secrets there could do as well.
 import { createHash } from "node:crypto";
-import type { KubernetesObject } from "@kubernetes/client-node";
+import { type KubernetesObject, PatchStrategy } from "@kubernetes/client-node";
 import { z } from "zod";
 import { apiMessage, apiStatus, type RawObjectApi } from "../cluster/kube-client.js";
 import type { FluxHelmRelease } from "../flux/helm-release.js";
@@ -21,6 +21,7 @@ import { canonicalJson } from "./values.js";
 
 export const REMEDIATION_SECRET_TYPE = "gitops-bot.dev/helm-remediation";
 export const REMEDIATION_LABEL = "gitops-bot.dev/helm-remediation";
+const FIELD_MANAGER = "gitops-bot";
 const MAX_MESSAGE = 1024;
 /** More than any retries setting needs; a larger stored number is someone else's writing. */
 const MAX_COUNT = 1_000_000;
@@ -156,36 +157,21 @@ export class FailureCounter {
     };
   }
 
+  /**
+   * Server-side apply (create or update in one call, with the verbs the engine's role has: no `update`). One
+   * run holds a release at a time (per-target locking), so the last writer is the one that counted.
+   */
   private async save(): Promise<void> {
     try {
-      if (this.stored?.metadata?.resourceVersion) {
-        const body = this.body();
-        body.metadata = { ...body.metadata, resourceVersion: this.stored.metadata.resourceVersion };
-        this.stored = (await this.api.replace(body)) as StateSecret;
-      } else {
-        this.stored = (await this.api.create(this.body())) as StateSecret;
-      }
+      this.stored = (await this.api.patch(
+        this.body(),
+        undefined,
+        undefined,
+        FIELD_MANAGER,
+        true,
+        PatchStrategy.ServerSideApply,
+      )) as StateSecret;
     } catch (err) {
-      // Another writer got there first (a replica, a person): take its version and write ours over it once.
-      if (apiStatus(err) === 409) {
-        try {
-          const current = (await this.api.read({
-            apiVersion: "v1",
-            kind: "Secret",
-            metadata: {
-              name: remediationSecretName(this.hr.releaseName),
-              namespace: this.hr.releaseNamespace,
-            },
-          })) as StateSecret;
-          const body = this.body();
-          body.metadata = { ...body.metadata, resourceVersion: current.metadata?.resourceVersion };
-          this.stored = (await this.api.replace(body)) as StateSecret;
-          return;
-        } catch (again) {
-          this.problems.push(`storing the failure count: ${apiMessage(again)}`);
-          return;
-        }
-      }
       this.problems.push(`storing the failure count: ${apiMessage(err)}`);
     }
   }
