@@ -3,11 +3,11 @@
 // results of the others.
 import type { Logger } from "pino";
 import { parseDuration } from "../flux/duration.js";
+import type { BasicCredentials } from "../util/registry/auth.js";
+import { type ImageReference, parseImageReference } from "../util/registry/reference.js";
 import { compileGoRegexp } from "./policy/go-regexp.js";
 import { evaluatePolicy, PolicyError } from "./policy/index.js";
-import type { BasicCredentials } from "./registry/auth.js";
 import type { TagLister } from "./registry/client.js";
-import { type ImageReference, parseImageReference } from "./registry/reference.js";
 import {
   type ImageAutomationObjects,
   type ImagePolicy,

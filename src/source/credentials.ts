@@ -2,6 +2,7 @@
 // live in memory only: never in a log line, an error message, a file left on disk or a URL we print.
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { apiMessage, apiStatus, type RawObjectApi } from "../cluster/kube-client.js";
+import { type BasicCredentials, basicAuthorization } from "../util/registry/auth.js";
 import type { SecretReader } from "../util/secret-reader.js";
 
 export type { SecretReader };
@@ -26,10 +27,8 @@ export const noSecrets: SecretReader = async (namespace, name) => {
   throw new Error(`Secret ${namespace}/${name} needs a cluster to be read from`);
 };
 
-export interface BasicAuth {
-  username: string;
-  password: string;
-}
+/** Basic credentials: the same type and header for every source and registry (src/util/registry/auth.ts). */
+export type BasicAuth = BasicCredentials;
 
 export function basicAuthFrom(data: Record<string, string>, secret: string): BasicAuth | undefined {
   if (data.username === undefined && data.password === undefined) return undefined;
@@ -39,9 +38,7 @@ export function basicAuthFrom(data: Record<string, string>, secret: string): Bas
   return { username: data.username, password: data.password };
 }
 
-export function basicAuthHeader(auth: BasicAuth): string {
-  return `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`;
-}
+export const basicAuthHeader: (auth: BasicAuth) => string = basicAuthorization;
 
 /** A URL fit for messages: user information (which may hold a token) removed. */
 export function displayUrl(url: string): string {

@@ -7,14 +7,14 @@
 // conversation with the registry sharing one deadline (the source's timeout).
 import { createHash } from "node:crypto";
 import semver from "semver";
-import { type Challenge, parseChallenges } from "../images/registry/auth.js";
-import { nextPage } from "../images/registry/client.js";
-import { isRepositoryPath } from "../images/registry/reference.js";
 import {
   type OutboundPolicy,
   type OutboundResponse,
   realmMayHaveCredentials,
 } from "../util/outbound/index.js";
+import { type Challenge, parseChallenges } from "../util/registry/auth.js";
+import { nextPage } from "../util/registry/link.js";
+import { isRepositoryPath } from "../util/registry/reference.js";
 import { cached, cachePath, sha256Hex } from "./cache.js";
 import { type BasicAuth, basicAuthHeader } from "./credentials.js";
 import { Deadline, readBody, sourceGet, statusText, writeBody } from "./http.js";
@@ -69,7 +69,7 @@ export function parseOciUrl(url: string): OciReference {
   const m = /^oci:\/\/([A-Za-z0-9.-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?)\/(.+?)\/?$/.exec(
     url,
   );
-  // The repository grammar is image scanning's (images/registry/reference.ts): one parser of names.
+  // The repository grammar is image scanning's (util/registry/reference.ts): one parser of names.
   if (!m || !isRepositoryPath(m[2] as string))
     throw new Error(`"${url}" is not an oci://<registry>/<repository> URL`);
   return { registry: m[1] as string, repository: m[2] as string };
@@ -122,7 +122,7 @@ export class OciClient {
     try {
       response = await send(this.authorization());
       if (response.status === 401 && !this.token) {
-        // One challenge parser for sources and image scanning (images/registry/auth.ts, RFC 7235).
+        // One challenge parser for sources and image scanning (util/registry/auth.ts, RFC 7235).
         const challenges = parseChallenges(response.headers.get("www-authenticate") ?? "");
         response.discard();
         const bearer = challenges.find((c) => c.scheme === "bearer");
@@ -214,7 +214,7 @@ export class OciClient {
 
   /** The next page from a `Link` header, only ever on this registry's tag list (no other host, no other path). */
   private nextPage(link: string | null): string | undefined {
-    // The one `Link: <…>; rel="next"` reader of sources and image scans (images/registry/client.ts).
+    // The one `Link: <…>; rel="next"` reader of sources and image scans (util/registry/link.ts).
     const base = new URL(`${this.base}/tags/list`);
     const url = nextPage(link, base);
     if (!url) return undefined;

@@ -19,8 +19,16 @@ import {
   outboundFetch,
   realmMayHaveCredentials,
 } from "../../util/outbound/index.js";
-import { type BasicCredentials, basicAuthorization, type Challenge, parseChallenges } from "./auth.js";
-import type { ImageReference } from "./reference.js";
+import {
+  type BasicCredentials,
+  basicAuthorization,
+  type Challenge,
+  parseChallenges,
+} from "../../util/registry/auth.js";
+import { nextPage } from "../../util/registry/link.js";
+import type { ImageReference } from "../../util/registry/reference.js";
+
+export { nextPage };
 
 export interface RegistryClientOptions {
   /** Tags asked for per page (`n`). Registries may return fewer, or ignore it (distribution 2.x). */
@@ -341,16 +349,6 @@ export class RegistryClient implements TagLister {
       await sleep(delay, deadline);
     }
   }
-}
-
-/** `Link: </v2/x/tags/list?n=100&last=foo>; rel="next"`, relative to the current page. */
-export function nextPage(link: string | null, current: URL): URL | undefined {
-  if (!link) return undefined;
-  for (const part of link.split(",")) {
-    const match = /^\s*<([^>]*)>\s*;(.*)$/.exec(part);
-    if (match && /(^|;)\s*rel="?next"?\s*(;|$)/i.test(match[2]!)) return new URL(match[1]!, current);
-  }
-  return undefined;
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
