@@ -21,9 +21,6 @@ export const HELM_CHART_API_VERSION = "source.toolkit.fluxcd.io/v1";
 /** The most values files one chart may name (Flux sets no bound; ours keeps the work of one chart small). */
 export const MAX_VALUES_FILES = 64;
 
-/** A values file path: relative, inside the source (no absolute path, URL, `..` out, control characters). */
-export const valuesFilePath = checked((value) => relativePathError(value));
-
 export const helmChartSpecSchema = z.strictObject({
   chart: z.string().min(1),
   version: checked(chartVersionError).optional(),
@@ -35,7 +32,7 @@ export const helmChartSpecSchema = z.strictObject({
   }),
   interval: duration,
   reconcileStrategy: z.enum(["ChartVersion", "Revision"]).optional(),
-  valuesFiles: z.array(valuesFilePath).max(MAX_VALUES_FILES).optional(),
+  valuesFiles: z.array(z.string()).max(MAX_VALUES_FILES).optional(),
   ignoreMissingValuesFiles: z.boolean().optional(),
   suspend: z.boolean().optional(),
   verify: z.unknown().optional(),
@@ -78,6 +75,11 @@ export function parseHelmChart(obj: KubernetesObject, file: string): HelmChartSo
   const why =
     spec.sourceRef.kind === "GitRepository" ? relativePathError(spec.chart) : chartNameError(spec.chart);
   if (why) throw new ManifestError(where("spec.chart"), why);
+  // A values file path: relative, inside the source (no absolute path, URL, `..` out, control characters).
+  for (const [i, path] of (spec.valuesFiles ?? []).entries()) {
+    const bad = relativePathError(path);
+    if (bad) throw new ManifestError(where(`spec.valuesFiles[${i}]`), bad);
+  }
   if (spec.verify) {
     throw new ManifestError(where("spec.verify"), "chart signature verification is not supported");
   }
