@@ -105,6 +105,11 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
         originOf: ({ payload }) =>
           payload.deliveryId.startsWith("startup:") ? undefined : payload.deliveryId,
       },
+      // The app's logger once probot has loaded it (the backend is made before).
+      log: {
+        warn: (obj, msg) => deps?.log.warn(obj, msg),
+        info: (obj, msg) => deps?.log.info(obj, msg),
+      },
     },
   );
   const { queue, deliveries } = backend;

@@ -54,8 +54,8 @@ export interface RedisQueueOptions<P> extends Partial<WorkQueueLimits> {
   maxStalledCount?: number;
   /** How long an origin is remembered (and a done job kept). Default 24 h. */
   retainMs?: number;
-  /** Where BullMQ's connection errors go. */
-  log?: { warn: (obj: object, msg: string) => void };
+  /** Where BullMQ's connection errors (and, at info, the rare skips and duplicates) go. */
+  log?: { warn: (obj: object, msg: string) => void; info?: (obj: object, msg: string) => void };
 }
 
 /** How long a reserved origin waits for its job to be added before a redelivery may queue it again. */
@@ -233,6 +233,10 @@ export class RedisQueue<P> implements WorkQueue<P> {
     // The same delivery's job for this key is already queued, running or done: it is not worked twice.
     if (verdict === "duplicate") {
       const kept = (await queue.getJob(jobId).catch(() => undefined)) as Job<StoredJob<P>> | undefined;
+      this.options.log?.info?.(
+        { job: job.key, id: jobId, kept: Boolean(kept) },
+        "redis work queue: duplicate",
+      );
       // Another replica is between reserving and adding it, or was killed there: the job may never exist.
       // Refuse for now (the webhook answers 5xx); a redelivery after the hold expires is queued.
       if (!kept && (await this.redis.get(this.keys.origin(jobId))) === "pending") {
@@ -334,7 +338,13 @@ export class RedisQueue<P> implements WorkQueue<P> {
     )) as number;
     // A first start that finds itself claimed was superseded at enqueue (and reported there); a restart after
     // a lost replica was taken out at its first start.
-    if (taken !== 1 && (job.attemptsStarted ?? 1) <= 1) return;
+    if (taken !== 1 && (job.attemptsStarted ?? 1) <= 1) {
+      this.options.log?.info?.(
+        { job: data.key, id },
+        "redis work queue: job claimed before it started; skipped",
+      );
+      return;
+    }
     if (data.supersedes) {
       const [seq, latestPayload] = await this.redis.hmget(this.keys.latest(data.key), "seq", "payload");
       if (seq && latestPayload && Number(seq) > data.seq) {

@@ -20,7 +20,7 @@ export interface QueueBackendOptions<P> extends InMemoryQueueOptions<P> {
     RedisQueueOptions<P>,
     "shards" | "prefix" | "originOf" | "lockDurationMs" | "stalledIntervalMs"
   >;
-  log?: { warn: (obj: object, msg: string) => void };
+  log?: { warn: (obj: object, msg: string) => void; info?: (obj: object, msg: string) => void };
 }
 
 export interface QueueBackend<P> {

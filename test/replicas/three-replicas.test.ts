@@ -77,6 +77,7 @@ describe("three replicas on one Redis", () => {
       // Push order per repository: the commits each repository's deliveries carried, oldest first.
       const pushed = new Map<string, string[]>(repos.map((r) => [r, []]));
       const redelivered: string[] = [];
+      const sentTo = new Map<string, string>();
       let sent = 0;
       let killedAt = -1;
       await Promise.all(
@@ -88,11 +89,9 @@ describe("three replicas on one Redis", () => {
             state.trees.set(sha, commitTree(trees, namespaces.get(repo) ?? "", sha));
             state.head = sha;
             pushed.get(repo)?.push(sha);
-            const tried = await deliver(
-              set.replicas,
-              r + i,
-              pushDelivery(SECRET, repo, sha, INSTALLATION_ID + r),
-            );
+            const delivery = pushDelivery(SECRET, repo, sha, INSTALLATION_ID + r);
+            const tried = await deliver(set.replicas, r + i, delivery);
+            sentTo.set(sha, `delivery ${delivery.id} → ${tried.join(" → ")}`);
             if (tried.length > 1) redelivered.push(`${repo}@${sha.slice(0, 7)}: ${tried.join(" → ")}`);
             sent++;
             if (sent === 150 && killedAt < 0) {
@@ -119,7 +118,7 @@ describe("three replicas on one Redis", () => {
         if (Date.now() > deadline) {
           throw new Error(
             `${missing.length} commits without a final status (${missing
-              .map((sha) => sha.slice(0, 7))
+              .map((sha) => `${sha.slice(0, 7)}: ${sentTo.get(sha)}`)
               .join(", ")}), ${open.length} check runs open after 240 s (${open
               .map((c) => `#${c.id} ${c.repo}@${c.sha.slice(0, 7)} ${JSON.stringify(c.updates)}`)
               .join("; ")}):\n${set.replicas

@@ -153,11 +153,15 @@ export async function runPushJob(
               setStatus(github, repo, job.sha, { context, state: "pending", description: "queued" }),
           });
         }
-        await deps.queue.enqueue({
+        const queued = await deps.queue.enqueue({
           key: `reconcile:${fullName(repo)}:${cluster.name}`,
           supersedes: true,
           payload: { ...job, type: "reconcile", cluster, checkRunId },
         });
+        log.info(
+          { delivery: job.deliveryId, cluster: cluster.name, checkRunId, queued: queued.queued },
+          start.restarted ? "reconcile queued (push job restarted)" : "reconcile queued",
+        );
       } catch (err) {
         // Not queued (the bot is shutting down, the queue refused it): say so rather than leave a check queued.
         // A shutdown hands the run back: reported as interrupted, and re-run at the next start (recovery/).
