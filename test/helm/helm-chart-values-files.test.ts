@@ -177,6 +177,33 @@ describe("HelmChart sources and chart values files", () => {
     });
   }, 240_000);
 
+  it("installs through a HelmChart of this repository's chart directory, its values files from the repository root", async () => {
+    const f = await fixture((ns) => ({
+      "clusters/dev/chart.yaml": helmChartYaml(
+        "local",
+        ns,
+        `  chart: ./charts/local
+  reconcileStrategy: Revision
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+  valuesFiles:
+    - charts/local/values.yaml
+    - envs/dev.yaml
+`,
+      ),
+      "clusters/dev/app.yaml": chartRefRelease("app", ns, "local"),
+      "envs/dev.yaml": "color: dev\n",
+    }));
+    writeChart(join(f.repo, "charts"), { name: "local", version: "2.0.0" });
+    const first = release(await f.run(), "app");
+    expect(first).toMatchObject({ status: "Ready", action: "installed", chart: "local" });
+    // Flux's Revision strategy: the version carries a digest of the chart's files.
+    expect(first.version).toMatch(/^2\.0\.0\+[0-9a-f]{12}$/);
+    expect(first.source).toBe(`HelmChart/${f.ns}/local@${first.version}`);
+    expect((await configData(f.api, f.ns, "app-config")).color).toBe("dev");
+  }, 120_000);
+
   it("reads a Git chart's values files from the source root, under valuesFrom and values, and upgrades when a file changes", async () => {
     const f = await fixture((ns) => ({
       "clusters/dev/app.yaml": helmReleaseYaml({
