@@ -279,6 +279,40 @@ ${values}`,
     expect((await configData(f.api, f.ns, "remedy-config")).color).toBe("green");
   }, 180_000);
 
+  it("remediates a failed upgrade by uninstalling (strategy: uninstall), then counts the install that follows", async () => {
+    const hr = (ns: string, values: string) =>
+      helmReleaseYaml({
+        name: "wipe",
+        namespace: ns,
+        version: "0.1.0",
+        extra: `  upgrade:
+    remediation:
+      retries: 1
+      strategy: uninstall
+  values:
+${values}`,
+      });
+    const f = await fixture((ns) => ({
+      "clusters/dev/charts.yaml": repoFile(ns),
+      "clusters/dev/app.yaml": hr(ns, "    color: blue\n"),
+    }));
+    expect(release(await f.run(), "wipe").action).toBe("installed");
+    f.write({ "clusters/dev/app.yaml": hr(f.ns, "    badLabel: 'not valid!'\n") });
+    const failed = release(await f.run(), "wipe");
+    expect(failed.status).toBe("Failed");
+    expect(failed.errors.filter((e) => e.startsWith("upgrade failed"))).toHaveLength(1);
+    expect(failed.errors.filter((e) => e.startsWith("install failed"))).toHaveLength(1);
+    expect(failed.message).toMatch(/^install failed: .*; install retries exhausted after 1 attempt$/);
+    expect(failed.remediation).toEqual({
+      installFailures: 1,
+      upgradeFailures: 1,
+      retriesExhausted: "install",
+    });
+    const stalled = release(await f.run(), "wipe");
+    expect(stalled.message).toMatch(/^install retries exhausted: failed 1 time/);
+    expect(stalled.errors.filter((e) => / failed: /.test(e) && !e.startsWith("install retries"))).toEqual([]);
+  }, 180_000);
+
   it("leaves a failed install as helm left it without remediation, and installs again once fixed", async () => {
     const hr = (ns: string, values: string) =>
       helmReleaseYaml({ name: "broken", namespace: ns, version: "0.1.0", extra: `  values:\n${values}` });
