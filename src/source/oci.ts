@@ -7,14 +7,11 @@
 // conversation with the registry sharing one deadline (the source's timeout).
 import { createHash } from "node:crypto";
 import semver from "semver";
-import {
-  type OutboundPolicy,
-  type OutboundResponse,
-  realmMayHaveCredentials,
-} from "../util/outbound/index.js";
-import { type Challenge, parseChallenges } from "../util/registry/auth.js";
+import type { OutboundPolicy, OutboundResponse } from "../util/outbound/index.js";
+import type { Challenge } from "../util/registry/auth.js";
 import { nextPage } from "../util/registry/link.js";
 import { isRepositoryPath } from "../util/registry/reference.js";
+import { answerFor, tokenFromAnswer, tokenRequest } from "../util/registry/token.js";
 import { cached, cachePath, sha256Hex } from "./cache.js";
 import { type BasicAuth, basicAuthHeader } from "./credentials.js";
 import { Deadline, readBody, sourceGet, statusText, writeBody } from "./http.js";
@@ -122,14 +119,13 @@ export class OciClient {
     try {
       response = await send(this.authorization());
       if (response.status === 401 && !this.token) {
-        // One challenge parser for sources and image scanning (util/registry/auth.ts, RFC 7235).
-        const challenges = parseChallenges(response.headers.get("www-authenticate") ?? "");
+        // One answer to a challenge for sources and image scanning (util/registry/token.ts, RFC 7235).
+        const answer = answerFor(response.headers.get("www-authenticate"));
         response.discard();
-        const bearer = challenges.find((c) => c.scheme === "bearer");
-        if (bearer) {
-          this.token = await this.fetchToken(bearer);
+        if (answer.scheme === "bearer") {
+          this.token = await this.fetchToken(answer.challenge);
           response = await send(this.authorization());
-        } else if (challenges.some((c) => c.scheme === "basic") && this.opts.auth) {
+        } else if (answer.scheme === "basic" && this.opts.auth) {
           response = await send(basicAuthHeader(this.opts.auth));
         }
       }
@@ -149,43 +145,31 @@ export class OciClient {
   }
 
   private async fetchToken(challenge: Challenge): Promise<string> {
-    const params = challenge.params;
-    if (!params.realm) throw new Error("token challenge without realm");
-    let url: URL;
-    try {
-      url = new URL(params.realm);
-    } catch {
-      throw new Error("the token challenge's realm is not a URL");
-    }
-    if (url.protocol !== "https:" && url.protocol !== "http:")
-      throw new Error(`token realm ${url.protocol} is not http(s)`);
-    if (params.service) url.searchParams.set("service", params.service);
-    url.searchParams.set("scope", params.scope ?? `repository:${this.ref.repository}:pull`);
-    const withCredentials = this.opts.auth && realmMayHaveCredentials(new URL(this.base), url);
+    // Which realm is asked, and whether the credentials go with it, is decided in util/registry/token.ts.
+    const { url, authorization, withheld } = tokenRequest(
+      challenge,
+      new URL(this.base),
+      `repository:${this.ref.repository}:pull`,
+      this.opts.auth,
+    );
     const response = await sourceGet(url, {
       policy: this.opts.policy,
       deadline: this.deadline,
-      headers: { authorization: withCredentials ? basicAuthHeader(this.opts.auth as BasicAuth) : undefined },
+      headers: { authorization },
       maxBytes: maxTokenBytes,
     });
-    const anonymous =
-      this.opts.auth && !withCredentials
-        ? ` (asked anonymously: the credentials only go to ${this.ref.registry}, not to ${url.host})`
-        : "";
+    const anonymous = withheld
+      ? ` (asked anonymously: the credentials only go to ${this.ref.registry}, not to ${url.host})`
+      : "";
     if (response.status !== 200) {
       response.discard();
       throw new Error(
         `token request to ${url.origin}${url.pathname} failed: HTTP ${response.status}${anonymous}`,
       );
     }
-    const body = parseJson(await readBody(response, this.deadline), "token response") as {
-      token?: unknown;
-      access_token?: unknown;
-    };
-    const token = body.token ?? body.access_token;
-    if (typeof token !== "string" || token === "" || /[\r\n]/.test(token))
-      throw new Error(`token response from ${url.origin} has no token`);
-    return token;
+    const answer = tokenFromAnswer(parseJson(await readBody(response, this.deadline), "token response"));
+    if (!answer) throw new Error(`token response from ${url.origin} has no token`);
+    return answer.token;
   }
 
   async tags(): Promise<string[]> {

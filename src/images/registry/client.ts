@@ -17,16 +17,11 @@ import {
   type OutboundRequestError,
   type OutboundResponse,
   outboundFetch,
-  realmMayHaveCredentials,
 } from "../../util/outbound/index.js";
-import {
-  type BasicCredentials,
-  basicAuthorization,
-  type Challenge,
-  parseChallenges,
-} from "../../util/registry/auth.js";
+import { type BasicCredentials, basicAuthorization, type Challenge } from "../../util/registry/auth.js";
 import { nextPage } from "../../util/registry/link.js";
 import type { ImageReference } from "../../util/registry/reference.js";
+import { answerFor, type TokenRequest, tokenFromAnswer, tokenRequest } from "../../util/registry/token.js";
 
 export { nextPage };
 
@@ -204,10 +199,10 @@ export class RegistryClient implements TagLister {
     deadline: AbortSignal | undefined,
   ): Promise<string> {
     response.discard();
-    const challenges = parseChallenges(response.headers.get("www-authenticate") ?? "");
-    const bearer = challenges.find((c) => c.scheme === "bearer");
-    if (bearer) return `Bearer ${await this.token(bearer, registryUrl, scope, credentials, where, deadline)}`;
-    if (challenges.some((c) => c.scheme === "basic")) {
+    const answer = answerFor(response.headers.get("www-authenticate"));
+    if (answer.scheme === "bearer")
+      return `Bearer ${await this.token(answer.challenge, registryUrl, scope, credentials, where, deadline)}`;
+    if (answer.scheme === "basic") {
       if (!credentials) {
         throw new RegistryError(
           `${where}: the registry requires credentials (Basic); set the ImageRepository's secretRef`,
@@ -227,59 +222,40 @@ export class RegistryClient implements TagLister {
     where: string,
     deadline: AbortSignal | undefined,
   ): Promise<string> {
-    const realm = challenge.params.realm;
-    if (!realm) throw new RegistryError(`${where}: Bearer challenge without a realm`, 401);
-    let realmUrl: URL;
+    let request: TokenRequest;
     try {
-      realmUrl = new URL(realm);
+      request = tokenRequest(challenge, registryUrl, defaultScope, given);
     } catch (error) {
-      throw new RegistryError(`${where}: the Bearer challenge's realm is not a URL`, 401, { cause: error });
+      throw new RegistryError(`${where}: ${(error as Error).message}`, 401, { cause: error });
     }
-    if (realmUrl.protocol !== "https:" && realmUrl.protocol !== "http:") {
-      throw new RegistryError(`${where}: the Bearer challenge's realm must be an http(s) URL`, 401);
-    }
-    realmUrl.username = "";
-    realmUrl.password = "";
-    if (challenge.params.service) realmUrl.searchParams.set("service", challenge.params.service);
-    // The challenge's scope is what the registry wants; ours is the fallback for registries that omit it.
-    realmUrl.searchParams.set("scope", challenge.params.scope ?? defaultScope);
-    const credentials = given && realmMayHaveCredentials(registryUrl, realmUrl) ? given : undefined;
-    const withheld = given !== undefined && credentials === undefined;
+    const { url: realmUrl, authorization, withheld } = request;
     if (withheld) {
       this.logger?.warn(
         { registry: registryUrl.host, realm: realmUrl.host },
         "token realm is not on the registry's host; asking it anonymously, without the credentials",
       );
     }
-    const key = `${realmUrl.href} ${credentials?.username ?? ""}`;
+    const key = `${realmUrl.href} ${authorization ? (given?.username ?? "") : ""}`;
     const cached = this.tokens.get(key);
     if (cached && cached.expiresAt > Date.now()) return cached.token;
 
-    const response = await this.request(
-      realmUrl,
-      credentials && basicAuthorization(credentials),
-      where,
-      deadline,
-    );
+    const response = await this.request(realmUrl, authorization, where, deadline);
     const step =
       `get a token from ${realmUrl.origin}${realmUrl.pathname}` +
       (withheld
         ? ` (anonymous: the credentials are only sent to ${registryUrl.host}, not to a realm on another host)`
-        : credentials
+        : authorization
           ? ""
           : " (anonymous)");
     if (response.status !== 200) throw await statusError(response, where, step);
-    const body = (await this.readJson(response, where, step)) as
-      | { token?: unknown; access_token?: unknown; expires_in?: unknown }
-      | undefined;
-    const token = typeof body?.token === "string" ? body.token : body?.access_token;
-    if (typeof token !== "string" || token === "") {
+    const answer = tokenFromAnswer(await this.readJson(response, where, step));
+    if (!answer) {
       throw new RegistryError(`${where}: the token service at ${realmUrl.origin} answered without a token`);
     }
     // Spec default is 60 s; renew a little early so a long scan never sends an expired token.
-    const lifetime = typeof body?.expires_in === "number" ? body.expires_in : 60;
-    this.tokens.set(key, { token, expiresAt: Date.now() + Math.max(0, lifetime - 10) * 1000 });
-    return token;
+    const lifetime = answer.expiresInSeconds ?? 60;
+    this.tokens.set(key, { token: answer.token, expiresAt: Date.now() + Math.max(0, lifetime - 10) * 1000 });
+    return answer.token;
   }
 
   /** The body as JSON, within the byte cap; undefined when it is not JSON. */
