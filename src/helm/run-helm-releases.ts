@@ -7,17 +7,16 @@ import { KubeConfig } from "@kubernetes/client-node";
 import type { RawObjectApi } from "../cluster/kube-client.js";
 import { scopeHash } from "../cluster/ssa/inventory.js";
 import { ManifestError } from "../flux/errors.js";
-import { chartValuesFiles, type FluxHelmRelease, helmReleaseKey } from "../flux/helm-release.js";
-import { withValuesFiles } from "../source/kinds/helm-chart/values-files.js";
+import { type FluxHelmRelease, helmReleaseKey } from "../flux/helm-release.js";
 import type { SourceResolver } from "../source/resolver.js";
 import { scrubSecrets } from "../util/secret-scrub.js";
 import { type ClusterCapabilities, discoverCapabilities } from "./capabilities.js";
+import { applyChartValuesFiles } from "./chart-values-files.js";
 import { type HelmSession, startHelmSession } from "./helm-cli.js";
 import { manifestChanges } from "./manifest.js";
 import {
   type HelmReleaseOptions,
   type HelmSessions,
-  type ResolvedChart,
   reconcileHelmRelease,
   uninstallRelease,
 } from "./release.js";
@@ -103,7 +102,7 @@ export class HelmRunner implements HelmSessions {
         }),
         composeValues(this.api, hr, { readSecrets: !this.opts.untrusted }),
       ]);
-      const chart = await this.withChartValuesFiles(hr, fetched);
+      const chart = await applyChartValuesFiles(hr, fetched, join(this.render().dir, "charts"));
       secrets = values.secretStrings;
       return await reconcileHelmRelease(this.api, this, hr, chart, values, this.opts);
     } catch (err) {
@@ -118,24 +117,6 @@ export class HelmRunner implements HelmSessions {
         durationMs: Date.now() - started,
       };
     }
-  }
-
-  /**
-   * spec.chart.spec.valuesFiles: Flux's HelmChart template packages the chart with them (a chart from a
-   * HelmChart named by chartRef comes with its own applied). The copy lives in this run's helm directory.
-   */
-  private withChartValuesFiles(hr: FluxHelmRelease, chart: ResolvedChart): Promise<ResolvedChart> {
-    const files = chartValuesFiles(hr.spec);
-    if (files.length === 0) return Promise.resolve(chart);
-    return withValuesFiles(
-      chart,
-      {
-        files,
-        ignoreMissing: hr.spec.chart?.spec.ignoreMissingValuesFiles ?? false,
-        where: { file: hr.file, object: helmReleaseKey(hr) },
-      },
-      join(this.render().dir, "charts"),
-    );
   }
 
   /** Uninstalls releases this scope installed whose HelmRelease is no longer in Git. */
