@@ -358,6 +358,20 @@ export function assertBuildReferences(dirs: string[], opts: ReferenceCheckOption
           .join("\n---\n");
     }
     for (const ref of references) {
+      if (
+        ref.pluginConfig &&
+        opts.allowRemoteResources &&
+        isRemoteReference(ref.value) &&
+        !isLocalFile(dir, ref.value)
+      ) {
+        // kustomize would load the configuration with this kustomization's loader, which runs without the
+        // load restrictor: its file fields could name any file, and it cannot be read here first. (Remote
+        // bases are safe: kustomize confines each clone to itself whatever the restrictor.)
+        throw new ManifestError(
+          where(ref.field),
+          `${quoted(ref.value)}: a plugin configuration from a URL cannot be checked before kustomize runs; keep it in the repository`,
+        );
+      }
       const target = checkPath(dir, ref.value, where(ref.field));
       if (!target) continue;
       const isDirectory = statSync(target).isDirectory();

@@ -315,6 +315,21 @@ describe("nothing outside the repository, whichever field and spelling", () => {
     );
   });
 
+  it("a generator configuration from a URL is refused even with remote resources allowed (it could name any file)", async () => {
+    const s = setup(() => k("resources: [cm.yaml]\ngenerators:\n  - https://example.com/gen.yaml\n"));
+    const work = s.work();
+    try {
+      const err = await runKustomize(join(work.dir, "apps"), { allowRemoteResources: true }).catch(
+        (e: Error) => e,
+      );
+      expect((err as Error).message).toMatch(
+        /apps\/kustomization\.yaml: generators\[0\]: "https:\/\/example\.com\/gen\.yaml": a plugin configuration from a URL/,
+      );
+    } finally {
+      work.cleanup();
+    }
+  });
+
   it("gitops-bot build names the file, the Flux object and the field of a refused reference", async () => {
     const s = setup((r) => ({
       "clusters/dev/apps.yaml": fluxKustomization({ name: "apps", namespace: "flux-system", path: "./apps" }),
