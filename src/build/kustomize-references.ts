@@ -17,8 +17,9 @@
 // YAML or as a file name (generators, transformers, patchesStrategicMerge, PatchStrategicMergeTransformer
 // paths: kustomize falls back to a file when the text is not objects) is checked both ways. Builds run only in
 // private copies (prepareWorkTree), which is what makes the rewrite safe.
-import { existsSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
-import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
 import { ManifestError, type ManifestLocation } from "../flux/errors.js";
 import { quoted } from "../flux/names.js";
@@ -389,13 +390,10 @@ export function assertBuildReferences(dirs: string[], opts: ReferenceCheckOption
         assertSize(target, shown(target), opts);
         const docs = parseDocuments(readFileSync(target, "utf8"), { file: shown(target) });
         checkPluginDocs(docs, dir, { file: shown(target) }, ref.field);
-        writeFileSync(
-          target,
-          `${docs.map((d) => checkedJson(d, { file: shown(target) })).join("\n---\n")}\n`,
-        );
+        writeChecked(target, `${docs.map((d) => checkedJson(d, { file: shown(target) })).join("\n---\n")}\n`);
       } else if (ref.yaml) checkYamlFile(target);
     }
-    writeFileSync(file, `${checkedJson(checked, { file: shown(found) })}\n`);
+    writeChecked(file, `${checkedJson(checked, { file: shown(found) })}\n`);
   };
   for (const dir of dirs) {
     const real = realOrUndefined(dir);
@@ -405,6 +403,17 @@ export function assertBuildReferences(dirs: string[], opts: ReferenceCheckOption
     }
     visit(real);
   }
+}
+
+/**
+ * Replaces `file` with the checked text, atomically (another build in the same work tree may be reading it:
+ * bases are shared), and not at all when it already is that text.
+ */
+function writeChecked(file: string, text: string): void {
+  if (readFileSync(file, "utf8") === text) return;
+  const temporary = join(dirname(file), `.gitops-bot-checked-${randomBytes(6).toString("hex")}`);
+  writeFileSync(temporary, text, { flag: "wx" });
+  renameSync(temporary, file);
 }
 
 /**
