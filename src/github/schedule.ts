@@ -2,7 +2,9 @@
 // branch a run needs), their objects' timers live in a ReconcileSchedule (src/schedule), a firing becomes a
 // `scheduled` job on the work queue under the same key as a push's reconcile (so they never overlap, and a
 // push drops a waiting scheduled run). Remembered per target: the branch head's ETag, the revision and outcome
-// of the last run (a scheduled run that changes nothing writes nothing), and the last tree fetched.
+// of the last run (a scheduled run that changes nothing writes nothing), and the last tree fetched. Sources
+// (GitRepository, OCIRepository, HelmRepository) get timers of their own on their spec.interval: a firing
+// queues a `scheduled` job that checks that source only and reconciles its dependents when its revision moved.
 import type { Logger } from "pino";
 import { type OperatorConfig, securityLimits } from "../config/operator-config.js";
 import type { RepoCluster } from "../config/repo-config.js";
@@ -15,7 +17,9 @@ import {
   type ObjectTimerPayload,
   type ObservedObject,
   ReconcileSchedule,
+  timerId,
 } from "../schedule/reconcile-schedule.js";
+import type { SourcePoll } from "../schedule/source-poll.js";
 import { BranchHeads } from "./branch-head.js";
 import { fullName } from "./client.js";
 import type { FetchedTree } from "./fetch-tree.js";
@@ -50,6 +54,12 @@ export class GitHubSchedule {
   readonly heads = new BranchHeads();
   private readonly lastRuns = new Map<string, LastRun>();
   private readonly trees = new Map<string, { sha: string; tree: FetchedTree }>();
+  /** Per target: the sources the run going on planned, until it ends (afterRun sets their timers). */
+  private readonly plannedSources = new Map<string, SourcePoll[]>();
+  /** Per source timer: the revision this process last saw (a run's, or a check's). */
+  private readonly sourceRevisions = new Map<string, string>();
+  /** Source checks since start: how many found the same revision, a new one, or could not read it. */
+  readonly sourceChecks = { unchanged: 0, changed: 0, failed: 0 };
 
   constructor(
     private readonly options: {
@@ -64,6 +74,7 @@ export class GitHubSchedule {
     this.schedule = new ReconcileSchedule<ScheduledTarget>({
       timers: options.timers,
       enqueue: (target, subjects) => this.enqueue(target, subjects),
+      checkSource: async (target, poll) => void (await this.enqueue(target, poll.dependents, poll)),
       ...(options.log ? { log: options.log } : {}),
       ...(options.restartSpreadMs !== undefined ? { restartSpreadMs: options.restartSpreadMs } : {}),
     });
@@ -100,7 +111,53 @@ export class GitHubSchedule {
   /** A run of `target` at `sha` ended (push, command or schedule): its objects' timers follow its result. */
   async afterRun(target: ScheduledTarget, sha: string, run: RunResult): Promise<void> {
     this.lastRuns.set(target.key, { sha, outcome: runOutcome(run), ok: runOk(run) });
-    await this.schedule.observe(target, observedObjects(run));
+    const objects = observedObjects(run);
+    await this.schedule.observe(target, objects);
+    const planned = this.plannedSources.get(target.key);
+    this.plannedSources.delete(target.key);
+    // A run that never planned (its tree did not read) leaves the sources' timers as they were.
+    if (planned)
+      await this.schedule.observeSources(target, this.sourcesAfterRun(target, planned, run, objects));
+  }
+
+  /** The sources the run of `target` going on planned; their timers are set when it ends (afterRun). */
+  notePlannedSources(target: ScheduledTarget, polls: SourcePoll[]): void {
+    this.plannedSources.set(target.key, polls);
+  }
+
+  /** The revision of a source this process last saw (a run's or a check's), if any. */
+  sourceRevision(target: ScheduledTarget, subject: string): string | undefined {
+    return this.sourceRevisions.get(timerId(target.key, subject));
+  }
+
+  recordSourceRevision(target: ScheduledTarget, subject: string, revision: string): void {
+    this.sourceRevisions.set(timerId(target.key, subject), revision);
+  }
+
+  /**
+   * The polls to time after a run: each with the revision the run fetched, and only dependents that are not
+   * suspended (a source whose dependents all are is not polled).
+   */
+  private sourcesAfterRun(
+    target: ScheduledTarget,
+    planned: SourcePoll[],
+    run: RunResult,
+    objects: ObservedObject[],
+  ): SourcePoll[] {
+    const fetched = new Map<string, string | undefined>(
+      (run.sources ?? []).map((s) => [`${s.kind}/${s.namespace}/${s.name}`, s.revision]),
+    );
+    const suspended = new Set(objects.filter((o) => o.status === "Suspended").map((o) => o.subject));
+    const out: SourcePoll[] = [];
+    for (const poll of planned) {
+      const dependents = poll.dependents.filter((d) => !suspended.has(d));
+      if (dependents.length === 0) continue;
+      const revision = fetched.get(poll.subject);
+      if (revision) this.recordSourceRevision(target, poll.subject, revision);
+      const known = revision ?? this.sourceRevision(target, poll.subject);
+      out.push({ ...poll, dependents, ...(known ? { revision: known } : {}) });
+    }
+    return out;
   }
 
   /** The tree of `target` at `sha` when it is the one fetched last; otherwise undefined. */
@@ -122,7 +179,8 @@ export class GitHubSchedule {
     this.trees.clear();
   }
 
-  private async enqueue(target: ScheduledTarget, due: string[]): Promise<boolean> {
+  /** Queues a scheduled run of `target`; with `source`, a check of that source that runs only when it moved. */
+  private async enqueue(target: ScheduledTarget, due: string[], source?: SourcePoll): Promise<boolean> {
     const now = this.options.now?.() ?? Date.now();
     const result = await this.options.queue.enqueue({
       key: reconcileQueueKey(target, target.cluster.name),
@@ -130,7 +188,9 @@ export class GitHubSchedule {
       supersedes: false,
       payload: {
         type: "scheduled",
-        deliveryId: `schedule:${target.key}:${now}`,
+        deliveryId: source
+          ? `source:${target.key}:${source.subject}:${now}`
+          : `schedule:${target.key}:${now}`,
         installationId: target.installationId,
         owner: target.owner,
         repo: target.repo,
@@ -138,6 +198,7 @@ export class GitHubSchedule {
         branch: target.branch,
         cluster: target.cluster,
         due,
+        ...(source ? { source } : {}),
       },
     });
     return result.queued;

@@ -2,9 +2,12 @@
 // firing every spec.interval (Flux's jitter applied by the Timers), after a failure every retryInterval, never
 // while suspended. A firing asks for one run of its target; firings of one target that come while its run waits
 // are one run (a target is reconciled as a whole: dependencies decide the order). Knows nothing about GitHub:
-// a target is whatever plain JSON the caller needs to start a run, with a stable `key`.
+// a target is whatever plain JSON the caller needs to start a run, with a stable `key`. Sources have timers of
+// their own too (source-poll.ts), on their own spec.interval: a firing asks the caller to check the source's
+// revision (cheap: that source only), and the caller starts a run of its dependents only when it changed.
 import type { Logger } from "pino";
 import type { TimerHandler, Timers } from "../queue/timers.js";
+import type { SourcePoll } from "./source-poll.js";
 
 export interface ScheduleTarget {
   /** Stable and unique per repository × cluster, e.g. `github.com/acme/fleet:dev`. */
@@ -14,8 +17,10 @@ export interface ScheduleTarget {
 /** What a timer carries: enough to start its target's run after a restart, on any replica. */
 export interface ObjectTimerPayload<T extends ScheduleTarget> {
   target: T;
-  /** `Kind/namespace/name` */
+  /** `Kind/namespace/name` of the object (or, on a source's timer, of the source). */
   subject: string;
+  /** Only on a source's timer: what checking its revision needs. */
+  source?: SourcePoll;
 }
 
 /** One object as a run left it. */
@@ -31,6 +36,11 @@ export interface ReconcileScheduleOptions<T extends ScheduleTarget> {
   timers: (handler: TimerHandler<ObjectTimerPayload<T>>) => Timers<ObjectTimerPayload<T>>;
   /** Starts one run of a target (enqueues it); `false` when it was not queued. */
   enqueue: (target: T, subjects: string[]) => Promise<boolean>;
+  /**
+   * A source's timer fired while no run of its target waits or goes on (those fetch it anyway): check its
+   * revision and run its dependents only when it changed. Without it, source timers are not set.
+   */
+  checkSource?: (target: T, poll: SourcePoll) => Promise<void>;
   log?: Pick<Logger, "info" | "warn" | "debug">;
   /**
    * After a restart nothing says an object's interval until its next run: its timer fires within this delay
@@ -54,6 +64,8 @@ export class ReconcileSchedule<T extends ScheduleTarget> {
   private readonly timers: Timers<ObjectTimerPayload<T>>;
   /** What this process last set, per target and subject (objects that left the target lose their timer). */
   private readonly known = new Map<string, Map<string, Known>>();
+  /** The sources this process set a timer for, per target. */
+  private readonly knownSources = new Map<string, Set<string>>();
   /** Targets with a run queued and not started: their firings join it. */
   private readonly pending = new Map<string, Set<string>>();
   /** Targets with a run going on: it reconciles every object of the target, so their firings are dropped. */
@@ -94,11 +106,34 @@ export class ReconcileSchedule<T extends ScheduleTarget> {
     else this.known.delete(target.key);
   }
 
-  /** Stops scheduling a target's objects (its repository left, or the cluster is no longer bound). */
+  /**
+   * Sets the timers of the sources a run of `target` fetched (re-armed from now: the run just fetched them, as
+   * source-controller requeues a source after each fetch); sources no longer used lose theirs.
+   */
+  async observeSources(target: T, polls: SourcePoll[]): Promise<void> {
+    if (!this.options.checkSource) return;
+    const before = this.knownSources.get(target.key) ?? new Set<string>();
+    const after = new Set<string>();
+    for (const poll of polls) {
+      after.add(poll.subject);
+      await this.timers.set({
+        id: timerId(target.key, poll.subject),
+        everyMs: poll.everyMs,
+        payload: { target, subject: poll.subject, source: poll },
+      });
+    }
+    for (const subject of before)
+      if (!after.has(subject)) await this.timers.clear(timerId(target.key, subject));
+    if (after.size > 0) this.knownSources.set(target.key, after);
+    else this.knownSources.delete(target.key);
+  }
+
+  /** Stops scheduling a target's objects and sources (its repository left, or the cluster is no longer bound). */
   async forget(targetKey: string): Promise<void> {
     const prefix = timerId(targetKey, "");
     for (const t of await this.timers.list()) if (t.id.startsWith(prefix)) await this.timers.clear(t.id);
     this.known.delete(targetKey);
+    this.knownSources.delete(targetKey);
   }
 
   /** Stops one object's timer (suspended by a command); its next run that finds it resumed sets it again. */
@@ -155,8 +190,14 @@ export class ReconcileSchedule<T extends ScheduleTarget> {
     return this.timers.close();
   }
 
-  private async fired({ target, subject }: ObjectTimerPayload<T>): Promise<void> {
+  private async fired({ target, subject, source }: ObjectTimerPayload<T>): Promise<void> {
     if (this.running.has(target.key)) return;
+    if (source) {
+      // A run that waits fetches the source again: the check would only repeat it.
+      if (this.pending.has(target.key) || !this.options.checkSource) return;
+      await this.options.checkSource(target, source);
+      return;
+    }
     const waiting = this.pending.get(target.key);
     if (waiting) {
       waiting.add(subject);

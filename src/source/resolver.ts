@@ -181,6 +181,18 @@ export class SourceResolver {
     return this.artifact(source);
   }
 
+  /**
+   * The revision a declared source serves now, as a run would record it, for a check between runs (a source's
+   * own interval, src/schedule/source-poll.ts): its files' revision, or, for the HelmReleases in `charts` whose
+   * chart it serves, what fetching their charts records (a Helm index's digest, an OCI tag's digest). Cheap when
+   * nothing changed: the artifact or chart of an unchanged revision comes from the cache.
+   */
+  async revisionOf(source: FluxSource, charts: FluxHelmRelease[] = []): Promise<string> {
+    if (charts.length > 0) for (const hr of charts) await this.chart(hr);
+    else await this.artifact(source);
+    return this.fetched.get(sourceKey(source))?.revision ?? "";
+  }
+
   /** The chart a HelmRelease installs, fetched into the cache. */
   async chart(hr: FluxHelmRelease): Promise<ResolvedChart> {
     if (hr.spec.chartRef) {

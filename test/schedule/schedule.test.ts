@@ -315,7 +315,7 @@ describe("sources polled by the schedule", () => {
     expect(summary).toContain("demo 0.1.1");
   });
 
-  it("picks up a new commit on a second git repository without a push, and the check run names the revision", async () => {
+  it("polls a second git repository on its own interval: a new commit is picked up within it, an unchanged one costs no run", async () => {
     const clock = new ManualClock();
     const api = testObjectApi();
     const ns = await createNamespace(api, "schedgit");
@@ -324,6 +324,7 @@ describe("sources polled by the schedule", () => {
       "deploy/a.yaml": configMap("a", { version: "1" }),
     });
     const clusterPath = `clusters/${ns}`;
+    // The source every minute, the Kustomization that uses it every 10 minutes.
     const dir = makeRepo({
       [`${clusterPath}/source.yaml`]: `apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
@@ -356,18 +357,96 @@ spec:
         }
       ).data?.version;
     expect(await read()).toBe("1");
+    const schedule = app.schedule();
+    expect((await schedule?.list())?.map((t) => [t.id, t.everyMs]).sort()).toEqual([
+      [`reconcile:github.com/codertocat/hello-world:dev:GitRepository/${ns}/other`, 60_000],
+      [`reconcile:github.com/codertocat/hello-world:dev:Kustomization/${ns}/apps`, TEN_MINUTES],
+    ]);
 
+    // Two polls of the unchanged source: no run (no branch head read, nothing written: the mock would fail).
+    await clock.advance(2 * 60_000);
+    await app.queue.idle();
+    expect(schedule?.sourceChecks).toEqual({ unchanged: 2, changed: 0, failed: 0 });
+    expect(schedule?.heads.counts).toEqual({ full: 0, notModified: 0 });
+
+    // A new commit: the next poll of the source (a minute, not the Kustomization's 10) reconciles it.
     const next = await commitFiles(other.dir, { "deploy/a.yaml": configMap("a", { version: "2" }) }, "two");
     replyHeadWithEtag(github, sha, '"ref-etag-5"');
     replyTarball(github, dir, sha);
     github.reply("POST", `${base}/check-runs`, 201, { id: 36 });
     const check = github.reply("PATCH", `${base}/check-runs/36`, 200, { id: 36 });
     nock(GITHUB_API_URL).persist().post(`${base}/statuses/${sha}`).reply(201, { id: 6 });
-    await clock.advance(TEN_MINUTES);
+    await clock.advance(60_000);
     await app.queue.idle();
     github.done();
     expect(await read()).toBe("2");
+    expect(schedule?.sourceChecks).toEqual({ unchanged: 2, changed: 1, failed: 0 });
+    expect(schedule?.heads.counts).toEqual({ full: 1, notModified: 0 });
     const summary = (check.requests[0]!.body as { output: { summary: string } }).output.summary;
     expect(summary).toContain(next.slice(0, 7));
+
+    // The run that picked it up recorded the new revision: the next poll finds it unchanged, no run.
+    await clock.advance(60_000);
+    await app.queue.idle();
+    expect(schedule?.sourceChecks).toEqual({ unchanged: 3, changed: 1, failed: 0 });
+    expect(schedule?.heads.counts).toEqual({ full: 1, notModified: 0 });
+  });
+
+  it("polls a HelmRepository on its own interval: a new chart in range is upgraded to at the source's interval", async () => {
+    const clock = new ManualClock();
+    const ns = await createNamespace(testObjectApi(), "schedhelmsrc");
+    const clusterPath = `clusters/${ns}`;
+    const own = await startHelmRepo();
+    try {
+      await own.addChart({ name: "demo", version: "0.1.0" });
+      // The HelmRepository every minute, its HelmRelease every hour.
+      const dir = makeRepo({
+        [`${clusterPath}/charts.yaml`]: helmRepositoryYaml("charts", ns, own.url).replace(
+          "interval: 10m",
+          "interval: 1m",
+        ),
+        [`${clusterPath}/app.yaml`]: helmReleaseYaml({
+          name: "app",
+          namespace: ns,
+          version: "0.1.x",
+        }).replace("interval: 10m", "interval: 1h"),
+      });
+      const sha = randomSha();
+      github = mockGitHub();
+      replyPush(github, repoConfigYaml([{ name: "dev", path: clusterPath }]), dir, sha);
+      const { app, probot } = await startScheduledBot(clock);
+      await receive(probot, "push", pushExample(sha));
+      await app.queue.idle();
+      const schedule = app.schedule();
+
+      await clock.advance(60_000);
+      await app.queue.idle();
+      expect(schedule?.sourceChecks).toEqual({ unchanged: 1, changed: 0, failed: 0 });
+
+      await own.addChart({ name: "demo", version: "0.1.1" });
+      replyHeadWithEtag(github, sha, '"ref-etag-6"');
+      replyTarball(github, dir, sha);
+      github.reply("POST", `${base}/check-runs`, 201, { id: 37 });
+      const check = github.reply("PATCH", `${base}/check-runs/37`, 200, { id: 37 });
+      const statuses: { context: string; description: string }[] = [];
+      nock(GITHUB_API_URL)
+        .persist()
+        .post(`${base}/statuses/${sha}`)
+        .reply(201, (_uri, body) => {
+          statuses.push(body as { context: string; description: string });
+          return { id: 7 };
+        });
+      await clock.advance(60_000);
+      await app.queue.idle();
+      github.done();
+      expect(schedule?.sourceChecks).toEqual({ unchanged: 1, changed: 1, failed: 0 });
+      expect(statuses.find((st) => st.context === "gitops/dev/helmrelease/app")?.description).toMatch(
+        /upgraded demo 0\.1\.1/,
+      );
+      const summary = (check.requests[0]!.body as { output: { summary: string } }).output.summary;
+      expect(summary).toContain("demo 0.1.1");
+    } finally {
+      await own.stop();
+    }
   });
 });

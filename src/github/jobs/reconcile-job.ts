@@ -11,6 +11,7 @@ import type { TreePlan } from "../../reconcile/plan.js";
 import type { RunResult } from "../../reconcile/result.js";
 import { defaultReconcileOptions, type ReconcileOptions, reconcileTree } from "../../reconcile/run.js";
 import { namespaceRefusal, tenantSecretReader } from "../../reconcile/tenancy.js";
+import { sourcesToPoll } from "../../schedule/source-poll.js";
 import { clusterSecretReader } from "../../source/credentials.js";
 import { fullName } from "../client.js";
 import { fetchTree } from "../fetch-tree.js";
@@ -178,26 +179,36 @@ async function reconcile(
       untrusted: false,
     });
     const notifications = stream.target.notifications;
+    const options = { ...defaultReconcileOptions(tree.dir, job.cluster.path), ...deps.engine };
+    const schedule = deps.schedule;
+    const planned = tree.dir;
     run = await reconcileTree(api, {
-      ...defaultReconcileOptions(tree.dir, job.cluster.path),
+      ...options,
       scope: repositoryScope(deps, repo, job.cluster.path),
       log,
       ...deps.engine,
       ...engine,
       onEvent: emit,
       eventMetadata: metadata,
-      ...(notifications
-        ? {
-            onPlanned: (plan: TreePlan) =>
-              collectNotifications(notifications, plan, {
-                cluster: clusterName,
-                scope: `${fullName(repo)}:${clusterName}`,
-                api,
-                grant: binding.grant,
-                tenancy: engine.tenancy,
-              }),
-          }
-        : {}),
+      onPlanned: (plan: TreePlan) => {
+        // The sources the tree uses get timers of their own when the run ends (GitHubSchedule.afterRun).
+        schedule?.notePlannedSources(
+          schedule.target(job),
+          sourcesToPoll(plan, {
+            dir: planned,
+            selfSourceNames: options.selfSourceNames,
+            limits: options.limits,
+          }),
+        );
+        if (notifications)
+          collectNotifications(notifications, plan, {
+            cluster: clusterName,
+            scope: `${fullName(repo)}:${clusterName}`,
+            api,
+            grant: binding.grant,
+            tenancy: engine.tenancy,
+          });
+      },
     });
   } catch (err) {
     // Not a result: the engine itself broke (an unreadable inventory, the API server gone). Say so, never hang.
@@ -215,7 +226,7 @@ async function reconcile(
  * (errors name file, object and field, and go to the check run), Secrets read through the run's reader with the
  * tenancy policy, and a tenant's objects kept to the namespaces it may use.
  */
-function collectNotifications(
+export function collectNotifications(
   into: RunNotifications,
   plan: TreePlan,
   run: {
