@@ -200,6 +200,13 @@ export async function reconcileHelmRelease(
     out.action = "unchanged";
     out.message = `release ${hr.releaseName} revision ${live.revision} is up to date (${chart.name}@${chart.version})`;
     await checkDrift(context, live);
+    if (!opts.dryRun) {
+      // In sync (e.g. Git went back to what a rollback restored): a count kept for a failed state is void, so
+      // trying that state again later starts over, as a new generation does in Flux.
+      const counter = await FailureCounter.load(api, hr, scopeHash(opts.scope), desiredStateKey(hr, digest));
+      await counter.clear();
+      for (const problem of counter.problems) out.error(problem);
+    }
     return finish();
   }
   if (!chartFilesAllowed(context)) return finish();

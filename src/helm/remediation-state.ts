@@ -125,7 +125,8 @@ export class FailureCounter {
   /** The release is as desired: the count is no longer needed. */
   async clear(): Promise<void> {
     this.state = { desired: this.state.desired, installFailures: 0, upgradeFailures: 0 };
-    if (!this.stored) return;
+    // Only ours: a Secret of another type that happens to carry the name is left alone.
+    if (this.stored?.type !== REMEDIATION_SECRET_TYPE) return;
     try {
       await this.api.delete({
         apiVersion: "v1",

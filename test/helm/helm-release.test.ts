@@ -273,6 +273,14 @@ ${values}`,
     expect(stalled.remediation?.retriesExhausted).toBe("upgrade");
     expect(await helmHistory(f.ns, "remedy")).toEqual(history);
 
+    // Back to what the rollback restored: in sync, and the count is void; the broken state later is tried anew.
+    f.write({ "clusters/dev/app.yaml": hr(f.ns, "    color: blue\n") });
+    expect(release(await f.run(), "remedy")).toMatchObject({ status: "Ready", action: "unchanged" });
+    expect(await exists(f.api, "v1", "Secret", "gitops-bot.helm-remediation.remedy", f.ns)).toBe(false);
+    f.write({ "clusters/dev/app.yaml": hr(f.ns, "    color: red\n    badLabel: 'not a valid label!'\n") });
+    const retried = release(await f.run(), "remedy");
+    expect(retried.errors.filter((e) => e.startsWith("upgrade failed"))).toHaveLength(2);
+
     f.write({ "clusters/dev/app.yaml": hr(f.ns, "    color: green\n") });
     const fixed = await f.run();
     expect(release(fixed, "remedy")).toMatchObject({ status: "Ready", action: "upgraded" });

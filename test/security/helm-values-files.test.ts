@@ -275,4 +275,27 @@ describe("the failure count beside Helm's storage", () => {
     // Installed: the count is no longer needed.
     expect(await exists(f.api, "v1", "Secret", "gitops-bot.helm-remediation.app", f.ns)).toBe(false);
   }, 120_000);
+
+  it("never deletes or rewrites a Secret of another type that carries the count's name", async () => {
+    const f = await fixture((ns) => ({
+      "clusters/dev/charts.yaml": helmRepositoryYaml("charts", ns, charts.url),
+      "clusters/dev/app.yaml": helmReleaseYaml({ name: "app", namespace: ns, version: "0.1.0" }),
+    }));
+    await f.api.create({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "gitops-bot.helm-remediation.app", namespace: f.ns },
+      stringData: { password: "someone-elses" },
+    } as Parameters<RawObjectApi["create"]>[0]);
+    expect(helmRelease(await f.run())).toMatchObject({ status: "Ready", action: "installed" });
+    expect(helmRelease(await f.run())).toMatchObject({ status: "Ready", action: "unchanged" });
+    const kept = (await f.api.read({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "gitops-bot.helm-remediation.app", namespace: f.ns },
+    })) as { type?: string; data?: Record<string, string> };
+    expect(kept.type).toBe("Opaque");
+    expect(Buffer.from(kept.data?.password ?? "", "base64").toString()).toBe("someone-elses");
+    expect(kept.data?.state).toBeUndefined();
+  }, 120_000);
 });
