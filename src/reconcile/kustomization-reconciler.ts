@@ -48,7 +48,7 @@ import {
 } from "./tenancy.js";
 
 /** Kustomizations waiting for health at once, per slot of the run loop. */
-const WAITS_PER_SLOT = 16;
+const WAITS_PER_SLOT = 4;
 
 export function kustomizationReconciler({
   api,
@@ -62,7 +62,7 @@ export function kustomizationReconciler({
     return reads;
   };
   // Health waits hand the run loop's slot on (slot.ts) and are bounded apart: a waiting Kustomization polls
-  // only its objects not yet healthy, about one GET a second once its ConfigMaps and Services are Current.
+  // only its objects not yet healthy, about one GET a second once its ConfigMaps and Services are Current (16 by default).
   const waits = semaphore(Math.max(1, options.concurrency) * WAITS_PER_SLOT);
   return {
     kind: "Kustomization",
@@ -229,7 +229,10 @@ async function reconcileKustomization(
     );
   }
 
-  if (!opts.dryRun) await writeInventory(api, inventoryOf(p, opts, current, client.user));
+  if (!opts.dryRun) {
+    const next = inventoryOf(p, opts, current, client.user);
+    if (!(await reads.recorded(next))) await writeInventory(api, next);
+  }
   const errors: string[] = [];
   if (p.ks.spec.prune && previous) {
     const pruned = await deleteStaleObjects(as, staleEntries(previous.entries, current), {

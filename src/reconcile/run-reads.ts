@@ -11,6 +11,7 @@ import {
   listNamespaceInventories,
   type NamespaceInventories,
   readInventory,
+  sameInventory,
 } from "../cluster/ssa/inventory.js";
 import { SharedLiveLists } from "../cluster/ssa/live-index.js";
 import type { ReconcileOptions } from "./options.js";
@@ -53,6 +54,20 @@ export class RunReads {
     const inventories = await listed;
     if (!inventories || inventories.unreadable.has(owner.name)) return readInventory(this.api, owner);
     return inventories.byOwner.get(owner.name);
+  }
+
+  /**
+   * Whether the inventory this run listed already is `next`, ConfigMap labels and annotation included: then
+   * writing it would change nothing (a no-op reconcile), and one request per Kustomization is saved.
+   */
+  async recorded(next: Inventory): Promise<boolean> {
+    const inventories = await this.inventories.get(next.owner.namespace);
+    const recorded = inventories?.byOwner.get(next.owner.name);
+    return (
+      recorded !== undefined &&
+      inventories?.labelled.has(next.owner.name) === true &&
+      sameInventory(recorded, next)
+    );
   }
 
   /** Flux's inventory of a Kustomization, from its namespace's one LIST (a GET each when that LIST failed). */

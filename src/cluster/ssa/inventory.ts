@@ -113,6 +113,8 @@ export interface NamespaceInventories {
   byOwner: Map<string, Inventory>;
   /** Owners whose inventory ConfigMap does not parse. */
   unreadable: Set<string>;
+  /** Owners whose ConfigMap carries the labels and scope annotation writeInventory gives it (so it is listed). */
+  labelled: Set<string>;
 }
 
 /**
@@ -124,7 +126,7 @@ export async function listNamespaceInventories(
   api: RawObjectApi,
   namespace: string,
 ): Promise<NamespaceInventories> {
-  const out: NamespaceInventories = { byOwner: new Map(), unreadable: new Set() };
+  const out: NamespaceInventories = { byOwner: new Map(), unreadable: new Set(), labelled: new Set() };
   let continueToken: string | undefined;
   do {
     const page = await api.list<InventoryConfigMap>(
@@ -147,7 +149,14 @@ export async function listNamespaceInventories(
       // left to readInventory, whose error fails that Kustomization only.
       try {
         const inventory = fromConfigMap(cm);
-        if (inventory) out.byOwner.set(owner, inventory);
+        if (inventory) {
+          out.byOwner.set(owner, inventory);
+          const { labels, annotations } = configMapOf(inventory).metadata ?? {};
+          const same = (want: Record<string, string> = {}, have: Record<string, string> = {}) =>
+            Object.entries(want).every(([k, v]) => have[k] === v);
+          if (same(labels, cm.metadata?.labels) && same(annotations, cm.metadata?.annotations))
+            out.labelled.add(owner);
+        }
       } catch {
         out.unreadable.add(owner);
       }
@@ -189,8 +198,13 @@ export async function listInventories(api: RawObjectApi, scope: string): Promise
   });
 }
 
-export async function writeInventory(api: RawObjectApi, inventory: Inventory): Promise<void> {
-  const cm: InventoryConfigMap = {
+/** Whether writing `next` over `recorded` would change nothing (a no-op reconcile records what it read). */
+export function sameInventory(recorded: Inventory, next: Inventory): boolean {
+  return JSON.stringify(recorded) === JSON.stringify(next);
+}
+
+function configMapOf(inventory: Inventory): InventoryConfigMap {
+  return {
     apiVersion: "v1",
     kind: "ConfigMap",
     metadata: {
@@ -201,6 +215,10 @@ export async function writeInventory(api: RawObjectApi, inventory: Inventory): P
     },
     data: { "inventory.json": JSON.stringify(inventory) },
   };
+}
+
+export async function writeInventory(api: RawObjectApi, inventory: Inventory): Promise<void> {
+  const cm = configMapOf(inventory);
   // One request in the common case: the namespace is created only when the apply says it is missing.
   try {
     await api.patch(cm, undefined, undefined, "gitops-bot", true, PatchStrategy.ServerSideApply);
