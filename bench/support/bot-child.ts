@@ -2,9 +2,7 @@
 // start, like kubectl's. Prints one JSON line with the run's phases, measured from the engine's progress events.
 // argv: repoDir clusterPath kubeconfig health|no-health [schedule]
 
-import { prepareWorkTree } from "../../src/build/kustomize.js";
 import { loadKubeConfig, makeObjectApi, setKubeRequestHook } from "../../src/cluster/kube-client.js";
-import { warmRootBuilds } from "../../src/reconcile/pipeline.js";
 import { defaultReconcileOptions, reconcileTree } from "../../src/reconcile/run.js";
 
 const [repoDir, clusterPath, kubeconfig, health, trigger] = process.argv.slice(2) as [
@@ -44,16 +42,6 @@ let firstStartedMs: number | undefined;
 let firstAppliedMs: number | undefined;
 let lastAppliedMs = 0;
 const options = defaultReconcileOptions(repoDir, clusterPath);
-// BENCH_PREBUILD=<n>: the prototype of src/reconcile/pipeline.ts, root builds n at a time before the run.
-const prebuild = Number(process.env.BENCH_PREBUILD ?? 0);
-if (prebuild > 0) {
-  const work = prepareWorkTree(repoDir);
-  try {
-    await warmRootBuilds(work, options, prebuild);
-  } finally {
-    work.cleanup();
-  }
-}
 const run = await reconcileTree(api, {
   ...options,
   scope: `bench:${clusterPath}`,
