@@ -598,6 +598,14 @@ describe("round 3: what kustomize reads that is not a reference", () => {
     expect(res.code).toBe(2);
   });
 
+  it("user@host:path names kustomize's repository parser does not take are local (missing) names", async () => {
+    for (const ref of ["_@127.0.0.1:org/repo", "1@127.0.0.1:org/repo", "a.b@127.0.0.1:org/repo"]) {
+      const res = await build(setup(() => k(`resources:\n  - cm.yaml\n  - "${ref}"\n`)));
+      expect(res.code).toBe(2);
+      expect(res.err).toMatch(/no such file or directory|does not exist/);
+    }
+  });
+
   it("kustomization.yaml and Kustomization both present: kustomize refuses to choose", async () => {
     const res = await build(
       setup((p) => ({ ...k("resources: [cm.yaml]\n"), "apps/Kustomization": `resources: [${p.yaml}]\n` })),
@@ -614,6 +622,33 @@ describe("round 3: texts Go's YAML reads with line breaks ours does not see", ()
       setup((p) => ({
         ...k("resources: [cm.yaml]\ngenerators: [gen.yaml]\n"),
         "apps/gen.yaml": `# x${NEL}apiVersion: builtin${NEL}kind: ConfigMapGenerator${NEL}metadata:${NEL}  name: leak${NEL}files:${NEL}- ${p.txt}${NEL}`,
+      })),
+    );
+    expect(res.code).toBe(0);
+    expect(res.out).not.toContain("name: leak");
+  });
+
+  it("an inline generator that is one comment for us up to a lone CR reaches kustomize as the checked (empty) text", async () => {
+    const res = await build(
+      setup((p) =>
+        k(
+          JSON.stringify({
+            resources: ["cm.yaml"],
+            generators: [
+              `#c\r${JSON.stringify({ apiVersion: "builtin", kind: "ConfigMapGenerator", metadata: { name: "leak" }, files: [p.txt] })}`,
+            ],
+          }),
+        ),
+      ),
+    );
+    expect(res.out).not.toContain("name: leak");
+  });
+
+  it("a plugin configuration file with lone CRs reaches kustomize as the checked (empty) text", async () => {
+    const res = await build(
+      setup((p) => ({
+        ...k("resources: [cm.yaml]\ngenerators: [gen.yaml]\n"),
+        "apps/gen.yaml": `# x\rapiVersion: builtin\rkind: ConfigMapGenerator\rmetadata:\r  name: leak\rfiles:\r- ${p.txt}\r`,
       })),
     );
     expect(res.code).toBe(0);
