@@ -6,15 +6,31 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { SubstitutionError, substituteObject } from "../build/substitute.js";
 import { kustomizationKey } from "../flux/kustomization.js";
+import { rootForBuild } from "../reconcile/cluster-root.js";
 import type { PlannedKustomization, TreePlan } from "../reconcile/plan.js";
 
-export function buildOutput(plan: TreePlan): TreePlan {
+/**
+ * The Flux objects directly in the cluster path (Kustomizations, sources), when the plan says them: with no
+ * plain object there, no root Kustomization is planned (nothing to apply or inventory), but `flux build
+ * kustomization flux-system` still prints them, so `build` lists them under the root.
+ */
+export interface RootFluxObjects {
+  rootFluxObjects?: KubernetesObject[];
+}
+
+export function buildOutput(plan: TreePlan & RootFluxObjects): TreePlan {
   const notes = [...plan.notes];
   const kustomizations = plan.kustomizations.map((p) => {
     if (p.buildError) return p;
     const all = [...p.objects, ...(p.fluxObjects ?? [])];
     return { ...p, objects: substituted(p, all, notes) };
   });
+  const root = plan.rootFluxObjects?.length
+    ? rootForBuild(plan.clusterPath, plan.rootFluxObjects)
+    : undefined;
+  if (root && !kustomizations.some((p) => kustomizationKey(p.ks) === kustomizationKey(root))) {
+    kustomizations.unshift({ ks: root, objects: [...(plan.rootFluxObjects ?? [])] });
+  }
   return { ...plan, kustomizations, notes };
 }
 

@@ -5,7 +5,7 @@
 // (gotk-components.yaml: its controllers and CRDs) is recognised and left out with one note, unless the
 // operator opts in: the bot reconciles in Flux's place and must not start Flux's controllers beside itself.
 import type { KubernetesObject } from "@kubernetes/client-node";
-import { type FluxKustomization, parseKustomization } from "../flux/kustomization.js";
+import { type FluxKustomization, isKustomization, parseKustomization } from "../flux/kustomization.js";
 import type { SourcedObject } from "../flux/manifests.js";
 
 export const ROOT_NAME = "flux-system";
@@ -66,4 +66,26 @@ export function rootKustomization(
     } as KubernetesObject,
     clusterPath,
   );
+}
+
+/**
+ * The root Kustomization for `build` when the cluster path holds only Flux objects (no plain object, so no
+ * inventory is planned): what `flux build kustomization flux-system` prints is those objects. The bootstrap
+ * Kustomization among them (its path is the cluster path) names the root; else the one bootstrap writes.
+ */
+export function rootForBuild(
+  clusterPath: string,
+  fluxObjects: readonly KubernetesObject[],
+  selfSourceName = ROOT_NAME,
+): FluxKustomization {
+  const normal = (path: string | undefined) => (path ?? "").replace(/^\.\//, "").replace(/\/+$/, "");
+  const bootstrap = fluxObjects.find(
+    (o) =>
+      isKustomization(o) &&
+      normal((o as { spec?: { path?: string } }).spec?.path) === normal(clusterPath) &&
+      (o as { spec?: { sourceRef?: { name?: string } } }).spec?.sourceRef?.name === selfSourceName,
+  );
+  return bootstrap
+    ? parseKustomization(bootstrap, clusterPath)
+    : rootKustomization(undefined, clusterPath, selfSourceName);
 }
