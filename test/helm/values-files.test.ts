@@ -4,6 +4,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import type { ResolvedChart } from "../../src/helm/release.js";
@@ -13,6 +14,35 @@ import { writeChart } from "../support/helm-repo.js";
 function chartIn(root: string): ResolvedChart {
   const path = writeChart(root, { name: "demo", version: "1.0.0", values: "color: blue\nkeep: true\n" });
   return { path, name: "demo", version: "1.0.0", source: "test", root };
+}
+
+/** A minimal ustar archive (gzipped): regular files and symlinks, names as given (hostile ones included). */
+function tarGz(entries: { name: string; body?: string; link?: string }[]): Buffer {
+  const blocks: Buffer[] = [];
+  for (const e of entries) {
+    const body = Buffer.from(e.body ?? "");
+    const header = Buffer.alloc(512);
+    header.write(e.name, 0, 100);
+    header.write("0000644\0", 100);
+    header.write("0000000\0", 108);
+    header.write("0000000\0", 116);
+    header.write(`${(e.link ? 0 : body.length).toString(8).padStart(11, "0")}\0`, 124);
+    header.write("00000000000\0", 136);
+    header.write("        ", 148);
+    header.write(e.link ? "2" : "0", 156);
+    if (e.link) header.write(e.link, 157, 100);
+    header.write("ustar\0", 257);
+    header.write("00", 263);
+    let sum = 0;
+    for (const byte of header) sum += byte;
+    header.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148);
+    blocks.push(header);
+    if (!e.link && body.length > 0) {
+      blocks.push(body, Buffer.alloc((512 - (body.length % 512)) % 512));
+    }
+  }
+  blocks.push(Buffer.alloc(1024));
+  return gzipSync(Buffer.concat(blocks));
 }
 
 const request = (files: string[], ignoreMissing = false): ValuesFilesRequest => ({
@@ -108,5 +138,53 @@ describe("withValuesFiles", () => {
     await expect(withValuesFiles(chart, request(["list.yaml"]), cache)).rejects.toThrow(
       'spec.valuesFiles[0]: "list.yaml" is not a YAML mapping',
     );
+  });
+
+  it("reads a packaged chart's values files inside the chart, and refuses an archive whose member links out", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gitops-bot-vf-archive-"));
+    const chartYaml = "apiVersion: v2\nname: demo\nversion: 1.0.0\n";
+    const good = join(dir, "good.tgz");
+    writeFileSync(
+      good,
+      tarGz([
+        { name: "demo/Chart.yaml", body: chartYaml },
+        { name: "demo/values.yaml", body: "color: blue\n" },
+        { name: "demo/values-prod.yaml", body: "color: prod\n" },
+        { name: "demo/alias.yaml", link: "values-prod.yaml" },
+      ]),
+    );
+    const cache = mkdtempSync(join(tmpdir(), "gitops-bot-vf-cache-"));
+    const chart = { path: good, name: "demo", version: "1.0.0", source: "test" };
+    const out = await withValuesFiles(chart, request(["alias.yaml"]), cache);
+    expect(parse(readFileSync(join(out.path, "values.yaml"), "utf8"))).toEqual({ color: "prod" });
+    // Relative to the chart, not to wherever the archive was unpacked.
+    await expect(withValuesFiles(chart, request(["demo/values.yaml"]), cache)).rejects.toThrow(
+      'no values file "demo/values.yaml" in chart demo@1.0.0',
+    );
+
+    const evil = join(dir, "evil.tgz");
+    writeFileSync(
+      evil,
+      tarGz([
+        { name: "demo/Chart.yaml", body: chartYaml },
+        { name: "demo/values-prod.yaml", link: "/etc/hostname" },
+      ]),
+    );
+    await expect(
+      withValuesFiles({ ...chart, path: evil }, request(["values-prod.yaml"]), cache),
+    ).rejects.toThrow(
+      'chart demo@1.0.0: symlink "demo/values-prod.yaml" -> "/etc/hostname" leads outside the archive; refused',
+    );
+    const traversal = join(dir, "traversal.tgz");
+    writeFileSync(
+      traversal,
+      tarGz([
+        { name: "demo/Chart.yaml", body: chartYaml },
+        { name: "../../escaped.yaml", body: "color: out\n" },
+      ]),
+    );
+    await expect(
+      withValuesFiles({ ...chart, path: traversal }, request(["values.yaml"]), cache),
+    ).rejects.toThrow('chart demo@1.0.0: member "../../escaped.yaml" contains ".."; refused');
   });
 });
