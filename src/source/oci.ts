@@ -9,8 +9,8 @@ import { createHash } from "node:crypto";
 import semver from "semver";
 import type { OutboundPolicy, OutboundResponse } from "../util/outbound/index.js";
 import type { Challenge } from "../util/registry/auth.js";
-import { nextPage } from "../util/registry/link.js";
-import { isRepositoryPath } from "../util/registry/reference.js";
+import { RegistryClient } from "../util/registry/client.js";
+import { type ImageReference, isRepositoryPath } from "../util/registry/reference.js";
 import { answerFor, tokenFromAnswer, tokenRequest } from "../util/registry/token.js";
 import { cached, cachePath, sha256Hex } from "./cache.js";
 import { type BasicAuth, basicAuthHeader } from "./credentials.js";
@@ -21,8 +21,6 @@ export const FLUX_CONTENT_MEDIA_TYPE = "application/vnd.cncf.flux.content.v1.tar
 export const HELM_CHART_MEDIA_TYPE = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 export const MAX_BLOB_BYTES = 256 * 1024 * 1024;
 const maxManifestBytes = 4 * 1024 * 1024;
-const maxTagListBytes = 8 * 1024 * 1024;
-const maxTagPages = 100;
 const maxTokenBytes = 64 * 1024;
 const manifestAccept = [
   "application/vnd.oci.image.manifest.v1+json",
@@ -172,20 +170,29 @@ export class OciClient {
     return answer.token;
   }
 
+  /**
+   * The repository's tags, through the one tag lister of sources and image scans (util/registry/client.ts):
+   * the same paging (`Link` only on this registry), bounds (pages, tags, bytes) and retries, within this
+   * fetch's deadline.
+   */
   async tags(): Promise<string[]> {
-    const tags: string[] = [];
-    let path: string | undefined = "/tags/list?n=1000";
-    for (let page = 0; path; page++) {
-      if (page >= maxTagPages)
-        throw new Error(`${this.name}: more than ${maxTagPages} pages of tags; stopped listing`);
-      const response = await this.request(path, maxTagListBytes);
-      const body = parseJson(await this.body(response), `${this.name}: tag list`) as { tags?: unknown };
-      if (body.tags != null && !Array.isArray(body.tags))
-        throw new Error(`${this.name}: tag list has no tags array`);
-      tags.push(...((body.tags ?? []) as unknown[]).filter((t): t is string => typeof t === "string"));
-      path = this.nextPage(response.headers.get("link"));
+    const reference: ImageReference = {
+      image: this.name,
+      registry: this.ref.registry,
+      repository: this.ref.repository,
+      apiBaseUrl: new URL(this.base).origin,
+    };
+    try {
+      const client = new RegistryClient({ policy: this.opts.policy, timeoutMs: this.deadline.remainingMs() });
+      const { tags } = await client.listTags(reference, this.opts.auth, {
+        timeoutMs: this.deadline.remainingMs(),
+      });
+      return tags;
+    } catch (err) {
+      if (this.deadline.expired())
+        throw new Error(`${this.name}: listing tags: ${this.deadline.message()}`, { cause: err });
+      throw err;
     }
-    return tags;
   }
 
   private async body(response: OutboundResponse): Promise<Buffer> {
@@ -194,19 +201,6 @@ export class OciClient {
     } catch (err) {
       throw new Error(`${this.name}: ${(err as Error).message}`, { cause: err });
     }
-  }
-
-  /** The next page from a `Link` header, only ever on this registry's tag list (no other host, no other path). */
-  private nextPage(link: string | null): string | undefined {
-    // The one `Link: <…>; rel="next"` reader of sources and image scans (util/registry/link.ts).
-    const base = new URL(`${this.base}/tags/list`);
-    const url = nextPage(link, base);
-    if (!url) return undefined;
-    if (url.origin !== base.origin || url.pathname !== base.pathname)
-      throw new Error(
-        `${this.name}: tag list points to another location (${url.origin}${url.pathname}); refused`,
-      );
-    return `/tags/list${url.search}`;
   }
 
   async manifest(reference: string): Promise<OciManifest> {
