@@ -30,6 +30,13 @@ export function renderHelmReleases(run: RunResult, opts: { showDiff?: boolean } 
             .map((l) => `      ${l}`),
         );
     }
+    if (h.remediation) {
+      const { installFailures, upgradeFailures, retriesExhausted } = h.remediation;
+      const exhausted = retriesExhausted ? ` (${retriesExhausted} retries exhausted)` : "";
+      lines.push(
+        `  ↻ failures counted across runs: install ${installFailures}, upgrade ${upgradeFailures}${exhausted}`,
+      );
+    }
     for (const e of h.errors) if (e !== h.message) lines.push(`  ✗ ${e}`);
   }
   return lines.length > 0 ? `${lines.join("\n")}\n` : "";
