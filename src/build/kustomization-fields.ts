@@ -7,6 +7,7 @@
 // list or mapping is refused, and the checked form is what kustomize gets (kustomize-references.ts rewrites it).
 import { ManifestError, type ManifestLocation } from "../flux/errors.js";
 import { quoted } from "../flux/names.js";
+import { refuseForeignLineBreaks } from "./yaml-line-breaks.js";
 
 const topLevel = new Set([
   "apiVersion",
@@ -137,7 +138,13 @@ export function assertKnownKustomizationFields(doc: Record<string, unknown>, whe
 export function checkedJson(value: unknown, where: ManifestLocation): string {
   const walk = (v: unknown, path: string): void => {
     const field = where.field && path ? `${where.field}.${path}` : path || where.field;
-    if (v === null || typeof v === "string" || typeof v === "boolean") return;
+    if (typeof v === "string") {
+      // Written back for kustomize, a raw NEL / U+2028 / U+2029 / lone CR is a line break to Go's YAML (a
+      // JSON escape in the original reads the same): a value kustomize reads otherwise than we checked it.
+      refuseForeignLineBreaks(v, { ...where, ...(field ? { field } : {}) });
+      return;
+    }
+    if (v === null || typeof v === "boolean") return;
     if (typeof v === "number") {
       if (!Number.isFinite(v))
         throw new ManifestError({ ...where, ...(field ? { field } : {}) }, "is not a finite number");
@@ -150,7 +157,10 @@ export function checkedJson(value: unknown, where: ManifestLocation): string {
       return;
     }
     if (isRecord(v) && Object.getPrototypeOf(v) === Object.prototype) {
-      for (const [k, x] of Object.entries(v)) walk(x, path ? `${path}.${k}` : k);
+      for (const [k, x] of Object.entries(v)) {
+        refuseForeignLineBreaks(k, { ...where, ...(field ? { field } : {}) });
+        walk(x, path ? `${path}.${k}` : k);
+      }
       return;
     }
     throw new ManifestError(

@@ -27,6 +27,7 @@ import { isInside } from "../util/path-inside.js";
 import { assertKnownKustomizationFields, checkedJson } from "./kustomization-fields.js";
 import { isInlineYaml, PluginConfigProblem, readPluginConfig } from "./kustomize-plugins.js";
 import { assertExactSpelling } from "./kustomize-spelling.js";
+import { refuseForeignLineBreaks } from "./yaml-line-breaks.js";
 
 export const kustomizationFileNames = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
@@ -183,8 +184,11 @@ function assertSize(file: string, shown: string, opts: ReferenceCheckOptions): v
 function readYaml(file: string, shown: string, opts: ReferenceCheckOptions): unknown {
   assertSize(file, shown, opts);
   try {
-    return parseYaml(readFileSync(file, "utf8"), { maxAliasCount: maxYamlAliasCount });
+    const text = readFileSync(file, "utf8");
+    refuseForeignLineBreaks(text, { file: shown });
+    return parseYaml(text, { maxAliasCount: maxYamlAliasCount });
   } catch (err) {
+    if (err instanceof ManifestError) throw err;
     throw new ManifestError({ file: shown }, `invalid YAML: ${(err as Error).message.split("\n")[0]}`);
   }
 }
@@ -232,7 +236,7 @@ export function assertBuildReferences(dirs: string[], opts: ReferenceCheckOption
    * allowed) or out of the tree; returns the real target when it exists.
    */
   const checkPath = (dir: string, value: string, where: ManifestLocation): string | undefined => {
-    if (isRemoteReference(value) && !isLocalFile(dir, value)) {
+    if (isRemoteReference(value) && !onlyLocalFile(dir, value)) {
       // file:// would clone a repository from the bot's own disk, whatever the operator allowed.
       if (/^\s*(git::)?file:/i.test(value))
         throw new ManifestError(
@@ -328,11 +332,15 @@ export function assertBuildReferences(dirs: string[], opts: ReferenceCheckOption
     }
     const doc = readYaml(file, shown(found), opts);
     if (!isRecord(doc)) {
-      if (doc === null || doc === undefined) return;
+      // Empty to us: kustomize gets the empty checked text too, never the file as it was.
+      if (doc === null || doc === undefined) return writeChecked(file, "{}\n");
       throw new ManifestError({ file: shown(found) }, "is not a kustomization (a YAML mapping)");
     }
     assertExactSpelling(doc, { file: shown(found) });
     assertKnownKustomizationFields(doc, { file: shown(found) });
+    // Every value as it was written (inline texts are replaced below): plain data, no line break only
+    // kustomize's YAML reader would see (a JSON escape of NEL reads the same as a raw one).
+    checkedJson(doc, { file: shown(found) });
     const where = (field: string) => ({ file: shown(found), field });
     for (const field of helmFields) {
       if (doc[field] !== undefined) {
@@ -363,7 +371,7 @@ export function assertBuildReferences(dirs: string[], opts: ReferenceCheckOption
         ref.pluginConfig &&
         opts.allowRemoteResources &&
         isRemoteReference(ref.value) &&
-        !isLocalFile(dir, ref.value)
+        !onlyLocalFile(dir, ref.value)
       ) {
         // kustomize would load the configuration with this kustomization's loader, which runs without the
         // load restrictor: its file fields could name any file, and it cannot be read here first. (Remote
@@ -388,7 +396,10 @@ export function assertBuildReferences(dirs: string[], opts: ReferenceCheckOption
       else if (isDirectory) continue;
       else if (ref.pluginConfig) {
         assertSize(target, shown(target), opts);
-        const docs = parseDocuments(readFileSync(target, "utf8"), { file: shown(target) });
+        const docs = parseDocuments(
+          refuseForeignLineBreaks(readFileSync(target, "utf8"), { file: shown(target) }),
+          { file: shown(target) },
+        );
         checkPluginDocs(docs, dir, { file: shown(target) }, ref.field);
         writeChecked(target, `${docs.map((d) => checkedJson(d, { file: shown(target) })).join("\n---\n")}\n`);
       } else if (ref.yaml) checkYamlFile(target);
@@ -424,6 +435,17 @@ function isLocalFile(dir: string, value: string): boolean {
   if (/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(value) || isAbsolute(value)) return false;
   const real = realOrUndefined(resolve(dir, value));
   return real !== undefined && statSync(real).isFile();
+}
+
+/**
+ * A local file that kustomize can only ever read as that file: its name is no repository URL kustomize's
+ * parser could fall back to when the file does not load as resources (no colon, no query, no `git::`, `gh:`
+ * or known host prefix) — `app@v1.yaml`. A file named `git::file:///…` or `github.com/…` shadows nothing: it
+ * is checked as the remote reference kustomize would fetch after failing to read it.
+ */
+function onlyLocalFile(dir: string, value: string): boolean {
+  if (/[:?]/.test(value) || /^(git::|gh:|github\.com|gitlab\.com|bitbucket\.org)/i.test(value)) return false;
+  return isLocalFile(dir, value);
 }
 
 function realOrUndefined(path: string): string | undefined {

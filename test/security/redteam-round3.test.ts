@@ -616,43 +616,99 @@ describe("round 3: what kustomize reads that is not a reference", () => {
 });
 
 describe("round 3: texts Go's YAML reads with line breaks ours does not see", () => {
+  // Go's YAML (kustomize) breaks lines at a lone CR, NEL, U+2028 and U+2029; ours does not. Each such text in a
+  // kustomization or plugin configuration is refused before kustomize runs (src/build/yaml-line-breaks.ts).
   const NEL = "\u0085";
-  it("a plugin configuration file that is one comment for us: kustomize gets the checked (empty) form", async () => {
+  const refusal = /holds (NEL|LINE SEPARATOR|PARAGRAPH SEPARATOR|a carriage return)/;
+  const generator = (p: Paths) =>
+    JSON.stringify({
+      apiVersion: "builtin",
+      kind: "ConfigMapGenerator",
+      metadata: { name: "leak" },
+      files: [p.txt],
+    });
+
+  for (const [name, br] of [
+    ["NEL", NEL],
+    ["LINE SEPARATOR", "\u2028"],
+    ["PARAGRAPH SEPARATOR", "\u2029"],
+    ["a lone CR", "\r"],
+  ] as const) {
+    it(`a kustomization that is one comment for us up to ${name} is refused (was: read whole by kustomize)`, async () => {
+      const res = await build(
+        setup((p) =>
+          k(
+            `# x${br}resources:${br}- cm.yaml${br}configMapGenerator:${br}- name: g${br}  files:${br}  - ${p.txt}${br}`,
+          ),
+        ),
+      );
+      expect(res.code).toBe(2);
+      expect(res.err).toMatch(/apps\/kustomization\.yaml/);
+      expect(res.err).toMatch(refusal);
+    });
+
+    it(`an inline generator hidden behind a comment and ${name} in a JSON kustomization is refused`, async () => {
+      const res = await build(
+        setup((p) =>
+          k(JSON.stringify({ resources: ["cm.yaml"], generators: [`#c${br}${br}${generator(p)}`] })),
+        ),
+      );
+      expect(res.code).toBe(2);
+      // A raw break is refused with the file's line; an escaped one (JSON "\r") at the field.
+      expect(res.err).toMatch(/apps\/kustomization\.yaml: (line 1|generators\[0\])/);
+      expect(res.err).toMatch(refusal);
+    });
+  }
+
+  it("the cluster path's own kustomization.yaml with NEL-hidden fields is refused", async () => {
+    const res = await build(
+      setup((p) => ({
+        "clusters/dev/kustomization.yaml": `# x${NEL}resources:${NEL}- ${p.yaml}${NEL}`,
+      })),
+    );
+    expect(res.code).toBe(2);
+    expect(res.err).toMatch(refusal);
+  });
+
+  it("a JSON escape of NEL in an inline generator is refused too (it would be written back raw)", async () => {
+    const res = await build(
+      setup((p) =>
+        k(
+          `{"resources":["cm.yaml"],"generators":["#c\\u0085\\u0085${generator(p).replaceAll('"', '\\"')}"]}`,
+        ),
+      ),
+    );
+    expect(res.code).toBe(2);
+    expect(res.err).toMatch(refusal);
+  });
+
+  it("a plugin configuration file that is one comment for us up to NEL is refused", async () => {
     const res = await build(
       setup((p) => ({
         ...k("resources: [cm.yaml]\ngenerators: [gen.yaml]\n"),
         "apps/gen.yaml": `# x${NEL}apiVersion: builtin${NEL}kind: ConfigMapGenerator${NEL}metadata:${NEL}  name: leak${NEL}files:${NEL}- ${p.txt}${NEL}`,
       })),
     );
-    expect(res.code).toBe(0);
-    expect(res.out).not.toContain("name: leak");
+    expect(res.code).toBe(2);
+    expect(res.err).toMatch(/apps\/gen\.yaml/);
+    expect(res.err).toMatch(refusal);
   });
 
-  it("an inline generator that is one comment for us up to a lone CR reaches kustomize as the checked (empty) text", async () => {
-    const res = await build(
-      setup((p) =>
-        k(
-          JSON.stringify({
-            resources: ["cm.yaml"],
-            generators: [
-              `#c\r${JSON.stringify({ apiVersion: "builtin", kind: "ConfigMapGenerator", metadata: { name: "leak" }, files: [p.txt] })}`,
-            ],
-          }),
-        ),
-      ),
-    );
-    expect(res.out).not.toContain("name: leak");
-  });
-
-  it("a plugin configuration file with lone CRs reaches kustomize as the checked (empty) text", async () => {
+  it("a plugin configuration file with lone CRs is refused", async () => {
     const res = await build(
       setup((p) => ({
         ...k("resources: [cm.yaml]\ngenerators: [gen.yaml]\n"),
         "apps/gen.yaml": `# x\rapiVersion: builtin\rkind: ConfigMapGenerator\rmetadata:\r  name: leak\rfiles:\r- ${p.txt}\r`,
       })),
     );
+    expect(res.code).toBe(2);
+    expect(res.err).toMatch(refusal);
+  });
+
+  it("CRLF line ends are plain line breaks and still build", async () => {
+    const res = await build(setup(() => k("resources:\r\n  - cm.yaml\r\n")));
     expect(res.code).toBe(0);
-    expect(res.out).not.toContain("name: leak");
+    expect(res.out).toContain("name: a");
   });
 
   it("NEL folding in a resource name cannot turn it into a climb", async () => {
@@ -666,6 +722,56 @@ describe("round 3: texts Go's YAML reads with line breaks ours does not see", ()
       ),
     );
     expect(res.code).toBe(2);
+  });
+});
+
+describe("round 3: a local file cannot shadow a repository URL", () => {
+  it("a file named git::file:///… that does not load as resources is never cloned from", async () => {
+    const gitRepo = mkdtempSync(join(tmpdir(), "rt3-shadow-"));
+    writeFileSync(join(gitRepo, "kustomization.yaml"), "resources: [cm.yaml]\n");
+    writeFileSync(
+      join(gitRepo, "cm.yaml"),
+      `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\ndata:\n  v: ${CANARY}\n`,
+    );
+    const git = (...args: string[]) =>
+      execFileSync("git", ["-C", gitRepo, "-c", "user.email=a@b", "-c", "user.name=a", ...args]);
+    git("init", "-q");
+    git("add", ".");
+    git("commit", "-qm", "x");
+    const ref = `git::file://${gitRepo}`;
+    const res = await build(
+      setup(() => ({
+        ...k(`resources:\n  - cm.yaml\n  - "${ref}"\n`),
+        [`apps/git::file:${gitRepo}`]: "{\n",
+      })),
+    );
+    expect(res.code).toBe(2);
+    expect(res.err).toMatch(/resources\[1\].*file:\/\//);
+  });
+
+  for (const ref of [
+    "git::http://127.0.0.1:9/org/repo.git",
+    "github.com/org/repo",
+    "git@example.com:org/repo",
+  ]) {
+    it(`a file named ${ref} is checked as the remote reference kustomize would fetch`, async () => {
+      const res = await build(
+        setup(() => ({
+          ...k(`resources:\n  - cm.yaml\n  - "${ref}"\n`),
+          [`apps/${ref}`]: "apiVersion: v1\n",
+        })),
+      );
+      expect(res.code).toBe(2);
+      expect(res.err).toMatch(/resources\[1\].*remote reference/);
+    });
+  }
+
+  it("a local file whose name only looks like user@ (no colon) is still a local file", async () => {
+    const res = await build(
+      setup(() => ({ ...k("resources:\n  - app@v1.yaml\n"), "apps/app@v1.yaml": cm("versioned") })),
+    );
+    expect(res.code).toBe(0);
+    expect(res.out).toContain("name: versioned");
   });
 });
 
