@@ -4,6 +4,7 @@
 // rendered by `templateChart` in a helm session that has no kubeconfig, so a template's `lookup` finds nothing.
 // Values are the HelmRelease's inline `spec.values`: `valuesFrom` ConfigMaps and Secrets live in the cluster,
 // which build does not read, so they are left out with one note per HelmRelease (optional ones silently).
+import { join } from "node:path";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { prepareWorkTree } from "../build/kustomize.js";
 import { maskSecret } from "../cluster/ssa/mask-secrets.js";
@@ -14,6 +15,7 @@ import {
   parseHelmRelease,
 } from "../flux/helm-release.js";
 import { checkChartFiles } from "../helm/chart-files.js";
+import { applyChartValuesFiles } from "../helm/chart-values-files.js";
 import { type HelmLimits, type HelmSession, startHelmSession } from "../helm/helm-cli.js";
 import type { ResolvedChart } from "../helm/release.js";
 import { templateChart } from "../helm/template.js";
@@ -141,6 +143,13 @@ async function renderOne(
   } catch (err) {
     const message = (err as Error).message;
     return { key, hr, objects: [], error: `${where}: ${chartErrorField(hr, message)}${message}` };
+  }
+  try {
+    // The HelmRelease's own spec.chart.spec.valuesFiles, as a reconcile applies them (the error names them).
+    chart = await applyChartValuesFiles(hr, chart, join(session.dir, "charts"));
+  } catch (err) {
+    const message = (err as Error).message;
+    return { key, hr, objects: [], error: message.startsWith(hr.file) ? message : `${where}: ${message}` };
   }
   const what = `chart ${chart.name}@${chart.version}`;
   try {

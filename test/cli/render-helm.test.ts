@@ -231,6 +231,43 @@ describe("build --render-helm", () => {
     expect(deployment.spec.replicas).toBe(5);
   });
 
+  it("applies a HelmRelease's chart valuesFiles as a reconcile does (a chart directory from this repository)", async () => {
+    const repo = makeRepo({
+      "clusters/dev/app.yaml": `apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: layered
+  namespace: apps
+spec:
+  interval: 10m
+  chart:
+    spec:
+      chart: ./charts/layered
+      sourceRef:
+        kind: GitRepository
+        name: flux-system
+        namespace: flux-system
+      valuesFiles:
+        - charts/layered/values.yaml
+        - charts/layered/values-prod.yaml
+`,
+      "charts/layered/Chart.yaml": "apiVersion: v2\nname: layered\nversion: 0.3.0\n",
+      "charts/layered/values.yaml": "greeting: hello\nreplicas: 1\n",
+      "charts/layered/values-prod.yaml": "replicas: 4\n",
+      "charts/layered/templates/cm.yaml":
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: layered\ndata:\n  greeting: {{ .Values.greeting | quote }}\n  replicas: {{ .Values.replicas | quote }}\n",
+    });
+    const r = await cli(["build", "clusters/dev", "--repo", repo, "--render-helm"]);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    const cm = docs(r.out).find(
+      (o) => o.kind === "ConfigMap" && o.metadata.name === "layered",
+    ) as unknown as {
+      data: Record<string, string>;
+    };
+    expect(cm.data).toEqual({ greeting: "hello", replicas: "4" });
+  });
+
   it("diff and reconcile take no --render-helm", async () => {
     const r = await cli(["diff", "clusters/dev", "--repo", fleet(appRelease()), "--render-helm"]);
     expect(r.code).toBe(2);
