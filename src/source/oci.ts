@@ -8,20 +8,17 @@
 import { createHash } from "node:crypto";
 import semver from "semver";
 import type { OutboundPolicy, OutboundResponse } from "../util/outbound/index.js";
-import type { Challenge } from "../util/registry/auth.js";
 import { RegistryClient } from "../util/registry/client.js";
 import { type ImageReference, isRepositoryPath } from "../util/registry/reference.js";
-import { answerFor, tokenFromAnswer, tokenRequest } from "../util/registry/token.js";
 import { cached, cachePath, sha256Hex } from "./cache.js";
-import { type BasicAuth, basicAuthHeader } from "./credentials.js";
-import { Deadline, readBody, sourceGet, statusText, writeBody } from "./http.js";
+import type { BasicAuth } from "./credentials.js";
+import { Deadline, readBody, statusText, writeBody } from "./http.js";
 import { type ArchiveLimits, extractTarGz, readFileFromTarGz } from "./tar-extract.js";
 
 export const FLUX_CONTENT_MEDIA_TYPE = "application/vnd.cncf.flux.content.v1.tar+gzip";
 export const HELM_CHART_MEDIA_TYPE = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 export const MAX_BLOB_BYTES = 256 * 1024 * 1024;
 const maxManifestBytes = 4 * 1024 * 1024;
-const maxTokenBytes = 64 * 1024;
 const manifestAccept = [
   "application/vnd.oci.image.manifest.v1+json",
   "application/vnd.docker.distribution.manifest.v2+json",
@@ -87,48 +84,50 @@ export interface OciClientOptions {
 }
 
 export class OciClient {
-  private token?: string;
   private readonly base: string;
   private readonly deadline: Deadline;
+  private readonly reference: ImageReference;
+  private readonly registry: RegistryClient;
 
   constructor(
     private readonly ref: OciReference,
     private readonly opts: OciClientOptions,
   ) {
-    this.base = `${opts.insecure ? "http" : "https"}://${ref.registry}/v2/${ref.repository}`;
+    const origin = `${opts.insecure ? "http" : "https"}://${ref.registry}`;
+    this.base = `${origin}/v2/${ref.repository}`;
     this.deadline = new Deadline(opts.timeoutMs);
+    this.reference = {
+      image: `${ref.registry}/${ref.repository}`,
+      registry: ref.registry,
+      repository: ref.repository,
+      apiBaseUrl: origin,
+    };
+    this.registry = new RegistryClient({ policy: opts.policy, timeoutMs: opts.timeoutMs });
   }
 
   private get name(): string {
     return `${this.ref.registry}/${this.ref.repository}`;
   }
 
-  /** A request that answered 2xx; 401 is answered once with the registry's challenge. */
+  /**
+   * A request that answered 2xx, through the one registry client (util/registry/client.ts): the 401 answered
+   * (Basic or a Bearer token, credentials only to the registry's own host), transient failures retried, the
+   * body bounded, every request within this fetch's deadline.
+   */
   private async request(path: string, maxBytes: number, accept?: string): Promise<OutboundResponse> {
-    const url = `${this.base}${path}`;
-    const send = (authorization?: string) =>
-      sourceGet(url, {
-        policy: this.opts.policy,
-        deadline: this.deadline,
-        headers: { accept, authorization },
-        maxBytes,
-      });
     let response: OutboundResponse;
     try {
-      response = await send(this.authorization());
-      if (response.status === 401 && !this.token) {
-        // One answer to a challenge for sources and image scanning (util/registry/token.ts, RFC 7235).
-        const answer = answerFor(response.headers.get("www-authenticate"));
-        response.discard();
-        if (answer.scheme === "bearer") {
-          this.token = await this.fetchToken(answer.challenge);
-          response = await send(this.authorization());
-        } else if (answer.scheme === "basic" && this.opts.auth) {
-          response = await send(basicAuthHeader(this.opts.auth));
-        }
-      }
+      response = await this.registry.get(this.reference, path, {
+        ...(this.opts.auth ? { credentials: this.opts.auth, preemptiveBasic: true } : {}),
+        ...(accept ? { accept } : {}),
+        maxBytes,
+        signal: this.deadline.signal,
+      });
     } catch (err) {
-      throw new Error(`${this.name}: ${(err as Error).message}`, { cause: err });
+      if (this.deadline.expired())
+        throw new Error(`${this.name}: GET ${this.base}${path}: ${this.deadline.message()}`, { cause: err });
+      const message = (err as Error).message;
+      throw new Error(message.startsWith(this.name) ? message : `${this.name}: ${message}`, { cause: err });
     }
     if (response.status < 200 || response.status >= 300) {
       response.discard();
@@ -137,54 +136,14 @@ export class OciClient {
     return response;
   }
 
-  private authorization(): string | undefined {
-    if (this.token) return `Bearer ${this.token}`;
-    return this.opts.auth ? basicAuthHeader(this.opts.auth) : undefined;
-  }
-
-  private async fetchToken(challenge: Challenge): Promise<string> {
-    // Which realm is asked, and whether the credentials go with it, is decided in util/registry/token.ts.
-    const { url, authorization, withheld } = tokenRequest(
-      challenge,
-      new URL(this.base),
-      `repository:${this.ref.repository}:pull`,
-      this.opts.auth,
-    );
-    const response = await sourceGet(url, {
-      policy: this.opts.policy,
-      deadline: this.deadline,
-      headers: { authorization },
-      maxBytes: maxTokenBytes,
-    });
-    const anonymous = withheld
-      ? ` (asked anonymously: the credentials only go to ${this.ref.registry}, not to ${url.host})`
-      : "";
-    if (response.status !== 200) {
-      response.discard();
-      throw new Error(
-        `token request to ${url.origin}${url.pathname} failed: HTTP ${response.status}${anonymous}`,
-      );
-    }
-    const answer = tokenFromAnswer(parseJson(await readBody(response, this.deadline), "token response"));
-    if (!answer) throw new Error(`token response from ${url.origin} has no token`);
-    return answer.token;
-  }
-
   /**
    * The repository's tags, through the one tag lister of sources and image scans (util/registry/client.ts):
    * the same paging (`Link` only on this registry), bounds (pages, tags, bytes) and retries, within this
    * fetch's deadline.
    */
   async tags(): Promise<string[]> {
-    const reference: ImageReference = {
-      image: this.name,
-      registry: this.ref.registry,
-      repository: this.ref.repository,
-      apiBaseUrl: new URL(this.base).origin,
-    };
     try {
-      const client = new RegistryClient({ policy: this.opts.policy, timeoutMs: this.deadline.remainingMs() });
-      const { tags } = await client.listTags(reference, this.opts.auth, {
+      const { tags } = await this.registry.listTags(this.reference, this.opts.auth, {
         timeoutMs: this.deadline.remainingMs(),
       });
       return tags;

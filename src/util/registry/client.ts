@@ -98,6 +98,8 @@ export class RegistryClient implements TagLister {
   private readonly policy: OutboundPolicy;
   /** Bearer tokens by realm + service + scope + user; never logged. */
   private readonly tokens = new Map<string, CachedToken>();
+  /** The Authorization that answered a registry's challenge, by registry/repository + user (get()). */
+  private readonly authorizations = new Map<string, string>();
 
   constructor(options: RegistryClientOptions = {}) {
     const defaults = defaultRegistryClientOptions;
@@ -134,6 +136,41 @@ export class RegistryClient implements TagLister {
         },
       );
     }
+  }
+
+  /**
+   * One GET of the registry API for `reference` (`/manifests/<ref>`, `/blobs/<digest>`), for OCI sources and
+   * charts: a 401 is answered as for tag listings (Basic, or a Bearer token for `repository:<name>:pull`, the
+   * credentials only to the registry's own host), transient failures are retried, the body is bounded by
+   * `maxBytes`; the caller judges the status. The Authorization that worked is sent first next time.
+   */
+  async get(
+    reference: ImageReference,
+    path: string,
+    opts: {
+      credentials?: BasicCredentials;
+      accept?: string;
+      maxBytes?: number;
+      signal?: AbortSignal;
+      /** Send the Basic credentials with the first request (to the registry itself only), as sources always did. */
+      preemptiveBasic?: boolean;
+    } = {},
+  ): Promise<OutboundResponse> {
+    const where = `${reference.registry}/${reference.repository}`;
+    const url = new URL(`/v2/${reference.repository}${path}`, reference.apiBaseUrl);
+    const remembered = `${where} ${opts.credentials?.username ?? ""}`;
+    const body = { accept: opts.accept, maxBytes: opts.maxBytes };
+    let authorization =
+      this.authorizations.get(remembered) ??
+      (opts.preemptiveBasic && opts.credentials ? basicAuthorization(opts.credentials) : undefined);
+    let response = await this.request(url, authorization, where, opts.signal, body);
+    if (response.status === 401) {
+      const scope = `repository:${reference.repository}:pull`;
+      authorization = await this.answerChallenge(response, url, scope, opts.credentials, where, opts.signal);
+      response = await this.request(url, authorization, where, opts.signal, body);
+      if (response.status !== 401) this.authorizations.set(remembered, authorization);
+    }
+    return response;
   }
 
   private async listPages(
@@ -206,7 +243,7 @@ export class RegistryClient implements TagLister {
     if (answer.scheme === "basic") {
       if (!credentials) {
         throw new RegistryError(
-          `${where}: the registry requires credentials (Basic); set the ImageRepository's secretRef`,
+          `${where}: the registry requires credentials (Basic); set the object's secretRef`,
           401,
         );
       }
@@ -282,8 +319,9 @@ export class RegistryClient implements TagLister {
     authorization: string | undefined,
     where: string,
     deadline?: AbortSignal,
+    body: { accept?: string; maxBytes?: number } = {},
   ): Promise<OutboundResponse> {
-    const headers: Record<string, string> = { accept: "application/json" };
+    const headers: Record<string, string> = { accept: body.accept ?? "application/json" };
     if (authorization) headers.authorization = authorization;
     for (let attempt = 0; ; attempt++) {
       let response: OutboundResponse | undefined;
@@ -293,7 +331,7 @@ export class RegistryClient implements TagLister {
           policy: this.policy,
           headers,
           timeoutMs: this.options.timeoutMs,
-          maxBytes: this.options.maxResponseBytes,
+          maxBytes: body.maxBytes ?? this.options.maxResponseBytes,
           maxRedirects: 3,
           signal: deadline,
         });
