@@ -143,6 +143,11 @@ export async function run(): Promise<void> {
   );
   let server: ArtifactServer | undefined;
   let flux: FluxController | undefined;
+  // The bot's build cache of this run only (as a replica has its own): other processes on the machine writing
+  // ~/.cache/gitops-bot/builds would otherwise evict the cold run's entries before the no-op reads them. Cold
+  // runs never hit it (fresh namespaces are part of every build's key).
+  const cacheBefore = process.env.GITOPS_BOT_BUILD_CACHE;
+  if (cacheBefore !== "off") process.env.GITOPS_BOT_BUILD_CACHE = join(work, "build-cache");
   try {
     const tree = join(work, "tree");
     writeApps(tree);
@@ -278,5 +283,7 @@ export async function run(): Promise<void> {
       () => undefined,
     );
     rmSync(work, { recursive: true, force: true });
+    if (cacheBefore === undefined) delete process.env.GITOPS_BOT_BUILD_CACHE;
+    else process.env.GITOPS_BOT_BUILD_CACHE = cacheBefore;
   }
 }
