@@ -40,32 +40,35 @@ export function sourcesToPoll(
   plan: TreePlan,
   tree: { dir: string; selfSourceNames: string[]; limits: ManifestLimits },
 ): SourcePoll[] {
-  const declared = declaredSources(plan, tree);
   const dependents = new Map<string, string[]>();
   const charts = new Map<string, FluxHelmRelease[]>();
-  const use = (key: string, subject: string) =>
+  const use = (
+    ref: { kind: string; name: string; namespace?: string },
+    namespace: string,
+    subject: string,
+  ) => {
+    // The repository being reconciled is polled through its branch head (a conditional request), not here.
+    if (ref.kind === "GitRepository" && tree.selfSourceNames.includes(ref.name)) return undefined;
+    if (!POLLED_KINDS.has(ref.kind)) return undefined;
+    const key = `${ref.kind}/${ref.namespace ?? namespace}/${ref.name}`;
     dependents.set(key, [...(dependents.get(key) ?? []), subject]);
-  for (const p of plan.kustomizations) {
-    const ref = p.ks.spec.sourceRef;
-    use(
-      `${ref.kind}/${ref.namespace ?? p.ks.namespace}/${ref.name}`,
-      `Kustomization/${p.ks.namespace}/${p.ks.name}`,
-    );
-  }
+    return key;
+  };
+  for (const p of plan.kustomizations)
+    use(p.ks.spec.sourceRef, p.ks.namespace, `Kustomization/${p.ks.namespace}/${p.ks.name}`);
   for (const { hr } of plan.helmReleases) {
     const ref = hr.spec.chartRef ?? hr.spec.chart?.spec.sourceRef;
-    if (!ref) continue;
-    const key = `${ref.kind}/${ref.namespace ?? hr.namespace}/${ref.name}`;
-    use(key, `HelmRelease/${hr.namespace}/${hr.name}`);
-    charts.set(key, [...(charts.get(key) ?? []), chartOnly(hr)]);
+    const key = ref && use(ref, hr.namespace, `HelmRelease/${hr.namespace}/${hr.name}`);
+    if (key) charts.set(key, [...(charts.get(key) ?? []), chartOnly(hr)]);
   }
+  // Most trees use only themselves: then nothing is read (this runs after every run, no-ops included).
+  if (dependents.size === 0) return [];
+  const declared = declaredSources(plan, tree, new Set(dependents.keys()));
   const polls: SourcePoll[] = [];
   for (const source of declared.values()) {
     const key = sourceKey(source);
     const users = dependents.get(key);
-    if (!users || !POLLED_KINDS.has(source.kind)) continue;
-    // The repository being reconciled is polled through its branch head (a conditional request), not here.
-    if (source.kind === "GitRepository" && tree.selfSourceNames.includes(source.name)) continue;
+    if (!users) continue;
     const interval = (source.spec as { interval?: string }).interval;
     if (!interval) continue;
     polls.push({
@@ -88,24 +91,33 @@ export function sourcesToPoll(
 function declaredSources(
   plan: TreePlan,
   tree: { dir: string; limits: ManifestLimits },
+  wanted: Set<string>,
 ): Map<string, FluxSource> {
   const found = new Map<string, FluxSource>();
   for (const source of (plan as TreePlan & { sources?: FluxSource[] }).sources ?? [])
     found.set(sourceKey(source), source);
-  const raw: { object: KubernetesObject; file: string }[] = [];
-  for (const p of plan.kustomizations)
-    for (const object of p.fluxObjects ?? []) raw.push({ object, file: p.ks.file });
-  raw.push(...clusterPathObjects(plan.clusterPath, tree));
-  for (const { object, file } of raw) {
-    if (!isSource(object)) continue;
-    try {
-      const source = parseSource(object, file);
-      if (!found.has(sourceKey(source))) found.set(sourceKey(source), source);
-    } catch {
-      // The run reported it; a source it could not read has nothing to poll.
+  const add = (raw: { object: KubernetesObject; file: string }[]) => {
+    for (const { object, file } of raw) {
+      if (!isSource(object)) continue;
+      try {
+        const source = parseSource(object, file);
+        if (!found.has(sourceKey(source))) found.set(sourceKey(source), source);
+      } catch {
+        // The run reported it; a source it could not read has nothing to poll.
+      }
     }
-  }
+  };
+  add(
+    plan.kustomizations.flatMap((p) => (p.fluxObjects ?? []).map((object) => ({ object, file: p.ks.file }))),
+  );
+  // The cluster path's files are read only for a used source not found yet (or an included one it names).
+  if ([...wanted].some((key) => !found.has(key)) || [...found.values()].some(hasIncludes))
+    add(clusterPathObjects(plan.clusterPath, tree));
   return found;
+}
+
+function hasIncludes(source: FluxSource): boolean {
+  return ((source.spec as { include?: unknown[] }).include ?? []).length > 0;
 }
 
 const kustomizeConfigFiles = new Set(["kustomization.yaml", "kustomization.yml", "Kustomization"]);

@@ -5,6 +5,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import type { KubernetesObject } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseHelmRelease } from "../../src/flux/helm-release.js";
 import { parseKustomization } from "../../src/flux/kustomization.js";
@@ -27,7 +28,7 @@ function kustomization(name: string, source: { kind: string; name: string }) {
       kind: "Kustomization",
       metadata: { name, namespace: "team" },
       spec: { interval: "10m", path: "./", prune: true, sourceRef: source },
-    },
+    } as KubernetesObject,
     `clusters/dev/${name}.yaml`,
   );
 }
@@ -64,7 +65,7 @@ describe("sourcesToPoll", () => {
           },
           values: { password: "hunter2-canary" },
         },
-      },
+      } as KubernetesObject,
       "apps/web.yaml",
     );
     const plan: TreePlan = {
