@@ -4,11 +4,13 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { parse } from "yaml";
 import { parseSource } from "../../src/flux/sources.js";
 import { noSecrets } from "../../src/source/credentials.js";
 import { SourceResolver } from "../../src/source/resolver.js";
+import { pushFluxArtifact } from "../support/helm-repo.js";
+import { uniqueName } from "../support/kube.js";
 import { makeRepo } from "../support/repo-tree.js";
 import { generatorYaml } from "./artifact-generator-fixture.js";
 import { type FixtureMember, tarGzOf } from "./tar-fixture.js";
@@ -24,8 +26,9 @@ async function generate(files: Record<string, string>, tarballs: Record<string, 
     cacheDir: mkdtempSync(join(tmpdir(), "gitops-bot-ag-strategy-")),
     secrets: noSecrets,
   });
-  const file = "clusters/staging/generator.yaml";
-  resolver.declare(parseSource(parse(readFileSync(join(repo, file), "utf8")), file));
+  for (const file of Object.keys(files).filter((f) => f.startsWith("clusters/staging/"))) {
+    resolver.declare(parseSource(parse(readFileSync(join(repo, file), "utf8")), file));
+  }
   const source = resolver.find({ kind: "ExternalArtifact", name: "out" }, "flux-system");
   if (!source) throw new Error("not declared");
   return resolver.artifact(source);
@@ -166,4 +169,25 @@ describe("ArtifactGenerator copy strategies", () => {
     );
     await expect(result).rejects.toThrow(/copy\[0\]\.from: .*bomb\.tgz.*(bytes|limit|larger)/);
   }, 60_000);
+});
+
+describe("ArtifactGenerator originRevision", () => {
+  it("carries the alias's revision (an OCIRepository's tag@digest) while the artifact keeps its own", async () => {
+    const host = inject("registryHost");
+    const repository = uniqueName("origin");
+    const digest = await pushFluxArtifact(host, repository, "1.2.3", {
+      "deploy/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: o\n",
+    });
+    const a = await generate({
+      "clusters/staging/generator.yaml": generatorYaml({
+        sources:
+          "    - alias: repo\n      kind: GitRepository\n      name: flux-system\n    - alias: app\n      kind: OCIRepository\n      name: app",
+        artifacts: `    - name: out\n      originRevision: "@app"\n      copy:\n${copy("@app/deploy/**", "@artifact/")}`,
+      }),
+      "clusters/staging/app.yaml": `apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata:\n  name: app\n  namespace: flux-system\nspec:\n  interval: 5m\n  url: oci://${host}/${repository}\n  insecure: true\n  ref:\n    tag: "1.2.3"\n`,
+    });
+    expect(a.revision).toMatch(/^latest@sha256:[0-9a-f]{64}$/);
+    expect(a.originRevision).toBe(`1.2.3@${digest}`);
+    expect(existsSync(join(a.dir, "cm.yaml"))).toBe(true);
+  });
 });
