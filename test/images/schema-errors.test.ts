@@ -142,6 +142,16 @@ describe("image automation objects are strict, as the other Flux kinds", () => {
       repository().replace("spec:", "spce:\n  image: x\nstatus: {}\nspec:"),
       `${ir}: spce: unknown field (did you mean spec?)`,
     ],
+    [
+      "an unknown key that could disguise the message is quoted, not printed raw",
+      repository('  "image\\nspec.image: ok": x\n'),
+      `${ir}: spec."image\\nspec.image: ok": unknown field`,
+    ],
+    [
+      "an unknown key of 1,000 characters is bounded and costs no did-you-mean",
+      repository(`  ${"k".repeat(1000)}: x\n`),
+      `${ir}: spec."${"k".repeat(100)}…": unknown field`,
+    ],
     // Flux fields gitops-bot does not implement: named, and said to be unsupported, not unknown.
     [
       "ImageRepository: certSecretRef",
