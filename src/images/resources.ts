@@ -2,6 +2,7 @@
 // through their strict schemas (src/images/schemas.ts), defaults and the checks a schema cannot make.
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { z } from "zod";
+import { fluxLookAlikeProblem } from "../flux/api-groups.js";
 import { parseDuration } from "../flux/duration.js";
 import { ManifestError } from "../flux/errors.js";
 import type { SourcedObject } from "../flux/manifests.js";
@@ -48,6 +49,9 @@ export function readImageAutomationObjects(objects: readonly SourcedObject[]): I
   for (const { object, file } of objects) {
     if (!object.apiVersion?.startsWith(`${IMAGE_GROUP}/`)) continue;
     const { located, where } = locate(object, file);
+    // A kind the group does not have (`ImagePolicey`) or a version Flux never had is an error, not skipped.
+    const lookAlike = fluxLookAlikeProblem(object);
+    if (lookAlike) throw new ManifestError({ ...where, field: lookAlike.field }, lookAlike.reason);
     switch (object.kind) {
       case "ImageRepository": {
         const spec = parseSpec(imageRepositorySpec, object, file, where.object);

@@ -138,6 +138,20 @@ describe("image automation objects are strict, as the other Flux kinds", () => {
       `${iua}: spec.update.strategy: must be Setters (found "Setter" — did you mean Setters?)`,
     ],
     [
+      "a kind the image group does not have",
+      repository().replace("kind: ImageRepository", "kind: ImageRepositry"),
+      `${file}: ImageRepositry/team-a/app: kind: "ImageRepositry" is not a kind of image.toolkit.fluxcd.io (did you mean ImageRepository?)`,
+    ],
+    [
+      "a version Flux never had",
+      object(
+        "ImagePolicy",
+        "  imageRepositoryRef: {name: app}\n  policy: {semver: {range: 1.x}}\n",
+        "image.toolkit.fluxcd.io/v2",
+      ),
+      `${ip}: apiVersion: "image.toolkit.fluxcd.io/v2" is not a version of ImagePolicy (did you mean image.toolkit.fluxcd.io/v1?)`,
+    ],
+    [
       "a typo beside spec",
       repository().replace("spec:", "spce:\n  image: x\nstatus: {}\nspec:"),
       `${ir}: spce: unknown field (did you mean spec?)`,
