@@ -206,7 +206,7 @@ export class RedisQueue<P> implements WorkQueue<P> {
     }
   }
 
-  async enqueue(job: QueuedJob<P>): Promise<EnqueueResult> {
+  async enqueue(job: QueuedJob<P>, heldBefore = false): Promise<EnqueueResult> {
     if (this.closed) throw new QueueClosedError();
     await this.ready;
     const group = this.options.groupOf?.(job) ?? job.key;
@@ -237,14 +237,28 @@ export class RedisQueue<P> implements WorkQueue<P> {
         { job: job.key, id: jobId, kept: Boolean(kept) },
         "redis work queue: duplicate",
       );
-      // Another replica is between reserving and adding it, or was killed there: the job may never exist.
-      // Refuse for now (the webhook answers 5xx); a redelivery after the hold expires is queued.
-      if (!kept && (await this.redis.get(this.keys.origin(jobId))) === "pending") {
-        throw new Error(
-          `job ${job.key} of this delivery is being queued by another replica; redeliver it in ${Math.ceil(PENDING_ORIGIN_MS / 1000)} s if it does not run`,
-        );
+      // Another replica is between reserving and adding it, or was killed there (a push job restarted
+      // after a lost replica comes here): wait for the hold to end — the job appears (a duplicate), or the
+      // hold expires and this one queues it. Only a hold that outlives its own expiry is refused (5xx).
+      let found = kept;
+      if (!found && (await this.redis.get(this.keys.origin(jobId))) === "pending") {
+        const until = Date.now() + PENDING_ORIGIN_MS + 1_000;
+        for (;;) {
+          await new Promise((r) => setTimeout(r, 200));
+          found = (await queue.getJob(jobId).catch(() => undefined)) as Job<StoredJob<P>> | undefined;
+          if (found) break;
+          const hold = await this.redis.get(this.keys.origin(jobId));
+          if (hold === null && !heldBefore) return this.enqueue(job, true);
+          if (hold !== "pending" || Date.now() > until) {
+            if (hold !== "pending") break;
+            throw new Error(
+              `job ${job.key} of this delivery is being queued by another replica; redeliver it if it does not run`,
+            );
+          }
+        }
       }
-      await this.report(job.payload, () => this.handlers.duplicate?.(job.payload, kept?.data?.payload));
+      const keptPayload = found?.data?.payload;
+      await this.report(job.payload, () => this.handlers.duplicate?.(job.payload, keptPayload));
       return { queued: true };
     }
     if (verdict !== "ok") {

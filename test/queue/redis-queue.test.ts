@@ -166,22 +166,48 @@ describe("redis work queue", () => {
     expect(duplicates).toEqual(["1 kept 1", "1 kept 1"]);
   });
 
-  test("a replica killed between reserving a delivery's job and adding it: refused while held, queued after", async () => {
+  test("a replica killed between reserving a delivery's job and adding it: the next copy waits out the hold, then queues it", async () => {
     const runs: number[] = [];
     const queue = replica({ run: async ({ n }) => void runs.push(n) });
     // What the killed replica left: the origin held as pending (RESERVE), no BullMQ job.
     const jobId = `j${digest("k\nd-lost")}`;
     const probe = redis.client();
-    await probe.set(redisKeys(DEFAULT_REDIS_PREFIX).origin(jobId), "pending", "PX", 400);
+    await probe.set(redisKeys(DEFAULT_REDIS_PREFIX).origin(jobId), "pending", "PX", 600);
     const job = { key: "k", supersedes: false, payload: { key: "k", n: 1, origin: "d-lost" } };
-    await expect(queue.enqueue(job)).rejects.toThrow(/being queued by another replica; redeliver it/);
-    await sleep(500);
-    await queue.enqueue(job);
+    const started = Date.now();
+    expect(await queue.enqueue(job)).toEqual({ queued: true });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(500);
     await queue.idle();
     expect(runs).toEqual([1]);
     // Its origin is now kept (not pending): the next copy is a duplicate, not run again.
     expect(await probe.get(redisKeys(DEFAULT_REDIS_PREFIX).origin(jobId))).toBe(jobId);
     expect(await probe.pttl(redisKeys(DEFAULT_REDIS_PREFIX).origin(jobId))).toBeGreaterThan(3600_000);
+    probe.disconnect();
+  });
+
+  test("a copy arriving while another replica is adding the job waits and is a duplicate", async () => {
+    const runs: number[] = [];
+    const duplicates: string[] = [];
+    const [a, b] = [
+      replica({ run: async ({ n }) => void runs.push(n) }),
+      replica({
+        run: async ({ n }) => void runs.push(n),
+        duplicate: async (dropped, kept) => void duplicates.push(`${dropped.n} kept ${kept?.n}`),
+      }),
+    ];
+    const jobId = `j${digest("k\nd-racing")}`;
+    const probe = redis.client();
+    // a holds the origin (as RESERVE leaves it) and adds the job a moment later.
+    await probe.set(redisKeys(DEFAULT_REDIS_PREFIX).origin(jobId), "pending", "PX", 5_000);
+    const job = { key: "k", supersedes: false, payload: { key: "k", n: 7, origin: "d-racing" } };
+    const copy = b.enqueue(job);
+    await sleep(300);
+    await probe.del(redisKeys(DEFAULT_REDIS_PREFIX).origin(jobId));
+    await a.enqueue(job);
+    expect(await copy).toEqual({ queued: true });
+    await a.idle();
+    expect(runs).toEqual([7]);
+    expect(duplicates).toEqual(["7 kept 7"]);
     probe.disconnect();
   });
 
