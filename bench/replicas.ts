@@ -34,6 +34,8 @@ interface Figures {
   p50: number;
   p99: number;
   applied: number;
+  /** Repositories whose last commit was not applied, with its statuses. */
+  notApplied: string[];
 }
 
 async function measure(setup: string, replicaCount: number, redisUrl: string | undefined): Promise<Figures> {
@@ -98,7 +100,18 @@ async function measure(setup: string, replicaCount: number, redisUrl: string | u
       (s) => s.context === "gitops/dev" && s.state === "success" && !/superseded/.test(s.description),
     ).length;
     void startedWall;
+    // Each repository's last commit must be applied; say what happened to one that was not.
+    const notApplied: string[] = [];
+    for (const repo of repos) {
+      const head = github.repositories.get(`${OWNER}/${repo}`)?.head ?? "";
+      const own = github.statuses.filter((s) => s.sha === head && s.context === "gitops/dev");
+      if (!own.some((s) => s.state === "success" && !/superseded/.test(s.description)))
+        notApplied.push(
+          `${repo}@${head.slice(0, 7)}: ${own.map((s) => `${s.state} ${s.description}`).join(" | ")}`,
+        );
+    }
     return {
+      notApplied,
       setup,
       seconds,
       throughput: sentAt.size / seconds,
@@ -128,7 +141,7 @@ export async function run(): Promise<void> {
     rows.push(await measure("3 replicas, Redis", 3, redis.url));
     printTable(
       `${PUSHES} pushes across ${REPOSITORIES} repositories, push → final gitops/dev status (2 cores shared)`,
-      ["setup", "wall", "pushes/s", "p50", "p99", "applied (rest superseded)"],
+      ["setup", "wall", "pushes/s", "p50", "p99", "applied (rest superseded / failed)"],
       rows.map((f) => [
         f.setup,
         `${f.seconds.toFixed(1)} s`,
@@ -138,6 +151,9 @@ export async function run(): Promise<void> {
         f.applied,
       ]),
     );
+    for (const f of rows) {
+      for (const line of f.notApplied) console.log(`${f.setup}: last commit not applied: ${line}`);
+    }
   } finally {
     await redis.stop();
   }
