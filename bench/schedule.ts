@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import nock from "nock";
 import { stringify } from "yaml";
+import { type BuildCacheResult, setBuildCacheObserver } from "../src/build/build-cache.js";
 import { loadKubeConfig, makeObjectApi } from "../src/cluster/kube-client.js";
 import { operatorConfigSchema } from "../src/config/operator-config.js";
 import { reconcileQueueKey } from "../src/github/schedule.js";
@@ -208,6 +209,9 @@ export async function run(): Promise<void> {
       `schedule: first round of ${REPOS} repositories in ${firstWallS.toFixed(0)} s; simulating ${MINUTES} min`,
     );
 
+    // Whether the scheduled runs' kustomize builds come from the build cache (src/build/build-cache.ts).
+    const builds: Record<BuildCacheResult, number> = { memory: 0, disk: 0, miss: 0 };
+    setBuildCacheObserver((result) => void builds[result]++);
     const cpuStart = process.cpuUsage();
     const wallStart = performance.now();
     for (let minute = 0; minute < MINUTES; minute++) {
@@ -222,6 +226,7 @@ export async function run(): Promise<void> {
     }
     await app.queue.idle();
     const cpu = process.cpuUsage(cpuStart);
+    setBuildCacheObserver(undefined);
     const wallS = (performance.now() - wallStart) / 1000;
     const cpuS = (cpu.user + cpu.system) / 1e6;
     const perHour = 60 / MINUTES;
@@ -247,6 +252,11 @@ export async function run(): Promise<void> {
           Math.round(counts.notModified * perHour),
         ],
         ["counted calls per repository per interval (goal ≤ 1)", (counted / intervals).toFixed(2), "—"],
+        [
+          "kustomize builds: from memory / from disk / run (cache missed)",
+          `${builds.memory} / ${builds.disk} / ${builds.miss}`,
+          "—",
+        ],
         [
           "baseline: first round, every repository in full (CPU)",
           `${firstCpuS.toFixed(1)} s`,
