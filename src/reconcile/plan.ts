@@ -83,6 +83,11 @@ export interface TreePlan {
   notifications?: SourcedObject[];
   /** Labels and annotations of each Kustomization and HelmRelease, by `Kind/namespace/name` (Alerts' matchLabels). */
   objectMetadata?: Map<string, ObjectMetadata>;
+  /**
+   * The Flux objects directly in the cluster path: what Flux's flux-system Kustomization applies. `build` lists
+   * them under the root Kustomization even when the path holds no plain object (no root is planned then).
+   */
+  rootFluxObjects?: KubernetesObject[];
 }
 
 export interface ObjectMetadata {
@@ -463,6 +468,7 @@ export async function planTree(
     notes,
     notifications,
     objectMetadata,
+    rootFluxObjects: rootObjects.filter((o) => isFluxObject(o.object)).map((o) => o.object),
   };
   opts.onPlanned?.(plan);
   return plan;

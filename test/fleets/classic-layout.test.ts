@@ -22,8 +22,16 @@ describe("classic layout", () => {
     const counts = Object.fromEntries(
       result.kustomizations.map((k) => [k.name, k.objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()]),
     );
-    // What each Kustomization's manifests declare (counted from the fixture files above).
+    // What each Kustomization's manifests declare (counted from the fixture files above); flux-system is the
+    // cluster path itself, as `flux build kustomization flux-system` lists it (gotk-sync's objects and the rest).
     expect(counts).toEqual({
+      "flux-system": [
+        "GitRepository/flux-system",
+        "Kustomization/apps",
+        "Kustomization/flux-system",
+        "Kustomization/infra-configs",
+        "Kustomization/infra-controllers",
+      ],
       "infra-controllers": [
         "HelmRelease/cert-manager",
         "HelmRelease/ingress-nginx",

@@ -85,6 +85,8 @@ describe("Flux 2.7 layout (ArtifactGenerator + ExternalArtifact)", () => {
     // What each artifact's manifests declare: infrastructure ← infrastructure/**, apps ← apps/base/** (no
     // README) under base/ and apps/staging/** under staging/, built at ./staging.
     expect(lists).toEqual({
+      // The cluster path itself, as Flux's flux-system Kustomization applies it.
+      "flux-system": ["ArtifactGenerator/fleet", "Kustomization/apps", "Kustomization/infrastructure"],
       infrastructure: ["ConfigMap/infra-settings"],
       apps: [
         "ConfigMap/podinfo",
