@@ -213,7 +213,10 @@ export async function planTree(
   type QueueItem = { ks: FluxKustomization; parent?: string; retried?: boolean };
   const queue: QueueItem[] = [];
   const deferred: QueueItem[] = [];
-  const sourceTrees = new Map<string, Promise<{ tree: WorkTree; revision: string }>>();
+  const sourceTrees = new Map<
+    string,
+    Promise<{ tree: WorkTree; revision: string; originRevision?: string }>
+  >();
   const rootPlain: SourcedObject[] = [];
   let bootstrap: FluxKustomization | undefined;
 
@@ -314,13 +317,16 @@ export async function planTree(
     // never a rejection nobody waits for (that takes the whole process down).
     let prepared = sourceTrees.get(key);
     if (!prepared) {
-      prepared = resolver
-        .artifact(source)
-        .then((a) => ({ tree: prepareWorkTree(a.dir), revision: a.revision }));
+      prepared = resolver.artifact(source).then((a) => ({
+        tree: prepareWorkTree(a.dir),
+        revision: a.revision,
+        ...(a.originRevision ? { originRevision: a.originRevision } : {}),
+      }));
       sourceTrees.set(key, prepared);
     }
-    const { tree, revision } = await prepared;
-    return { tree, source: `${key}@${revision}` };
+    const { tree, revision, originRevision } = await prepared;
+    // As Flux reports an ExternalArtifact's origin (status.lastAppliedOriginRevision) beside its revision.
+    return { tree, source: `${key}@${revision}${originRevision ? ` (origin ${originRevision})` : ""}` };
   };
 
   enqueue(rootObjects);
