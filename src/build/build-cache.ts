@@ -22,9 +22,14 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import type { KubernetesObject } from "@kubernetes/client-node";
 
-const MEMORY_ENTRIES = 64;
-const DISK_ENTRIES = 256;
-const memory = new Map<string, KubernetesObject[]>();
+// Sized for a schedule: a replica reconciles every Kustomization of every repository on its interval, so
+// the cache holds thousands of builds (1,000 scheduled Kustomizations missed 95% of the time at 64 / 256).
+// Memory is bounded by bytes (the JSON size of each entry) as well as by count.
+const MEMORY_ENTRIES = 4096;
+const MEMORY_BYTES = 128 * 1024 * 1024;
+const DISK_ENTRIES = 4096;
+const memory = new Map<string, { objects: KubernetesObject[]; bytes: number }>();
+let memoryBytes = 0;
 const treeDigests = new WeakMap<object, string>();
 
 function cacheDir(): string | undefined {
@@ -148,11 +153,12 @@ export function readBuildCache(key: string): KubernetesObject[] | undefined {
   const hit = memory.get(key);
   if (hit) {
     observe("memory");
-    return structuredClone(hit);
+    return structuredClone(hit.objects);
   }
   try {
-    const objects = JSON.parse(readFileSync(join(dir, `${key}.json`), "utf8")) as KubernetesObject[];
-    remember(key, objects);
+    const text = readFileSync(join(dir, `${key}.json`), "utf8");
+    const objects = JSON.parse(text) as KubernetesObject[];
+    remember(key, objects, text.length);
     observe("disk");
     return structuredClone(objects);
   } catch {
@@ -164,12 +170,13 @@ export function readBuildCache(key: string): KubernetesObject[] | undefined {
 export function writeBuildCache(key: string, objects: KubernetesObject[]): void {
   const dir = cacheDir();
   if (!dir) return;
-  remember(key, structuredClone(objects));
+  const text = JSON.stringify(objects);
+  remember(key, structuredClone(objects), text.length);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
     const tmp = join(dir, `.${key}.${process.pid}.tmp`);
-    writeFileSync(tmp, JSON.stringify(objects), { mode: 0o600 });
+    writeFileSync(tmp, text, { mode: 0o600 });
     renameSync(tmp, join(dir, `${key}.json`));
     trimDisk(dir);
   } catch {
@@ -177,13 +184,20 @@ export function writeBuildCache(key: string, objects: KubernetesObject[]): void 
   }
 }
 
-function remember(key: string, objects: KubernetesObject[]): void {
-  memory.delete(key);
-  memory.set(key, objects);
-  while (memory.size > MEMORY_ENTRIES) {
-    const oldest = memory.keys().next().value;
-    if (oldest === undefined) break;
+function remember(key: string, objects: KubernetesObject[], bytes: number): void {
+  const old = memory.get(key);
+  if (old) {
+    memory.delete(key);
+    memoryBytes -= old.bytes;
+  }
+  if (bytes > MEMORY_BYTES / 4) return; // one huge build never empties the cache for the others
+  memory.set(key, { objects, bytes });
+  memoryBytes += bytes;
+  while (memory.size > MEMORY_ENTRIES || memoryBytes > MEMORY_BYTES) {
+    const [oldest, entry] = memory.entries().next().value ?? [];
+    if (oldest === undefined || entry === undefined) break;
     memory.delete(oldest);
+    memoryBytes -= entry.bytes;
   }
 }
 

@@ -34,7 +34,7 @@ import {
   type SourcedObject,
 } from "../flux/manifests.js";
 import { isNotificationObject } from "../flux/notification.js";
-import { isSource, parseSource, sourceKey } from "../flux/sources.js";
+import { type FluxSource, isSource, parseSource, sourceKey } from "../flux/sources.js";
 import { defaultCacheDir } from "../source/cache.js";
 import { noSecrets } from "../source/credentials.js";
 import { listFiles, repoRelative, resolveInRepo } from "../source/repo-path.js";
@@ -88,6 +88,8 @@ export interface TreePlan {
    * them under the root Kustomization even when the path holds no plain object (no root is planned then).
    */
   rootFluxObjects?: KubernetesObject[];
+  /** Every source the tree declares (the cluster path and every build): the schedule polls each on its own. */
+  sources?: FluxSource[];
 }
 
 export interface ObjectMetadata {
@@ -475,6 +477,7 @@ export async function planTree(
     notifications,
     objectMetadata,
     rootFluxObjects: rootObjects.filter((o) => isFluxObject(o.object)).map((o) => o.object),
+    sources: resolver.declared(),
   };
   opts.onPlanned?.(plan);
   return plan;

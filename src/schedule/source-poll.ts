@@ -94,8 +94,7 @@ function declaredSources(
   wanted: Set<string>,
 ): Map<string, FluxSource> {
   const found = new Map<string, FluxSource>();
-  for (const source of (plan as TreePlan & { sources?: FluxSource[] }).sources ?? [])
-    found.set(sourceKey(source), source);
+  for (const source of plan.sources ?? []) found.set(sourceKey(source), source);
   const add = (raw: { object: KubernetesObject; file: string }[]) => {
     for (const { object, file } of raw) {
       if (!isSource(object)) continue;
