@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { digest, shardOf } from "../../src/queue/redis-keys.js";
 import { type BuiltServer, buildServer, testAppKey } from "../security/server-process.js";
 import { createNamespace, testObjectApi } from "../support/kube.js";
 import { type RedisServer, startRedis } from "../support/redis.js";
@@ -116,15 +117,38 @@ describe("three replicas on one Redis", () => {
         const open = [...github.checkRuns.values()].filter((c) => !completed(c));
         if (missing.length === 0 && open.length === 0) break;
         if (Date.now() > deadline) {
+          // What Redis holds for each missing commit's push and reconcile jobs (state, attempts, origin mark).
+          const probe = redis.client();
+          const diagnosis: string[] = [];
+          for (const sha of missing) {
+            const repo = [...pushed].find(([, shas]) => shas.includes(sha))?.[0] ?? "";
+            const delivery = /delivery (\S+)/.exec(sentTo.get(sha) ?? "")?.[1] ?? "";
+            for (const key of [`push:${OWNER}/${repo}@refs/heads/master`, `reconcile:${OWNER}/${repo}:dev`]) {
+              const id = `j${digest(`${key}\n${delivery}`)}`;
+              const queue = new Queue(`work-${shardOf(key, 16)}`, {
+                connection: probe,
+                prefix: "gitops-bot",
+              });
+              const job = await queue.getJob(id);
+              const state = job ? await job.getState() : "absent";
+              const origin = await probe.get(`gitops-bot:origin:${id}`);
+              diagnosis.push(
+                `${key} ${id}: ${state}, attemptsStarted ${job?.attemptsStarted ?? "-"}, stalled ${job?.stalledCounter ?? "-"}, origin ${origin}, failed ${job?.failedReason ?? "-"}`,
+              );
+              await queue.close();
+            }
+          }
+          probe.disconnect();
           throw new Error(
-            `${missing.length} commits without a final status (${missing
-              .map((sha) => `${sha.slice(0, 7)}: ${sentTo.get(sha)}`)
-              .join(", ")}), ${open.length} check runs open after 240 s (${open
-              .map((c) => `#${c.id} ${c.repo}@${c.sha.slice(0, 7)} ${JSON.stringify(c.updates)}`)
-              .join("; ")}):\n${set.replicas
-              .filter((r) => r.alive)
-              .map((r) => r.output().slice(-3000))
-              .join("\n---\n")}`,
+            `${diagnosis.join("\n")}\n` +
+              `${missing.length} commits without a final status (${missing
+                .map((sha) => `${sha.slice(0, 7)}: ${sentTo.get(sha)}`)
+                .join(", ")}), ${open.length} check runs open after 240 s (${open
+                .map((c) => `#${c.id} ${c.repo}@${c.sha.slice(0, 7)} ${JSON.stringify(c.updates)}`)
+                .join("; ")}):\n${set.replicas
+                .filter((r) => r.alive)
+                .map((r) => r.output().slice(-3000))
+                .join("\n---\n")}`,
           );
         }
         await sleep(250);
