@@ -146,8 +146,7 @@ describe("three replicas on one Redis", () => {
                 .join(", ")}), ${open.length} check runs open after 240 s (${open
                 .map((c) => `#${c.id} ${c.repo}@${c.sha.slice(0, 7)} ${JSON.stringify(c.updates)}`)
                 .join("; ")}):\n${set.replicas
-                .filter((r) => r.alive)
-                .map((r) => r.output().slice(-3000))
+                .map((r) => `${r.name}${r.alive ? "" : " (killed)"}:\n${r.output().slice(-3000)}`)
                 .join("\n---\n")}`,
           );
         }
