@@ -1,49 +1,15 @@
 // The queue's handlers: dispatch a job by type, report superseded reconciles, and remember deliveries.
 import type { WorkQueueHandlers } from "../../queue/work-queue.js";
-import { runStopped } from "../../reconcile/events.js";
 import { fullName } from "../client.js";
-import { openReportStream, REPORTERS, type ReporterId, WrittenReports } from "../reporters/index.js";
-import { priorities, statusWriteKey } from "../reporters/planned-writes.js";
-import { setStatus, statusContext } from "../views/commit-status.js";
+import { WrittenReports } from "../reporters/index.js";
 import { runCommandJob } from "./command-job.js";
 import { runDiffJob } from "./diff-job.js";
 import { runImagesJob } from "./images-job.js";
 import { runPushJob } from "./push-job.js";
-import { reconcileStream, runMetadata, runReconcileJob } from "./reconcile-job.js";
+import { runReconcileJob } from "./reconcile-job.js";
 import { runScheduledJob } from "./scheduled-job.js";
-import { type GitOpsJob, type JobDeps, jobRepo, type ReconcileJob } from "./types.js";
-
-/**
- * Closes the reports of a reconcile that never ran because a newer commit replaced it. Superseded is not a
- * failure: the check run is completed as skipped (by every reporter but the commit status one, which would
- * write a push that did not apply as an error), and the cluster's status is a success whose description
- * says it was superseded and not applied — commit statuses have no neutral state.
- */
-async function closeSuperseded(
-  job: ReconcileJob,
-  deps: JobDeps,
-  written: WrittenReports,
-  description: string,
-  stop: { conclusion: "skipped"; message: string; detail: string },
-): Promise<void> {
-  const all = await reconcileStream(job, deps, written);
-  await all.close();
-  const { target } = all;
-  const stream = openReportStream(target, {
-    written,
-    only: (Object.keys(REPORTERS) as ReporterId[]).filter((id) => id !== "commit-status"),
-  });
-  const context = statusContext.cluster(job.cluster.name);
-  stream.plan.want({
-    key: statusWriteKey(fullName(target.repo), job.sha, context),
-    priority: priorities.aggregate,
-    fingerprint: `success ${description}`,
-    what: `status ${context}`,
-    send: () => setStatus(target.github, target.repo, job.sha, { context, state: "success", description }),
-  });
-  stream.emit(job.cluster.name, runStopped(stop, runMetadata(job, job.cluster.name)));
-  await stream.close();
-}
+import { closeSuperseded } from "./superseded.js";
+import { type GitOpsJob, type JobDeps, jobRepo } from "./types.js";
 
 export function jobHandlers(deps: () => JobDeps): WorkQueueHandlers<GitOpsJob> {
   // What this process wrote to GitHub, so that re-runs of a commit do not write the same statuses again.
