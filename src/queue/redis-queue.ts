@@ -242,6 +242,11 @@ export class RedisQueue<P> implements WorkQueue<P> {
       // hold expires and this one queues it. Only a hold that outlives its own expiry is refused (5xx).
       let found = kept;
       if (!found && (await this.redis.get(this.keys.origin(jobId))) === "pending") {
+        if (!job.waitIfHeld) {
+          throw new Error(
+            `job ${job.key} of this delivery is being queued by another replica; redeliver it in ${Math.ceil(PENDING_ORIGIN_MS / 1000)} s if it does not run`,
+          );
+        }
         const until = Date.now() + PENDING_ORIGIN_MS + 1_000;
         for (;;) {
           await new Promise((r) => setTimeout(r, 200));

@@ -11,6 +11,13 @@ export interface QueuedJob<P> {
   /** A waiting job with the same key is dropped in favour of this one (a newer commit for the same target). */
   supersedes: boolean;
   payload: P;
+  /**
+   * Redis queue: when another replica holds this job's origin (it is between reserving and adding it, or died
+   * there), wait the hold out (up to 11 s) instead of refusing at once. A job that holds its own key's order (a
+   * push job queuing its reconcile) waits; a webhook refuses (5xx, so that GitHub's redelivery comes later and
+   * the next push is not queued before it).
+   */
+  waitIfHeld?: boolean;
 }
 
 /** What a queue says about one start of a job. */

@@ -166,7 +166,7 @@ describe("redis work queue", () => {
     expect(duplicates).toEqual(["1 kept 1", "1 kept 1"]);
   });
 
-  test("a replica killed between reserving a delivery's job and adding it: the next copy waits out the hold, then queues it", async () => {
+  test("a replica killed between reserving a delivery's job and adding it: a webhook copy is refused, a waiting copy queues it after the hold", async () => {
     const runs: number[] = [];
     const queue = replica({ run: async ({ n }) => void runs.push(n) });
     // What the killed replica left: the origin held as pending (RESERVE), no BullMQ job.
@@ -174,9 +174,12 @@ describe("redis work queue", () => {
     const probe = redis.client();
     await probe.set(redisKeys(DEFAULT_REDIS_PREFIX).origin(jobId), "pending", "PX", 600);
     const job = { key: "k", supersedes: false, payload: { key: "k", n: 1, origin: "d-lost" } };
+    // A webhook's copy is refused at once (5xx: GitHub redelivers later, and no later push overtakes it)…
+    await expect(queue.enqueue(job)).rejects.toThrow(/being queued by another replica; redeliver it/);
+    // …a push job's (waitIfHeld) waits the hold out and queues it.
     const started = Date.now();
-    expect(await queue.enqueue(job)).toEqual({ queued: true });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+    expect(await queue.enqueue({ ...job, waitIfHeld: true })).toEqual({ queued: true });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400);
     await queue.idle();
     expect(runs).toEqual([1]);
     // Its origin is now kept (not pending): the next copy is a duplicate, not run again.
@@ -200,7 +203,7 @@ describe("redis work queue", () => {
     // a holds the origin (as RESERVE leaves it) and adds the job a moment later.
     await probe.set(redisKeys(DEFAULT_REDIS_PREFIX).origin(jobId), "pending", "PX", 5_000);
     const job = { key: "k", supersedes: false, payload: { key: "k", n: 7, origin: "d-racing" } };
-    const copy = b.enqueue(job);
+    const copy = b.enqueue({ ...job, waitIfHeld: true });
     await sleep(300);
     await probe.del(redisKeys(DEFAULT_REDIS_PREFIX).origin(jobId));
     await a.enqueue(job);

@@ -157,6 +157,8 @@ export async function runPushJob(
           key: `reconcile:${fullName(repo)}:${cluster.name}`,
           supersedes: true,
           payload: { ...job, type: "reconcile", cluster, checkRunId },
+          // Restarted after a lost replica, this job may find its lost start's reconcile held: wait it out.
+          waitIfHeld: true,
         });
         log.info(
           { delivery: job.deliveryId, cluster: cluster.name, checkRunId, queued: queued.queued },
