@@ -310,6 +310,15 @@ export function parseHelmRelease(obj: KubernetesObject, file: string): FluxHelmR
       "remote clusters are configured in the operator's cluster list, not per HelmRelease",
     );
   }
+  for (const action of ["install", "upgrade"] as const) {
+    if (spec[action]?.strategy?.name === "RetryOnFailure") {
+      throw new ManifestError(
+        where(`spec.${action}.strategy.name`),
+        "RetryOnFailure is not supported by gitops-bot: a failed release is remediated as spec." +
+          `${action}.remediation says (RemediateOnFailure, the default); remove spec.${action}.strategy`,
+      );
+    }
+  }
   const releaseNamespace = spec.targetNamespace ?? namespace;
   if (spec.storageNamespace && spec.storageNamespace !== releaseNamespace) {
     throw new ManifestError(

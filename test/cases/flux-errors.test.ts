@@ -270,8 +270,7 @@ describe("valid Flux fields gitops-bot does not act on are accepted, as before",
       "HelmRelease install/upgrade strategy, disableTakeOwnership, valuesFrom literal, waitStrategy",
       helmRelease(`${chart}  install:
     strategy:
-      name: RetryOnFailure
-      retryInterval: 1m
+      name: RemediateOnFailure
     disableTakeOwnership: true
   upgrade:
     strategy:

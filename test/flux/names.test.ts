@@ -354,6 +354,10 @@ describe("Flux objects are parsed with these rules", () => {
       `${file}: HelmRelease/flux-system/x: spec.releaseName: "${"x".repeat(54)}" is not a valid Helm release name (${subdomain}; at most 53 characters)`,
     ],
     [
+      helmRelease(ok, { upgrade: { strategy: { name: "RetryOnFailure", retryInterval: "5m" } } }),
+      `${file}: HelmRelease/flux-system/x: spec.upgrade.strategy.name: RetryOnFailure is not supported by gitops-bot: a failed release is remediated as spec.upgrade.remediation says (RemediateOnFailure, the default); remove spec.upgrade.strategy`,
+    ],
+    [
       helmRelease(ok, { storageNamespace: "a_b" }),
       `${file}: HelmRelease/flux-system/x: spec.storageNamespace: "a_b" is not a valid namespace ${nsRule}`,
     ],
