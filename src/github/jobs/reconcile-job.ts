@@ -190,25 +190,20 @@ async function reconcile(
       ...engine,
       onEvent: emit,
       eventMetadata: metadata,
-      onPlanned: (plan: TreePlan) => {
-        // The sources the tree uses get timers of their own when the run ends (GitHubSchedule.afterRun).
-        schedule?.notePlannedSources(
-          schedule.target(job),
-          sourcesToPoll(plan, {
-            dir: planned,
-            selfSourceNames: options.selfSourceNames,
-            limits: options.limits,
-          }),
-        );
-        if (notifications)
-          collectNotifications(notifications, plan, {
-            cluster: clusterName,
-            scope: `${fullName(repo)}:${clusterName}`,
-            api,
-            grant: binding.grant,
-            tenancy: engine.tenancy,
-          });
-      },
+      onPlanned: onPlanned({
+        schedule,
+        target: schedule?.target(job),
+        dir: planned,
+        options,
+        notifications,
+        run: {
+          cluster: clusterName,
+          scope: `${fullName(repo)}:${clusterName}`,
+          api,
+          grant: binding.grant,
+          tenancy: engine.tenancy,
+        },
+      }),
     });
   } catch (err) {
     // Not a result: the engine itself broke (an unreadable inventory, the API server gone). Say so, never hang.
@@ -226,6 +221,32 @@ async function reconcile(
  * (errors name file, object and field, and go to the check run), Secrets read through the run's reader with the
  * tenancy policy, and a tenant's objects kept to the namespaces it may use.
  */
+/**
+ * What a run does once its tree is planned, push or schedule alike: the sources it uses get timers of their
+ * own when it ends (GitHubSchedule.afterRun), and the branch's Providers and Alerts are read for its events.
+ */
+export function onPlanned(p: {
+  schedule: JobDeps["schedule"];
+  target: ReturnType<NonNullable<JobDeps["schedule"]>["target"]> | undefined;
+  dir: string;
+  options: Omit<Parameters<typeof sourcesToPoll>[1], "dir">;
+  notifications: RunNotifications | undefined;
+  run: Parameters<typeof collectNotifications>[2];
+}): (plan: TreePlan) => void {
+  return (plan) => {
+    if (p.schedule && p.target)
+      p.schedule.notePlannedSources(
+        p.target,
+        sourcesToPoll(plan, {
+          dir: p.dir,
+          selfSourceNames: p.options.selfSourceNames,
+          limits: p.options.limits,
+        }),
+      );
+    if (p.notifications) collectNotifications(p.notifications, plan, p.run);
+  };
+}
+
 export function collectNotifications(
   into: RunNotifications,
   plan: TreePlan,

@@ -11,11 +11,10 @@ import { bindCluster } from "../../config/operator-config.js";
 import { clustersForBranch } from "../../config/repo-config.js";
 import { type ObjectResult, type RunEvent, runStarted } from "../../reconcile/events.js";
 import { inventoryScopes } from "../../reconcile/inventory-scopes.js";
-import type { TreePlan } from "../../reconcile/plan.js";
 import { type RunResult, runHasChanges, runSucceeded } from "../../reconcile/result.js";
 import { defaultReconcileOptions, reconcileTree } from "../../reconcile/run.js";
 import { tenantSecretReader } from "../../reconcile/tenancy.js";
-import { type SourcePoll, sourceRevisionNow, sourcesToPoll } from "../../schedule/source-poll.js";
+import { type SourcePoll, sourceRevisionNow } from "../../schedule/source-poll.js";
 import { defaultCacheDir } from "../../source/cache.js";
 import { clusterSecretReader } from "../../source/credentials.js";
 import { fullName } from "../client.js";
@@ -34,7 +33,7 @@ import { type GitHubSchedule, runOutcome, type ScheduledTarget } from "../schedu
 import { CHECK_RUN_NOT_CREATED } from "../views/check-run.js";
 import { runLine } from "../views/summary-line.js";
 import { engineOptions } from "./engine-options.js";
-import { collectNotifications, runMetadata } from "./reconcile-job.js";
+import { onPlanned, runMetadata } from "./reconcile-job.js";
 import { type JobDeps, jobRepo, repositoryScope, type ScheduledJob } from "./types.js";
 
 export interface ScheduledRunReport {
@@ -185,24 +184,20 @@ async function scheduledRun(
     eventMetadata: metadata,
     trigger: "schedule",
     ...(last ? { gitChanged: last.sha !== head.sha } : {}),
-    onPlanned: (plan: TreePlan) => {
-      schedule.notePlannedSources(
-        target,
-        sourcesToPoll(plan, {
-          dir: tree.dir,
-          selfSourceNames: options.selfSourceNames,
-          limits: options.limits,
-        }),
-      );
-      if (notifications)
-        collectNotifications(notifications, plan, {
-          cluster: clusterName,
-          scope: `${fullName(repo)}:${clusterName}`,
-          api,
-          grant: binding.grant,
-          tenancy: engine.tenancy,
-        });
-    },
+    onPlanned: onPlanned({
+      schedule,
+      target,
+      dir: tree.dir,
+      options,
+      notifications,
+      run: {
+        cluster: clusterName,
+        scope: `${fullName(repo)}:${clusterName}`,
+        api,
+        grant: binding.grant,
+        tenancy: engine.tenancy,
+      },
+    }),
   });
   const changed = !last || last.sha !== head.sha || last.outcome !== runOutcome(run);
   const failed = !runSucceeded(run);
