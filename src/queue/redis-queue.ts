@@ -14,7 +14,8 @@
 // origin is remembered in Redis for `retainMs` and doubles as the BullMQ job id. A replica killed mid-job
 // stops renewing its job's lock; after `lockDurationMs` BullMQ's stalled-job check (on every replica) puts the
 // job back at the head of its shard and another replica runs it from the start (runs are idempotent: apply is
-// server-side apply). A job that stalls more than `maxStalledCount` times fails and is reported as failed.
+// server-side apply). A job that stalls more than `maxStalledCount` times is given up: BullMQ fails it, and
+// `abandoned` closes what its lost starts left open on GitHub with a final, failing status.
 //
 // Bounds: waiting jobs are counted per group and in all in Redis sets (one entry per job id, so a retried
 // step never counts twice) and checked atomically at enqueue. Fairness across groups is by hashing: one
@@ -71,6 +72,20 @@ interface StoredJob<P> {
   payload: P;
 }
 
+/**
+ * Whether BullMQ failed `job` because its lock expired (its replica was lost) more than `maxStalledCount`
+ * times, not because a run threw. BullMQ counts the losses in the job (`stalledCounter`) and fails it, without
+ * running it, when a worker next takes it (a deferred failure, "job stalled more than allowable limit").
+ */
+function lostTooOften(job: Job, maxStalledCount: number): boolean {
+  return (job.stalledCounter ?? 0) > maxStalledCount;
+}
+
+/** The one line `abandoned` is given: how often the job was lost (short: it goes into a commit status). */
+export function abandonedReason(lost: number): string {
+  return `lost ${lost} times (its replica stopped while running it)`;
+}
+
 /** A run that threw and was reported by `failed` already (BullMQ's failed event must not report it again). */
 class ReportedJobError extends Error {
   override name = "ReportedJobError";
@@ -122,6 +137,8 @@ export class RedisQueue<P> implements WorkQueue<P> {
   private readonly prefix: string;
   private readonly shards: number;
   private readonly retainMs: number;
+  private readonly maxStalledCount: number;
+  private readonly lockDurationMs: number;
   private readonly queues: Queue[] = [];
   private readonly workers: Worker[] = [];
   private readonly observers: QueueObserver<P>[] = [];
@@ -146,6 +163,8 @@ export class RedisQueue<P> implements WorkQueue<P> {
     this.keys = redisKeys(this.prefix);
     this.shards = Math.max(1, shards ?? 16);
     this.retainMs = options.retainMs ?? 24 * 3600_000;
+    this.maxStalledCount = options.maxStalledCount ?? 3;
+    this.lockDurationMs = options.lockDurationMs ?? 15_000;
     for (let n = 0; n < this.shards; n++) {
       const name = this.keys.shard(n);
       this.queues.push(new Queue(name, { connection, prefix: this.prefix }));
@@ -153,15 +172,19 @@ export class RedisQueue<P> implements WorkQueue<P> {
         connection,
         prefix: this.prefix,
         concurrency: 1,
-        lockDuration: options.lockDurationMs ?? 15_000,
+        lockDuration: this.lockDurationMs,
         stalledInterval: options.stalledIntervalMs ?? 5_000,
-        maxStalledCount: options.maxStalledCount ?? 3,
+        maxStalledCount: this.maxStalledCount,
         autorun: false,
       });
       worker.on("error", (err) => options.log?.warn({ err, queue: name }, "redis work queue: worker error"));
       worker.on("failed", (job, err) => {
-        // A run that threw was reported by `process`; this is a job that stalled too often.
+        // A run that threw was reported by `process`.
         if (!job || err instanceof ReportedJobError) return;
+        if (lostTooOften(job, this.maxStalledCount)) {
+          void this.abandon(job, err);
+          return;
+        }
         void this.report(job.data.payload, async () => this.handlers.failed?.(job.data.payload, err));
       });
       this.workers.push(worker);
@@ -390,6 +413,33 @@ export class RedisQueue<P> implements WorkQueue<P> {
     // Forgotten, so that redelivering the webhook retries it; the failed job is removed (removeOnFail).
     await this.redis.del(this.keys.origin(id)).catch(() => undefined);
     throw new ReportedJobError(`job ${data.key} failed`, { cause: error });
+  }
+
+  /**
+   * A job BullMQ failed because it was lost more than `maxStalledCount` times (this replica picked it up to
+   * fail it; its starts ran elsewhere, or here before the event loop blocked past the lock): `abandoned`
+   * reports it where its users look, `failed` logs it, and its origin is forgotten so that a redelivery of
+   * its webhook runs it again (as after a run that threw). Called once cluster-wide: only the worker that
+   * takes the job out of the queue to fail it emits BullMQ's failed event.
+   */
+  private async abandon(job: Job<StoredJob<P>>, error: Error): Promise<void> {
+    const data = job.data;
+    const reason = abandonedReason(job.stalledCounter);
+    // Stopped: killed (OOM, node lost, deploy) or its event loop blocked past the lock, each time.
+    this.options.log?.warn(
+      {
+        job: data.key,
+        id: job.id,
+        lost: job.stalledCounter,
+        lockDurationMs: this.lockDurationMs,
+        err: error,
+      },
+      `redis work queue: job given up: ${reason}`,
+    );
+    this.tell((o) => o.abandoned?.(data.payload));
+    await this.report(data.payload, () => this.handlers.abandoned?.(data.payload, reason));
+    await this.report(data.payload, async () => this.handlers.failed?.(data.payload, error));
+    if (job.id) await this.redis.del(this.keys.origin(job.id)).catch(() => undefined);
   }
 
   /** Resolves when no job is waiting, delayed or running anywhere in the cluster. */

@@ -41,7 +41,20 @@ export interface WorkQueueHandlers<P> {
    * origins (the Redis one) call it; close whatever `dropped` opened (a second check run), write no status.
    */
   duplicate?: (dropped: P, kept: P | undefined) => Promise<void>;
-  /** `run` (or `superseded`, `refused`) threw: the queue logs nothing itself. */
+  /**
+   * The queue gave a job up without a result: it was started and lost more often than the queue allows (Redis
+   * queue: BullMQ's stalled-job check found its lock expired more than `maxStalledCount` times — the replica
+   * running it was killed, or blocked its event loop past the lock, each time). Whatever its lost starts wrote
+   * to GitHub may be there (an open check run); close it with a final, failing status: the job is not known
+   * to be done and will not run again. `reason` is one line (how often it was lost). Never called for a run
+   * that threw (`run` reports that itself). The in-memory queue never calls it: its jobs are lost only with
+   * the process, and the start-up recovery (src/github/recovery/) closes what they left open.
+   */
+  abandoned?: (payload: P, reason: string) => Promise<void>;
+  /**
+   * `run` (or `superseded`, `refused`, `duplicate`, `abandoned`) threw, or the queue gave the job up (after
+   * `abandoned`, with the queue's error): the queue logs nothing itself.
+   */
   failed?: (payload: P, error: unknown) => void;
 }
 
@@ -85,6 +98,12 @@ export interface QueueObserver<P> {
   started?(payload: P, waitedMs: number): void;
   /** A job's run ended after `ranMs`; `ok` is false when it threw. */
   finished?(payload: P, ranMs: number, ok: boolean): void;
+  /**
+   * The queue gave a job up after losing it too often (see WorkQueueHandlers.abandoned), on whichever replica
+   * took it out of the queue: it ended without a finished run (its lost starts told `started` where they ran,
+   * and `finished` only if that replica was blocked, not killed, and its run came back).
+   */
+  abandoned?(payload: P): void;
 }
 
 /** The bounds of a queue; the operator's `queue` section and `concurrency`. */
