@@ -1,0 +1,151 @@
+// A job the queue gave up on: it was started and lost more often than the queue allows (Redis queue: its
+// replica was killed, or blocked its event loop past the job's lock, each time), so it will not run again and
+// is not known to be done. Its users see a final, failing report instead of a check run queued or in progress
+// forever. Nothing here redoes the job's work (it may be what stopped the replicas): only GitHub is written.
+// - reconcile: the cluster's check run (the push job's, or the one a lost start created: found on GitHub as
+//   a restarted push job finds it) is concluded `failure`, its `gitops/<cluster>` status set to `error`.
+// - diff: `gitops/diff/<cluster>` `error` for every cluster the base branch drives (as a refused diff).
+// - push: one failed `gitops / push job` check run (with a space: never a cluster's). Its lost starts may have
+//   queued some clusters' reconciles, which report on their own (or reported already): nothing per cluster
+//   is written, lest a finished run's result be overwritten.
+// - command: a reply to the comment. Scheduled runs (they write to GitHub only once ended) and image reads:
+//   logged only.
+import { clustersForBranch } from "../../config/repo-config.js";
+import { runStopped } from "../../reconcile/events.js";
+import type { GitHubClient, RepoRef } from "../client.js";
+import { fullName } from "../client.js";
+import { loadRepoConfig } from "../repo-config-loader.js";
+import { openReportStream } from "../reporters/index.js";
+import {
+  adoptOpenCheckRunFromGitHub,
+  CHECK_RUN_NOT_CREATED,
+  createFailedCheckRun,
+  createQueuedCheckRun,
+} from "../views/check-run.js";
+import { reconcileStream, runMetadata } from "./reconcile-job.js";
+import type { CommandJob, DiffJob, GitOpsJob, JobDeps, PushJob, ReconcileJob } from "./types.js";
+import { jobRepo } from "./types.js";
+
+/** The check run of a push whose job was given up (the clusters' own check runs report their reconciles). */
+export const PUSH_CHECK_RUN_NAME = "gitops / push job";
+
+/** What a reconcile's status and check run title say (`reason`: the queue's line, "lost N times (…)"). */
+export function abandonedMessage(reason: string, retry: "reconcile" | "diff" = "reconcile"): string {
+  return `run ${reason}; not known to be applied: push again or /gitops ${retry}`;
+}
+
+export function reportAbandonedJob(deps: () => JobDeps): (job: GitOpsJob, reason: string) => Promise<void> {
+  return async (job, reason) => {
+    const d = deps();
+    d.log
+      .child({ repo: fullName(jobRepo(job)), job: job.type })
+      .error({ reason, delivery: job.deliveryId }, "job given up by the work queue");
+    switch (job.type) {
+      case "reconcile":
+        return closeReconcile(job, d, reason);
+      case "diff":
+        return closeDiff(job, d, reason);
+      case "push":
+        return closePush(job, d, reason);
+      case "command":
+        return replyToCommand(job, d, reason);
+      case "scheduled":
+      case "images":
+        return;
+    }
+  };
+}
+
+async function closeReconcile(job: ReconcileJob, deps: JobDeps, reason: string): Promise<void> {
+  const cluster = job.cluster.name;
+  const repo = jobRepo(job);
+  const log = deps.log.child({ repo: fullName(repo), sha: job.sha, cluster });
+  const checkRunId =
+    job.checkRunId === CHECK_RUN_NOT_CREATED
+      ? await lostStartsCheckRun(await deps.github(job.installationId), repo, job.sha, cluster, log)
+      : job.checkRunId;
+  const stream = await reconcileStream({ ...job, checkRunId }, deps);
+  const message = abandonedMessage(reason);
+  stream.emit(
+    cluster,
+    runStopped(
+      {
+        conclusion: "failure",
+        state: "error",
+        message,
+        detail: `gitops-bot gave this run of \`${cluster}\` at \`${job.sha}\` up: ${reason}. The replica running it was killed, or blocked past the job's lock, each time; the queue does not start it again. It is not known to be applied: part of it may have been.\n\nPush again or comment \`/gitops reconcile\` to run it again.`,
+      },
+      runMetadata(job, cluster),
+    ),
+  );
+  await stream.close();
+}
+
+/**
+ * The check run a reconcile's lost starts created (its push job could not: CHECK_RUN_NOT_CREATED), found on
+ * GitHub as a restarted push job finds its own; CHECK_RUN_NOT_CREATED when GitHub will not say (the report
+ * stream then creates one completed).
+ */
+async function lostStartsCheckRun(
+  github: GitHubClient,
+  repo: RepoRef,
+  sha: string,
+  cluster: string,
+  log: JobDeps["log"],
+): Promise<number> {
+  try {
+    await adoptOpenCheckRunFromGitHub(github, repo, sha, cluster);
+    return await createQueuedCheckRun(github, repo, sha, cluster);
+  } catch (err) {
+    log.warn({ err }, "cannot find the check run of the given-up run; a completed one is created");
+    return CHECK_RUN_NOT_CREATED;
+  }
+}
+
+async function closeDiff(job: DiffJob, deps: JobDeps, reason: string): Promise<void> {
+  const github = await deps.github(job.installationId);
+  const repo = jobRepo(job);
+  const log = deps.log.child({ repo: fullName(repo), pull: job.pullNumber });
+  const loaded = await loadRepoConfig(github, repo, job.defaultBranch);
+  if (loaded.kind !== "ok") return;
+  const stream = openReportStream({
+    github,
+    repo,
+    sha: job.headSha,
+    log,
+    kind: "pull-request",
+    pendingStatuses: false,
+  });
+  const message = `dry-${abandonedMessage(reason, "diff")}`;
+  for (const cluster of clustersForBranch(loaded.config, job.baseBranch, job.defaultBranch)) {
+    stream.emit(
+      cluster.name,
+      runStopped(
+        { conclusion: "failure", state: "error", message },
+        runMetadata({ ...job, sha: job.headSha }, cluster.name),
+      ),
+    );
+  }
+  await stream.close();
+}
+
+async function closePush(job: PushJob, deps: JobDeps, reason: string): Promise<void> {
+  const github = await deps.github(job.installationId);
+  await createFailedCheckRun(
+    github,
+    jobRepo(job),
+    job.sha,
+    PUSH_CHECK_RUN_NAME,
+    `push to ${job.branch}: ${reason}`,
+    `gitops-bot gave up the job that reads \`.github/gitops.yaml\` for this push to \`${job.branch}\` and queues its clusters' runs: it was ${reason}, and the queue does not start it again.\n\nA cluster whose run it had queued reports on its own check run. A cluster whose check run stays queued, or that has none, was not queued and is not applied: push again or comment \`/gitops reconcile\`.`,
+  );
+}
+
+async function replyToCommand(job: CommandJob, deps: JobDeps, reason: string): Promise<void> {
+  const github = await deps.github(job.installationId);
+  await github.rest.issues.createComment({
+    ...jobRepo(job),
+    issue_number: job.issueNumber,
+    body: `@${job.user} gitops-bot gave \`/gitops ${job.command.verb}\` up: it was ${reason}. It may have partly run; comment it again to retry.`,
+  });
+}

@@ -1,0 +1,232 @@
+// A job the queue gave up on (lost too often: its replica stopped while running it) ends with a final,
+// failing report on GitHub: the reconcile's check run — the push job's, or the one a lost start created,
+// found on GitHub as a restarted push job finds it — concluded failure and its cluster status `error`; a pull
+// request's dry-run statuses `error`; a push one failed `gitops / push job` check run; a command a reply.
+// Nothing else is written (scheduled runs and image reads: nothing at all). GitHub simulated (nock, every
+// request checked against GitHub's OpenAPI description; an unexpected request fails the test).
+import pino from "pino";
+import { ProbotOctokit } from "probot";
+import { afterEach, describe, expect, test } from "vitest";
+import { ClusterConnections } from "../../src/cluster/connections.js";
+import { operatorConfigSchema } from "../../src/config/operator-config.js";
+import { PUSH_CHECK_RUN_NAME, reportAbandonedJob } from "../../src/github/jobs/abandoned-job.js";
+import type { GitOpsJob, JobDeps, ReconcileJob } from "../../src/github/jobs/types.js";
+import { InMemoryDeliveryLog } from "../../src/queue/delivery-log.js";
+import { InMemoryQueue } from "../../src/queue/in-memory-queue.js";
+import { abandonedReason } from "../../src/queue/redis-queue.js";
+import { OWNER, REPO, randomSha, replyRepoConfig, repoConfigYaml } from "../support/github-app.js";
+import { type GitHubMock, mockGitHub } from "../support/github-mock.js";
+
+const octokit = () =>
+  new ProbotOctokit({ auth: { token: "ghs_test" }, retry: { enabled: false }, throttle: { enabled: false } });
+
+let github: GitHubMock | undefined;
+afterEach(() => github?.cleanup());
+
+function deps(): JobDeps {
+  return {
+    github: async () => octokit(),
+    operator: operatorConfigSchema.parse({}),
+    clusters: new ClusterConnections(),
+    queue: new InMemoryQueue<GitOpsJob>({ run: async () => undefined }),
+    deliveries: new InMemoryDeliveryLog(),
+    log: pino({ level: "silent" }),
+    githubHost: "github.com",
+  };
+}
+
+const repoJob = {
+  deliveryId: "d-1",
+  installationId: 1,
+  owner: OWNER,
+  repo: REPO,
+  defaultBranch: "master",
+};
+const reason = abandonedReason(2);
+const checkRuns = (sha: string) => new RegExp(`^/repos/${OWNER}/${REPO}/commits/${sha}/check-runs$`);
+
+function reconcile(sha: string, checkRunId: number): ReconcileJob {
+  return {
+    ...repoJob,
+    type: "reconcile",
+    branch: "master",
+    sha,
+    cluster: { name: "dev", path: "clusters/dev" },
+    checkRunId,
+  };
+}
+
+describe("a job the queue gave up on", () => {
+  test("reconcile: the check run a lost start created is adopted and concluded failure, the status is error", async () => {
+    github = mockGitHub();
+    const sha = randomSha();
+    // The push job could not create a check run (0): the lost start created 77, in progress.
+    const listed = github.reply("GET", checkRuns(sha), 200, {
+      total_count: 2,
+      check_runs: [
+        { id: 70, name: "gitops / dev", external_id: "dev", status: "completed", conclusion: "success" },
+        { id: 77, name: "gitops / dev", external_id: "dev", status: "in_progress" },
+      ],
+    });
+    const concluded = github.reply("PATCH", `/repos/${OWNER}/${REPO}/check-runs/77`, 200, { id: 77 });
+    const status = github.reply("POST", `/repos/${OWNER}/${REPO}/statuses/${sha}`, 201, { id: 1 });
+
+    await reportAbandonedJob(deps)(reconcile(sha, 0), reason);
+
+    expect(listed.requests[0]?.path).toContain("check_name=gitops%20%2F%20dev");
+    const body = concluded.requests[0]?.body as {
+      status: string;
+      conclusion: string;
+      output: { title: string; summary: string };
+    };
+    expect(body).toMatchObject({ status: "completed", conclusion: "failure" });
+    expect(body.output.title).toBe(
+      "dev: run lost 2 times (its replica stopped while running it); not known to be applied: push again or /gitops reconcile",
+    );
+    expect(body.output.summary).toContain("gave this run of `dev`");
+    expect(body.output.summary).toContain("lost 2 times (its replica stopped while running it)");
+    expect(body.output.summary).toContain("not known to be applied");
+    expect(body.output.summary).toContain("`/gitops reconcile`");
+    const statusBody = status.requests[0]?.body as { context: string; state: string; description: string };
+    expect(statusBody).toMatchObject({ context: "gitops/dev", state: "error" });
+    expect(statusBody.description).toMatch(/^run lost 2 times .*push again or \/gitops reconcile$/);
+    expect(statusBody.description).not.toContain("\n");
+    expect(statusBody.description.length).toBeLessThanOrEqual(140);
+    // Nothing else: no second check run, no other status.
+    expect(github.requests).toHaveLength(3);
+    github.done();
+  });
+
+  test("reconcile: the push job's check run is concluded failure without looking on GitHub", async () => {
+    github = mockGitHub();
+    const sha = randomSha();
+    const concluded = github.reply("PATCH", `/repos/${OWNER}/${REPO}/check-runs/55`, 200, { id: 55 });
+    const status = github.reply("POST", `/repos/${OWNER}/${REPO}/statuses/${sha}`, 201, { id: 1 });
+
+    await reportAbandonedJob(deps)(reconcile(sha, 55), reason);
+
+    expect(concluded.requests[0]?.body).toMatchObject({ status: "completed", conclusion: "failure" });
+    expect(status.requests[0]?.body).toMatchObject({ context: "gitops/dev", state: "error" });
+    expect(github.requests).toHaveLength(2);
+    github.done();
+  });
+
+  test("reconcile: with no open check run on GitHub, one is opened and concluded failure (never two)", async () => {
+    github = mockGitHub();
+    const sha = randomSha();
+    github.reply("GET", checkRuns(sha), 200, { total_count: 0, check_runs: [] });
+    const created = github.reply("POST", `/repos/${OWNER}/${REPO}/check-runs`, 201, { id: 88 });
+    const concluded = github.reply("PATCH", `/repos/${OWNER}/${REPO}/check-runs/88`, 200, { id: 88 });
+    const status = github.reply("POST", `/repos/${OWNER}/${REPO}/statuses/${sha}`, 201, { id: 1 });
+
+    await reportAbandonedJob(deps)(reconcile(sha, 0), reason);
+
+    expect(created.requests).toHaveLength(1);
+    expect(concluded.requests[0]?.body).toMatchObject({ status: "completed", conclusion: "failure" });
+    expect(status.requests[0]?.body).toMatchObject({ context: "gitops/dev", state: "error" });
+    github.done();
+  });
+
+  test("pull request dry-run: an error status per cluster its base branch drives", async () => {
+    github = mockGitHub();
+    const headSha = randomSha();
+    replyRepoConfig(
+      github,
+      repoConfigYaml([
+        { name: "dev", path: "clusters/dev" },
+        { name: "prod", path: "clusters/prod" },
+        { name: "edge", path: "clusters/edge", branch: "edge" },
+      ]),
+    );
+    const statuses = github.reply(
+      "POST",
+      `/repos/${OWNER}/${REPO}/statuses/${headSha}`,
+      201,
+      { id: 1 },
+      {
+        times: 2,
+      },
+    );
+
+    await reportAbandonedJob(deps)(
+      {
+        ...repoJob,
+        type: "diff",
+        pullNumber: 7,
+        baseBranch: "master",
+        baseSha: randomSha(),
+        headSha,
+        fork: false,
+      },
+      reason,
+    );
+
+    expect(statuses.requests.map((r) => r.body)).toEqual([
+      expect.objectContaining({ context: "gitops/diff/dev", state: "error" }),
+      expect.objectContaining({ context: "gitops/diff/prod", state: "error" }),
+    ]);
+    expect(statuses.requests[0]?.body).toMatchObject({
+      description:
+        "dry-run lost 2 times (its replica stopped while running it); not known to be applied: push again or /gitops diff",
+    });
+    github.done();
+  });
+
+  test("push: one failed check run of its own, no cluster's status or check run touched", async () => {
+    github = mockGitHub();
+    const sha = randomSha();
+    const created = github.reply("POST", `/repos/${OWNER}/${REPO}/check-runs`, 201, { id: 90 });
+
+    await reportAbandonedJob(deps)({ ...repoJob, type: "push", branch: "master", sha }, reason);
+
+    expect(created.requests[0]?.body).toMatchObject({
+      name: PUSH_CHECK_RUN_NAME,
+      head_sha: sha,
+      status: "completed",
+      conclusion: "failure",
+    });
+    expect(JSON.stringify(created.requests[0]?.body)).toContain("/gitops reconcile");
+    expect(github.requests).toHaveLength(1);
+    github.done();
+  });
+
+  test("command: a reply to its comment", async () => {
+    github = mockGitHub();
+    const reply = github.reply("POST", `/repos/${OWNER}/${REPO}/issues/12/comments`, 201, { id: 5 });
+
+    await reportAbandonedJob(deps)(
+      {
+        ...repoJob,
+        type: "command",
+        issueNumber: 12,
+        isPullRequest: true,
+        commentId: 99,
+        user: "octocat",
+        command: { verb: "reconcile" },
+      },
+      reason,
+    );
+
+    expect(reply.requests[0]?.body).toEqual({
+      body: "@octocat gitops-bot gave `/gitops reconcile` up: it was lost 2 times (its replica stopped while running it). It may have partly run; comment it again to retry.",
+    });
+    github.done();
+  });
+
+  test("scheduled run and image read: nothing is written", async () => {
+    github = mockGitHub();
+    await reportAbandonedJob(deps)(
+      {
+        ...repoJob,
+        type: "scheduled",
+        branch: "master",
+        cluster: { name: "dev", path: "clusters/dev" },
+        due: ["Kustomization/flux-system/apps"],
+      },
+      reason,
+    );
+    await reportAbandonedJob(deps)({ ...repoJob, type: "images", scan: "all" }, reason);
+    expect(github.requests).toHaveLength(0);
+    github.done();
+  });
+});
