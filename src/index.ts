@@ -16,6 +16,7 @@ import { DIFF_ACTIONS, onPullRequest } from "./github/handlers/pull-request.js";
 import { onPush } from "./github/handlers/push.js";
 import type { HttpHandler } from "./github/http-routes.js";
 import { ImageSchedule } from "./github/image-schedule.js";
+import { reportAbandonedJob } from "./github/jobs/abandoned-job.js";
 import { closeDuplicateJob } from "./github/jobs/duplicate-job.js";
 import { jobGroup, reportRefusedJob } from "./github/jobs/refused-job.js";
 import { jobHandlers } from "./github/jobs/run-job.js";
@@ -91,6 +92,7 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
       ...jobHandlers(loadedDeps),
       refused: reportRefusedJob(loadedDeps),
       duplicate: closeDuplicateJob(loadedDeps),
+      abandoned: reportAbandonedJob(loadedDeps),
     },
     {
       concurrency: operator.concurrency,
