@@ -51,7 +51,7 @@ export interface RedisQueueOptions<P> extends Partial<WorkQueueLimits> {
   lockDurationMs?: number;
   /** How often each replica looks for jobs whose lock expired. Default 5 s. */
   stalledIntervalMs?: number;
-  /** Restarts of a job after a lost replica before it is failed. Default 3. */
+  /** Restarts of a job after a lost replica; lost once more, it is given up (`abandoned`). Default 3. */
   maxStalledCount?: number;
   /** How long an origin is remembered (and a done job kept). Default 24 h. */
   retainMs?: number;
