@@ -1,8 +1,9 @@
 // Push → reconcile → report, end to end: GitHub's example push payload through probot, GitHub simulated by the
 // OpenAPI-checked mock, the cluster real. Each test has its own namespace and cluster path (so its own scope).
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { RawObjectApi } from "../../src/cluster/kube-client.js";
 import { GitOpsOctokit } from "../../src/github/octokit.js";
+import { movingBranchHead, replyHeadReads, replyPushHead } from "../support/branch-head-nock.js";
 import {
   appsRepo,
   finalStatuses,
@@ -11,7 +12,6 @@ import {
   pushExample,
   REPO,
   randomSha,
-  replyBranchHead,
   replyRepoConfig,
   replyTarball,
   repoConfigYaml,
@@ -42,7 +42,7 @@ describe("push", () => {
     github = mockGitHub();
     github.installationToken(INSTALLATION_ID);
     const config = replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
-    replyBranchHead(github, sha);
+    replyPushHead(github, sha);
     replyTarball(github, dir, sha);
     const created = github.reply("POST", `${base}/check-runs`, 201, { id: 7 });
     const updated = github.reply("PATCH", `${base}/check-runs/7`, 200, { id: 7 }, { times: 2 });
@@ -89,7 +89,7 @@ describe("push", () => {
     github = mockGitHub();
     github.installationToken(INSTALLATION_ID);
     replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
-    replyBranchHead(github, sha);
+    replyPushHead(github, sha);
     replyTarball(github, dir, sha);
     github.reply("POST", `${base}/check-runs`, 201, { id: 8 });
     const updated = github.reply("PATCH", `${base}/check-runs/8`, 200, { id: 8 }, { times: 2 });
@@ -180,7 +180,7 @@ describe("push", () => {
     github = mockGitHub();
     github.installationToken(INSTALLATION_ID);
     replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
-    replyBranchHead(github, sha);
+    replyPushHead(github, sha);
     replyTarball(github, dir, sha);
     github.reply("POST", `${base}/check-runs`, 201, { id: 11 });
     github.reply("PATCH", `${base}/check-runs/11`, 200, { id: 11 }, { times: 2 });
@@ -202,9 +202,9 @@ describe("push", () => {
     github = mockGitHub();
     github.installationToken(INSTALLATION_ID);
     replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]), 3);
-    // The first commit's download is slow, so the others queue up behind it.
-    replyBranchHead(github, first);
-    replyBranchHead(github, third);
+    // The first commit's download is slow, so the others queue up behind it. Each push moves the head before
+    // its webhook is sent; reads: push(first), reconcile(first), push(second), push(third), reconcile(third).
+    const head = movingBranchHead(github, first, 5);
     replyTarball(github, dir, first, { delayMs: 1500 });
     replyTarball(github, dir, third);
     github.reply("POST", `${base}/check-runs`, 201, { id: 12 }, { times: 3 });
@@ -215,7 +215,13 @@ describe("push", () => {
 
     const bot = await startBot();
     await receive(bot.probot, "push", pushPayload(first));
+    // The first commit's run has read the head (and is fetching its tree) before the next push lands.
+    await vi.waitFor(() => expect(head.route.requests).toHaveLength(2), { timeout: 10_000 });
+    head.moveTo(second);
     await receive(bot.probot, "push", pushPayload(second));
+    // Its push job has read the head; the third push's job runs after it (a branch's push jobs run in order).
+    await vi.waitFor(() => expect(head.route.requests).toHaveLength(3), { timeout: 10_000 });
+    head.moveTo(third);
     await receive(bot.probot, "push", pushPayload(third));
     await bot.app.queue.idle();
     github.done();
@@ -240,7 +246,7 @@ describe("push", () => {
     github = mockGitHub();
     github.installationToken(INSTALLATION_ID);
     replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
-    replyBranchHead(github, sha);
+    replyPushHead(github, sha);
     replyTarball(github, dir, sha);
     // A secondary rate limit on the check run, then a primary one on the first status: both are retried.
     const limited = github.reply(
@@ -288,7 +294,7 @@ describe("push", () => {
     github = mockGitHub();
     github.installationToken(INSTALLATION_ID);
     replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath, environment: "staging" }]));
-    replyBranchHead(github, sha);
+    replyPushHead(github, sha);
     replyTarball(github, dir, sha);
     github.reply("POST", `${base}/check-runs`, 201, { id: 14 });
     github.reply("PATCH", `${base}/check-runs/14`, 200, { id: 14 }, { times: 2 });
@@ -320,7 +326,7 @@ describe("push", () => {
     github = mockGitHub({ baseUrl: "https://ghe.example.com/api/v3" });
     github.installationToken(INSTALLATION_ID);
     replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
-    replyBranchHead(github, sha);
+    replyPushHead(github, sha);
     replyTarball(github, dir, sha);
     github.reply("POST", `${base}/check-runs`, 201, { id: 15 });
     github.reply("PATCH", `${base}/check-runs/15`, 200, { id: 15 }, { times: 2 });
@@ -339,9 +345,9 @@ describe("push", () => {
     github = mockGitHub();
     github.installationToken(INSTALLATION_ID);
     replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: "clusters/whatever" }]));
-    replyBranchHead(github, newer);
-    github.reply("POST", `${base}/check-runs`, 201, { id: 16 });
-    const checks = github.reply("PATCH", `${base}/check-runs/16`, 200, { id: 16 }, { times: 2 });
+    // Read by the push job, which queues no reconcile (test/github/out-of-order-push.test.ts has both pushes).
+    replyHeadReads(github, newer, 1);
+    const checks = github.reply("POST", `${base}/check-runs`, 201, { id: 16 });
     const statuses = github.reply("POST", `${base}/statuses/${old}`, 201, { id: 1 });
 
     const bot = await startBot();
@@ -354,7 +360,11 @@ describe("push", () => {
       state: "success",
       description: `superseded: master is at ${newer.slice(0, 7)} now; not applied`,
     });
-    expect(checks.requests[1]!.body).toMatchObject({ conclusion: "skipped" });
+    expect(checks.requests[0]!.body).toMatchObject({
+      status: "completed",
+      conclusion: "skipped",
+      head_sha: old,
+    });
   });
 
   it("does not leave a check queued when the bot shuts down before the run could be queued", async () => {
@@ -362,6 +372,7 @@ describe("push", () => {
     github = mockGitHub();
     github.installationToken(INSTALLATION_ID);
     replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: "clusters/dev" }]));
+    replyHeadReads(github, sha, 1); // the push job's: the run is handed back before it reads the head
     github.reply("POST", `${base}/check-runs`, 201, { id: 17 });
     const check = github.reply("PATCH", `${base}/check-runs/17`, 200, { id: 17 });
     const statuses = github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 });

@@ -2,11 +2,14 @@
 // drives against the operator's allow-list, and queue a reconcile per allowed cluster. GitHub's answers to the
 // reports never gate that: a queued check run GitHub refuses is created by the run instead, and the "queued"
 // status (reports.pendingStatuses) goes through a report plan of its own that the run's result overtakes.
+// A push delivered after the branch moved on (GitHub may deliver pushes out of order) queues nothing: its
+// reconcile would supersede the head's still-waiting one and then find itself not the head, applying neither.
 import type { Logger } from "pino";
 import { bindCluster } from "../../config/operator-config.js";
 import { clustersForBranch } from "../../config/repo-config.js";
 import { QueueClosedError } from "../../queue/work-queue.js";
 import { runStopped } from "../../reconcile/events.js";
+import { BranchHeads } from "../branch-head.js";
 import type { GitHubClient, RepoRef } from "../client.js";
 import { fullName } from "../client.js";
 import { reportInterrupted, SHUT_DOWN_BEFORE_RUN } from "../recovery/interrupted.js";
@@ -25,6 +28,7 @@ import {
 import { setStatus, statusContext } from "../views/commit-status.js";
 import { runMetadata } from "./reconcile-job.js";
 import { notQueued } from "./refused-job.js";
+import { closePushBehindHead } from "./superseded.js";
 import { type JobDeps, jobRepo, type PushJob } from "./types.js";
 
 /** How long a push job waits for the reports of an invalid .github/gitops.yaml (they go on in the background). */
@@ -48,6 +52,26 @@ async function queuedCheckRun(
   } catch (err) {
     log.warn({ err, cluster }, "cannot create the queued check run; the run creates it when it starts");
     return CHECK_RUN_NOT_CREATED;
+  }
+}
+
+/**
+ * The heads of pushed branches, read with If-None-Match: an older push delivered right after the head's reads
+ * the same ref again, and GitHub's 304 for it costs no rate limit. One per process (only branches a cluster
+ * tracks are read); the schedule keeps its own, whose counts are the schedule's cost.
+ */
+const pushedHeads = new BranchHeads();
+
+/**
+ * The branch's head, or undefined when GitHub could not say: then the push is queued as if it were the head
+ * (the reconcile checks the head again before applying), so that a failed read never loses a push.
+ */
+async function branchHead(github: GitHubClient, repo: RepoRef, branch: string, log: Logger) {
+  try {
+    return (await pushedHeads.read(github, repo, branch)).sha;
+  } catch (err) {
+    log.warn({ err }, "cannot read the branch head; the push is queued and its run checks the head");
+    return undefined;
   }
 }
 
@@ -115,6 +139,11 @@ export async function runPushJob(
     log.info("no cluster tracks this branch; push ignored");
     return;
   }
+  // Read before any reconcile is queued (only when one may be). Not atomic with the enqueue below, and need not
+  // be: a push arriving in between runs after this job (a branch's push jobs run one at a time, in order), and
+  // its reconcile supersedes ours.
+  const bound = clusters.some((c) => bindCluster(deps.operator, c.name, fullName(repo)).ok);
+  const head = bound ? await branchHead(github, repo, job.branch, log) : undefined;
   const pendingStatuses = reportOptions(deps.operator).pendingStatuses;
   // Refusals are reported on the same stream as runs: the cluster's status and a completed check run.
   const refusals = openReportStream({ github, repo, sha: job.sha, log, kind: "push", pendingStatuses });
@@ -137,6 +166,15 @@ export async function runPushJob(
             runMetadata(job, cluster.name),
           ),
         );
+        continue;
+      }
+      if (head !== undefined && head !== job.sha) {
+        // Restarted, the lost start may have left a queued check run: it is the one closed (found on GitHub).
+        const checkRunId = start.restarted
+          ? await queuedCheckRun(github, repo, job.sha, cluster.name, log, true)
+          : CHECK_RUN_NOT_CREATED;
+        log.info({ cluster: cluster.name, head }, "the branch is at another commit; reconcile not queued");
+        await closePushBehindHead(job, cluster, checkRunId, head, deps);
         continue;
       }
       const checkRunId = await queuedCheckRun(github, repo, job.sha, cluster.name, log, start.restarted);
