@@ -3,12 +3,18 @@
 // kustomize-controller (built from the Go module proxy by scripts/bench-binaries.sh) reading a GitRepository
 // artifact of the same tree served from this process. Each side works in fresh namespaces of its own.
 // Scenarios: cold (until every Kustomization is Ready), no-op (reconcile again, nothing changed), wait (cold with
-// health checks: every Deployment rolled out on the simulated node).
+// health checks: every Deployment rolled out on the simulated node). Beside them, the floors of the cold run: the
+// same objects dry-run by kubectl and then applied (what the dry-run guarantee costs a client that builds
+// nothing), and the kustomize binary alone building the 100 paths; and the CPU-seconds every run cost the
+// benchmark's processes (bot or kubectl with their children, API server, etcd, controllers), which divided by the
+// cores is the shortest wall time any overlap of that work could reach.
 import { mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { defaultPlanOptions } from "../src/reconcile/plan.js";
+import { kustomizeBinary } from "../src/build/kustomize.js";
+import { mapLimit } from "../src/reconcile/concurrency.js";
+import { DEFAULT_BUILD_CONCURRENCY, defaultPlanOptions } from "../src/reconcile/plan.js";
 import { buildTree } from "../src/reconcile/run.js";
 import type { ControlPlane } from "../test/support/control-plane.js";
 import { botInProcess } from "./support/bot-in-process.js";
@@ -30,9 +36,12 @@ import {
   writeClusterPath,
 } from "./support/flux-tree.js";
 import { ms, printTable } from "./support/table.js";
-import { type BotRun, botRun, kubectl } from "./support/timed.js";
+import { type BotRun, botRun, kubectl, timed } from "./support/timed.js";
+import { cores, withTreeCpu } from "./support/tree-cpu.js";
 
-type Side = "bot" | "kubectl" | "flux";
+/** bot: a fresh process; bot-warm: the engine in a running replica; kubectl-dry: dry-run, then apply. */
+type Side = "bot" | "bot-warm" | "kubectl" | "kubectl-dry" | "flux";
+const SIDES: Side[] = ["bot", "bot-warm", "kubectl", "kubectl-dry", "flux"];
 type Scenario = "cold" | "wait";
 
 interface Context {
@@ -57,24 +66,35 @@ async function settle(kc: string, ns: string): Promise<void> {
 }
 
 /** kubectl gets the objects the bot's build renders for its own cluster path, in one file. */
-async function renderForKubectl(ctx: Context, scenario: Scenario): Promise<string> {
+async function renderForKubectl(
+  ctx: Context,
+  scenario: Scenario,
+  side: "kubectl" | "kubectl-dry" = "kubectl",
+): Promise<string> {
   const plan = await buildTree({
     repoDir: ctx.tree,
-    ...defaultPlanOptions(ctx.paths.get(`kubectl-${scenario}`) as string),
+    ...defaultPlanOptions(ctx.paths.get(`${side}-${scenario}`) as string),
   });
   const objects = plan.kustomizations.flatMap((k) => k.objects);
   if (objects.length !== KUSTOMIZATIONS * OBJECTS_PER_KUSTOMIZATION)
     throw new Error(
       `rendered ${objects.length} objects for kubectl, expected ${KUSTOMIZATIONS * OBJECTS_PER_KUSTOMIZATION}`,
     );
-  const file = join(ctx.work, `kubectl-${scenario}.yaml`);
+  const file = join(ctx.work, `${side}-${scenario}.yaml`);
   writeFileSync(file, objects.map((o) => stringify(o)).join("---\n"));
   return file;
 }
 
-async function kubectlApply(ctx: Context, file: string, ns: string, wait: boolean): Promise<number> {
-  let total = (await kubectl(ctx.kc, ["apply", "--server-side", "--field-manager=kubectl-bench", "-f", file]))
-    .ms;
+async function kubectlApply(
+  ctx: Context,
+  file: string,
+  ns: string,
+  wait: boolean,
+  dryRunFirst = false,
+): Promise<number> {
+  const apply = ["apply", "--server-side", "--field-manager=kubectl-bench", "-f", file];
+  let total = dryRunFirst ? (await kubectl(ctx.kc, [...apply, "--dry-run=server"])).ms : 0;
+  total += (await kubectl(ctx.kc, apply)).ms;
   if (wait)
     total += (
       await kubectl(ctx.kc, [
@@ -123,12 +143,43 @@ async function fluxNoop(ctx: Context): Promise<number> {
   return readyAt - started;
 }
 
+/** The kustomize binary alone on every app path, as many at once as the bot builds (its build phase's floor). */
+async function kustomizeAlone(tree: string): Promise<number> {
+  const started = performance.now();
+  const paths = Array.from({ length: KUSTOMIZATIONS }, (_, i) => join(tree, "apps", `app-${i}`));
+  await mapLimit(paths, DEFAULT_BUILD_CONCURRENCY, (dir) =>
+    timed(kustomizeBinary(), ["build", "--load-restrictor", "LoadRestrictionsNone", dir]),
+  );
+  return performance.now() - started;
+}
+
 interface Row {
   scenario: string;
   bot: BotRun;
   kubectl: number;
   flux: number;
 }
+
+/** One timed run and the CPU-seconds the benchmark's processes spent meanwhile. */
+interface Work {
+  run: string;
+  ms: number;
+  cpuSeconds?: number;
+}
+
+async function measured<T>(
+  work: Work[],
+  run: string,
+  fn: () => Promise<T>,
+  msOf: (value: T) => number,
+): Promise<T> {
+  const { value, cpuSeconds } = await withTreeCpu(fn);
+  work.push({ run, ms: msOf(value), ...(cpuSeconds !== undefined ? { cpuSeconds } : {}) });
+  return value;
+}
+
+const botMs = (r: BotRun) => r.ms;
+const same = (n: number) => n;
 
 export async function run(): Promise<void> {
   const plane = await benchCluster();
@@ -138,9 +189,7 @@ export async function run(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "gitops-bot-bench-flux-"));
   const suffix = Date.now().toString(36);
   const ns = (side: Side, scenario: Scenario) => `fx-${suffix}-${side}-${scenario}`;
-  const allNamespaces = (["bot", "kubectl", "flux"] as Side[]).flatMap((s) =>
-    (["cold", "wait"] as Scenario[]).map((sc) => ns(s, sc)),
-  );
+  const allNamespaces = SIDES.flatMap((s) => (["cold", "wait"] as Scenario[]).map((sc) => ns(s, sc)));
   let server: ArtifactServer | undefined;
   let flux: FluxController | undefined;
   // The bot's build cache of this run only (as a replica has its own): other processes on the machine writing
@@ -152,7 +201,7 @@ export async function run(): Promise<void> {
     const tree = join(work, "tree");
     writeApps(tree);
     const paths = new Map<string, string>();
-    for (const side of ["bot", "kubectl", "flux"] as Side[])
+    for (const side of SIDES)
       for (const scenario of ["cold", "wait"] as Scenario[])
         paths.set(
           `${side}-${scenario}`,
@@ -183,51 +232,111 @@ export async function run(): Promise<void> {
     );
 
     const rows: Row[] = [];
+    const spent: Work[] = [];
     // Cold: fresh namespaces, nothing applied yet.
     await createNamespaces(
       kc,
-      ["bot", "kubectl", "flux"].map((s) => ns(s as Side, "cold")),
+      SIDES.map((s) => ns(s, "cold")),
     );
     await putGitRepository(plane, ns("flux", "cold"), artifact);
-    const botCold = await botRun(tree, paths.get("bot-cold") as string, kc, { health: false });
+    const botCold = await measured(
+      spent,
+      "cold: bot, fresh process",
+      () => botRun(tree, paths.get("bot-cold") as string, kc, { health: false }),
+      botMs,
+    );
     await settle(kc, ns("bot", "cold"));
     const kubectlColdFile = await renderForKubectl(ctx, "cold");
-    const kubectlCold = await kubectlApply(ctx, kubectlColdFile, ns("kubectl", "cold"), false);
+    const kubectlCold = await measured(
+      spent,
+      "cold: kubectl apply",
+      () => kubectlApply(ctx, kubectlColdFile, ns("kubectl", "cold"), false),
+      same,
+    );
     await settle(kc, ns("kubectl", "cold"));
-    const fluxColdMs = await fluxCold(ctx, "cold");
+    const kubectlDryFile = await renderForKubectl(ctx, "cold", "kubectl-dry");
+    const kubectlDry = await measured(
+      spent,
+      "cold: kubectl dry-run, then apply",
+      () => kubectlApply(ctx, kubectlDryFile, ns("kubectl-dry", "cold"), false, true),
+      same,
+    );
+    await settle(kc, ns("kubectl-dry", "cold"));
+    const kustomizeMs = await measured(
+      spent,
+      `kustomize build × ${KUSTOMIZATIONS} alone (${DEFAULT_BUILD_CONCURRENCY} at once)`,
+      () => kustomizeAlone(tree),
+      same,
+    );
+    const fluxColdMs = await measured(spent, "cold: Flux", () => fluxCold(ctx, "cold"), same);
     await settle(kc, ns("flux", "cold"));
     rows.push({ scenario: "cold", bot: botCold, kubectl: kubectlCold, flux: fluxColdMs });
 
     // No-op: the same tree again on the same namespaces.
-    const botNoop = await botRun(tree, paths.get("bot-cold") as string, kc, { health: false });
-    const kubectlNoop = await kubectlApply(ctx, kubectlColdFile, ns("kubectl", "cold"), false);
-    const fluxNoopMs = await fluxNoop(ctx);
+    const botNoop = await measured(
+      spent,
+      "no-op: bot, fresh process",
+      () => botRun(tree, paths.get("bot-cold") as string, kc, { health: false }),
+      botMs,
+    );
+    const kubectlNoop = await measured(
+      spent,
+      "no-op: kubectl apply",
+      () => kubectlApply(ctx, kubectlColdFile, ns("kubectl", "cold"), false),
+      same,
+    );
+    const fluxNoopMs = await measured(spent, "no-op: Flux", () => fluxNoop(ctx), same);
     rows.push({ scenario: "no-op", bot: botNoop, kubectl: kubectlNoop, flux: fluxNoopMs });
     // The same no-op in a running bot (as its schedule reconciles; Flux's figure is a warm controller's too).
-    const botWarm = await botInProcess(tree, paths.get("bot-cold") as string, kc);
+    const botWarm = await measured(
+      spent,
+      "no-op: bot, in-process",
+      () => botInProcess(tree, paths.get("bot-cold") as string, kc),
+      botMs,
+    );
     rows.push({
       scenario: "no-op, bot warm (in-process)",
       bot: botWarm,
       kubectl: kubectlNoop,
       flux: fluxNoopMs,
     });
+    // Cold in a running bot: the replica (modules loaded, its API client warm) gets a new cluster path.
+    const botWarmCold = await measured(
+      spent,
+      "cold: bot, in-process",
+      () => botInProcess(tree, paths.get("bot-warm-cold") as string, kc, "cold"),
+      botMs,
+    );
+    await settle(kc, ns("bot-warm", "cold"));
+    rows.push({
+      scenario: "cold, bot warm (in-process)",
+      bot: botWarmCold,
+      kubectl: kubectlCold,
+      flux: fluxColdMs,
+    });
 
-    // Wait: cold again in fresh namespaces, each Kustomization health-checked (the node holds 500 pods: the cold
+    // Wait: cold again in fresh namespaces, each Kustomization health-checked (the node holds 1,000 pods: the cold
     // namespaces go first).
-    await kubectl(kc, [
-      "delete",
-      "namespace",
-      ...["bot", "kubectl", "flux"].map((s) => ns(s as Side, "cold")),
-    ]);
+    await kubectl(kc, ["delete", "namespace", ...SIDES.map((s) => ns(s, "cold"))]);
     await createNamespaces(
       kc,
       ["bot", "kubectl", "flux"].map((s) => ns(s as Side, "wait")),
     );
     await putGitRepository(plane, ns("flux", "wait"), artifact);
-    const botWait = await botRun(tree, paths.get("bot-wait") as string, kc, { health: true });
+    const botWait = await measured(
+      spent,
+      "wait: bot, fresh process",
+      () => botRun(tree, paths.get("bot-wait") as string, kc, { health: true }),
+      botMs,
+    );
     const kubectlWaitFile = await renderForKubectl(ctx, "wait");
-    const kubectlWait = await kubectlApply(ctx, kubectlWaitFile, ns("kubectl", "wait"), true);
-    const fluxWaitMs = await fluxCold(ctx, "wait");
+    const kubectlWait = await measured(
+      spent,
+      "wait: kubectl apply, wait",
+      () => kubectlApply(ctx, kubectlWaitFile, ns("kubectl", "wait"), true),
+      same,
+    );
+    const fluxWaitMs = await measured(spent, "wait: Flux", () => fluxCold(ctx, "wait"), same);
     rows.push({ scenario: "wait (health-checked)", bot: botWait, kubectl: kubectlWait, flux: fluxWaitMs });
 
     printTable(
@@ -270,6 +379,32 @@ export async function run(): Promise<void> {
         ms(r.bot.engineMs),
         (Object.values(r.bot.requests).reduce((a, b) => a + b, 0) / r.bot.kustomizations).toFixed(1),
         `${r.bot.created} created, ${r.bot.unchanged} unchanged`,
+      ]),
+    );
+    printTable(
+      `The cold run's floors (same run): dry-run then apply is what the bot's dry-run guarantee costs a client that builds nothing; kustomize alone is its build phase without the engine`,
+      ["floor", "wall", "bot cold (fresh) / floor", "bot cold (in-process) / floor"],
+      [
+        ["kubectl apply (the goal's baseline)", kubectlCold],
+        ["kubectl dry-run, then apply", kubectlDry],
+        [`kustomize build × ${KUSTOMIZATIONS} alone`, kustomizeMs],
+        ["kustomize alone + kubectl dry-run, then apply", kustomizeMs + kubectlDry],
+      ].map(([name, floor]) => [
+        name as string,
+        ms(floor as number),
+        ratio(botCold.ms, floor as number),
+        ratio(botWarmCold.ms, floor as number),
+      ]),
+    );
+    printTable(
+      `Work: CPU-seconds of the benchmark's processes during each run (bot or kubectl with their children, API server, etcd, controllers, kwok; other load on the machine not counted) — on ${cores} cores, CPU-s / ${cores} is the shortest wall time any overlap could reach`,
+      ["run", "wall", "CPU-s", `CPU-s / ${cores}`, "busy (of all cores)"],
+      spent.map((w) => [
+        w.run,
+        ms(w.ms),
+        w.cpuSeconds === undefined ? "n/a" : w.cpuSeconds.toFixed(1),
+        w.cpuSeconds === undefined ? "n/a" : ms((w.cpuSeconds / cores) * 1000),
+        w.cpuSeconds === undefined ? "n/a" : `${Math.round((w.cpuSeconds * 1000 * 100) / (w.ms * cores))} %`,
       ]),
     );
     console.log(`artifact server: ${server.requests()} tarball requests from kustomize-controller`);

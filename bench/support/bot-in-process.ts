@@ -1,29 +1,42 @@
 // The bot's engine inside the benchmark's own process, as a running bot replica reconciles on its schedule: modules
 // loaded, API discovery and keep-alive connections warm, the same as a Flux controller that has reconciled before.
 // The fresh-process figure (bot-child.ts) stays beside it: that is what the CLI pays.
-import { loadKubeConfig, makeObjectApi, setKubeRequestHook } from "../../src/cluster/kube-client.js";
+import {
+  loadKubeConfig,
+  makeObjectApi,
+  type RawObjectApi,
+  setKubeRequestHook,
+} from "../../src/cluster/kube-client.js";
 import { defaultReconcileOptions, reconcileTree } from "../../src/reconcile/run.js";
 import type { BotRun } from "./timed.js";
 
+/** One API client per cluster, as a replica keeps it (discovery and keep-alive connections shared by its runs). */
+const clients = new Map<string, RawObjectApi>();
+
 /**
- * One untimed run first (the replica has reconciled this tree before, as Flux's controller has), then the timed
- * one: a scheduled reconcile with Git unchanged, as the schedule runs it.
+ * `noop`: one untimed run first (the replica has reconciled this tree before, as Flux's controller has), then the
+ * timed one: a scheduled reconcile with Git unchanged, as the schedule runs it. `cold`: the replica's first run of
+ * a tree whose objects do not exist yet (a push of a new cluster path), timed from the start.
  */
 export async function botInProcess(
   repoDir: string,
   clusterPath: string,
   kubeconfig: string,
+  mode: "noop" | "cold" = "noop",
 ): Promise<BotRun> {
-  const api = makeObjectApi(loadKubeConfig({ kubeconfig }));
+  let api = clients.get(kubeconfig);
+  if (!api) {
+    api = makeObjectApi(loadKubeConfig({ kubeconfig }));
+    clients.set(kubeconfig, api);
+  }
   const options = {
     ...defaultReconcileOptions(repoDir, clusterPath),
     // The scope bot-child.ts uses for the same cluster path: the same inventories.
     scope: `bench:${clusterPath}`,
     skipHealth: true,
-    trigger: "schedule" as const,
-    gitChanged: false,
+    ...(mode === "noop" ? { trigger: "schedule" as const, gitChanged: false } : {}),
   };
-  await reconcileTree(api, options);
+  if (mode === "noop") await reconcileTree(api, options);
   const requests: Record<string, number> = {};
   let requestSeconds = 0;
   setKubeRequestHook((e) => {

@@ -275,8 +275,8 @@ async function startWorkloadControllers(ctx: {
       },
     },
     status: {
-      allocatable: { cpu: "32", memory: "256Gi", pods: "500" },
-      capacity: { cpu: "32", memory: "256Gi", pods: "500" },
+      allocatable: { cpu: "32", memory: "256Gi", pods: "1000" },
+      capacity: { cpu: "32", memory: "256Gi", pods: "1000" },
     },
   };
   const created = await apiRequest(plane, "POST", "/api/v1/nodes", node);
