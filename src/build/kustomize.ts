@@ -36,6 +36,7 @@ import {
   readBuildCache,
   writeBuildCache,
 } from "./build-cache.js";
+import { acquireOverlay, removeScratch, toolHome } from "./build-scratch.js";
 import { explainKustomizeMessage, repositoryPaths } from "./kustomize-errors.js";
 import {
   assertBoundedYaml,
@@ -109,6 +110,7 @@ export function prepareWorkTree(repoDir: string): WorkTree {
     dir,
     cleanup: () => {
       liveWorkTrees.delete(dir);
+      removeScratch(dir);
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -196,7 +198,7 @@ export async function runKustomize(dir: string, options: RunKustomizeOptions = {
   });
   await checkRemoteHosts(remote, opts.outbound ?? createOutboundPolicy());
   try {
-    return await kustomizeBuild(dir, opts, "kustomize build");
+    return await kustomizeBuild(dir, opts, "kustomize build", root);
   } catch (err) {
     if (err instanceof ToolError || !(err instanceof Error)) throw err;
     throw new Error(explainKustomizeMessage(repositoryPaths(err.message, root)), { cause: err });
@@ -250,7 +252,12 @@ function definedOnly<T extends object>(options: T): Partial<T> {
  * same private work tree first, which refuses every path leading out and rewrites each kustomization and plugin
  * configuration into the form it checked (kustomize-references.ts), so kustomize reads nothing it did not see.
  */
-async function kustomizeBuild(dir: string, opts: KustomizeOptions, label: string): Promise<string> {
+async function kustomizeBuild(
+  dir: string,
+  opts: KustomizeOptions,
+  label: string,
+  root: string,
+): Promise<string> {
   try {
     const { stdout } = await runTool({
       binary: kustomizeBinary(),
@@ -259,6 +266,8 @@ async function kustomizeBuild(dir: string, opts: KustomizeOptions, label: string
       maxOutputBytes: opts.maxOutputBytes,
       maxMemoryBytes: opts.maxMemoryBytes,
       label,
+      // The builds of one work tree share a private HOME (build-scratch.ts); any other tree gets its own.
+      ...(liveWorkTrees.has(root) ? { home: toolHome(root) } : {}),
     });
     return stdout;
   } catch (err) {
@@ -335,9 +344,10 @@ export async function buildKustomization(
       assertBoundedYaml(p.patch, { ...where, field: `spec.patches[${i}].patch` });
   });
 
-  // A private directory of its own, outside the work tree (an overlay inside a tree whose root is spec.path
-  // "./" is a cycle); no repository string is part of its path, and only this function removes it.
-  const overlay = mkdtempSync(join(tmpdir(), "gitops-bot-overlay-"));
+  // A private directory outside the work tree (an overlay inside a tree whose root is spec.path "./" is a cycle),
+  // no repository string in its path: from the tree's scratch pool (build-scratch.ts), else its own.
+  const pooled = liveWorkTrees.has(work.dir) ? acquireOverlay(work.dir) : undefined;
+  const overlay = pooled?.dir ?? mkdtempSync(join(tmpdir(), "gitops-bot-overlay-"));
   const components = componentDirs.map((c) => relative(overlay, c));
   const kustomization: Record<string, unknown> = {
     apiVersion: "kustomize.config.k8s.io/v1beta1",
@@ -353,13 +363,14 @@ export async function buildKustomization(
   let output: string;
   try {
     writeFileSync(join(overlay, "kustomization.yaml"), toYaml(kustomization));
-    output = await kustomizeBuild(overlay, opts, `kustomize build ${spec.path ?? "./"}`);
+    output = await kustomizeBuild(overlay, opts, `kustomize build ${spec.path ?? "./"}`, work.dir);
   } catch (err) {
     throw new ManifestError({ file: ks.file, object }, buildFailure(err, spec.path ?? "./", work.dir), {
       cause: err,
     });
   } finally {
-    removeOverlay(overlay);
+    if (pooled) pooled.release();
+    else removeOverlay(overlay);
   }
   const objects = parseManifests(output, ks.spec.path ?? "./", limits).map((o) =>
     withCommonMetadata(o.object, spec.commonMetadata),
