@@ -111,6 +111,47 @@ describe("a job the queue gave up on", () => {
     github.done();
   });
 
+  test("reconcile bound to an environment: the deployments its lost starts left in progress get an error state", async () => {
+    github = mockGitHub();
+    const sha = randomSha();
+    const bot = { login: "gitops-bot[bot]", id: 1, type: "Bot" };
+    github.reply("PATCH", `/repos/${OWNER}/${REPO}/check-runs/55`, 200, { id: 55 });
+    github.reply("POST", `/repos/${OWNER}/${REPO}/statuses/${sha}`, 201, { id: 1 });
+    const listed = github.reply("GET", `/repos/${OWNER}/${REPO}/deployments`, 200, [
+      // Two starts, two deployments: the second still in progress, the first ended by someone since.
+      { id: 302, sha, environment: "staging", creator: bot, payload: { cluster: "dev" } },
+      { id: 301, sha, environment: "staging", creator: bot, payload: { cluster: "dev" } },
+      // Not this bot's, not this cluster's: never touched (and not even read).
+      {
+        id: 303,
+        sha,
+        environment: "staging",
+        creator: { login: "octocat", id: 2, type: "User" },
+        payload: {},
+      },
+      { id: 304, sha, environment: "staging", creator: bot, payload: { cluster: "prod" } },
+    ]);
+    github.reply("GET", `/repos/${OWNER}/${REPO}/deployments/302/statuses`, 200, [
+      { id: 9, state: "in_progress" },
+    ]);
+    github.reply("GET", `/repos/${OWNER}/${REPO}/deployments/301/statuses`, 200, [
+      { id: 8, state: "success" },
+    ]);
+    const errored = github.reply("POST", `/repos/${OWNER}/${REPO}/deployments/302/statuses`, 201, { id: 10 });
+
+    const job = reconcile(sha, 55);
+    await reportAbandonedJob(deps)({ ...job, cluster: { ...job.cluster, environment: "staging" } }, reason);
+
+    expect(listed.requests[0]?.path).toContain(`sha=${sha}`);
+    expect(listed.requests[0]?.path).toContain("environment=staging");
+    expect(errored.requests[0]?.body).toMatchObject({
+      state: "error",
+      description: expect.stringMatching(/^run lost 2 times/),
+    });
+    expect(github.requests).toHaveLength(6);
+    github.done();
+  });
+
   test("reconcile: with no open check run on GitHub, one is opened and concluded failure (never two)", async () => {
     github = mockGitHub();
     const sha = randomSha();

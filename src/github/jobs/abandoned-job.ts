@@ -3,7 +3,8 @@
 // is not known to be done. Its users see a final, failing report instead of a check run queued or in progress
 // forever. Nothing here redoes the job's work (it may be what stopped the replicas): only GitHub is written.
 // - reconcile: the cluster's check run (the push job's, or the one a lost start created: found on GitHub as
-//   a restarted push job finds it) is concluded `failure`, its `gitops/<cluster>` status set to `error`.
+//   a restarted push job finds it) is concluded `failure`, its `gitops/<cluster>` status set to `error`, and
+//   the deployments its lost starts left in progress (a cluster bound to an environment) set to `error`.
 // - diff: `gitops/diff/<cluster>` `error` for every cluster the base branch drives (as a refused diff).
 // - push: one failed `gitops / push job` check run (with a space: never a cluster's). Its lost starts may have
 //   queued some clusters' reconciles, which report on their own (or reported already): nothing per cluster
@@ -22,6 +23,7 @@ import {
   createFailedCheckRun,
   createQueuedCheckRun,
 } from "../views/check-run.js";
+import { setDeploymentState } from "../views/deployment.js";
 import { reconcileStream, runMetadata } from "./reconcile-job.js";
 import type { CommandJob, DiffJob, GitOpsJob, JobDeps, PushJob, ReconcileJob } from "./types.js";
 import { jobRepo } from "./types.js";
@@ -79,7 +81,58 @@ async function closeReconcile(job: ReconcileJob, deps: JobDeps, reason: string):
     ),
   );
   await stream.close();
+  const environment = job.cluster.environment;
+  if (environment) {
+    const github = await deps.github(job.installationId);
+    await closeLostDeployments(github, repo, job.sha, environment, cluster, message).catch((err: unknown) =>
+      log.warn({ err, environment }, "cannot close the deployments of the given-up run"),
+    );
+  }
 }
+
+/** Deployments looked at: a job is given up after a few starts, each of which may have created one. */
+const LOST_DEPLOYMENTS_LIMIT = 20;
+
+/**
+ * The deployments the lost starts created (one per start: a restarted run does not find its predecessor's),
+ * left in progress: each gets an `error` state. Only this bot's (created by a GitHub App, with the payload
+ * `{ cluster }` that views/deployment.ts writes); one that already has a final state is left alone.
+ */
+async function closeLostDeployments(
+  github: GitHubClient,
+  repo: RepoRef,
+  sha: string,
+  environment: string,
+  cluster: string,
+  message: string,
+): Promise<void> {
+  const { data } = await github.rest.repos.listDeployments({
+    ...repo,
+    sha,
+    environment,
+    per_page: LOST_DEPLOYMENTS_LIMIT,
+  });
+  const ours = data.filter(
+    (d) =>
+      d.creator?.type === "Bot" &&
+      typeof d.payload === "object" &&
+      d.payload !== null &&
+      (d.payload as { cluster?: unknown }).cluster === cluster,
+  );
+  for (const deployment of ours) {
+    const { data: states } = await github.rest.repos.listDeploymentStatuses({
+      ...repo,
+      deployment_id: deployment.id,
+      per_page: 1,
+    });
+    const latest = states[0]?.state;
+    if (latest !== undefined && !OPEN_DEPLOYMENT_STATES.has(latest)) continue;
+    await setDeploymentState(github, repo, deployment.id, "error", message);
+  }
+}
+
+/** Deployment states that are not final: a run that created the deployment did not end it. */
+const OPEN_DEPLOYMENT_STATES = new Set<string>(["in_progress", "queued", "pending"]);
 
 /**
  * The check run a reconcile's lost starts created (its push job could not: CHECK_RUN_NOT_CREATED), found on
