@@ -37,7 +37,7 @@ import {
 } from "./support/flux-tree.js";
 import { ms, printTable } from "./support/table.js";
 import { type BotRun, botRun, kubectl, timed } from "./support/timed.js";
-import { cores, withTreeCpu } from "./support/tree-cpu.js";
+import { busyShare, cores, sampleTreeCpu, withTreeCpu } from "./support/tree-cpu.js";
 
 /** bot: a fresh process; bot-warm: the engine in a running replica; kubectl-dry: dry-run, then apply. */
 type Side = "bot" | "bot-warm" | "kubectl" | "kubectl-dry" | "flux";
@@ -158,7 +158,29 @@ interface Row {
   bot: BotRun;
   kubectl: number;
   flux: number;
+  /** Share of all cores the benchmark's processes kept busy in the bot's build and apply phases. */
+  busy?: { build?: number; apply?: number };
 }
+
+/** A bot run with the machine's busy share in its build and apply phases (from CPU samples taken meanwhile). */
+async function withPhaseBusy(run: () => Promise<BotRun>): Promise<{ run: BotRun; busy: Row["busy"] }> {
+  const sampler = sampleTreeCpu(100);
+  const t0 = performance.now();
+  const result = await run();
+  const samples = sampler.stop();
+  // Process start is the wall time the engine did not see (fresh process); the phases follow it.
+  const engineStart = t0 + (result.ms - result.engineMs);
+  const planned = engineStart + result.plannedMs;
+  return {
+    run: result,
+    busy: {
+      build: busyShare(samples, engineStart, planned),
+      apply: busyShare(samples, planned, engineStart + result.lastAppliedMs),
+    },
+  };
+}
+
+const percent = (share: number | undefined) => (share === undefined ? "n/a" : `${Math.round(share * 100)} %`);
 
 /** One timed run and the CPU-seconds the benchmark's processes spent meanwhile. */
 interface Work {
@@ -246,12 +268,13 @@ export async function run(): Promise<void> {
       SIDES.map((s) => ns(s, "cold")),
     );
     await putGitRepository(plane, ns("flux", "cold"), artifact);
-    const botCold = await measured(
+    const botColdPhases = await measured(
       spent,
       "cold: bot, fresh process",
-      () => botRun(tree, paths.get("bot-cold") as string, kc, { health: false }),
-      botMs,
+      () => withPhaseBusy(() => botRun(tree, paths.get("bot-cold") as string, kc, { health: false })),
+      (r) => r.run.ms,
     );
+    const botCold = botColdPhases.run;
     await settle(kc, ns("bot", "cold"));
     const kubectlColdFile = await renderForKubectl(ctx, "cold");
     const kubectlCold = await measured(
@@ -277,7 +300,13 @@ export async function run(): Promise<void> {
     );
     const fluxColdMs = await measured(spent, "cold: Flux", () => fluxCold(ctx, "cold"), same);
     await settle(kc, ns("flux", "cold"));
-    rows.push({ scenario: "cold", bot: botCold, kubectl: kubectlCold, flux: fluxColdMs });
+    rows.push({
+      scenario: "cold",
+      bot: botCold,
+      kubectl: kubectlCold,
+      flux: fluxColdMs,
+      busy: botColdPhases.busy,
+    });
 
     // No-op: the same tree again on the same namespaces.
     const botNoop = await measured(
@@ -308,18 +337,20 @@ export async function run(): Promise<void> {
       flux: fluxNoopMs,
     });
     // Cold in a running bot: the replica (modules loaded, its API client warm) gets a new cluster path.
-    const botWarmCold = await measured(
+    const botWarmColdPhases = await measured(
       spent,
       "cold: bot, in-process",
-      () => botInProcess(tree, paths.get("bot-warm-cold") as string, kc, "cold"),
-      botMs,
+      () => withPhaseBusy(() => botInProcess(tree, paths.get("bot-warm-cold") as string, kc, "cold")),
+      (r) => r.run.ms,
     );
+    const botWarmCold = botWarmColdPhases.run;
     await settle(kc, ns("bot-warm", "cold"));
     rows.push({
       scenario: "cold, bot warm (in-process)",
       bot: botWarmCold,
       kubectl: kubectlCold,
       flux: fluxColdMs,
+      busy: botWarmColdPhases.busy,
     });
 
     // Wait: cold again in fresh namespaces, each Kustomization health-checked (the node holds 1,000 pods: the cold
@@ -366,7 +397,7 @@ export async function run(): Promise<void> {
       ]),
     );
     printTable(
-      "gitops-bot phases (from the engine's progress events, ms since the engine started; process start = wall − engine; API requests of the run per Kustomization)",
+      "gitops-bot phases (from the engine's progress events, ms since the engine started; process start = wall − engine; API requests of the run per Kustomization; busy: share of all cores the benchmark's processes kept busy in the build and apply phases)",
       [
         "scenario",
         "process start",
@@ -376,6 +407,7 @@ export async function run(): Promise<void> {
         "engine total",
         "requests / Kustomization",
         "result",
+        "busy: build / apply",
       ],
       rows.map((r) => [
         r.scenario,
@@ -386,6 +418,7 @@ export async function run(): Promise<void> {
         ms(r.bot.engineMs),
         (Object.values(r.bot.requests).reduce((a, b) => a + b, 0) / r.bot.kustomizations).toFixed(1),
         `${r.bot.created} created, ${r.bot.unchanged} unchanged`,
+        r.busy ? `${percent(r.busy.build)} / ${percent(r.busy.apply)}` : "",
       ]),
     );
     printTable(

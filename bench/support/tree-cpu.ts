@@ -69,3 +69,43 @@ export async function withTreeCpu<T>(work: () => Promise<T>): Promise<CpuMeasure
 }
 
 export const cores = availableParallelism();
+
+export interface CpuSample {
+  /** performance.now() of the sample. */
+  t: number;
+  /** treeCpuSeconds() then. */
+  cpu: number;
+}
+
+/** Samples treeCpuSeconds every `intervalMs` until `stop` (which returns the samples, the last one taken then). */
+export function sampleTreeCpu(intervalMs = 100): { stop(): CpuSample[] } {
+  const samples: CpuSample[] = [];
+  const take = () => {
+    const cpu = treeCpuSeconds();
+    if (cpu !== undefined) samples.push({ t: performance.now(), cpu });
+  };
+  take();
+  const timer = setInterval(take, intervalMs);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      take();
+      return samples;
+    },
+  };
+}
+
+/** Share of all cores the process tree kept busy between two performance.now() times (from the samples). */
+export function busyShare(samples: CpuSample[], from: number, to: number): number | undefined {
+  const at = (t: number): number | undefined => {
+    const after = samples.findIndex((s) => s.t >= t);
+    if (after <= 0) return after === 0 ? samples[0]?.cpu : undefined;
+    const a = samples[after - 1] as CpuSample;
+    const b = samples[after] as CpuSample;
+    return a.cpu + ((b.cpu - a.cpu) * (t - a.t)) / Math.max(1e-9, b.t - a.t);
+  };
+  const start = at(from);
+  const end = at(to);
+  if (start === undefined || end === undefined || to <= from) return undefined;
+  return (end - start) / (((to - from) / 1000) * cores);
+}
