@@ -208,7 +208,7 @@ describe("a job the queue gave up on", () => {
     ]);
     expect(statuses.requests[0]?.body).toMatchObject({
       description:
-        "dry-run lost 2 times (its replica stopped while running it); not known to be applied: push again or /gitops diff",
+        "dry-run lost 2 times (its replica stopped while running it); no verdict: push again or comment /gitops diff",
     });
     github.done();
   });

@@ -32,8 +32,8 @@ import { jobRepo } from "./types.js";
 export const PUSH_CHECK_RUN_NAME = "gitops / push job";
 
 /** What a reconcile's status and check run title say (`reason`: the queue's line, "lost N times (…)"). */
-export function abandonedMessage(reason: string, retry: "reconcile" | "diff" = "reconcile"): string {
-  return `run ${reason}; not known to be applied: push again or /gitops ${retry}`;
+export function abandonedMessage(reason: string): string {
+  return `run ${reason}; not known to be applied: push again or /gitops reconcile`;
 }
 
 export function reportAbandonedJob(deps: () => JobDeps): (job: GitOpsJob, reason: string) => Promise<void> {
@@ -169,7 +169,7 @@ async function closeDiff(job: DiffJob, deps: JobDeps, reason: string): Promise<v
     kind: "pull-request",
     pendingStatuses: false,
   });
-  const message = `dry-${abandonedMessage(reason, "diff")}`;
+  const message = `dry-run ${reason}; no verdict: push again or comment /gitops diff`;
   for (const cluster of clustersForBranch(loaded.config, job.baseBranch, job.defaultBranch)) {
     stream.emit(
       cluster.name,
