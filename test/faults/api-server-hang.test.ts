@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { loadKubeConfig, makeObjectApi, setKubeTimeouts } from "../../src/cluster/kube-client.js";
+import { replyPushHead } from "../support/branch-head-nock.js";
 import {
   finalStatuses,
   INSTALLATION_ID,
@@ -15,7 +16,6 @@ import {
   pushExample,
   REPO,
   randomSha,
-  replyBranchHead,
   replyRepoConfig,
   replyTarball,
   repoConfigYaml,
@@ -96,7 +96,7 @@ function pushReplies(
   statuses: number,
 ) {
   replyRepoConfig(gh, repoConfigYaml([{ name: "dev", path: clusterPath }]));
-  replyBranchHead(gh, sha);
+  replyPushHead(gh, sha);
   replyTarball(gh, dir, sha);
   gh.reply("POST", `${base}/check-runs`, 201, { id });
   const check = gh.reply("PATCH", `${base}/check-runs/${id}`, 200, { id }, { times: 2 });

@@ -2,9 +2,10 @@
 // x-ratelimit-reset), a burst of pushes with redeliveries. GitHub is simulated (nock); the cluster is real. The
 // push must be applied whatever GitHub answers, and the final statuses and check runs must arrive once it
 // recovers.
-import { afterEach, describe, expect, inject, it } from "vitest";
+import { afterEach, describe, expect, inject, it, vi } from "vitest";
 import type { RawObjectApi } from "../../src/cluster/kube-client.js";
 import { GitOpsOctokit } from "../../src/github/octokit.js";
+import { movingBranchHead, replyPushHead } from "../support/branch-head-nock.js";
 import {
   appsRepo,
   finalStatuses,
@@ -13,7 +14,6 @@ import {
   pushExample,
   REPO,
   randomSha,
-  replyBranchHead,
   replyRepoConfig,
   replyTarball,
   repoConfigYaml,
@@ -56,7 +56,7 @@ describe("GitHub's status API fails for a window", () => {
     github = mockGitHub();
     github.installationToken(INSTALLATION_ID);
     replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
-    replyBranchHead(github, sha);
+    replyPushHead(github, sha);
     replyTarball(github, dir, sha);
     github.reply("POST", `${base}/check-runs`, 201, { id: 41 });
     const check = github.reply("PATCH", `${base}/check-runs/41`, 200, { id: 41 }, { times: 2 });
@@ -104,7 +104,7 @@ describe("GitHub fails while the push job writes its queued reports (reports.pen
     github = mockGitHub();
     github.installationToken(INSTALLATION_ID);
     replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
-    replyBranchHead(github, sha);
+    replyPushHead(github, sha);
     replyTarball(github, dir, sha);
     // The queued check run (push job) and the first two creations by the run fail; the third is created.
     const refused = github.reply(
@@ -182,7 +182,7 @@ describe("rate limits: 403 and 429 alike, waited out as GitHub asks", () => {
     github = mockGitHub();
     github.installationToken(INSTALLATION_ID);
     replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
-    replyBranchHead(github, sha);
+    replyPushHead(github, sha);
     replyTarball(github, dir, sha);
     // A 403 primary limit on the check run (the first write), resetting in 3 s.
     const reset = Math.ceil(Date.now() / 1000) + 3;
@@ -235,9 +235,10 @@ describe("superseded commits and redelivered pushes", () => {
     github.installationToken(INSTALLATION_ID);
     // Pushes: first, second, third, and third delivered again under a new delivery id.
     replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]), 4);
-    // The redelivered third commit is reconciled once: its second job replaces the first while it waits.
-    replyBranchHead(github, first);
-    replyBranchHead(github, third);
+    // The redelivered third commit is reconciled once: its second job replaces the first while it waits. Each
+    // push moves the head before its webhook; reads: push(first), reconcile(first), push(second), push(third)
+    // twice, reconcile(third).
+    const head = movingBranchHead(github, first, 6);
     replyTarball(github, dir, first, { delayMs: 1500 });
     replyTarball(github, dir, third);
     const created = [43, 44, 45].map((id) => github!.reply("POST", `${base}/check-runs`, 201, { id }));
@@ -250,7 +251,12 @@ describe("superseded commits and redelivered pushes", () => {
 
     const bot = await startBot();
     await receive(bot.probot, "push", pushExample(first));
+    // The first commit's run has read the head (and is fetching its tree) before the next push lands.
+    await vi.waitFor(() => expect(head.route.requests).toHaveLength(2), { timeout: 10_000 });
+    head.moveTo(second);
     await receive(bot.probot, "push", pushExample(second));
+    await vi.waitFor(() => expect(head.route.requests).toHaveLength(3), { timeout: 10_000 });
+    head.moveTo(third);
     await receive(bot.probot, "push", pushExample(third), "third-1");
     await receive(bot.probot, "push", pushExample(third), "third-2");
     await bot.app.queue.idle();

@@ -2,6 +2,7 @@
 // HelmRelease, a row in the check run), and a pull request that changes values shows the rendered-manifest
 // diff in the comment. The Helm repository is real (helm package + index over HTTP).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { replyPushHead } from "../support/branch-head-nock.js";
 import {
   finalStatuses,
   INSTALLATION_ID,
@@ -10,7 +11,6 @@ import {
   pushExample,
   REPO,
   randomSha,
-  replyBranchHead,
   replyRepoConfig,
   replyTarball,
   repoConfigYaml,
@@ -52,7 +52,7 @@ describe("HelmReleases in the GitHub App", () => {
     github = mockGitHub();
     github.installationToken(INSTALLATION_ID);
     replyRepoConfig(github, config);
-    replyBranchHead(github, sha);
+    replyPushHead(github, sha);
     replyTarball(github, dir, sha);
     github.reply("POST", `${base}/check-runs`, 201, { id: 21 });
     const checks = github.reply("PATCH", `${base}/check-runs/21`, 200, { id: 21 }, { times: 2 });

@@ -5,6 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { operatorConfigSchema } from "../../src/config/operator-config.js";
 import { createGitOpsApp } from "../../src/index.js";
+import { replyPushHead } from "../support/branch-head-nock.js";
 import {
   finalStatuses,
   INSTALLATION_ID,
@@ -12,7 +13,6 @@ import {
   pushExample,
   REPO,
   randomSha,
-  replyBranchHead,
   replyRepoConfig,
   replyTarball,
   repoConfigYaml,
@@ -97,7 +97,7 @@ describe("the statuses of a commit", () => {
     github = mockGitHub();
     github.installationToken(INSTALLATION_ID);
     replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
-    replyBranchHead(github, sha);
+    replyPushHead(github, sha);
     replyTarball(github, dir, sha);
     const created = github.reply("POST", `${base}/check-runs`, 201, { id: 31 });
     const checks = github.reply("PATCH", `${base}/check-runs/31`, 200, { id: 31 }, { times: 2 });
@@ -135,7 +135,7 @@ describe("the statuses of a commit", () => {
     github = mockGitHub();
     github.installationToken(INSTALLATION_ID);
     replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
-    replyBranchHead(github, sha);
+    replyPushHead(github, sha);
     replyTarball(github, dir, sha);
     github.reply("POST", `${base}/check-runs`, 201, { id: 32 });
     github.reply("PATCH", `${base}/check-runs/32`, 200, { id: 32 }, { times: 2 });

@@ -12,6 +12,7 @@ import { DIFF_COMMENT_MARKER } from "../../src/github/views/pr-comment-report.js
 import { createGitOpsApp, type GitOpsApp } from "../../src/index.js";
 import { GitOpsMetrics } from "../../src/metrics/index.js";
 import type { DeliveryResult } from "../../src/notify/index.js";
+import { replyPushHead } from "../support/branch-head-nock.js";
 import {
   finalStatuses,
   INSTALLATION_ID,
@@ -20,7 +21,6 @@ import {
   pushExample,
   REPO,
   randomSha,
-  replyBranchHead,
   replyRepoConfig,
   replyTarball,
   repoConfigYaml,
@@ -142,7 +142,7 @@ function mockPush(sha: string, clusterPath: string, dir: string, checkRunId: num
   github = mockGitHub();
   github.installationToken(INSTALLATION_ID);
   replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
-  replyBranchHead(github, sha);
+  replyPushHead(github, sha);
   replyTarball(github, dir, sha);
   github.reply("POST", `${base}/check-runs`, 201, { id: checkRunId });
   const checkRun = github.reply(

@@ -11,6 +11,7 @@ import { createGitOpsApp, type GitOpsApp } from "../../src/index.js";
 import type { DeliveryResult } from "../../src/notify/index.js";
 import { ManualClock } from "../../src/schedule/clock.js";
 import { botIssue } from "../drift/github-runs.js";
+import { replyPushHead } from "../support/branch-head-nock.js";
 import { commitFiles, createGitRepo } from "../support/git-server.js";
 import {
   INSTALLATION_ID,
@@ -18,7 +19,6 @@ import {
   pushExample,
   REPO,
   randomSha,
-  replyBranchHead,
   replyRepoConfig,
   replyTarball,
   repoConfigYaml,
@@ -100,7 +100,7 @@ spec:
 function replyPush(mock: GitHubMock, clusterPath: string, dir: string, sha: string) {
   mock.installationToken(INSTALLATION_ID);
   replyRepoConfig(mock, repoConfigYaml([{ name: "dev", path: clusterPath }]));
-  replyBranchHead(mock, sha);
+  replyPushHead(mock, sha);
   replyTarball(mock, dir, sha);
   mock.reply("POST", `${base}/check-runs`, 201, { id: 51 });
   mock.reply("PATCH", `${base}/check-runs/51`, 200, { id: 51 }, { times: 2 });
