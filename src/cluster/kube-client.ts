@@ -405,18 +405,7 @@ export function makeObjectApi(kc: KubeConfig, timeouts: Partial<KubeTimeouts> = 
   return RawObjectApi.fromKubeConfig(kc, timeouts);
 }
 
-/** The HTTP status of a failed API call, or undefined for errors that are not API answers. */
-export function apiStatus(err: unknown): number | undefined {
-  return err instanceof ApiException ? err.code : undefined;
-}
+/** Where failed calls are read (re-exported: most callers hold this module already). */
+import { apiMessage, apiStatus } from "./api-errors.js";
 
-/** The API server's own message for a failed call (its Status object's message), else the error's message. */
-export function apiMessage(err: unknown): string {
-  if (err instanceof ApiException) {
-    const body = err.body as { message?: string } | string | undefined;
-    if (body && typeof body === "object" && body.message) return body.message;
-    if (typeof body === "string" && body) return body;
-    return `HTTP ${err.code}`;
-  }
-  return err instanceof Error ? err.message : String(err);
-}
+export { apiMessage, apiStatus };

@@ -1,7 +1,7 @@
 // What a run is asked to do: the options every reconciler of the run reads, and the progress events it tells.
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { defaultApplyOptions } from "../cluster/ssa/apply.js";
+import { DEFAULT_APPLY_CONCURRENCY } from "../cluster/ssa/apply-defaults.js";
 import type { DriftMode } from "../cluster/ssa/drift.js";
 import type { CreatedInChange } from "../cluster/ssa/pending-definitions.js";
 import type { WaitProgress } from "../cluster/ssa/wait.js";
@@ -85,7 +85,7 @@ export function defaultReconcileOptions(repoDir: string, clusterPath: string): R
     withDiff: false,
     scope: clusterPath.replace(/^\.\//, "").replace(/\/$/, ""),
     concurrency: 4,
-    applyConcurrency: defaultApplyOptions().concurrency,
+    applyConcurrency: DEFAULT_APPLY_CONCURRENCY,
     skipHealth: false,
   };
 }

@@ -39,6 +39,7 @@ import { inSlot } from "./slot.js";
 import { listSuspended, type Suspension } from "./suspension.js";
 import { tenantSecretReader } from "./tenancy.js";
 
+export { buildTree } from "./build-tree.js";
 export {
   defaultReconcileOptions,
   type ProgressEvent,
@@ -47,18 +48,6 @@ export {
 } from "./options.js";
 /** Masks every form of every secret value in text (see util/secret-scrub). */
 export { scrubSecrets };
-
-/** Renders the tree without a cluster (`gitops-bot build`): the plan, with substitute values (not substituteFrom). */
-export async function buildTree(
-  opts: Pick<ReconcileOptions, "repoDir" | keyof PlanOptions>,
-): Promise<TreePlan> {
-  const work = prepareWorkTree(opts.repoDir);
-  try {
-    return await planTree(work, opts);
-  } finally {
-    work.cleanup();
-  }
-}
 
 /** The Flux objects of a build, substituted with the Kustomization's post-build variables (read as it acts). */
 async function substituteFluxObjects(

@@ -1,7 +1,8 @@
 // Credentials for sources come from Secrets named by `secretRef`, read from the cluster at fetch time. They
 // live in memory only: never in a log line, an error message, a file left on disk or a URL we print.
 import type { KubernetesObject } from "@kubernetes/client-node";
-import { apiMessage, apiStatus, type RawObjectApi } from "../cluster/kube-client.js";
+import { apiMessage, apiStatus } from "../cluster/api-errors.js";
+import type { RawObjectApi } from "../cluster/kube-client.js";
 import { type BasicCredentials, basicAuthorization } from "../util/registry/auth.js";
 import type { SecretReader } from "../util/secret-reader.js";
 

@@ -8,6 +8,7 @@ import { mapLimit } from "../../reconcile/concurrency.js";
 import { unifiedDiff } from "../../reconcile/text-diff.js";
 import { toYaml } from "../../reconcile/yaml.js";
 import type { RawObjectApi } from "../kube-client.js";
+import { DEFAULT_APPLY_CONCURRENCY } from "./apply-defaults.js";
 import { type Action, ChangeSet } from "./changeset.js";
 import { type Drift, type DriftMode, findDrift, RECONCILE_ANNOTATION, reconcileDisabled } from "./drift.js";
 import { isImmutableFieldError, ObjectError } from "./errors.js";
@@ -92,7 +93,13 @@ export function ownedBy(owner: ApplyOwner | undefined, live: KubernetesObject): 
 }
 
 export function defaultApplyOptions(): ApplyOptions {
-  return { dryRun: false, force: false, withDiff: false, concurrency: 16, crdTimeoutMs: 60_000 };
+  return {
+    dryRun: false,
+    force: false,
+    withDiff: false,
+    concurrency: DEFAULT_APPLY_CONCURRENCY,
+    crdTimeoutMs: 60_000,
+  };
 }
 
 export interface ApplyResult {

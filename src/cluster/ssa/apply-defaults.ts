@@ -1,0 +1,4 @@
+// Defaults of the apply engine that option builders read without loading the engine itself (apply.ts).
+
+/** API requests one Kustomization's apply has in flight at once. */
+export const DEFAULT_APPLY_CONCURRENCY = 16;
