@@ -181,9 +181,3 @@ function chartErrorField(hr: FluxHelmRelease, message: string): string {
   if (/no version of chart|semver range|version/.test(message)) return "spec.chart.spec.version: ";
   return "spec.chart.spec.sourceRef: ";
 }
-
-/** The comment put before each rendered object in YAML output. */
-export function sourceComment(r: RenderedRelease): string {
-  const chart = r.chart ? ` chart ${r.chart.name}@${r.chart.version}` : "";
-  return `# Source: HelmRelease ${r.key}${chart}`;
-}

@@ -1,34 +1,13 @@
-// `build`, `diff` and `reconcile <cluster-path>`: the engine over a checkout, for a terminal or a CI job.
+// `build`, `diff` and `reconcile <cluster-path>`: the engine over a checkout, for a terminal or a CI job. This
+// module parses and checks the command line only; the engine is loaded once a command runs (build-command.ts,
+// cluster-command.ts), so `--help` and a usage error answer at once and `build` never loads the cluster client.
 
-import type { KubernetesObject } from "@kubernetes/client-node";
-import { defaultKustomizeOptions, type KustomizeOptions } from "../build/kustomize.js";
-import { loadKubeConfig, makeObjectApi } from "../cluster/kube-client.js";
-import { maskSecret } from "../cluster/ssa/mask-secrets.js";
+import type { KustomizeOptions } from "../build/kustomize.js";
 import { MAX_TIMER_MS, parseDuration } from "../flux/duration.js";
-import { isHelmRelease } from "../flux/helm-release.js";
-import { renderHelmReleases } from "../helm/render.js";
-import type { TreePlan } from "../reconcile/plan.js";
-import { runHasChanges, runSucceeded } from "../reconcile/result.js";
-import { buildTree, defaultReconcileOptions, type ProgressEvent, reconcileTree } from "../reconcile/run.js";
-import { toYaml } from "../reconcile/yaml.js";
-import type { FlagSpecs } from "./args.js";
-import { buildOutput } from "./build-output.js";
+import type { FlagSpecs, FlagValues } from "./args.js";
 import { runCommand } from "./command.js";
 import { type CliIO, UsageError } from "./io.js";
-import { buildJson, runJson, toJson } from "./json-output.js";
-import { printable } from "./printable.js";
-import { defaultTickMs, ProgressReporter } from "./progress.js";
-import { assertReachable } from "./reachable.js";
-import { renderRun } from "./render.js";
-import {
-  type ReleaseInput,
-  type RenderedRelease,
-  renderReleasesOffline,
-  sourceComment,
-  withChartResolver,
-} from "./render-helm.js";
 import { defaultScope, locate } from "./repo-root.js";
-import { styleFor } from "./style.js";
 
 export type TreeCommand = "build" | "diff" | "reconcile";
 
@@ -93,6 +72,19 @@ const flags = {
 
 const clusterFlags = ["kubeconfig", "context", "scope"] as const;
 
+export type TreeFlags = FlagValues<typeof flags>;
+
+/** What a tree command runs on, once its command line is checked. */
+export interface TreeInputs {
+  repoDir: string;
+  clusterPath: string;
+  scope: string;
+  kustomize: KustomizeOptions;
+  output: string;
+  values: TreeFlags;
+  started: number;
+}
+
 export function treeCommand(command: TreeCommand, args: string[], io: CliIO): Promise<number> {
   const name = `gitops-bot ${command}`;
   return runCommand(io, args, { name, usage: treeUsage[command], flags }, async ({ values, positionals }) => {
@@ -111,137 +103,26 @@ export function treeCommand(command: TreeCommand, args: string[], io: CliIO): Pr
     const allowed = command === "build" ? ["yaml", "json"] : ["text", "json"];
     if (!allowed.includes(output)) throw new UsageError(`--output must be one of ${allowed.join(", ")}`);
     const { repoDir, clusterPath } = locate(positionals[0] as string, values.repo);
-    const options = {
-      ...defaultReconcileOptions(repoDir, clusterPath),
+    const inputs: TreeInputs = {
+      repoDir,
+      clusterPath,
       scope: values.scope ?? defaultScope(repoDir, clusterPath),
-      kustomize: kustomizeOptions(values["allow-remote-resources"], values["build-timeout"]),
+      kustomize: await kustomizeOptions(values["allow-remote-resources"], values["build-timeout"]),
+      output,
+      values,
+      started: Date.now(),
     };
-    const started = Date.now();
-
-    if (command === "build") {
-      const { plan, releases } = values["render-helm"]
-        ? await withChartResolver(options, async (tree, resolver) => {
-            const plan = buildOutput(tree);
-            return {
-              plan,
-              releases: await renderReleasesOffline(helmReleaseInputs(plan), resolver, plan.notes),
-            };
-          })
-        : { plan: buildOutput(await buildTree(options)), releases: undefined };
-      const mask = (objects: (typeof plan.kustomizations)[number]["objects"]) =>
-        objects.map((o) => maskSecret(o));
-      if (output === "json") {
-        const result = buildJson(plan, mask, Date.now() - started, releases);
-        io.out.write(toJson(result));
-        return result.succeeded ? 0 : 2;
-      }
-      const objects = plan.kustomizations.flatMap((p) => {
-        if (p.buildError) throw new Error(p.buildError);
-        return mask(p.objects);
-      });
-      const failed = [...(releases?.values() ?? [])].flatMap((r) => (r.error ? [r.error] : []));
-      for (const note of plan.notes) io.err.write(`note: ${printable(note)}\n`);
-      if (failed.length > 0) throw new Error(failed.join("\n"));
-      io.out.write(printable(yamlWithReleases(objects, releases)));
-      return 0;
-    }
-
-    const kc = loadKubeConfig({
-      kubeconfig: values.kubeconfig,
-      kubeconfigFrom: "--kubeconfig",
-      context: values.context,
-    });
-    const api = makeObjectApi(kc);
-    await assertReachable(api, kc);
-    const dryRun = command === "diff";
-    const tty = Boolean(io.err.isTTY);
-    const reporter =
-      !values.quiet && output === "text"
-        ? new ProgressReporter((t) => io.err.write(t), {
-            tty,
-            style: styleFor(io.err, io),
-            tickMs: io.progressIntervalMs ?? (tty ? defaultTickMs.tty : defaultTickMs.log),
-          })
-        : undefined;
-    let run: Awaited<ReturnType<typeof reconcileTree>>;
-    try {
-      run = await reconcileTree(api, {
-        ...options,
-        dryRun,
-        withDiff: dryRun,
-        skipHealth: values.wait === false,
-        ...(reporter ? { onProgress: (e: ProgressEvent) => reporter.handle(e) } : {}),
-        kubeConfig: kc,
-      });
-    } finally {
-      reporter?.close();
-    }
-    if (output === "json") {
-      io.out.write(toJson(runJson(command, run)));
-    } else {
-      const style = styleFor(io.out, io);
-      io.out.write(
-        renderRun(run, { showDiff: dryRun, style }) +
-          printable(renderHelmReleases(run, { showDiff: dryRun })),
-      );
-    }
-    if (!runSucceeded(run)) return 2;
-    return dryRun && runHasChanges(run) ? 1 : 0;
+    if (command === "build") return (await import("./build-command.js")).runBuild(inputs, io);
+    return (await import("./cluster-command.js")).runOnCluster(command, inputs, io);
   });
 }
 
-/**
- * The HelmReleases to render: the build's HelmRelease objects (substituted, as Flux would apply them), each with
- * the file it came from, then those of the plan no build printed (directly in a cluster path without plain
- * objects, which has no root Kustomization to print them).
- */
-function helmReleaseInputs(plan: TreePlan): ReleaseInput[] {
-  const files = new Map(plan.helmReleases.map((p) => [`${p.hr.namespace}/${p.hr.name}`, p.hr.file]));
-  const printed: ReleaseInput[] = plan.kustomizations.flatMap((p) =>
-    p.buildError
-      ? []
-      : p.objects
-          .filter((o) => isHelmRelease(o))
-          .map((object) => ({
-            object,
-            file: files.get(`${object.metadata?.namespace}/${object.metadata?.name}`) ?? p.ks.file,
-          })),
-  );
-  const seen = new Set(
-    printed.map((i) => ("object" in i ? `${i.object.metadata?.namespace}/${i.object.metadata?.name}` : "")),
-  );
-  const rest = plan.helmReleases
-    .filter((p) => !p.parent && !seen.has(`${p.hr.namespace}/${p.hr.name}`))
-    .map((p) => ({ hr: p.hr }));
-  return [...printed, ...rest];
-}
-
-/**
- * YAML documents of the build; with rendered releases, each HelmRelease's objects right after it, and at the
- * end those of HelmReleases no build printed.
- */
-function yamlWithReleases(objects: KubernetesObject[], releases?: Map<string, RenderedRelease>): string {
-  const shown = new Set<string>();
-  const renderedOf = (release: RenderedRelease) => {
-    shown.add(release.key);
-    const comment = sourceComment(release);
-    return release.objects.map((r) => `---\n${comment}\n${toYaml(r)}`).join("");
-  };
-  const text = objects
-    .map((o) => {
-      const own = `---\n${toYaml(o)}`;
-      const key = `${o.metadata?.namespace}/${o.metadata?.name}`;
-      const release = isHelmRelease(o) && !shown.has(key) ? releases?.get(key) : undefined;
-      return release ? own + renderedOf(release) : own;
-    })
-    .join("");
-  const rest = [...(releases?.values() ?? [])].filter((r) => !shown.has(r.key));
-  return text + rest.map(renderedOf).join("");
-}
-
 /** The kustomize bounds from the command line: remote resources only when asked for, a build timeout. */
-function kustomizeOptions(allowRemote: boolean | undefined, timeout: string | undefined): KustomizeOptions {
-  const defaults = defaultKustomizeOptions();
+async function kustomizeOptions(
+  allowRemote: boolean | undefined,
+  timeout: string | undefined,
+): Promise<KustomizeOptions> {
+  const defaults = (await import("../build/kustomize.js")).defaultKustomizeOptions();
   let timeoutMs = defaults.timeoutMs;
   if (timeout !== undefined) {
     try {
