@@ -29,7 +29,7 @@ import {
 } from "./events.js";
 import { DependencyError, dependencyOrder } from "./graph.js";
 import type { ReconcileOptions } from "./options.js";
-import { type PlanOptions, planTree, type TreePlan } from "./plan.js";
+import { planTree, type TreePlan } from "./plan.js";
 import { postBuildVars } from "./post-build-vars.js";
 import { type AnyReconciler, type ObjectOutcome, outcomeOf, type ReconcilerKind } from "./reconciler.js";
 import { RECONCILERS } from "./reconcilers.js";
