@@ -1,10 +1,10 @@
 // Helpers for driving reconciles of one commit again and again through the GitHub job path (a push delivered
 // again with a new delivery id) and answering what every such run writes beside the drift issue.
 import nock from "nock";
+import { replyPushHead } from "../support/branch-head-nock.js";
 import {
   OWNER,
   REPO,
-  replyBranchHead,
   replyRepoConfig,
   replyTarball,
   repoConfigYaml,
@@ -51,7 +51,7 @@ export function replyReconcile(
 ) {
   replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: opts.clusterPath }]));
   github.reply("POST", `${base}/check-runs`, 201, { id: opts.checkRun });
-  replyBranchHead(github, opts.sha);
+  replyPushHead(github, opts.sha);
   replyTarball(github, opts.dir, opts.sha);
   return github.reply(
     "PATCH",

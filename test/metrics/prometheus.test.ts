@@ -25,6 +25,7 @@ import { InMemoryQueue } from "../../src/queue/in-memory-queue.js";
 import type { RunResult } from "../../src/reconcile/result.js";
 import { defaultReconcileOptions, reconcileTree } from "../../src/reconcile/run.js";
 import { fetchGitRepository } from "../../src/source/git.js";
+import { replyPushHead } from "../support/branch-head-nock.js";
 import { createGitRepo } from "../support/git-server.js";
 import {
   INSTALLATION_ID,
@@ -32,7 +33,6 @@ import {
   pushExample,
   REPO,
   randomSha,
-  replyBranchHead,
   replyRepoConfig,
   replyTarball,
   repoConfigYaml,
@@ -212,7 +212,7 @@ async function pushThroughProbot(): Promise<void> {
   github = mockGitHub();
   github.installationToken(INSTALLATION_ID);
   replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
-  replyBranchHead(github, sha);
+  replyPushHead(github, sha);
   replyTarball(github, dir, sha);
   // GitHub answers with the installation's rate limit; 120 of 5000 left is under the alert's 10 %.
   const checkRun = github.reply(

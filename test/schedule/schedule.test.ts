@@ -11,6 +11,7 @@ import { operatorConfigSchema } from "../../src/config/operator-config.js";
 import { createGitOpsApp, type GitOpsApp } from "../../src/index.js";
 import { suspendKustomization } from "../../src/reconcile/suspension.js";
 import { ManualClock } from "../../src/schedule/clock.js";
+import { replyPushHead } from "../support/branch-head-nock.js";
 import { commitFiles, createGitRepo } from "../support/git-server.js";
 import {
   appsRepo,
@@ -20,7 +21,6 @@ import {
   pushExample,
   REPO,
   randomSha,
-  replyBranchHead,
   replyRepoConfig,
   replyTarball,
   repoConfigYaml,
@@ -71,7 +71,7 @@ async function startScheduledBot(clock: ManualClock, opts: { discoverOnStart?: b
 function replyPush(mock: GitHubMock, config: string, dir: string, sha: string, statuses = 2) {
   mock.installationToken(INSTALLATION_ID);
   replyRepoConfig(mock, config);
-  replyBranchHead(mock, sha);
+  replyPushHead(mock, sha);
   replyTarball(mock, dir, sha);
   mock.reply("POST", `${base}/check-runs`, 201, { id: 31 });
   mock.reply("PATCH", `${base}/check-runs/31`, 200, { id: 31 }, { times: 2 });

@@ -194,10 +194,14 @@ describe("never down because of one repository", () => {
       download_url: null,
       _links: { self: "", git: null, html: null },
     });
-    github.reply("GET", `${otherBase}/git/ref/heads%2Fmaster`, 200, {
-      ref: "refs/heads/master",
-      object: { sha, type: "commit" },
-    });
+    // Read by the push job (before queuing) and by its reconcile (before applying).
+    github.reply(
+      "GET",
+      `${otherBase}/git/ref/heads%2Fmaster`,
+      200,
+      { ref: "refs/heads/master", object: { sha, type: "commit" } },
+      { times: 2 },
+    );
     github.reply("GET", `${otherBase}/tarball/${sha}`, 200, tarballOf(otherTree, sha), {
       headers: { "content-type": "application/x-gzip" },
     });

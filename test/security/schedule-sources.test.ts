@@ -7,13 +7,13 @@ import { afterEach, describe, expect, inject, it } from "vitest";
 import { operatorConfigSchema } from "../../src/config/operator-config.js";
 import { createGitOpsApp, type GitOpsApp } from "../../src/index.js";
 import { ManualClock } from "../../src/schedule/clock.js";
+import { replyPushHead } from "../support/branch-head-nock.js";
 import {
   INSTALLATION_ID,
   OWNER,
   pushExample,
   REPO,
   randomSha,
-  replyBranchHead,
   replyRepoConfig,
   replyTarball,
   repoConfigYaml,
@@ -58,7 +58,7 @@ spec:
     github = mockGitHub();
     github.installationToken(INSTALLATION_ID);
     replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
-    replyBranchHead(github, sha);
+    replyPushHead(github, sha);
     replyTarball(github, dir, sha);
     github.reply("POST", `${base}/check-runs`, 201, { id: 61 });
     github.reply("PATCH", `${base}/check-runs/61`, 200, { id: 61 }, { times: 2 });
