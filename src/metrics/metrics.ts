@@ -253,7 +253,7 @@ export class GitOpsMetrics {
     });
     this.queueJobs = new Counter({
       name: "gitops_bot_queue_jobs_total",
-      help: "Jobs by type and what became of them: queued, refused, superseded, succeeded, failed.",
+      help: "Jobs by type and what became of them: queued, refused, superseded, succeeded, failed (a job the queue gave up on, lost too often, counts as failed).",
       labelNames: ["type", "cluster", "outcome"],
       registers,
     });
@@ -594,6 +594,12 @@ export class GitOpsMetrics {
         this.workqueueInFlight.dec({ type: l.type });
         this.workqueueWorkDuration.observe(l.queue, ranMs / 1000);
         this.queueJobs.inc({ type: l.type, cluster: l.cluster, outcome: ok ? "succeeded" : "failed" });
+      },
+      // Given up after being lost too often: it never finished, so the in-flight gauge was never raised for
+      // this last take (the queue fails it without running it).
+      abandoned: (p: P) => {
+        const l = labels(p);
+        this.queueJobs.inc({ type: l.type, cluster: l.cluster, outcome: "failed" });
       },
     };
   }

@@ -175,4 +175,15 @@ describe("the work queue's series", () => {
       '{name="reconcile",controller="reconcile"} 2',
     ]);
   });
+
+  it("a job the queue gave up on (lost too often) counts as failed, not in flight", async () => {
+    const metrics = new GitOpsMetrics({ defaultMetrics: false });
+    const observer = metrics.queueObserver((job: { type: string }) => ({ type: job.type, cluster: "dev" }));
+    observer.enqueued({ type: "reconcile" });
+    observer.started({ type: "reconcile" }, 10);
+    observer.abandoned({ type: "reconcile" });
+    expect(await series(metrics, "gitops_bot_queue_jobs_total")).toContain(
+      '{type="reconcile",cluster="dev",outcome="failed"} 1',
+    );
+  });
 });
