@@ -156,6 +156,7 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
             head_sha: c.sha,
             external_id: c.name.replace(/^gitops \/ /, ""),
             status: completed(c) ? "completed" : (c.updates.at(-1)?.status ?? "queued"),
+            conclusion: c.updates.findLast((u) => u.conclusion)?.conclusion ?? null,
           })),
         });
       }

@@ -169,12 +169,8 @@ export async function runPushJob(
         continue;
       }
       if (head !== undefined && head !== job.sha) {
-        // Restarted, the lost start may have left a queued check run: it is the one closed (found on GitHub).
-        const checkRunId = start.restarted
-          ? await queuedCheckRun(github, repo, job.sha, cluster.name, log, true)
-          : CHECK_RUN_NOT_CREATED;
         log.info({ cluster: cluster.name, head }, "the branch is at another commit; reconcile not queued");
-        await closePushBehindHead(job, cluster, checkRunId, head, deps);
+        await closePushBehindHead(job, cluster, head, deps, { restarted: start.restarted, log });
         continue;
       }
       const checkRunId = await queuedCheckRun(github, repo, job.sha, cluster.name, log, start.restarted);

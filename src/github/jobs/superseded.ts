@@ -1,13 +1,15 @@
 // Closing the reports of a reconcile that will not run because a newer commit replaced it (the queue dropped
 // it, or its push job found the branch already further on).
+import type { Logger } from "pino";
 import type { RepoCluster } from "../../config/repo-config.js";
 import { runStopped } from "../../reconcile/events.js";
-import { fullName } from "../client.js";
+import { fullName, type GitHubClient, type RepoRef } from "../client.js";
 import { openReportStream, REPORTERS, type ReporterId, WrittenReports } from "../reporters/index.js";
 import { priorities, statusWriteKey } from "../reporters/planned-writes.js";
+import { CHECK_RUN_NOT_CREATED, checkRunName } from "../views/check-run.js";
 import { setStatus, statusContext } from "../views/commit-status.js";
 import { reconcileStream, runMetadata } from "./reconcile-job.js";
-import type { JobDeps, PushJob, ReconcileJob } from "./types.js";
+import { type JobDeps, jobRepo, type PushJob, type ReconcileJob } from "./types.js";
 
 /**
  * Closes the reports of a reconcile that never ran because a newer commit replaced it. Superseded is not a
@@ -44,15 +46,20 @@ export async function closeSuperseded(
 /**
  * Closes a push's reports for one cluster when its push job found the branch at another commit (`head`): a
  * delivery that came after the head's. No reconcile is queued for it, so it can never supersede the head's.
- * `checkRunId` is CHECK_RUN_NOT_CREATED unless a restarted job found its lost start's queued check run.
+ * A restarted job (its replica was lost) closes the check run its lost start left instead of adding one.
  */
 export async function closePushBehindHead(
   job: PushJob,
   cluster: RepoCluster,
-  checkRunId: number,
   head: string,
   deps: JobDeps,
+  start: { restarted: boolean; log: Logger },
 ): Promise<void> {
+  const github = await deps.github(job.installationId);
+  const checkRunId = start.restarted
+    ? await lostStartCheckRun(github, jobRepo(job), job.sha, cluster.name, start.log)
+    : CHECK_RUN_NOT_CREATED;
+  if (checkRunId === undefined) return;
   const message = `superseded: ${job.branch} is at ${head.slice(0, 7)} now; not applied`;
   await closeSuperseded(
     { ...job, type: "reconcile", cluster, checkRunId },
@@ -65,4 +72,35 @@ export async function closePushBehindHead(
       detail: `\`${job.branch}\` was already at \`${head}\` when this push of \`${job.sha}\` was handled (a later push moved it, or this one was delivered late); only the branch head is applied, and this commit was not.`,
     },
   );
+}
+
+/**
+ * The check run a restarted push job's lost start left for this commit and cluster (one request): an open one
+ * (its reconcile, if it was queued, can only end superseded now) or one it already closed as skipped is closed
+ * (again); undefined when a run already completed it otherwise (it ran: nothing to add); CHECK_RUN_NOT_CREATED
+ * when there is none, or GitHub cannot say (the close creates one).
+ */
+async function lostStartCheckRun(
+  github: GitHubClient,
+  repo: RepoRef,
+  sha: string,
+  cluster: string,
+  log: Logger,
+): Promise<number | undefined> {
+  try {
+    const { data } = await github.rest.checks.listForRef({
+      ...repo,
+      ref: sha,
+      check_name: checkRunName(cluster),
+      filter: "latest",
+      per_page: 100,
+    });
+    const [last] = data.check_runs.filter((c) => c.external_id === cluster).sort((a, b) => b.id - a.id);
+    if (!last) return CHECK_RUN_NOT_CREATED;
+    if (last.status !== "completed" || last.conclusion === "skipped") return last.id;
+    return undefined;
+  } catch (err) {
+    log.warn({ err, cluster }, "cannot list the commit's check runs; the superseded one is created anew");
+    return CHECK_RUN_NOT_CREATED;
+  }
 }
