@@ -14,7 +14,7 @@ import {
 } from "../../src/cluster/ssa/drift.js";
 import { objectId } from "../../src/cluster/ssa/object-id.js";
 import { operatorConfigSchema } from "../../src/config/operator-config.js";
-import { createNamespace, PatchStrategy, testObjectApi } from "../support/kube.js";
+import { createNamespace, PatchStrategy, testObjectApi, waitForWorkloads } from "../support/kube.js";
 
 interface Deployment extends KubernetesObject {
   spec: {
@@ -199,6 +199,58 @@ describe("drift in the apply", () => {
       expect(entry.drift).toBeUndefined();
     }
     expect((await liveDeployment(api, ns)).spec.replicas).toBe(5);
+  });
+});
+
+/** Counts the dry-run PATCHes an api makes (the expensive step the fingerprint skips). */
+function countingDryRuns(api: RawObjectApi): { api: RawObjectApi; dryRuns: () => number } {
+  let n = 0;
+  const patch = api.patch.bind(api);
+  api.patch = ((obj: KubernetesObject, pretty?: string, dryRun?: string, ...rest: unknown[]) => {
+    if (dryRun) n++;
+    return (patch as (...a: unknown[]) => unknown)(obj, pretty, dryRun, ...rest);
+  }) as typeof api.patch;
+  return { api, dryRuns: () => n };
+}
+
+describe("controller bookkeeping is no drift", () => {
+  it("the deployment controller's revision annotation does not send a Deployment through the dry-run again, an edit still does", async () => {
+    const { api, dryRuns } = countingDryRuns(testObjectApi());
+    const ns = await createNamespace(api, "bookkeeping");
+    await waitForWorkloads(api, ns);
+    const first = await applyAllStaged(api, [deployment(ns)]);
+    expect(first.errors).toEqual([]);
+    // kube-controller-manager annotates the rollout revision (an Update of its own) after the apply.
+    const deadline = Date.now() + 60_000;
+    while (!(await liveDeployment(api, ns)).metadata?.annotations?.["deployment.kubernetes.io/revision"]) {
+      if (Date.now() > deadline) throw new Error("the deployment controller never annotated the revision");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const before = dryRuns();
+    const second = await applyAllStaged(api, [deployment(ns)], { previous: first.fingerprints });
+    expect(entryOf(second, `Deployment/${ns}/web`).action).toBe("unchanged");
+    expect(dryRuns() - before).toBe(0);
+
+    // A field the bot applies, changed by someone else: the dry-run runs and the drift is corrected.
+    await editAs(api, "kubectl-edit", replicasEdit(ns, 4));
+    const third = await applyAllStaged(api, [deployment(ns)], { previous: second.fingerprints });
+    expect(dryRuns() - before).toBe(1);
+    expect(entryOf(third, `Deployment/${ns}/web`)).toMatchObject({
+      action: "configured",
+      drift: { fields: ["spec.replicas"], action: "corrected" },
+    });
+    // So is an annotation of its own written over by another manager.
+    const annotated = deployment(ns);
+    annotated.metadata = { ...annotated.metadata, annotations: { team: "payments" } };
+    const fourth = await applyAllStaged(api, [annotated], { previous: third.fingerprints });
+    await editAs(api, "kubectl-edit", {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "web", namespace: ns, annotations: { team: "other" } },
+    });
+    const fifth = await applyAllStaged(api, [annotated], { previous: fourth.fingerprints });
+    expect(entryOf(fifth, `Deployment/${ns}/web`).drift?.fields).toEqual(["metadata.annotations.team"]);
+    expect((await liveDeployment(api, ns)).metadata?.annotations?.team).toBe("payments");
   });
 });
 

@@ -3,7 +3,8 @@
 // both still match, neither Git nor anyone in the cluster changed the object's spec or metadata since, and the
 // expensive dry-run apply can be skipped: a no-op reconcile costs one LIST per kind. Any write to spec or
 // metadata (a kubectl edit, a label removed, another field manager) changes the live hash and sends the object
-// through the full dry-run comparison again, so drift is never missed; status updates alone do not.
+// through the full dry-run comparison again, so drift is never missed; status updates alone do not, and neither
+// does a controller's bookkeeping annotation (CONTROLLER_ANNOTATIONS).
 import { createHash } from "node:crypto";
 import type { KubernetesObject } from "@kubernetes/client-node";
 
@@ -36,6 +37,45 @@ export function desiredHash(obj: KubernetesObject): string {
 
 interface ManagedFieldsEntry {
   subresource?: string;
+  fieldsV1?: Record<string, unknown>;
+}
+
+/**
+ * Annotations a Kubernetes controller writes into an object after it was applied, as bookkeeping of its own (the
+ * deployment controller's rollout revision). They are no field the bot applies, so a dry-run would never report
+ * them; left in the hash, every Deployment applied went through a second dry-run and inventory write on the next
+ * reconcile, once the controller had annotated it.
+ */
+export const CONTROLLER_ANNOTATIONS: readonly string[] = ["deployment.kubernetes.io/revision"];
+
+function withoutControllerAnnotations(
+  annotations: Record<string, string> | undefined,
+): Record<string, string> | undefined {
+  if (!annotations || !CONTROLLER_ANNOTATIONS.some((k) => k in annotations)) return annotations;
+  const kept = Object.fromEntries(
+    Object.entries(annotations).filter(([k]) => !CONTROLLER_ANNOTATIONS.includes(k)),
+  );
+  return Object.keys(kept).length > 0 ? kept : undefined;
+}
+
+/** A managedFields entry without its claim on those annotations; undefined when it claimed nothing else. */
+function withoutControllerClaims(entry: ManagedFieldsEntry): ManagedFieldsEntry | undefined {
+  const metadata = entry.fieldsV1?.["f:metadata"] as Record<string, unknown> | undefined;
+  const annotations = metadata?.["f:annotations"] as Record<string, unknown> | undefined;
+  if (!annotations || !CONTROLLER_ANNOTATIONS.some((k) => `f:${k}` in annotations)) return entry;
+  const keptAnnotations = Object.fromEntries(
+    Object.entries(annotations).filter(([k]) => !CONTROLLER_ANNOTATIONS.includes(k.slice(2))),
+  );
+  const { "f:annotations": _a, ...restMetadata } = metadata as Record<string, unknown>;
+  const keptMetadata =
+    Object.keys(keptAnnotations).length > 0
+      ? { ...restMetadata, "f:annotations": keptAnnotations }
+      : restMetadata;
+  const { "f:metadata": _m, ...restFields } = entry.fieldsV1 as Record<string, unknown>;
+  const fieldsV1 =
+    Object.keys(keptMetadata).length > 0 ? { ...restFields, "f:metadata": keptMetadata } : restFields;
+  // Nothing else claimed: the entry (and the time it carries) is that bookkeeping only.
+  return Object.keys(fieldsV1).length > 0 ? { ...entry, fieldsV1 } : undefined;
 }
 
 export function liveHash(live: KubernetesObject): string {
@@ -43,13 +83,22 @@ export function liveHash(live: KubernetesObject): string {
   const {
     resourceVersion: _rv,
     managedFields,
+    annotations,
     ...metadata
   } = (rest.metadata ?? {}) as NonNullable<KubernetesObject["metadata"]> & {
     managedFields?: ManagedFieldsEntry[];
   };
   return hash({
     ...rest,
-    metadata: { ...metadata, managedFields: managedFields?.filter((m) => m.subresource !== "status") },
+    metadata: {
+      ...metadata,
+      annotations: withoutControllerAnnotations(annotations),
+      managedFields: managedFields?.flatMap((m) => {
+        if (m.subresource === "status") return [];
+        const kept = withoutControllerClaims(m);
+        return kept ? [kept] : [];
+      }),
+    },
   });
 }
 
