@@ -2,8 +2,15 @@
 import { mkdtempSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, test } from "vitest";
-import { assertBuildReferences, isRemoteReference } from "../../src/build/kustomize-references.js";
+import { describe, expect, it, test } from "vitest";
+import { parseAllDocuments } from "yaml";
+import {
+  assertBoundedYaml,
+  assertBuildReferences,
+  boundedAliasTokens,
+  isRemoteReference,
+  maxYamlAliasCount,
+} from "../../src/build/kustomize-references.js";
 import { makeRepo } from "../support/repo-tree.js";
 
 describe("isRemoteReference", () => {
@@ -523,5 +530,46 @@ describe("assertBuildReferences", () => {
         "base/kustomization.yaml": kustomization("resources: [../apps]\n"),
       }),
     ).not.toThrow();
+  });
+});
+
+describe("the alias bound's shortcut", () => {
+  // A chain of anchors, the i-th referring `counts[i]` times to the one before: it expands by their product.
+  const chain = (counts: number[]) => {
+    const lines = ["a0: &a0 [lol]"];
+    counts.forEach((n, i) => {
+      lines.push(`a${i + 1}: &a${i + 1} [${Array.from({ length: n }, () => `*a${i}`).join(", ")}]`);
+    });
+    return `${lines.join("\n")}\n`;
+  };
+  const where = { file: "apps/x.yaml" };
+
+  it("is 6 `*` for the bound of 100, and the library agrees that the worst 6 aliases stay inside it", () => {
+    expect(maxYamlAliasCount).toBe(100);
+    expect(boundedAliasTokens).toBe(6);
+    // Six single references in a chain expand 2^6 = 64 by the library's count: not parsed by us, and parsing it
+    // would have passed.
+    const worst6 = chain([1, 1, 1, 1, 1, 1]);
+    expect(() => parseAllDocuments(worst6).map((d) => d.toJS({ maxAliasCount: 100 }))).not.toThrow();
+    expect(() => assertBoundedYaml(worst6, where)).not.toThrow();
+  });
+
+  it("7 aliases that expand past the bound are parsed and refused (2^7 = 128)", () => {
+    const over = chain([1, 1, 1, 1, 1, 1, 1]);
+    expect(() => parseAllDocuments(over).map((d) => d.toJS({ maxAliasCount: 100 }))).toThrow(
+      /Excessive alias/,
+    );
+    expect(() => assertBoundedYaml(over, where)).toThrow(/apps\/x.yaml: YAML aliases expand too far/);
+  });
+
+  it("stars that are no aliases count too (the shortcut only ever parses more)", () => {
+    expect(() => assertBoundedYaml(`schedule: "*/5 * * * *"\n${chain([1])}`, where)).not.toThrow();
+    // A bomb hidden behind stars in comments is still parsed and refused.
+    expect(() => assertBoundedYaml(`# * * *\n${chain([1, 1, 1, 1, 1, 1, 1])}`, where)).toThrow(
+      /YAML aliases expand too far/,
+    );
+    expect(() => assertBoundedYaml(`# * * * * * *\n${chain([3, 3, 3, 3])}`, where)).toThrow(
+      /YAML aliases expand too far/,
+    );
   });
 });
