@@ -2,9 +2,15 @@
 // older push must neither be applied nor supersede the head's waiting reconcile (which left neither applied);
 // a failed read of the head must not lose a push. GitHub is the OpenAPI-checked mock, the cluster is real.
 import { cpSync } from "node:fs";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { pino } from "pino";
+import { afterEach, describe, expect, inject, it, vi } from "vitest";
+import { ClusterConnections } from "../../src/cluster/connections.js";
 import type { RawObjectApi } from "../../src/cluster/kube-client.js";
-import type { GitOpsJob } from "../../src/github/jobs/types.js";
+import { operatorConfigSchema } from "../../src/config/operator-config.js";
+import { runPushJob } from "../../src/github/jobs/push-job.js";
+import type { GitOpsJob, JobDeps, PushJob } from "../../src/github/jobs/types.js";
+import { InMemoryDeliveryLog } from "../../src/queue/delivery-log.js";
+import { InMemoryQueue } from "../../src/queue/in-memory-queue.js";
 import { failHeadReads, movingBranchHead, replyHeadReads } from "../support/branch-head-nock.js";
 import {
   appsRepo,
@@ -174,5 +180,88 @@ describe("pushes delivered out of order", () => {
     expect(created.requests[0]?.body).toMatchObject({ head_sha: sha, status: "queued" });
     expect((updated.requests[1]!.body as { conclusion: string }).conclusion).toBe("success");
     expect(finalStatuses(statuses)["gitops/dev"]?.state).toBe("success");
+  });
+});
+
+/**
+ * A push job restarted after its replica was lost (the Redis queue says so; run here directly with the app's
+ * own pieces) finds the branch moved: it closes what its lost start left rather than adding a check run.
+ */
+describe("a restarted push job behind the head", () => {
+  const restartedPush = async (lostStart: { id: number; status: string; conclusion: string | null }[]) => {
+    const [sha, head] = [randomSha(), randomSha()];
+    github = mockGitHub();
+    github.installationToken(INSTALLATION_ID);
+    replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: "clusters/dev" }]));
+    replyHeadReads(github, head, 1);
+    const listed = github.reply("GET", `${base}/commits/${sha}/check-runs`, 200, {
+      total_count: lostStart.length,
+      check_runs: lostStart.map((c) => ({ ...c, name: "gitops / dev", head_sha: sha, external_id: "dev" })),
+    });
+    const enqueued: GitOpsJob[] = [];
+    const bot = await startBot();
+    const operator = operatorConfigSchema.parse({
+      clusters: [{ name: "dev", kubeconfig: inject("kubeconfigPath"), repositories: [`${OWNER}/${REPO}`] }],
+      images: { enabled: false },
+    });
+    const queue = new InMemoryQueue<GitOpsJob>({ run: async (job) => void enqueued.push(job) });
+    const deps: JobDeps = {
+      github: (id) => bot.probot.auth(id),
+      operator,
+      clusters: new ClusterConnections(),
+      queue,
+      deliveries: new InMemoryDeliveryLog(),
+      log: pino({ level: "silent" }),
+      githubHost: "github.com",
+    };
+    const job: PushJob = {
+      type: "push",
+      deliveryId: "lost-start",
+      installationId: INSTALLATION_ID,
+      owner: OWNER,
+      repo: REPO,
+      defaultBranch: "master",
+      branch: "master",
+      sha,
+    };
+    return {
+      sha,
+      head,
+      listed,
+      run: async () => {
+        await runPushJob(job, deps, { restarted: true });
+        await queue.idle();
+        expect(enqueued).toEqual([]); // no reconcile, whatever the lost start left
+      },
+    };
+  };
+  const superseded = (head: string) => `superseded: master is at ${head.slice(0, 7)} now; not applied`;
+
+  it("closes the queued check run its lost start left, as superseded", async () => {
+    const push = await restartedPush([{ id: 51, status: "queued", conclusion: null }]);
+    const closed = github!.reply("PATCH", `${base}/check-runs/51`, 200, { id: 51 });
+    const statuses = github!.reply("POST", `${base}/statuses/${push.sha}`, 201, { id: 1 });
+    await push.run();
+    github!.done(); // no second check run was created
+    expect(push.listed.requests[0]?.path).toContain("check_name=gitops");
+    expect(closed.requests[0]?.body).toMatchObject({ status: "completed", conclusion: "skipped" });
+    expect(finalStatuses(statuses)).toEqual({
+      "gitops/dev": { state: "success", description: superseded(push.head) },
+    });
+  });
+
+  it("writes nothing when a run already completed the lost start's check run", async () => {
+    const push = await restartedPush([{ id: 52, status: "completed", conclusion: "success" }]);
+    await push.run();
+    github!.done(); // neither a check run nor a status: the commit's run reported it
+  });
+
+  it("creates the superseded check run when the lost start left none", async () => {
+    const push = await restartedPush([]);
+    const created = github!.reply("POST", `${base}/check-runs`, 201, { id: 53 });
+    github!.reply("POST", `${base}/statuses/${push.sha}`, 201, { id: 1 });
+    await push.run();
+    github!.done();
+    expect(created.requests[0]?.body).toMatchObject({ head_sha: push.sha, conclusion: "skipped" });
   });
 });
