@@ -210,8 +210,10 @@ async function pushToStatusBenchmark(): Promise<(string | number)[][]> {
     nock(API)
       .get(/\/contents\//)
       .reply(200, { type: "file", encoding: "base64", content: Buffer.from(config).toString("base64") });
+    // Read twice: by the push job before it queues, and by the reconcile before it applies.
     nock(API)
       .get(`/repos/${OWNER}/${REPO}/git/ref/heads%2Fmain`)
+      .times(2)
       .reply(200, { ref: "refs/heads/main", object: { sha, type: "commit" } });
     nock(API)
       .get(`/repos/${OWNER}/${REPO}/tarball/${sha}`)
@@ -373,8 +375,10 @@ async function throttledPush(n: number): Promise<ThrottledPush> {
     nock(API)
       .get(/\/contents\//)
       .reply(200, { type: "file", encoding: "base64", content: Buffer.from(config).toString("base64") });
+    // Read twice: by the push job before it queues, and by the reconcile before it applies.
     nock(API)
       .get(`/repos/${OWNER}/${REPO}/git/ref/heads%2Fmain`)
+      .times(2)
       .reply(200, { ref: "refs/heads/main", object: { sha, type: "commit" } });
     nock(API)
       .get(`/repos/${OWNER}/${REPO}/tarball/${sha}`)
