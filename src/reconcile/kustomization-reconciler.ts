@@ -4,7 +4,7 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { decryptObjects } from "../build/sops.js";
 import { SubstitutionError, substituteObject } from "../build/substitute.js";
-import { compileHealthExprs, type ExprAssessor } from "../cluster/health-exprs.js";
+import type { ExprAssessor } from "../cluster/health-exprs.js";
 import type { RawObjectApi } from "../cluster/kube-client.js";
 import { applyAllStaged } from "../cluster/ssa/apply.js";
 import { ChangeSet } from "../cluster/ssa/changeset.js";
@@ -148,7 +148,10 @@ async function reconcileKustomization(
   // healthCheckExprs are parsed before anything is applied: a bad expression applies nothing.
   let assess: ExprAssessor | undefined;
   try {
-    assess = p.ks.spec.healthCheckExprs ? compileHealthExprs(p.ks.spec.healthCheckExprs) : undefined;
+    // CEL is loaded only by a tree that uses it (its modules are a third of a fresh process's start).
+    assess = p.ks.spec.healthCheckExprs
+      ? (await import("../cluster/health-exprs.js")).compileHealthExprs(p.ks.spec.healthCheckExprs)
+      : undefined;
   } catch (err) {
     return done(failedResult(p, `Kustomization/${key}: ${(err as Error).message}`));
   }
