@@ -45,6 +45,15 @@ const repoJob = {
 const reason = abandonedReason(2);
 const checkRuns = (sha: string) => new RegExp(`^/repos/${OWNER}/${REPO}/commits/${sha}/check-runs$`);
 
+/** A check run as GET /check-runs/{id} answers it, still open. */
+const openCheckRun = (id: number) => ({
+  id,
+  name: "gitops / dev",
+  external_id: "dev",
+  status: "in_progress",
+  conclusion: null,
+});
+
 function reconcile(sha: string, checkRunId: number): ReconcileJob {
   return {
     ...repoJob,
@@ -97,9 +106,10 @@ describe("a job the queue gave up on", () => {
     github.done();
   });
 
-  test("reconcile: the push job's check run is concluded failure without looking on GitHub", async () => {
+  test("reconcile: the push job's check run, still open on GitHub, is concluded failure", async () => {
     github = mockGitHub();
     const sha = randomSha();
+    const read = github.reply("GET", `/repos/${OWNER}/${REPO}/check-runs/55`, 200, openCheckRun(55));
     const concluded = github.reply("PATCH", `/repos/${OWNER}/${REPO}/check-runs/55`, 200, { id: 55 });
     const status = github.reply("POST", `/repos/${OWNER}/${REPO}/statuses/${sha}`, 201, { id: 1 });
 
@@ -107,7 +117,42 @@ describe("a job the queue gave up on", () => {
 
     expect(concluded.requests[0]?.body).toMatchObject({ status: "completed", conclusion: "failure" });
     expect(status.requests[0]?.body).toMatchObject({ context: "gitops/dev", state: "error" });
-    expect(github.requests).toHaveLength(2);
+    expect(read.requests).toHaveLength(1);
+    expect(github.requests).toHaveLength(3);
+    github.done();
+  });
+
+  test("reconcile: a check run its last start completed keeps its conclusion; no status, no second check run", async () => {
+    // The last start reported success, then its replica was lost before the queue heard of it: the run ended,
+    // and an "error: lost" over its success would show something the cluster does not.
+    github = mockGitHub();
+    const sha = randomSha();
+    github.reply("GET", `/repos/${OWNER}/${REPO}/check-runs/55`, 200, {
+      ...openCheckRun(55),
+      status: "completed",
+      conclusion: "success",
+    });
+
+    await reportAbandonedJob(deps)(reconcile(sha, 55), reason);
+
+    expect(github.requests.map((r) => r.method)).toEqual(["GET"]);
+    github.done();
+  });
+
+  test("reconcile: a lost start's check run found completed on GitHub is left alone; nothing is created", async () => {
+    github = mockGitHub();
+    const sha = randomSha();
+    github.reply("GET", checkRuns(sha), 200, {
+      total_count: 2,
+      check_runs: [
+        { id: 80, name: "gitops / dev", external_id: "dev", status: "in_progress" },
+        { id: 81, name: "gitops / dev", external_id: "dev", status: "completed", conclusion: "success" },
+      ],
+    });
+
+    await reportAbandonedJob(deps)(reconcile(sha, 0), reason);
+
+    expect(github.requests.map((r) => r.method)).toEqual(["GET"]);
     github.done();
   });
 
@@ -115,6 +160,7 @@ describe("a job the queue gave up on", () => {
     github = mockGitHub();
     const sha = randomSha();
     const bot = { login: "gitops-bot[bot]", id: 1, type: "Bot" };
+    github.reply("GET", `/repos/${OWNER}/${REPO}/check-runs/55`, 200, openCheckRun(55));
     github.reply("PATCH", `/repos/${OWNER}/${REPO}/check-runs/55`, 200, { id: 55 });
     github.reply("POST", `/repos/${OWNER}/${REPO}/statuses/${sha}`, 201, { id: 1 });
     const listed = github.reply("GET", `/repos/${OWNER}/${REPO}/deployments`, 200, [
@@ -148,7 +194,7 @@ describe("a job the queue gave up on", () => {
       state: "error",
       description: expect.stringMatching(/^run lost 2 times/),
     });
-    expect(github.requests).toHaveLength(6);
+    expect(github.requests).toHaveLength(7);
     github.done();
   });
 

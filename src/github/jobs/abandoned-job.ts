@@ -4,7 +4,8 @@
 // forever. Nothing here redoes the job's work (it may be what stopped the replicas): only GitHub is written.
 // - reconcile: the cluster's check run (the push job's, or the one a lost start created: found on GitHub as
 //   a restarted push job finds it) is concluded `failure`, its `gitops/<cluster>` status set to `error`, and
-//   the deployments its lost starts left in progress (a cluster bound to an environment) set to `error`.
+//   the deployments its lost starts left in progress (a cluster bound to an environment) set to `error` —
+//   unless a start completed that check run (it ran to its end): then nothing is written.
 // - diff: `gitops/diff/<cluster>` `error` for every cluster the base branch drives (as a refused diff).
 // - push: one failed `gitops / push job` check run (with a space: never a cluster's). Its lost starts may have
 //   queued some clusters' reconciles, which report on their own (or reported already): nothing per cluster
@@ -17,13 +18,9 @@ import type { GitHubClient, RepoRef } from "../client.js";
 import { fullName } from "../client.js";
 import { loadRepoConfig } from "../repo-config-loader.js";
 import { openReportStream } from "../reporters/index.js";
-import {
-  adoptOpenCheckRunFromGitHub,
-  CHECK_RUN_NOT_CREATED,
-  createFailedCheckRun,
-  createQueuedCheckRun,
-} from "../views/check-run.js";
+import { CHECK_RUN_NOT_CREATED, createFailedCheckRun, createQueuedCheckRun } from "../views/check-run.js";
 import { setDeploymentState } from "../views/deployment.js";
+import { lastCheckRun } from "./last-check-run.js";
 import { reconcileStream, runMetadata } from "./reconcile-job.js";
 import type { CommandJob, DiffJob, GitOpsJob, JobDeps, PushJob, ReconcileJob } from "./types.js";
 import { jobRepo } from "./types.js";
@@ -62,10 +59,11 @@ async function closeReconcile(job: ReconcileJob, deps: JobDeps, reason: string):
   const cluster = job.cluster.name;
   const repo = jobRepo(job);
   const log = deps.log.child({ repo: fullName(repo), sha: job.sha, cluster });
-  const checkRunId =
-    job.checkRunId === CHECK_RUN_NOT_CREATED
-      ? await lostStartsCheckRun(await deps.github(job.installationId), repo, job.sha, cluster, log)
-      : job.checkRunId;
+  const checkRunId = await openCheckRun(await deps.github(job.installationId), job, log);
+  if (checkRunId === undefined) {
+    log.info("the given-up run's check run was completed by one of its starts; its report stands");
+    return;
+  }
   const stream = await reconcileStream({ ...job, checkRunId }, deps);
   const message = abandonedMessage(reason);
   stream.emit(
@@ -135,23 +133,30 @@ async function closeLostDeployments(
 const OPEN_DEPLOYMENT_STATES = new Set<string>(["in_progress", "queued", "pending"]);
 
 /**
- * The check run a reconcile's lost starts created (its push job could not: CHECK_RUN_NOT_CREATED), found on
- * GitHub as a restarted push job finds its own; CHECK_RUN_NOT_CREATED when GitHub will not say (the report
- * stream then creates one completed).
+ * The check run to conclude: the push job's, or the one a lost start created (its push job could not:
+ * CHECK_RUN_NOT_CREATED), found on GitHub as a restarted push job finds its own, or opened now when there is
+ * none. Undefined when a start completed it: that start ran to its end (its replica was lost after it reported,
+ * before the queue heard), and a failure over its conclusion would show something the cluster does not.
+ * When GitHub will not say: the push job's is concluded, else CHECK_RUN_NOT_CREATED (the report stream then
+ * creates one completed).
  */
-async function lostStartsCheckRun(
+async function openCheckRun(
   github: GitHubClient,
-  repo: RepoRef,
-  sha: string,
-  cluster: string,
+  job: ReconcileJob,
   log: JobDeps["log"],
-): Promise<number> {
+): Promise<number | undefined> {
+  const repo = jobRepo(job);
   try {
-    await adoptOpenCheckRunFromGitHub(github, repo, sha, cluster);
-    return await createQueuedCheckRun(github, repo, sha, cluster);
+    if (job.checkRunId !== CHECK_RUN_NOT_CREATED) {
+      const { data } = await github.rest.checks.get({ ...repo, check_run_id: job.checkRunId });
+      return data.status === "completed" ? undefined : job.checkRunId;
+    }
+    const last = await lastCheckRun(github, repo, job.sha, job.cluster.name);
+    if (last) return last.status === "completed" ? undefined : last.id;
+    return await createQueuedCheckRun(github, repo, job.sha, job.cluster.name);
   } catch (err) {
-    log.warn({ err }, "cannot find the check run of the given-up run; a completed one is created");
-    return CHECK_RUN_NOT_CREATED;
+    log.warn({ err }, "cannot read the check run of the given-up run; it is concluded failure");
+    return job.checkRunId;
   }
 }
 

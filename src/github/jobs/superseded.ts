@@ -6,8 +6,9 @@ import { runStopped } from "../../reconcile/events.js";
 import { fullName, type GitHubClient, type RepoRef } from "../client.js";
 import { openReportStream, REPORTERS, type ReporterId, WrittenReports } from "../reporters/index.js";
 import { priorities, statusWriteKey } from "../reporters/planned-writes.js";
-import { CHECK_RUN_NOT_CREATED, checkRunName } from "../views/check-run.js";
+import { CHECK_RUN_NOT_CREATED } from "../views/check-run.js";
 import { setStatus, statusContext } from "../views/commit-status.js";
+import { lastCheckRun } from "./last-check-run.js";
 import { reconcileStream, runMetadata } from "./reconcile-job.js";
 import { type JobDeps, jobRepo, type PushJob, type ReconcileJob } from "./types.js";
 
@@ -88,14 +89,7 @@ async function lostStartCheckRun(
   log: Logger,
 ): Promise<number | undefined> {
   try {
-    const { data } = await github.rest.checks.listForRef({
-      ...repo,
-      ref: sha,
-      check_name: checkRunName(cluster),
-      filter: "latest",
-      per_page: 100,
-    });
-    const [last] = data.check_runs.filter((c) => c.external_id === cluster).sort((a, b) => b.id - a.id);
+    const last = await lastCheckRun(github, repo, sha, cluster);
     if (!last) return CHECK_RUN_NOT_CREATED;
     if (last.status !== "completed" || last.conclusion === "skipped") return last.id;
     return undefined;
