@@ -3,8 +3,9 @@
 // process with its kustomize children, kubectl). Other load on the machine is not counted, so a scenario's
 // CPU-seconds say how much work it cost whatever else runs; divided by the cores, they are the shortest wall
 // time any overlap of that work could reach. Linux only (/proc); elsewhere it reports undefined.
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { childrenOf } from "../../src/util/child-process.js";
 
 /** Clock ticks per second of /proc/<pid>/stat (USER_HZ: 100 on every Linux architecture we run on). */
 const TICKS_PER_SECOND = 100;
@@ -19,19 +20,6 @@ function processTicks(pid: number | "self"): number {
   } catch {
     return 0; // exited in between: its time is in its parent's cutime once reaped
   }
-}
-
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  try {
-    for (const task of readdirSync(`/proc/${pid}/task`)) {
-      const text = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8");
-      for (const child of text.split(" ")) if (/^\d+$/.test(child)) out.push(Number(child));
-    }
-  } catch {
-    // gone
-  }
-  return out;
 }
 
 /** CPU-seconds the benchmark's process tree has used so far, or undefined without /proc. */

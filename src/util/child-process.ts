@@ -74,7 +74,11 @@ function vmRssBytes(pid: number): number {
   }
 }
 
-function childrenOf(pid: number): number[] {
+/**
+ * The children of a process (every thread's), from /proc; none when it is gone or the kernel lacks
+ * /proc/<pid>/task/<tid>/children (then the leader alone is measured). Benchmarks walk process trees with it too.
+ */
+export function childrenOf(pid: number): number[] {
   const out: number[] = [];
   try {
     for (const task of readdirSync(`/proc/${pid}/task`)) {
@@ -82,7 +86,7 @@ function childrenOf(pid: number): number[] {
       for (const child of text.split(" ")) if (/^\d+$/.test(child)) out.push(Number(child));
     }
   } catch {
-    // gone, or a kernel without /proc/<pid>/task/<tid>/children: the leader alone is measured
+    // gone, or no such file
   }
   return out;
 }
