@@ -256,6 +256,14 @@ describe("a restarted push job behind the head", () => {
     github!.done(); // neither a check run nor a status: the commit's run reported it
   });
 
+  it("leaves a check run in progress to the reconcile running it: nothing written", async () => {
+    // The lost start queued the reconcile, which another replica runs now (it may have found the branch at
+    // this commit and be applying it): only that run may conclude its check run and status.
+    const push = await restartedPush([{ id: 54, status: "in_progress", conclusion: null }]);
+    await push.run();
+    github!.done(); // neither a check run nor a status
+  });
+
   it("creates the superseded check run when the lost start left none", async () => {
     const push = await restartedPush([]);
     const created = github!.reply("POST", `${base}/check-runs`, 201, { id: 53 });

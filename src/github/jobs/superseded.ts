@@ -76,10 +76,12 @@ export async function closePushBehindHead(
 }
 
 /**
- * The check run a restarted push job's lost start left for this commit and cluster (one request): an open one
+ * The check run a restarted push job's lost start left for this commit and cluster (one request): a queued one
  * (its reconcile, if it was queued, can only end superseded now) or one it already closed as skipped is closed
- * (again); undefined when a run already completed it otherwise (it ran: nothing to add); CHECK_RUN_NOT_CREATED
- * when there is none, or GitHub cannot say (the close creates one).
+ * (again); undefined when a run already completed it otherwise (it ran: nothing to add) or runs it now (in
+ * progress: it may have found the branch at this commit and be applying it; only it concludes its check run,
+ * or the queue's restart or give-up of it); CHECK_RUN_NOT_CREATED when there is none, or GitHub cannot say
+ * (the close creates one).
  */
 async function lostStartCheckRun(
   github: GitHubClient,
@@ -91,7 +93,9 @@ async function lostStartCheckRun(
   try {
     const last = await lastCheckRun(github, repo, sha, cluster);
     if (!last) return CHECK_RUN_NOT_CREATED;
-    if (last.status !== "completed" || last.conclusion === "skipped") return last.id;
+    if (last.status === "completed" ? last.conclusion === "skipped" : last.status !== "in_progress") {
+      return last.id;
+    }
     return undefined;
   } catch (err) {
     log.warn({ err, cluster }, "cannot list the commit's check runs; the superseded one is created anew");
