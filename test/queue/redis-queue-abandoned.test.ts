@@ -121,6 +121,32 @@ describe("redis work queue: a job lost too often", () => {
     expect(abandoned).toHaveLength(1);
   }, 60_000);
 
+  test("an `abandoned` that throws (GitHub refused the final report) goes to `failed`; the queue works on", async () => {
+    const runs: string[] = [];
+    const failed: string[] = [];
+    const refused = new Error("GitHub answered 502");
+    const first = dyingReplica("first", runs, {});
+    // Lost once with no restart allowed: given up by the next replica that takes it.
+    await first.enqueue({ key: "k", supersedes: false, payload: { key: "k", n: 1, origin: "d1" } });
+    await until("the first start", () => runs.length === 1);
+    const survivor = replica(
+      {
+        run: async ({ n }, info) => void runs.push(`survivor ${n}${info?.restarted ? " (restarted)" : ""}`),
+        abandoned: async () => {
+          throw refused;
+        },
+        failed: (p, err) => void failed.push(`${p.n}: ${(err as Error).message}`),
+      },
+      { maxStalledCount: 0 },
+    );
+    await until("the job to be given up", () => failed.length >= 2, 20_000);
+    expect(failed).toEqual(["1: GitHub answered 502", "1: job stalled more than allowable limit"]);
+    // The next job runs: nothing threw out of BullMQ's event handler.
+    await survivor.enqueue({ key: "k", supersedes: false, payload: { key: "k", n: 2, origin: "d2" } });
+    await survivor.idle();
+    expect(runs).toEqual(["first 1", "survivor 2"]);
+  }, 60_000);
+
   test("a run that throws is reported by `failed` only, never as given up", async () => {
     const abandoned: number[] = [];
     const failed: string[] = [];
