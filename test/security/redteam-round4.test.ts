@@ -353,6 +353,33 @@ describe("(2) one work tree's scratch space: shared only inside the tree, gone a
     expect(engineLeftovers()).toEqual([]);
   });
 
+  it("kustomize's errors about the overlay (components, patches, duplicates) show no scratch or temp path", async () => {
+    const cases: Array<[Record<string, string>, string]> = [
+      [
+        { "apps/cm.yaml": cm("a"), "comp/kustomization.yaml": "resources: []\n" },
+        "  components: [../comp]\n",
+      ],
+      [
+        { "apps/cm.yaml": cm("a") },
+        "  patches:\n    - patch: |\n        - op: replace\n          path: /nope/x\n          value: 1\n      target: {kind: ConfigMap}\n",
+      ],
+      [
+        { "apps/cm.yaml": cm("a") },
+        "  patches:\n    - patch: |\n        apiVersion: v1\n        kind: ConfigMap\n        metadata: {name: zz}\n",
+      ],
+      [{ "apps/cm.yaml": `${cm("a")}---\n${cm("a")}` }, ""],
+    ];
+    for (const [files, extra] of cases) {
+      const res = await build(repoWith(files, extra));
+      const all = res.out + res.err;
+      expect(res.code).not.toBe(0);
+      expect(all).toContain("clusters/dev/apps.yaml: Kustomization/flux-system/apps");
+      expect(all).not.toContain("gitops-bot-scratch");
+      expect(all).not.toContain(ownTmp);
+    }
+    expect(engineLeftovers()).toEqual([]);
+  });
+
   it("two repositories built at once share nothing and leave nothing", async () => {
     const a = repoWith({ "apps/cm.yaml": cm("from-a") });
     const b = repoWith({ "apps/cm.yaml": cm("from-b") });
