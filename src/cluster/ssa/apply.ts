@@ -8,7 +8,7 @@ import { mapLimit } from "../../reconcile/concurrency.js";
 import { unifiedDiff } from "../../reconcile/text-diff.js";
 import { toYaml } from "../../reconcile/yaml.js";
 import type { RawObjectApi } from "../kube-client.js";
-import { DEFAULT_APPLY_CONCURRENCY } from "./apply-defaults.js";
+import { DEFAULT_APPLY_CONCURRENCY, FIELD_MANAGER } from "./apply-defaults.js";
 import { type Action, ChangeSet } from "./changeset.js";
 import { type Drift, type DriftMode, findDrift, RECONCILE_ANNOTATION, reconcileDisabled } from "./drift.js";
 import { isImmutableFieldError, ObjectError } from "./errors.js";
@@ -33,7 +33,7 @@ import {
 import { getLive } from "./read.js";
 import { waitForEstablished } from "./wait.js";
 
-export const FIELD_MANAGER = "gitops-bot";
+export { FIELD_MANAGER };
 export const SSA_ANNOTATION = "kustomize.toolkit.fluxcd.io/ssa";
 export const FORCE_ANNOTATION = "kustomize.toolkit.fluxcd.io/force";
 

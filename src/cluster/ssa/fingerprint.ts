@@ -7,6 +7,7 @@
 // does a controller's bookkeeping annotation (CONTROLLER_ANNOTATIONS).
 import { createHash } from "node:crypto";
 import type { KubernetesObject } from "@kubernetes/client-node";
+import { FIELD_MANAGER } from "./apply-defaults.js";
 
 export interface Fingerprint {
   /** Hash of the desired object as applied. */
@@ -41,37 +42,65 @@ interface ManagedFieldsEntry {
 }
 
 /**
- * Annotations a Kubernetes controller writes into an object after it was applied, as bookkeeping of its own (the
- * deployment controller's rollout revision). They are no field the bot applies, so a dry-run would never report
- * them; left in the hash, every Deployment applied went through a second dry-run and inventory write on the next
- * reconcile, once the controller had annotated it.
+ * Annotations a Kubernetes controller writes into objects of a kind after they were applied, as bookkeeping of its
+ * own (the deployment controller's rollout revision). Left in the hash, every Deployment applied went through a
+ * second dry-run and inventory write on the next reconcile, once the controller had annotated it. Ignored only
+ * while the bot does not apply them itself: a Git manifest that sets one makes it the bot's field (its own
+ * managedFields entry claims it), and a change by anyone else is drift like any other.
  */
-export const CONTROLLER_ANNOTATIONS: readonly string[] = ["deployment.kubernetes.io/revision"];
+export const CONTROLLER_ANNOTATIONS: ReadonlyArray<{ apiVersion: string; kind: string; key: string }> = [
+  { apiVersion: "apps/v1", kind: "Deployment", key: "deployment.kubernetes.io/revision" },
+];
 
-function withoutControllerAnnotations(
+interface ManagedFieldsEntry {
+  manager?: string;
+  operation?: string;
+  subresource?: string;
+  fieldsV1?: Record<string, unknown>;
+}
+
+function annotationClaims(entry: ManagedFieldsEntry): Record<string, unknown> | undefined {
+  const metadata = entry.fieldsV1?.["f:metadata"] as Record<string, unknown> | undefined;
+  return metadata?.["f:annotations"] as Record<string, unknown> | undefined;
+}
+
+/** The controller annotations of this object the bot does not apply: the ones its hash leaves out. */
+function ignoredAnnotations(live: KubernetesObject, entries: ManagedFieldsEntry[] | undefined): string[] {
+  return CONTROLLER_ANNOTATIONS.filter((c) => c.apiVersion === live.apiVersion && c.kind === live.kind)
+    .map((c) => c.key)
+    .filter(
+      (key) =>
+        !(entries ?? []).some(
+          (m) => m.manager === FIELD_MANAGER && `f:${key}` in (annotationClaims(m) ?? {}),
+        ),
+    );
+}
+
+function withoutAnnotations(
   annotations: Record<string, string> | undefined,
+  ignored: string[],
 ): Record<string, string> | undefined {
-  if (!annotations || !CONTROLLER_ANNOTATIONS.some((k) => k in annotations)) return annotations;
-  const kept = Object.fromEntries(
-    Object.entries(annotations).filter(([k]) => !CONTROLLER_ANNOTATIONS.includes(k)),
-  );
+  if (!annotations || !ignored.some((k) => k in annotations)) return annotations;
+  const kept = Object.fromEntries(Object.entries(annotations).filter(([k]) => !ignored.includes(k)));
   return Object.keys(kept).length > 0 ? kept : undefined;
 }
 
 /** A managedFields entry without its claim on those annotations; undefined when it claimed nothing else. */
-function withoutControllerClaims(entry: ManagedFieldsEntry): ManagedFieldsEntry | undefined {
-  const metadata = entry.fieldsV1?.["f:metadata"] as Record<string, unknown> | undefined;
-  const annotations = metadata?.["f:annotations"] as Record<string, unknown> | undefined;
-  if (!annotations || !CONTROLLER_ANNOTATIONS.some((k) => `f:${k}` in annotations)) return entry;
+function withoutClaims(entry: ManagedFieldsEntry, ignored: string[]): ManagedFieldsEntry | undefined {
+  const claims = annotationClaims(entry);
+  if (!claims || !ignored.some((k) => `f:${k}` in claims)) return entry;
   const keptAnnotations = Object.fromEntries(
-    Object.entries(annotations).filter(([k]) => !CONTROLLER_ANNOTATIONS.includes(k.slice(2))),
+    Object.entries(claims).filter(([k]) => !ignored.includes(k.slice(2))),
   );
-  const { "f:annotations": _a, ...restMetadata } = metadata as Record<string, unknown>;
+  const { "f:annotations": _a, ...restMetadata } = (entry.fieldsV1?.["f:metadata"] ?? {}) as Record<
+    string,
+    unknown
+  >;
   const keptMetadata =
     Object.keys(keptAnnotations).length > 0
       ? { ...restMetadata, "f:annotations": keptAnnotations }
       : restMetadata;
-  const { "f:metadata": _m, ...restFields } = entry.fieldsV1 as Record<string, unknown>;
+  const { "f:metadata": _m, ...restFields } = (entry.fieldsV1 ?? {}) as Record<string, unknown>;
   const fieldsV1 =
     Object.keys(keptMetadata).length > 0 ? { ...restFields, "f:metadata": keptMetadata } : restFields;
   // Nothing else claimed: the entry (and the time it carries) is that bookkeeping only.
@@ -88,14 +117,15 @@ export function liveHash(live: KubernetesObject): string {
   } = (rest.metadata ?? {}) as NonNullable<KubernetesObject["metadata"]> & {
     managedFields?: ManagedFieldsEntry[];
   };
+  const ignored = ignoredAnnotations(live, managedFields);
   return hash({
     ...rest,
     metadata: {
       ...metadata,
-      annotations: withoutControllerAnnotations(annotations),
+      annotations: withoutAnnotations(annotations, ignored),
       managedFields: managedFields?.flatMap((m) => {
         if (m.subresource === "status") return [];
-        const kept = withoutControllerClaims(m);
+        const kept = withoutClaims(m, ignored);
         return kept ? [kept] : [];
       }),
     },
