@@ -28,6 +28,7 @@ import { assertKnownKustomizationFields, checkedJson } from "./kustomization-fie
 import { isInlineYaml, PluginConfigProblem, readPluginConfig } from "./kustomize-plugins.js";
 import { assertExactSpelling } from "./kustomize-spelling.js";
 import { refuseForeignLineBreaks } from "./yaml-line-breaks.js";
+import { readUtf8Yaml } from "./yaml-text.js";
 
 export const kustomizationFileNames = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
@@ -184,7 +185,7 @@ function assertSize(file: string, shown: string, opts: ReferenceCheckOptions): v
 function readYaml(file: string, shown: string, opts: ReferenceCheckOptions): unknown {
   assertSize(file, shown, opts);
   try {
-    const text = readFileSync(file, "utf8");
+    const text = readUtf8Yaml(file, { file: shown });
     refuseForeignLineBreaks(text, { file: shown });
     return parseYaml(text, { maxAliasCount: maxYamlAliasCount });
   } catch (err) {
@@ -271,7 +272,7 @@ export function assertBuildReferences(dirs: string[], opts: ReferenceCheckOption
 
   const checkYamlFile = (target: string) => {
     assertSize(target, shown(target), opts);
-    assertBoundedYaml(readFileSync(target, "utf8"), { file: shown(target) });
+    assertBoundedYaml(readUtf8Yaml(target, { file: shown(target) }), { file: shown(target) });
   };
 
   /**
@@ -412,7 +413,7 @@ export function assertBuildReferences(dirs: string[], opts: ReferenceCheckOption
       else if (ref.pluginConfig) {
         assertSize(target, shown(target), opts);
         const docs = parseDocuments(
-          refuseForeignLineBreaks(readFileSync(target, "utf8"), { file: shown(target) }),
+          refuseForeignLineBreaks(readUtf8Yaml(target, { file: shown(target) }), { file: shown(target) }),
           { file: shown(target) },
         );
         checkPluginDocs(docs, dir, { file: shown(target) }, ref.field);
