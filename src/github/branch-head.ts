@@ -15,12 +15,24 @@ export interface BranchHeadCounts {
   notModified: number;
 }
 
+/** Branches remembered per reader; the least recently read goes first (deleted branches are never read again). */
+export const MAX_REMEMBERED_BRANCHES = 10_000;
+
 export class BranchHeads {
   private readonly seen = new Map<string, { etag: string; sha: string }>();
   readonly counts: BranchHeadCounts = { full: 0, notModified: 0 };
 
+  constructor(private readonly capacity = MAX_REMEMBERED_BRANCHES) {}
+
+  private remember(key: string, entry: { etag: string; sha: string }): void {
+    this.seen.delete(key);
+    this.seen.set(key, entry);
+    if (this.seen.size > this.capacity) this.seen.delete(this.seen.keys().next().value as string);
+  }
+
   async read(github: GitHubClient, repo: RepoRef, branch: string): Promise<BranchHead> {
-    const key = `${repo.owner}/${repo.repo}@${branch}`.toLowerCase();
+    // Owner and repository names are case-insensitive on GitHub; branch names are not.
+    const key = `${repo.owner.toLowerCase()}/${repo.repo.toLowerCase()}@${branch}`;
     const last = this.seen.get(key);
     try {
       const response = await github.rest.git.getRef({
@@ -31,12 +43,13 @@ export class BranchHeads {
       this.counts.full++;
       const sha = response.data.object.sha;
       const etag = response.headers.etag;
-      if (etag) this.seen.set(key, { etag, sha });
+      if (etag) this.remember(key, { etag, sha });
       else this.seen.delete(key);
       return { sha, notModified: false };
     } catch (err) {
       if ((err as { status?: number }).status === 304 && last) {
         this.counts.notModified++;
+        this.remember(key, last);
         return { sha: last.sha, notModified: true };
       }
       throw err;

@@ -11,7 +11,12 @@ import { runPushJob } from "../../src/github/jobs/push-job.js";
 import type { GitOpsJob, JobDeps, PushJob } from "../../src/github/jobs/types.js";
 import { InMemoryDeliveryLog } from "../../src/queue/delivery-log.js";
 import { InMemoryQueue } from "../../src/queue/in-memory-queue.js";
-import { failHeadReads, movingBranchHead, replyHeadReads } from "../support/branch-head-nock.js";
+import {
+  failHeadReads,
+  movingBranchHead,
+  replyCompare,
+  replyHeadReads,
+} from "../support/branch-head-nock.js";
 import {
   appsRepo,
   finalStatuses,
@@ -82,6 +87,8 @@ describe("pushes delivered out of order", () => {
     replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]), 3);
     // Reads: push(P), reconcile(P), push(A), push(B), reconcile(A). B's tree is never fetched (no reply for it).
     const head = movingBranchHead(github, p, 5);
+    // B's push job reads A: GitHub's compare says A is ahead of B (B is old), not a stale read.
+    const compare = replyCompare(github, "ahead", 1);
     replyTarball(github, dirP, p, { delayMs: 3000 });
     replyTarball(github, dirA, a);
     const checkP = github.reply("POST", `${base}/check-runs`, 201, { id: 41 });
@@ -131,6 +138,7 @@ describe("pushes delivered out of order", () => {
       expect(text).not.toMatch(/supersede|skipped/);
     }
 
+    expect(compare.requests.map((r) => r.path.split("?")[0])).toEqual([`${base}/compare/${b}...${a}`]);
     // B: one completed, skipped check run and a non-failing status, both naming the head; no queued check run.
     expect(checkP.requests[0]?.body).toMatchObject({ head_sha: p });
     expect(checkB.requests[0]?.body).toMatchObject({
@@ -181,6 +189,41 @@ describe("pushes delivered out of order", () => {
     expect((updated.requests[1]!.body as { conclusion: string }).conclusion).toBe("success");
     expect(finalStatuses(statuses)["gitops/dev"]?.state).toBe("success");
   });
+  it("applies a push whose head reads lag it (GitHub's compare says the read head is behind): a stale read drops nothing", async () => {
+    const api = testObjectApi();
+    const { ns, clusterPath, dir } = await appsRepo(api, "ooo", () => ({
+      "a.yaml": configMap("a", { version: "1" }),
+    }));
+    const [sha, parent] = [randomSha(), randomSha()];
+    github = mockGitHub();
+    github.installationToken(INSTALLATION_ID);
+    replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
+    // Both reads (the push job's, the reconcile's) still answer the commit before the push.
+    const reads = replyHeadReads(github, parent, 2);
+    const compares = replyCompare(github, "behind", 2);
+    replyTarball(github, dir, sha);
+    const created = github.reply("POST", `${base}/check-runs`, 201, { id: 45 });
+    const updated = github.reply("PATCH", `${base}/check-runs/45`, 200, { id: 45 }, { times: 2 });
+    const statuses = github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 }, { times: 2 });
+
+    const bot = await startBot();
+    const started = reconcilesStarted(bot);
+    await receive(bot.probot, "push", pushExample(sha));
+    await bot.app.queue.idle();
+    github.done();
+
+    expect(reads.requests).toHaveLength(2);
+    expect(compares.requests.map((r) => r.path.split("?")[0])).toEqual([
+      `${base}/compare/${sha}...${parent}`,
+      `${base}/compare/${sha}...${parent}`,
+    ]);
+    expect(started).toEqual([sha]);
+    expect(await versionOf(api, ns)).toBe("1");
+    expect(created.requests[0]?.body).toMatchObject({ head_sha: sha, status: "queued" });
+    expect((updated.requests[1]!.body as { conclusion: string }).conclusion).toBe("success");
+    for (const text of [...bodies(statuses), ...bodies(updated)])
+      expect(text).not.toMatch(/supersede|skipped/);
+  });
 });
 
 /**
@@ -194,6 +237,7 @@ describe("a restarted push job behind the head", () => {
     github.installationToken(INSTALLATION_ID);
     replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: "clusters/dev" }]));
     replyHeadReads(github, head, 1);
+    replyCompare(github, "ahead", 1);
     const listed = github.reply("GET", `${base}/commits/${sha}/check-runs`, 200, {
       total_count: lostStart.length,
       check_runs: lostStart.map((c) => ({ ...c, name: "gitops / dev", head_sha: sha, external_id: "dev" })),

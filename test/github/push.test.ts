@@ -3,7 +3,12 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { RawObjectApi } from "../../src/cluster/kube-client.js";
 import { GitOpsOctokit } from "../../src/github/octokit.js";
-import { movingBranchHead, replyHeadReads, replyPushHead } from "../support/branch-head-nock.js";
+import {
+  movingBranchHead,
+  replyCompare,
+  replyHeadReads,
+  replyPushHead,
+} from "../support/branch-head-nock.js";
 import {
   appsRepo,
   finalStatuses,
@@ -347,6 +352,7 @@ describe("push", () => {
     replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: "clusters/whatever" }]));
     // Read by the push job, which queues no reconcile (test/github/out-of-order-push.test.ts has both pushes).
     replyHeadReads(github, newer, 1);
+    replyCompare(github, "ahead"); // the head really moved past it (not a stale read)
     const checks = github.reply("POST", `${base}/check-runs`, 201, { id: 16 });
     const statuses = github.reply("POST", `${base}/statuses/${old}`, 201, { id: 1 });
 

@@ -98,6 +98,20 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
       if (repo && req.method === "GET" && /^git\/ref\/heads(%2F|\/)master$/.test(rest)) {
         return json(200, { ref: "refs/heads/master", object: { sha: repo.head, type: "commit" } });
       }
+      // A compare of two commits of the repository: their order is the order their trees were added (pushed).
+      const compare = /^compare\/([0-9a-f]{40})\.\.\.([0-9a-f]{40})$/.exec(rest);
+      if (repo && req.method === "GET" && compare?.[1] && compare[2]) {
+        const order = [...repo.trees.keys()];
+        const [from, to] = [order.indexOf(compare[1]), order.indexOf(compare[2])];
+        if (from < 0 || to < 0) return json(404, { message: "Not Found" });
+        const status = to > from ? "ahead" : to < from ? "behind" : "identical";
+        return json(200, {
+          status,
+          ahead_by: Math.max(0, to - from),
+          behind_by: Math.max(0, from - to),
+          commits: [],
+        });
+      }
       const tarball = /^tarball\/([0-9a-f]{40})$/.exec(rest);
       const dir = tarball?.[1] ? repo?.trees.get(tarball[1]) : undefined;
       if (tarball?.[1] && dir) {

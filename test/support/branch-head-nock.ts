@@ -57,3 +57,27 @@ export function movingBranchHead(
 export function failHeadReads(github: GitHubMock, times = 1, branch = "master", status = 500): MockedRoute {
   return github.reply("GET", refPath(branch), status, { message: "Server Error" }, { times });
 }
+
+/**
+ * GitHub's compare of a pushed commit with a different head the push read (`{sha}...{head}`): `ahead` when the
+ * head has moved past it (the push is old), `behind` when the read was stale. `times` compares.
+ */
+export function replyCompare(
+  github: GitHubMock,
+  status: "ahead" | "behind" | "identical" | "diverged",
+  times = 1,
+): MockedRoute {
+  return github.reply(
+    "GET",
+    new RegExp(`^/repos/${OWNER}/${REPO}/compare/[0-9a-f]{40}\\.\\.\\.[0-9a-f]{40}$`),
+    200,
+    {
+      status,
+      ahead_by: status === "ahead" ? 1 : 0,
+      behind_by: status === "behind" ? 1 : 0,
+      total_commits: 0,
+      commits: [],
+    },
+    { times },
+  );
+}

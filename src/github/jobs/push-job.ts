@@ -12,6 +12,7 @@ import { runStopped } from "../../reconcile/events.js";
 import { BranchHeads } from "../branch-head.js";
 import type { GitHubClient, RepoRef } from "../client.js";
 import { fullName } from "../client.js";
+import { type HeadOrder, headOrder } from "../commit-order.js";
 import { reportInterrupted, SHUT_DOWN_BEFORE_RUN } from "../recovery/interrupted.js";
 import { withinMs } from "../recovery/lifecycle.js";
 import { loadRepoConfig } from "../repo-config-loader.js";
@@ -144,6 +145,12 @@ export async function runPushJob(
   // its reconcile supersedes ours.
   const bound = clusters.some((c) => bindCluster(deps.operator, c.name, fullName(repo)).ok);
   const head = bound ? await branchHead(github, repo, job.branch, log) : undefined;
+  // Asked once per job, and only when the read head differs: a stale read must not drop the head's own push.
+  let order: Promise<HeadOrder> | undefined;
+  const behindHead = (h: string) => {
+    order ??= headOrder(github, repo, job.sha, h);
+    return order;
+  };
   const pendingStatuses = reportOptions(deps.operator).pendingStatuses;
   // Refusals are reported on the same stream as runs: the cluster's status and a completed check run.
   const refusals = openReportStream({ github, repo, sha: job.sha, log, kind: "push", pendingStatuses });
@@ -168,7 +175,7 @@ export async function runPushJob(
         );
         continue;
       }
-      if (head !== undefined && head !== job.sha) {
+      if (head !== undefined && head !== job.sha && (await behindHead(head)) === "ahead") {
         log.info({ cluster: cluster.name, head }, "the branch is at another commit; reconcile not queued");
         await closePushBehindHead(job, cluster, head, deps, { restarted: start.restarted, log });
         continue;

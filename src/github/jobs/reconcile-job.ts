@@ -14,6 +14,7 @@ import { namespaceRefusal, tenantSecretReader } from "../../reconcile/tenancy.js
 import { sourcesToPoll } from "../../schedule/source-poll.js";
 import { clusterSecretReader } from "../../source/credentials.js";
 import { fullName } from "../client.js";
+import { headOrder } from "../commit-order.js";
 import { fetchTree } from "../fetch-tree.js";
 import { reportInterrupted, SHUT_DOWN_BEFORE_RUN, SHUT_DOWN_DURING_RUN } from "../recovery/interrupted.js";
 import { lifecycleOf } from "../recovery/lifecycle.js";
@@ -143,7 +144,8 @@ async function reconcile(
     return stop((err as Error).message);
   }
   const { data: head } = await github.rest.git.getRef({ ...repo, ref: `heads/${job.branch}` });
-  if (head.object.sha !== job.sha) {
+  // A head read that lags the push (GitHub's read-after-write) is no newer commit: only one that is ahead is.
+  if (head.object.sha !== job.sha && (await headOrder(github, repo, job.sha, head.object.sha)) === "ahead") {
     return stop(
       `superseded: ${job.branch} is at ${head.object.sha.slice(0, 7)} now; not applied`,
       "superseded",
