@@ -19,6 +19,7 @@ import { fullName } from "../client.js";
 import { loadRepoConfig } from "../repo-config-loader.js";
 import { openReportStream } from "../reporters/index.js";
 import { CHECK_RUN_NOT_CREATED, createFailedCheckRun, createQueuedCheckRun } from "../views/check-run.js";
+import { codeSpan } from "../views/code-span.js";
 import { setDeploymentState } from "../views/deployment.js";
 import { lastCheckRun } from "./last-check-run.js";
 import { reconcileStream, runMetadata } from "./reconcile-job.js";
@@ -195,7 +196,7 @@ async function closePush(job: PushJob, deps: JobDeps, reason: string): Promise<v
     job.sha,
     PUSH_CHECK_RUN_NAME,
     `push to ${job.branch}: ${reason}`,
-    `gitops-bot gave up the job that reads \`.github/gitops.yaml\` for this push to \`${job.branch}\` and queues its clusters' runs: it was ${reason}, and the queue does not start it again.\n\nA cluster whose run it had queued reports on its own check run. A cluster whose check run stays queued, or that has none, was not queued and is not applied: push again or comment \`/gitops reconcile\`.`,
+    `gitops-bot gave up the job that reads \`.github/gitops.yaml\` for this push to ${codeSpan(job.branch)} and queues its clusters' runs: it was ${reason}, and the queue does not start it again.\n\nA cluster whose run it had queued reports on its own check run. A cluster whose check run stays queued, or that has none, was not queued and is not applied: push again or comment \`/gitops reconcile\`.`,
   );
 }
 

@@ -7,6 +7,7 @@ import { fullName, type GitHubClient, type RepoRef } from "../client.js";
 import { openReportStream, REPORTERS, type ReporterId, WrittenReports } from "../reporters/index.js";
 import { priorities, statusWriteKey } from "../reporters/planned-writes.js";
 import { CHECK_RUN_NOT_CREATED } from "../views/check-run.js";
+import { codeSpan } from "../views/code-span.js";
 import { setStatus, statusContext } from "../views/commit-status.js";
 import { lastCheckRun } from "./last-check-run.js";
 import { reconcileStream, runMetadata } from "./reconcile-job.js";
@@ -70,7 +71,7 @@ export async function closePushBehindHead(
     {
       conclusion: "skipped",
       message,
-      detail: `\`${job.branch}\` was already at \`${head}\` when this push of \`${job.sha}\` was handled (a later push moved it, or this one was delivered late); only the branch head is applied, and this commit was not.`,
+      detail: `${codeSpan(job.branch)} was already at \`${head}\` when this push of \`${job.sha}\` was handled (a later push moved it, or this one was delivered late); only the branch head is applied, and this commit was not.`,
     },
   );
 }
