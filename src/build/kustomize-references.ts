@@ -20,9 +20,15 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
-import { parseAllDocuments, parse as parseYaml } from "yaml";
+import { parse as parseYaml } from "yaml";
 import { ManifestError, type ManifestLocation } from "../flux/errors.js";
 import { quoted } from "../flux/names.js";
+import {
+  assertBoundedYaml,
+  boundedAliasTokens,
+  maxYamlAliasCount,
+  parseBoundedDocuments as parseDocuments,
+} from "../flux/yaml-alias-bound.js";
 import { isInside } from "../util/path-inside.js";
 import { assertKnownKustomizationFields, checkedJson } from "./kustomization-fields.js";
 import { isInlineYaml, PluginConfigProblem, readPluginConfig } from "./kustomize-plugins.js";
@@ -70,9 +76,6 @@ const directoryFields = new Set<string>(["resources", "bases", "components"]);
 const pluginFields = ["generators", "transformers", "validators"] as const;
 /** Fields that inflate Helm charts (kustomize runs helm for them). */
 const helmFields = ["helmCharts", "helmGlobals", "helmChartInflationGenerator"] as const;
-
-/** The most alias expansions a YAML file kustomize reads may have (the `yaml` package's own measure). */
-export const maxYamlAliasCount = 100;
 
 interface Reference {
   field: string;
@@ -194,48 +197,8 @@ function readYaml(file: string, shown: string, opts: ReferenceCheckOptions): unk
   }
 }
 
-/** Every document of a YAML text, alias-bounded; throws a ManifestError at `where` when it cannot be read. */
-function parseDocuments(text: string, where: ManifestLocation): unknown[] {
-  const docs = parseAllDocuments(text);
-  const out: unknown[] = [];
-  for (const doc of Array.isArray(docs) ? docs : []) {
-    const [error] = doc.errors;
-    if (error) throw new ManifestError(where, `invalid YAML: ${error.message.split("\n")[0]}`);
-    try {
-      out.push(doc.toJS({ maxAliasCount: maxYamlAliasCount }));
-    } catch (err) {
-      throw new ManifestError(
-        where,
-        `YAML aliases expand too far (${(err as Error).message.split("\n")[0]}); refused before kustomize runs`,
-        { cause: err },
-      );
-    }
-  }
-  return out;
-}
-
-/**
- * Texts with at most this many `*` cannot expand past maxYamlAliasCount: 6 for 100. The yaml library counts, per
- * anchor, 1 plus the aliases to it, and refuses a document when that count times the expansion of the aliases
- * inside the anchor exceeds its bound; along a chain of nested anchors the factors are 1 + r for distinct alias
- * sets of sizes r, and 1 + r ≤ 2^r, so n aliases expand at most 2^n (a chain of single references reaches it).
- */
-export const boundedAliasTokens = Math.floor(Math.log2(maxYamlAliasCount));
-
-function countStars(text: string): number {
-  let n = 0;
-  for (let i = text.indexOf("*"); i !== -1 && n <= boundedAliasTokens; i = text.indexOf("*", i + 1)) n++;
-  return n;
-}
-
-/**
- * The alias bound on YAML that kustomize will parse. Every alias is written with a `*`, so a text with few of them
- * (none, or up to boundedAliasTokens: a cron schedule, a glob, a label set reused) cannot expand too far and is not
- * parsed here; resources are parsed once, by kustomize, which reports their syntax errors in its own words.
- */
-export function assertBoundedYaml(text: string, where: ManifestLocation): void {
-  if (countStars(text) > boundedAliasTokens) parseDocuments(text, where);
-}
+// The alias bound lives in flux/ (below build/ and helm/, which both hand repository YAML to kustomize).
+export { assertBoundedYaml, boundedAliasTokens, maxYamlAliasCount };
 
 /**
  * Checks the kustomization in each of `dirs` and everything it reaches, throwing a ManifestError that names the

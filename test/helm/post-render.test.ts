@@ -240,3 +240,53 @@ describe("HelmRelease rendering and waiting", () => {
     ]);
   }, 120_000);
 });
+
+describe("post-renderer patches are repository YAML", () => {
+  it("an alias bomb in an inline patch is refused naming the file, object and field; helm renders nothing", async () => {
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "postrender-bomb");
+    const levels = Array.from(
+      { length: 8 },
+      (_, i) => `a${i + 1}: &a${i + 1} [${Array(9).fill(`*a${i}`).join(", ")}]`,
+    );
+    const bomb = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]", ...levels]
+      .map((l) => `              ${l}`)
+      .join("\n");
+    const repo = makeRepo({
+      "clusters/dev/charts.yaml": helmRepositoryYaml("charts", ns, charts.url),
+      "clusters/dev/app.yaml": helmReleaseYaml({
+        name: "web",
+        namespace: ns,
+        extra: `  postRenderers:
+    - kustomize:
+        patches:
+          - target:
+              kind: ConfigMap
+            patch: |
+${bomb}
+`,
+      }),
+    });
+    const started = Date.now();
+    for (const dryRun of [true, false]) {
+      const run = await reconcileTree(api, {
+        ...defaultReconcileOptions(repo, "clusters/dev"),
+        kubeConfig: testKubeConfig(),
+        scope: uniqueName("scope"),
+        cacheDir,
+        dryRun,
+      });
+      const hr = run.helmReleases?.[0];
+      expect(hr?.status).toBe("Failed");
+      expect(hr?.message).toContain("clusters/dev/app.yaml");
+      expect(hr?.message).toContain(`HelmRelease/${ns}/web`);
+      expect(hr?.message).toContain(
+        "spec.postRenderers[0].kustomize.patches[0].patch: YAML aliases expand too far",
+      );
+    }
+    expect(Date.now() - started).toBeLessThan(30_000);
+    await expect(
+      api.read({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "web-config", namespace: ns } }),
+    ).rejects.toThrow();
+  });
+});
