@@ -141,6 +141,8 @@ export class RedisQueue<P> implements WorkQueue<P> {
   private readonly lockDurationMs: number;
   private readonly queues: Queue[] = [];
   private readonly workers: Worker[] = [];
+  /** Give-up reports still being written (close() waits for them). */
+  private readonly abandoning = new Set<Promise<void>>();
   private readonly observers: QueueObserver<P>[] = [];
   private readonly ready: Promise<void>;
   private running = 0;
@@ -182,7 +184,9 @@ export class RedisQueue<P> implements WorkQueue<P> {
         // A run that threw was reported by `process`.
         if (!job || err instanceof ReportedJobError) return;
         if (lostTooOften(job, this.maxStalledCount)) {
-          void this.abandon(job, err);
+          // Kept until done: close() waits for it, so a shutdown never cuts a give-up's report off.
+          const reported = this.abandon(job, err).finally(() => this.abandoning.delete(reported));
+          this.abandoning.add(reported);
           return;
         }
         void this.report(job.data.payload, async () => this.handlers.failed?.(job.data.payload, err));
@@ -463,6 +467,7 @@ export class RedisQueue<P> implements WorkQueue<P> {
     this.closed = true;
     await this.ready.catch(() => undefined);
     await Promise.all(this.workers.map((w) => w.close()));
+    await Promise.all([...this.abandoning]);
     await Promise.all(this.queues.map((q) => q.close()));
   }
 }

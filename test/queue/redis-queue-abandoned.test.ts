@@ -147,6 +147,29 @@ describe("redis work queue: a job lost too often", () => {
     expect(runs).toEqual(["first 1", "survivor 2"]);
   }, 60_000);
 
+  test("close() waits for a give-up's report being written (a shutdown never cuts it off)", async () => {
+    const runs: string[] = [];
+    const steps: string[] = [];
+    const first = dyingReplica("first", runs, {});
+    await first.enqueue({ key: "k", supersedes: false, payload: { key: "k", n: 1, origin: "d1" } });
+    await until("the first start", () => runs.length === 1);
+    const survivor = replica(
+      {
+        run: async ({ n }) => void runs.push(`survivor ${n}`),
+        abandoned: async () => {
+          steps.push("report started");
+          await sleep(800);
+          steps.push("report written");
+        },
+      },
+      { maxStalledCount: 0 },
+    );
+    await until("the report to start", () => steps.length === 1, 20_000);
+    await survivor.close();
+    steps.push("closed");
+    expect(steps).toEqual(["report started", "report written", "closed"]);
+  }, 60_000);
+
   test("a run that throws is reported by `failed` only, never as given up", async () => {
     const abandoned: number[] = [];
     const failed: string[] = [];
