@@ -1,26 +1,10 @@
-// A job the queue gave up on: it was started and lost more often than the queue allows (Redis queue: its
-// replica was killed, or blocked its event loop past the job's lock, each time), so it will not run again and
-// is not known to be done. Its users see a final, failing report instead of a check run queued or in progress
-// forever. Nothing here redoes the job's work (it may be what stopped the replicas): only GitHub is written.
-// - reconcile: the cluster's check run (the push job's, or the one a lost start created: found on GitHub as
-//   a restarted push job finds it) is concluded `failure`, its `gitops/<cluster>` status set to `error`, and
-//   the deployments its lost starts left in progress (a cluster bound to an environment) set to `error` —
-//   unless a start completed that check run (it ran to its end): then nothing is written.
-// - diff: `gitops/diff/<cluster>` `error` for every cluster the base branch drives (as a refused diff).
-// - push: one failed `gitops / push job` check run (with a space: never a cluster's). Its lost starts may have
-//   queued some clusters' reconciles, which report on their own (or reported already): nothing per cluster
-//   is written, lest a finished run's result be overwritten.
-// - command: a reply to the comment. Scheduled runs (they write to GitHub only once ended) and image reads:
-//   logged only.
-import { clustersForBranch } from "../../config/repo-config.js";
 import { runStopped } from "../../reconcile/events.js";
 import type { GitHubClient, RepoRef } from "../client.js";
 import { fullName } from "../client.js";
-import { loadRepoConfig } from "../repo-config-loader.js";
-import { openReportStream } from "../reporters/index.js";
 import { CHECK_RUN_NOT_CREATED, createFailedCheckRun, createQueuedCheckRun } from "../views/check-run.js";
 import { codeSpan } from "../views/code-span.js";
 import { setDeploymentState } from "../views/deployment.js";
+import { stopDiffOnEveryCluster } from "./diff-clusters.js";
 import { lastCheckRun } from "./last-check-run.js";
 import { reconcileStream, runMetadata } from "./reconcile-job.js";
 import type { CommandJob, DiffJob, GitOpsJob, JobDeps, PushJob, ReconcileJob } from "./types.js";
@@ -161,31 +145,14 @@ async function openCheckRun(
   }
 }
 
-async function closeDiff(job: DiffJob, deps: JobDeps, reason: string): Promise<void> {
-  const github = await deps.github(job.installationId);
-  const repo = jobRepo(job);
-  const log = deps.log.child({ repo: fullName(repo), pull: job.pullNumber });
-  const loaded = await loadRepoConfig(github, repo, job.defaultBranch);
-  if (loaded.kind !== "ok") return;
-  const stream = openReportStream({
-    github,
-    repo,
-    sha: job.headSha,
-    log,
-    kind: "pull-request",
-    pendingStatuses: false,
-  });
+function closeDiff(job: DiffJob, deps: JobDeps, reason: string): Promise<void> {
   const message = `dry-run ${reason}; no verdict: push again or comment /gitops diff`;
-  for (const cluster of clustersForBranch(loaded.config, job.baseBranch, job.defaultBranch)) {
-    stream.emit(
-      cluster.name,
-      runStopped(
-        { conclusion: "failure", state: "error", message },
-        runMetadata({ ...job, sha: job.headSha }, cluster.name),
-      ),
-    );
-  }
-  await stream.close();
+  return stopDiffOnEveryCluster(job, deps, (cluster) =>
+    runStopped(
+      { conclusion: "failure", state: "error", message },
+      runMetadata({ ...job, sha: job.headSha }, cluster),
+    ),
+  );
 }
 
 async function closePush(job: PushJob, deps: JobDeps, reason: string): Promise<void> {

@@ -9,6 +9,7 @@ import { fullName } from "../client.js";
 import { loadRepoConfig } from "../repo-config-loader.js";
 import { openReportStream } from "../reporters/index.js";
 import { reportOptions } from "../reporters/options.js";
+import { stopDiffOnEveryCluster } from "./diff-clusters.js";
 import { reconcileStream, runMetadata } from "./reconcile-job.js";
 import { type GitOpsJob, type JobDeps, jobRepo } from "./types.js";
 
@@ -69,23 +70,10 @@ export function reportRefusedJob(deps: () => JobDeps): (job: GitOpsJob, reason: 
         for (const cluster of clusters) stream.emit(cluster.name, notQueued(job, cluster.name, reason));
         return stream.close();
       }
-      case "diff": {
-        const github = await d.github(job.installationId);
-        const loaded = await loadRepoConfig(github, repo, job.defaultBranch);
-        if (loaded.kind !== "ok") return;
-        const stream = openReportStream({
-          github,
-          repo,
-          sha: job.headSha,
-          log,
-          kind: "pull-request",
-          pendingStatuses: false,
-        });
-        for (const cluster of clustersForBranch(loaded.config, job.baseBranch, job.defaultBranch)) {
-          stream.emit(cluster.name, notQueued({ ...job, sha: job.headSha }, cluster.name, reason, "diff"));
-        }
-        return stream.close();
-      }
+      case "diff":
+        return stopDiffOnEveryCluster(job, d, (cluster) =>
+          notQueued({ ...job, sha: job.headSha }, cluster, reason, "diff"),
+        );
       case "command":
       case "images":
         return;
