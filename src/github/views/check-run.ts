@@ -54,6 +54,26 @@ export async function adoptOpenCheckRunFromGitHub(
 ): Promise<void> {
   const key = openKey(repo, sha, cluster);
   if (openCheckRuns.has(key)) return;
+  const [open] = (await clusterCheckRuns(github, repo, sha, cluster)).filter((c) => c.status !== "completed");
+  if (open) rememberOpen(key, open.id);
+}
+
+export interface ListedCheckRun {
+  id: number;
+  status: string;
+  conclusion: string | null;
+}
+
+/**
+ * This bot's check runs of `cluster` at `sha` on GitHub, oldest first, whoever created them (this replica,
+ * another, or a start lost with its replica). One request (the commit's check runs, by name).
+ */
+export async function clusterCheckRuns(
+  github: GitHubClient,
+  repo: RepoRef,
+  sha: string,
+  cluster: string,
+): Promise<ListedCheckRun[]> {
   const { data } = await github.rest.checks.listForRef({
     ...repo,
     ref: sha,
@@ -61,10 +81,10 @@ export async function adoptOpenCheckRunFromGitHub(
     filter: "latest",
     per_page: 100,
   });
-  const open = data.check_runs
-    .filter((c) => c.status !== "completed" && c.external_id === cluster)
-    .sort((a, b) => a.id - b.id);
-  if (open[0]) rememberOpen(key, open[0].id);
+  return data.check_runs
+    .filter((c) => c.external_id === cluster)
+    .sort((a, b) => a.id - b.id)
+    .map((c) => ({ id: c.id, status: c.status, conclusion: c.conclusion }));
 }
 
 /** The queued check run of a cluster at a commit: the one still open from an earlier delivery, or a new one. */
