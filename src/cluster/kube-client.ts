@@ -6,7 +6,6 @@ import {
   ApiException,
   createConfiguration,
   type HttpLibrary,
-  IsomorphicFetchHttpLibrary,
   KubeConfig,
   type KubernetesObject,
   KubernetesObjectApi,
@@ -16,6 +15,7 @@ import {
   ServerConfiguration,
 } from "@kubernetes/client-node";
 import { loadKubeConfigFiles } from "./kubeconfig-files.js";
+import { NodeHttpLibrary } from "./node-http-library.js";
 import "./wire-serializer.js";
 
 /** One finished API request, for metrics: no path, no body, only what has a bounded set of values. */
@@ -102,7 +102,7 @@ export function kubeVerb(method: string, url: string): string {
  * the hook (looked up per request, so it may be set late).
  */
 function instrumentedHttpApi(server: string, timeouts: KubeTimeouts): HttpLibrary {
-  const inner = new IsomorphicFetchHttpLibrary();
+  const inner = new NodeHttpLibrary();
   return {
     send(request: RequestContext) {
       const started = performance.now();
