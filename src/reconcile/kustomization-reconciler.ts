@@ -55,10 +55,10 @@ export function kustomizationReconciler({
   options,
   suspended,
 }: ReconcilerContext): Reconciler<PlannedKustomization, KustomizationResult> {
-  // Made at the first reconcile, once the run's plan is known (run.ts sets it before reconciling).
+  // Made at the first reconcile; the run's plan grows as its Kustomizations are built (run-reads.ts).
   let reads: RunReads | undefined;
   const runReads = () => {
-    reads ??= new RunReads(api, runPlanOf(options)?.kustomizations ?? []);
+    reads ??= new RunReads(api, runPlanOf(options));
     return reads;
   };
   // Health waits hand the run loop's slot on (slot.ts) and are bounded apart: a waiting Kustomization polls

@@ -113,8 +113,13 @@ export interface PlanOptions {
    * server whether its ServiceAccount could apply them, as Flux would): why not, or undefined. Never throws.
    */
   admitFluxObjects?: (parent: FluxKustomization, objects: KubernetesObject[]) => Promise<string | undefined>;
-  /** Called with the finished plan, before anything is reconciled (the bot compiles the run's Alerts here). */
+  /** Called with the finished plan (the bot compiles the run's Alerts here). */
   onPlanned?: (plan: TreePlan) => void;
+  /**
+   * Called with each Kustomization once it is planned for good (built, or failed to build), while the others
+   * may still be building: run.ts starts applying the ones that depend on nothing. Never throws.
+   */
+  onBuilt?: (planned: PlannedKustomization) => void;
   /**
    * Post-build substitution of the Flux objects a Kustomization's build declares, before they are planned (the
    * run reads substituteFrom from the cluster; `build` substitutes inline values only). Absent: none.
@@ -331,6 +336,11 @@ export async function planTree(
     return { tree, source: `${key}@${revision}${originRevision ? ` (origin ${originRevision})` : ""}` };
   };
 
+  /** Tells the caller a Kustomization is planned for good. */
+  const reportPlanned = (key: string) => {
+    const p = planned.get(key);
+    if (p) opts.onBuilt?.(p);
+  };
   enqueue(rootObjects);
   const root = splitRootObjects(rootPlain, opts.applyFluxInstall === true);
   const installNote = fluxInstallNote(root.fluxInstall);
@@ -354,6 +364,7 @@ export async function planTree(
       ...(refused ? { buildError: refused, refused } : {}),
     });
     remember(`Kustomization/${key}`, { metadata: { name: ks.name } } as KubernetesObject);
+    reportPlanned(key);
   }
   // Remote kustomize references (when the operator allows them) are held to the run's outbound policy.
   const kustomizeOptions =
@@ -362,6 +373,10 @@ export async function planTree(
       : opts.kustomize;
   /** Builds one Kustomization and queues the Flux objects its build declares. */
   const planOne = async (next: QueueItem): Promise<void> => {
+    await buildOne(next);
+    reportPlanned(kustomizationKey(next.ks));
+  };
+  const buildOne = async (next: QueueItem): Promise<void> => {
     const { ks, parent } = next;
     const key = kustomizationKey(ks);
     // Checked once its source is known (or known to be this repository), before anything is fetched or

@@ -18,17 +18,49 @@ import type { ReconcileOptions } from "./options.js";
 import type { PlannedKustomization, TreePlan } from "./plan.js";
 
 /**
- * The plan of the run an options object belongs to, set by run.ts once the tree is planned (the reconcilers hold
- * the same options object, as they do for `createdInChange`).
+ * The Kustomizations of the run an options object belongs to, as planning finds them: run.ts adds each once it
+ * is built (a Kustomization may be applied while others are still being built) and the whole plan at its end.
+ * The reconcilers hold the same options object, as they do for `createdInChange`.
  */
-const plans = new WeakMap<ReconcileOptions, TreePlan>();
+export class RunPlan {
+  readonly kustomizations: PlannedKustomization[] = [];
+  private readonly added = new Set<PlannedKustomization>();
+  private readonly listeners: Array<(p: PlannedKustomization) => void> = [];
+  /** The finished plan, once planning is done. */
+  plan?: TreePlan;
 
-export function setRunPlan(options: ReconcileOptions, plan: TreePlan): void {
-  plans.set(options, plan);
+  add(p: PlannedKustomization): void {
+    if (this.added.has(p)) return;
+    this.added.add(p);
+    this.kustomizations.push(p);
+    for (const listener of this.listeners) listener(p);
+  }
+
+  complete(plan: TreePlan): void {
+    this.plan = plan;
+    for (const p of plan.kustomizations) this.add(p);
+  }
+
+  /** Called with every Kustomization added from now on. */
+  onAdd(listener: (p: PlannedKustomization) => void): void {
+    this.listeners.push(listener);
+  }
 }
 
-export function runPlanOf(options: ReconcileOptions): TreePlan | undefined {
-  return plans.get(options);
+const plans = new WeakMap<ReconcileOptions, RunPlan>();
+
+export function runPlanOf(options: ReconcileOptions): RunPlan {
+  let plan = plans.get(options);
+  if (!plan) {
+    plan = new RunPlan();
+    plans.set(options, plan);
+  }
+  return plan;
+}
+
+/** What a Kustomization will apply, for the run's shared LISTs. */
+function demandOf(p: PlannedKustomization) {
+  return p.objects.map((object) => ({ object, defaultNamespace: p.ks.spec.targetNamespace ?? "default" }));
 }
 
 export class RunReads {
@@ -41,8 +73,12 @@ export class RunReads {
 
   constructor(
     private readonly api: RawObjectApi,
-    private readonly planned: readonly PlannedKustomization[],
-  ) {}
+    private readonly plan: RunPlan,
+  ) {
+    plan.onAdd((p) => {
+      for (const lists of this.lists.values()) lists.want(demandOf(p));
+    });
+  }
 
   /** The bot's inventory of a Kustomization, from its namespace's one LIST (a GET when that LIST failed). */
   async inventory(owner: KustomizationKey): Promise<Inventory | undefined> {
@@ -90,15 +126,7 @@ export class RunReads {
     const key = user ?? "";
     let lists = this.lists.get(key);
     if (!lists) {
-      lists = new SharedLiveLists(
-        api,
-        this.planned.flatMap((p) =>
-          p.objects.map((object) => ({
-            object,
-            defaultNamespace: p.ks.spec.targetNamespace ?? "default",
-          })),
-        ),
-      );
+      lists = new SharedLiveLists(api, this.plan.kustomizations.flatMap(demandOf));
       this.lists.set(key, lists);
     }
     return lists;

@@ -1,6 +1,9 @@
 // The cold path's sharing and overlap against the real API server: the run's reads are shared across its
 // Kustomizations (run-reads.ts) without weakening what each one is allowed to see, the dry-run guarantee holds
 // per Kustomization, dependsOn still orders applies, and a Kustomization waiting for health frees its slot.
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { type RawObjectApi, setKubeRequestHook } from "../../src/cluster/kube-client.js";
 import type { KustomizationResult, RunResult } from "../../src/reconcile/result.js";
@@ -217,5 +220,107 @@ describe("dry-run guarantee and ordering", () => {
       expect(applied).toBeGreaterThan(-1);
       expect(applied).toBeLessThan(finished0);
     }
+  }, 60_000);
+});
+
+/**
+ * The real kustomize behind a wrapper that takes `seconds` longer to build any overlay naming `slowPath`
+ * (the overlay's kustomization.yaml lists the path it builds).
+ */
+function slowKustomize(slowPath: string, seconds: number): { binary: string; restore(): void } {
+  const dir = mkdtempSync(join(tmpdir(), "gitops-bot-slow-kustomize-"));
+  const real = process.env.GITOPS_BOT_KUSTOMIZE ?? "kustomize";
+  const binary = join(dir, "kustomize");
+  writeFileSync(
+    binary,
+    `#!/bin/sh\nfor last; do :; done\nif grep -q '${slowPath}' "$last/kustomization.yaml" 2>/dev/null; then sleep ${seconds}; fi\nexec '${real}' "$@"\n`,
+  );
+  chmodSync(binary, 0o755);
+  const before = process.env.GITOPS_BOT_KUSTOMIZE;
+  process.env.GITOPS_BOT_KUSTOMIZE = binary;
+  return {
+    binary,
+    restore: () => {
+      if (before === undefined) delete process.env.GITOPS_BOT_KUSTOMIZE;
+      else process.env.GITOPS_BOT_KUSTOMIZE = before;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe("applying while the tree is still being built", () => {
+  it("applies a Kustomization that depends on nothing as soon as it is built; its events follow the plan's", async () => {
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "pipeline");
+    const files = apps(ns, ns, 3);
+    // app-2 depends on app-0: it waits for the whole plan, then for app-0.
+    files["clusters/dev/app-2.yaml"] += "  dependsOn:\n    - name: app-0\n";
+    const slow = slowKustomize("apps/app-1", 3);
+    const progress: Array<{ e: ProgressEvent; at: number }> = [];
+    const runEvents: string[] = [];
+    const requests: Record<string, number> = {};
+    setKubeRequestHook((e) => {
+      requests[e.verb] = (requests[e.verb] ?? 0) + 1;
+    });
+    let result: RunResult;
+    try {
+      result = await run(api, makeRepo(files), uniqueName("scope"), {
+        onProgress: (e) => progress.push({ e, at: Date.now() }),
+        onEvent: (e) => runEvents.push(e.type === "object-finished" ? `finished ${e.subject}` : e.type),
+      });
+    } finally {
+      slow.restore();
+      setKubeRequestHook(undefined);
+    }
+    expect(result.errors).toEqual([]);
+    // The live ConfigMaps are listed once, by app-0's apply, and that LIST serves the Kustomizations built after
+    // it (live-index.ts): no LIST or GETs of their own.
+    expect(requests.list ?? 0).toBeLessThanOrEqual(6);
+    expect(requests.get ?? 0).toBeLessThanOrEqual(2);
+    expect(result.kustomizations.map((k) => [k.name, k.status])).toEqual([
+      ["app-0", "Ready"],
+      ["app-1", "Ready"],
+      ["app-2", "Ready"],
+    ]);
+    const index = (type: ProgressEvent["type"], name?: string) =>
+      progress.findIndex(
+        (p) =>
+          p.e.type === type &&
+          (name === undefined || ("kustomization" in p.e && p.e.kustomization === `${ns}/${name}`)),
+      );
+    const planned = index("planned");
+    // app-0 was applied while app-1 was still building (its build takes 3 s longer) ...
+    expect(index("applied", "app-0")).toBeGreaterThan(-1);
+    expect(index("applied", "app-0")).toBeLessThan(planned);
+    const plannedAt = progress[planned]?.at ?? 0;
+    const appliedAt = progress[index("applied", "app-0")]?.at ?? 0;
+    expect(plannedAt - appliedAt).toBeGreaterThan(1_000);
+    // ... app-1 once built, and app-2, which depends on app-0, only once the whole tree was planned.
+    expect(index("started", "app-2")).toBeGreaterThan(planned);
+    // Reporters see the plan first, then every object's events, app-0's included.
+    expect(runEvents[0]).toBe("planned");
+    expect(runEvents.filter((e) => e.startsWith("finished "))).toHaveLength(3);
+    for (let j = 0; j < 4; j++) expect(await exists(api, "v1", "ConfigMap", `app-1-${j}`, ns)).toBe(true);
+  }, 60_000);
+
+  it("a preview waits for the whole plan before it dry-runs anything", async () => {
+    const api = testObjectApi();
+    const ns = await createNamespace(api, "pipeline");
+    const slow = slowKustomize("apps/app-1", 2);
+    const progress: ProgressEvent[] = [];
+    try {
+      const result = await run(api, makeRepo(apps(ns, ns, 2)), uniqueName("scope"), {
+        dryRun: true,
+        onProgress: (e) => progress.push(e),
+      });
+      expect(result.kustomizations.map((k) => k.status)).toEqual(["Ready", "Ready"]);
+    } finally {
+      slow.restore();
+    }
+    const planned = progress.findIndex((e) => e.type === "planned");
+    const firstStarted = progress.findIndex((e) => e.type === "started");
+    expect(planned).toBeGreaterThan(-1);
+    expect(firstStarted).toBeGreaterThan(planned);
+    for (let j = 0; j < 4; j++) expect(await exists(api, "v1", "ConfigMap", `app-0-${j}`, ns)).toBe(false);
   }, 60_000);
 });

@@ -66,14 +66,29 @@ async function listGroup(
 }
 
 /**
+ * A group listed run-wide keeps all its live objects when it has at most this many: Kustomizations planned after
+ * the LIST (a run applies each as soon as it is built) find theirs in it too. A larger group keeps only what was
+ * demanded when it was listed, and the later ones are read one by one.
+ */
+const KEEP_WHOLE_GROUP = 1_000;
+
+interface Listed {
+  objects: Map<string, KubernetesObject>;
+  /** Every live object of the group is in `objects` (else only those demanded when it was listed). */
+  whole: boolean;
+  /** The ids demanded when it was listed. */
+  demanded: Set<string>;
+}
+
+/**
  * LISTs shared by the applies of one run made as one identity (never share them across identities: a
- * Kustomization's ServiceAccount must not learn what only another one may read). `demand` is what the run's
- * Kustomizations will apply; a group is listed (once, when an apply first needs it) when it holds at least
- * LIST_THRESHOLD of them, and only the demanded objects are kept.
+ * Kustomization's ServiceAccount must not learn what only another one may read). The demand is what the run's
+ * Kustomizations will apply, given as they are planned (`want`); a group is listed (once, when an apply first
+ * needs it) when it holds at least LIST_THRESHOLD of them.
  */
 export class SharedLiveLists {
   private readonly wanted = new Map<string, Set<string>>();
-  private readonly lists = new Map<string, Promise<Map<string, KubernetesObject> | undefined>>();
+  private readonly lists = new Map<string, Promise<Listed | undefined>>();
 
   /**
    * `demand`: the objects of the run as built, with the namespace their Kustomization defaults them to when
@@ -81,8 +96,13 @@ export class SharedLiveLists {
    */
   constructor(
     private readonly api: RawObjectApi,
-    demand: Iterable<{ object: KubernetesObject; defaultNamespace: string }>,
+    demand: Iterable<{ object: KubernetesObject; defaultNamespace: string }> = [],
   ) {
+    this.want(demand);
+  }
+
+  /** More of the run's objects (a Kustomization planned since): counted as the constructor's demand is. */
+  want(demand: Iterable<{ object: KubernetesObject; defaultNamespace: string }>): void {
     const add = (o: KubernetesObject, namespace: string) => {
       const key = groupKey(o, namespace);
       const id = objectId({ ...o, metadata: { ...o.metadata, namespace } });
@@ -101,23 +121,38 @@ export class SharedLiveLists {
     }
   }
 
-  /** The live objects of the sample's group (absent ones are not in the map), or undefined when not listed run-wide. */
-  group(sample: KubernetesObject): Promise<Map<string, KubernetesObject> | undefined> {
+  /**
+   * What the run-wide LIST of the sample's group knows: `get(obj)` is the live object, null when it is known
+   * absent, undefined when the LIST cannot tell (not listed, or listed in part before the object was demanded).
+   */
+  async group(
+    sample: KubernetesObject,
+  ): Promise<((obj: KubernetesObject) => KubernetesObject | null | undefined) | undefined> {
     const key = groupKey(sample);
-    const ids = this.wanted.get(key);
-    if (!ids || ids.size < LIST_THRESHOLD) return Promise.resolve(undefined);
     let list = this.lists.get(key);
     if (!list) {
+      const ids = this.wanted.get(key);
+      if (!ids || ids.size < LIST_THRESHOLD) return undefined;
+      const demanded = new Set(ids);
+      let items = 0;
       // Not allowed to list (RBAC scoped to names), or the kind went away: every apply falls back to GETs.
-      list = listGroup(this.api, sample, (id) => ids.has(id)).catch(() => undefined);
+      list = listGroup(this.api, sample, (id) => ++items <= KEEP_WHOLE_GROUP || demanded.has(id))
+        .then((objects) => {
+          if (!objects) return undefined;
+          const whole = items <= KEEP_WHOLE_GROUP;
+          if (!whole) for (const id of [...objects.keys()]) if (!demanded.has(id)) objects.delete(id);
+          return { objects, whole, demanded };
+        })
+        .catch(() => undefined);
       this.lists.set(key, list);
     }
-    return list;
-  }
-
-  /** Whether the run-wide list of this object's group, if any, knows this object (listed or known absent). */
-  covers(obj: KubernetesObject): boolean {
-    return this.wanted.get(groupKey(obj))?.has(objectId(obj)) === true;
+    const listed = await list;
+    if (!listed) return undefined;
+    return (obj) => {
+      const id = objectId(obj);
+      if (!listed.whole && !listed.demanded.has(id)) return undefined;
+      return listed.objects.get(id) ?? null;
+    };
   }
 }
 
@@ -145,8 +180,13 @@ export class LiveIndex {
       if (!sample || neverListed(sample)) return;
       const run = await shared?.group(sample);
       if (run) {
-        for (const m of members) if (shared?.covers(m)) listed.set(objectId(m), run.get(objectId(m)) ?? null);
-        return;
+        let all = true;
+        for (const m of members) {
+          const live = run(m);
+          if (live === undefined) all = false;
+          else listed.set(objectId(m), live);
+        }
+        if (all) return;
       }
       if (members.length < LIST_THRESHOLD) return;
       try {
