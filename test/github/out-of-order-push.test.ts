@@ -281,8 +281,17 @@ describe("a restarted push job behind the head", () => {
   };
   const superseded = (head: string) => `superseded: master is at ${head.slice(0, 7)} now; not applied`;
 
+  const combinedStatus = (sha: string, statuses: { context: string; state: string; description: string }[]) =>
+    github!.reply("GET", `${base}/commits/${sha}/status`, 200, {
+      state: statuses.length > 0 ? "success" : "pending",
+      sha,
+      total_count: statuses.length,
+      statuses: statuses.map((s, i) => ({ id: i + 1, ...s })),
+    });
+
   it("closes the queued check run its lost start left, as superseded", async () => {
     const push = await restartedPush([{ id: 51, status: "queued", conclusion: null }]);
+    combinedStatus(push.sha, [{ context: "gitops/dev", state: "pending", description: "queued" }]);
     const closed = github!.reply("PATCH", `${base}/check-runs/51`, 200, { id: 51 });
     const statuses = github!.reply("POST", `${base}/statuses/${push.sha}`, 201, { id: 1 });
     await push.run();
@@ -292,6 +301,20 @@ describe("a restarted push job behind the head", () => {
     expect(finalStatuses(statuses)).toEqual({
       "gitops/dev": { state: "success", description: superseded(push.head) },
     });
+  });
+
+  it("closes the check run, but writes no second status, when the lost start wrote its final one", async () => {
+    // The lost start found the branch moved too and wrote its status (the head it saw then); the replica went
+    // before its check run was closed, or while the close was in flight.
+    const push = await restartedPush([{ id: 55, status: "completed", conclusion: "skipped" }]);
+    const read = combinedStatus(push.sha, [
+      { context: "gitops/dev", state: "success", description: superseded(randomSha()) },
+    ]);
+    const closed = github!.reply("PATCH", `${base}/check-runs/55`, 200, { id: 55 });
+    await push.run();
+    github!.done(); // no POST of a status
+    expect(read.requests).toHaveLength(1);
+    expect(closed.requests[0]?.body).toMatchObject({ status: "completed", conclusion: "skipped" });
   });
 
   it("writes nothing when a run already completed the lost start's check run", async () => {
@@ -310,6 +333,7 @@ describe("a restarted push job behind the head", () => {
 
   it("creates the superseded check run when the lost start left none", async () => {
     const push = await restartedPush([]);
+    combinedStatus(push.sha, []);
     const created = github!.reply("POST", `${base}/check-runs`, 201, { id: 53 });
     github!.reply("POST", `${base}/statuses/${push.sha}`, 201, { id: 1 });
     await push.run();

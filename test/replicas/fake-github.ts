@@ -155,6 +155,29 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
         });
         return json(201, { id });
       }
+      // A commit's combined status: the latest of each context (a push job restarted after its replica was lost
+      // looks here before it writes a final status of its own).
+      const combined = /^commits\/([0-9a-f]{40})\/status$/.exec(rest);
+      if (repo && req.method === "GET" && combined) {
+        const latest = new Map<string, RecordedStatus>();
+        for (const s of statuses) if (s.repo === full && s.sha === combined[1]) latest.set(s.context, s);
+        const list = [...latest.values()].reverse();
+        return json(200, {
+          state: list.some((s) => s.state === "failure" || s.state === "error")
+            ? "failure"
+            : list.some((s) => s.state === "pending")
+              ? "pending"
+              : "success",
+          sha: combined[1],
+          total_count: list.length,
+          statuses: list.map((s, i) => ({
+            id: i + 1,
+            context: s.context,
+            state: s.state,
+            description: s.description,
+          })),
+        });
+      }
       // The check runs of a commit by name (a push job restarted after its replica was lost looks here).
       const listed = /^commits\/([0-9a-f]{40})\/check-runs$/.exec(rest);
       if (repo && req.method === "GET" && listed) {

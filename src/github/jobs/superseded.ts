@@ -25,6 +25,8 @@ export async function closeSuperseded(
   written: WrittenReports,
   description: string,
   stop: { conclusion: "skipped"; message: string; detail: string },
+  /** The cluster's final status is on the commit already (a lost start wrote it): not written again. */
+  statusWritten = false,
 ): Promise<void> {
   const all = await reconcileStream(job, deps, written);
   await all.close();
@@ -34,13 +36,14 @@ export async function closeSuperseded(
     only: (Object.keys(REPORTERS) as ReporterId[]).filter((id) => id !== "commit-status"),
   });
   const context = statusContext.cluster(job.cluster.name);
-  stream.plan.want({
-    key: statusWriteKey(fullName(target.repo), job.sha, context),
-    priority: priorities.aggregate,
-    fingerprint: `success ${description}`,
-    what: `status ${context}`,
-    send: () => setStatus(target.github, target.repo, job.sha, { context, state: "success", description }),
-  });
+  if (!statusWritten)
+    stream.plan.want({
+      key: statusWriteKey(fullName(target.repo), job.sha, context),
+      priority: priorities.aggregate,
+      fingerprint: `success ${description}`,
+      what: `status ${context}`,
+      send: () => setStatus(target.github, target.repo, job.sha, { context, state: "success", description }),
+    });
   stream.emit(job.cluster.name, runStopped(stop, runMetadata(job, job.cluster.name)));
   await stream.close();
 }
@@ -63,6 +66,9 @@ export async function closePushBehindHead(
     : CHECK_RUN_NOT_CREATED;
   if (checkRunId === undefined) return;
   const message = `superseded: ${job.branch} is at ${head.slice(0, 7)} now; not applied`;
+  // One final status per commit: the lost start may have written its own before the replica went.
+  const statusWritten =
+    start.restarted && (await hasFinalStatus(github, jobRepo(job), job.sha, cluster.name, start.log));
   await closeSuperseded(
     { ...job, type: "reconcile", cluster, checkRunId },
     deps,
@@ -73,7 +79,29 @@ export async function closePushBehindHead(
       message,
       detail: `${codeSpan(job.branch)} was already at \`${head}\` when this push of \`${job.sha}\` was handled (a later push moved it, or this one was delivered late); only the branch head is applied, and this commit was not.`,
     },
+    statusWritten,
   );
+}
+
+/**
+ * Whether the commit carries a final (not pending) status of the cluster already; false when GitHub cannot say
+ * (then it is written: a second status is better than none).
+ */
+async function hasFinalStatus(
+  github: GitHubClient,
+  repo: RepoRef,
+  sha: string,
+  cluster: string,
+  log: Logger,
+): Promise<boolean> {
+  try {
+    const { data } = await github.rest.repos.getCombinedStatusForRef({ ...repo, ref: sha, per_page: 100 });
+    const context = statusContext.cluster(cluster);
+    return data.statuses.some((s) => s.context === context && s.state !== "pending");
+  } catch (err) {
+    log.warn({ err, cluster }, "cannot read the commit's statuses; the superseded status is written");
+    return false;
+  }
 }
 
 /**
