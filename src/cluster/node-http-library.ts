@@ -29,11 +29,15 @@ export class KubeRequestError extends Error {
 function readAll(response: IncomingMessage, signal: AbortSignal | undefined): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const fail = (err: Error) => {
+      // A body that cannot be read keeps no pooled socket.
+      response.destroy();
       if (signal?.aborted) {
         reject(Object.assign(new Error("The operation was aborted", { cause: err }), { name: "AbortError" }));
       } else reject(err);
     };
-    const encoding = String(response.headers["content-encoding"] ?? "").toLowerCase();
+    // No body to decode (an empty answer says gzip too, sometimes).
+    const empty = response.statusCode === 204 || response.statusCode === 304;
+    const encoding = empty ? "" : String(response.headers["content-encoding"] ?? "").toLowerCase();
     const body: NodeJS.ReadableStream =
       encoding === "gzip" || encoding === "x-gzip"
         ? response.pipe(createGunzip())
@@ -92,14 +96,12 @@ export class NodeHttpLibrary implements HttpLibrary {
       });
       req.on("error", (err) => reject(new KubeRequestError(url, err)));
       req.on("response", (response) => {
-        let body: Promise<Buffer> | undefined;
-        // Read once, on first use: text() and binary() share it.
-        const read = () => {
-          body ??= readAll(response, signal).catch((err: Error) => {
-            throw new KubeRequestError(url, err);
-          });
-          return body;
-        };
+        // Read at once (a body read late could miss its connection's end), whether or not the caller asks.
+        const body = readAll(response, signal).catch((err: Error) => {
+          throw new KubeRequestError(url, err);
+        });
+        body.catch(() => {}); // a caller that never reads it is not an unhandled rejection
+        const read = () => body;
         resolve(
           new ResponseContext(response.statusCode ?? 0, responseHeaders(response), {
             text: () => read().then((b) => b.toString("utf8")),

@@ -103,10 +103,40 @@ export class RunOrder {
     );
   }
 
-  /** Waits for what was started early, when the tree could not be planned: their results, events sent. */
+  /** How many objects were started before the plan was complete. */
+  get startedEarly(): number {
+    return this.early.size;
+  }
+
+  /**
+   * Waits for what was started early, when the tree could not be planned: their results, their events sent after
+   * a "planned" event of what was started.
+   */
   async settle(): Promise<Map<ReconcilerKind, ObjectOutcome[]>> {
-    this.gate.open();
+    const nodes = new Map(this.early);
+    this.gate.open(
+      nodes.size > 0
+        ? {
+            type: "planned",
+            graph: runGraph(nodes, () => []),
+            event: createEvent({
+              involvedObject: selfSource(this.opts.selfSourceNames[0]),
+              severity: "info",
+              reason: eventReasons.progressing,
+              message: `${nodes.size} Kustomization(s) started from ${this.opts.clusterPath} before planning stopped`,
+              reportingController: reportingControllers.kustomize,
+              ...(this.opts.eventMetadata ? { metadata: this.opts.eventMetadata } : {}),
+            }),
+          }
+        : undefined,
+    );
     return this.byKind(await this.finished([...this.early.keys()]));
+  }
+
+  /** Waits for everything started (whatever stopped the run before its end); sends what the gate held. */
+  async drain(): Promise<void> {
+    this.gate.open();
+    await Promise.allSettled([...this.running.values()]);
   }
 
   /** Every planned object in dependency order (see the file comment); what started early is waited for. */

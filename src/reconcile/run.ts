@@ -170,8 +170,13 @@ async function reconcileTreeOnce(api: RawObjectApi, given: ReconcileOptions): Pr
         resolver,
       );
     } catch (err) {
-      result.errors.push((err as Error).message);
       // What was started before planning failed finishes and is reported; nothing else is reconciled.
+      const early = order.startedEarly;
+      result.errors.push(
+        early > 0
+          ? `${(err as Error).message} (${early} Kustomization(s) that depend on nothing were reconciled before planning stopped)`
+          : (err as Error).message,
+      );
       const started = await order.settle();
       result.kustomizations = (started.get("Kustomization") ?? []) as KustomizationResult[];
       return result;
@@ -204,6 +209,8 @@ async function reconcileTreeOnce(api: RawObjectApi, given: ReconcileOptions): Pr
     if (sources.length > 0) result.sources = sources;
     return result;
   } finally {
+    // Nothing the run started goes on after it (an exception above left objects running): waited for first.
+    await order.drain();
     for (const reconciler of reconcilers) reconciler.cleanup?.();
     work.cleanup();
     result.durationMs = Date.now() - started;

@@ -15,8 +15,17 @@ export function writeTree(root: string, files: Record<string, string | null>): v
   }
 }
 
+/** Trees made by this test process, removed when it exits (a suite run made thousands of them). */
+const made: string[] = [];
+
 export function makeRepo(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), "gitops-bot-repo-"));
+  if (made.length === 0) {
+    process.once("exit", () => {
+      for (const d of made) rmSync(d, { recursive: true, force: true });
+    });
+  }
+  made.push(dir);
   writeTree(dir, files);
   return dir;
 }

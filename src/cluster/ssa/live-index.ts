@@ -72,12 +72,20 @@ async function listGroup(
  */
 const KEEP_WHOLE_GROUP = 1_000;
 
+/**
+ * How long a whole group's LIST answers for objects demanded after it: the rest of a tree's build, not minutes
+ * (an object created or edited since would be read as absent or unchanged; `ssa: IfNotPresent` overwritten).
+ */
+const LATE_ANSWER_MS = 10_000;
+
 interface Listed {
   objects: Map<string, KubernetesObject>;
   /** Every live object of the group is in `objects` (else only those demanded when it was listed). */
   whole: boolean;
   /** The ids demanded when it was listed. */
   demanded: Set<string>;
+  /** When the LIST was read (Date.now()). */
+  at: number;
 }
 
 /**
@@ -123,7 +131,8 @@ export class SharedLiveLists {
 
   /**
    * What the run-wide LIST of the sample's group knows: `get(obj)` is the live object, null when it is known
-   * absent, undefined when the LIST cannot tell (not listed, or listed in part before the object was demanded).
+   * absent, undefined when the LIST cannot tell (not listed, or the object was demanded after it and the LIST
+   * kept part of the group, or is older than LATE_ANSWER_MS).
    */
   async group(
     sample: KubernetesObject,
@@ -141,7 +150,7 @@ export class SharedLiveLists {
           if (!objects) return undefined;
           const whole = items <= KEEP_WHOLE_GROUP;
           if (!whole) for (const id of [...objects.keys()]) if (!demanded.has(id)) objects.delete(id);
-          return { objects, whole, demanded };
+          return { objects, whole, demanded, at: Date.now() };
         })
         .catch(() => undefined);
       this.lists.set(key, list);
@@ -150,7 +159,8 @@ export class SharedLiveLists {
     if (!listed) return undefined;
     return (obj) => {
       const id = objectId(obj);
-      if (!listed.whole && !listed.demanded.has(id)) return undefined;
+      const late = !listed.demanded.has(id);
+      if (late && (!listed.whole || Date.now() - listed.at > LATE_ANSWER_MS)) return undefined;
       return listed.objects.get(id) ?? null;
     };
   }
