@@ -35,6 +35,9 @@ export default async function setup(project: TestProject) {
   process.env.KUBECONFIG = plane.kubeconfigPath;
   // Builds cached by the tests stay with this run, not in the user's ~/.cache.
   process.env.GITOPS_BOT_BUILD_CACHE ??= join(dir, "build-cache");
+  // The repository trees tests write (repo-tree.ts makeRepo) go with the run: a suite makes thousands.
+  const repos = mkdtempSync(join(tmpdir(), "gitops-bot-test-repos-"));
+  process.env.GITOPS_BOT_TEST_REPOS = repos;
   console.log(
     `harness: kube-apiserver ${plane.version} at ${plane.server}, registry ${registry.host}, git ${git.url}; ` +
       `started in ${((Date.now() - started) / 1000).toFixed(1)} s (logs in ${dir})`,
@@ -48,5 +51,6 @@ export default async function setup(project: TestProject) {
   return async () => {
     await Promise.allSettled([plane.stop(), registry.stop(), git.stop()]);
     if (!process.env.GITOPS_BOT_KEEP_HARNESS) rmSync(dir, { recursive: true, force: true });
+    rmSync(repos, { recursive: true, force: true });
   };
 }

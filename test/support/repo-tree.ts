@@ -15,17 +15,9 @@ export function writeTree(root: string, files: Record<string, string | null>): v
   }
 }
 
-/** Trees made by this test process, removed when it exits (a suite run made thousands of them). */
-const made: string[] = [];
-
+/** A new tree: under the test run's directory (global-setup.ts removes it at the end), else the system's. */
 export function makeRepo(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), "gitops-bot-repo-"));
-  if (made.length === 0) {
-    process.once("exit", () => {
-      for (const d of made) rmSync(d, { recursive: true, force: true });
-    });
-  }
-  made.push(dir);
+  const dir = mkdtempSync(join(process.env.GITOPS_BOT_TEST_REPOS ?? tmpdir(), "gitops-bot-repo-"));
   writeTree(dir, files);
   return dir;
 }
