@@ -76,7 +76,7 @@ const KEEP_WHOLE_GROUP = 1_000;
  * How long a whole group's LIST answers for objects demanded after it: the rest of a tree's build, not minutes
  * (an object created or edited since would be read as absent or unchanged; `ssa: IfNotPresent` overwritten).
  */
-const LATE_ANSWER_MS = 10_000;
+const LATE_ANSWER_MS = 30_000;
 
 interface Listed {
   objects: Map<string, KubernetesObject>;
