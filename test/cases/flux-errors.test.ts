@@ -4,13 +4,13 @@
 import { join } from "node:path";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { describe, expect, test } from "vitest";
-import { main } from "../../src/cli/main.js";
 import { checkFluxLookAlike, isKustomizeConfig } from "../../src/flux/api-groups.js";
 import { isHelmRelease, parseHelmRelease } from "../../src/flux/helm-release.js";
 import { isKustomization, parseKustomization } from "../../src/flux/kustomization.js";
 import { parseManifests } from "../../src/flux/manifests.js";
 import { isNotificationObject, parseNotificationObject } from "../../src/flux/notification.js";
 import { isSource, parseSource } from "../../src/flux/sources.js";
+import { cli } from "../support/cli.js";
 import { configMap, fluxKustomization, makeRepo } from "../support/repo-tree.js";
 
 const file = "clusters/dev/apps.yaml";
@@ -344,16 +344,6 @@ spec:
     expect(messageOf("apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n")).toBe("accepted");
   });
 });
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await main(args, {
-    out: { write: (s: string) => (out += s) },
-    err: { write: (s: string) => (err += s) },
-  });
-  return { code, out, err };
-}
 
 describe("through the CLI, the message reaches the user unchanged", () => {
   test("a typo in a field fails the build with the field and the suggestion", async () => {

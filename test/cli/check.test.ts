@@ -11,18 +11,9 @@ import { main } from "../../src/cli/main.js";
 import { loadKubeConfig, makeObjectApi } from "../../src/cluster/kube-client.js";
 import { explainForbidden, policyRuleFor, refusedPermission } from "../../src/preflight/index.js";
 import { buildIsolated, deployDir, kubectlApply } from "../deploy/kustomize-apply.js";
+import { cli } from "../support/cli.js";
 import { createNamespace, testObjectApi, uniqueName } from "../support/kube.js";
 import { configMap, fluxKustomization, makeRepo } from "../support/repo-tree.js";
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await main(args, {
-    out: { write: (s: string) => (out += s) },
-    err: { write: (s: string) => (err += s) },
-  });
-  return { code, out, err };
-}
 
 const admin = () => inject("kubeconfigPath");
 

@@ -10,10 +10,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { buildKustomization, prepareWorkTree } from "../../src/build/kustomize.js";
-import { main } from "../../src/cli/main.js";
 import { parseKustomization } from "../../src/flux/kustomization.js";
 import { defaultManifestLimits, parseManifests } from "../../src/flux/manifests.js";
 import { defaultReconcileOptions, reconcileTree } from "../../src/reconcile/run.js";
+import { cli } from "../support/cli.js";
 import { createNamespace, testObjectApi, uniqueName } from "../support/kube.js";
 import { configMap, fluxKustomization, makeRepo } from "../support/repo-tree.js";
 
@@ -41,16 +41,6 @@ async function tarpit(): Promise<{ port: number; connections: () => number }> {
       }),
   );
   return { port: (server.address() as AddressInfo).port, connections: () => connections };
-}
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await main(args, {
-    out: { write: (s: string) => (out += s) },
-    err: { write: (s: string) => (err += s) },
-  });
-  return { code, out, err };
 }
 
 const kustomization = (body: string) =>

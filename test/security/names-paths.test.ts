@@ -7,9 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { buildKustomization, prepareWorkTree } from "../../src/build/kustomize.js";
-import { main } from "../../src/cli/main.js";
 import type { FluxKustomization } from "../../src/flux/kustomization.js";
 import { defaultReconcileOptions, reconcileTree } from "../../src/reconcile/run.js";
+import { cli } from "../support/cli.js";
 import { createNamespace, testObjectApi, uniqueName } from "../support/kube.js";
 import { configMap, fluxKustomization, makeRepo } from "../support/repo-tree.js";
 
@@ -27,16 +27,6 @@ function canary() {
 
 /** A name that, joined below any temp directory, leads to `dir` (more `..` than any temp path is deep). */
 const escapingName = (dir: string) => `x/${"../".repeat(12)}${dir.replace(/^\//, "")}`;
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await main(args, {
-    out: { write: (s: string) => (out += s) },
-    err: { write: (s: string) => (err += s) },
-  });
-  return { code, out, err };
-}
 
 const nameRule =
   "lowercase letters, digits, '-' and '.', beginning and ending with a letter or digit; at most 63 characters, it becomes a label value";

@@ -10,21 +10,11 @@ import { tmpdir } from "node:os";
 import { basename, join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import { prepareWorkTree } from "../../src/build/kustomize.js";
-import { main } from "../../src/cli/main.js";
+import { cli } from "../support/cli.js";
 import { fluxKustomization, writeTree } from "../support/repo-tree.js";
 
 const CANARY = `rt3-canary-${Math.random().toString(36).slice(2)}-${Date.now()}`;
 const CANARY_B64 = Buffer.from(`${CANARY}\n`).toString("base64").slice(0, 16);
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await main(args, {
-    out: { write: (s: string) => (out += s) },
-    err: { write: (s: string) => (err += s) },
-  });
-  return { code, out, err };
-}
 
 /** Paths an attack may name: canaries beside the repository (absolute, and relative from apps/). */
 interface Paths {

@@ -13,12 +13,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { prepareWorkTree } from "../../src/build/kustomize.js";
 import { boundedAliasTokens, maxYamlAliasCount } from "../../src/build/kustomize-references.js";
-import { main } from "../../src/cli/main.js";
 import type { RawObjectApi } from "../../src/cluster/kube-client.js";
 import { type ApplyResult, applyAllStaged } from "../../src/cluster/ssa/apply.js";
 import { defaultManifestLimits } from "../../src/flux/manifests.js";
 import { planTree } from "../../src/reconcile/plan.js";
 import { buildTree } from "../../src/reconcile/run.js";
+import { cli } from "../support/cli.js";
 import { createNamespace, PatchStrategy, testObjectApi } from "../support/kube.js";
 import { fluxKustomization, writeTree } from "../support/repo-tree.js";
 
@@ -38,16 +38,6 @@ afterAll(() => {
 /** What the engine leaves in TMPDIR: work trees, scratch spaces, overlays. */
 function engineLeftovers(): string[] {
   return readdirSync(ownTmp).filter((n) => /^gitops-bot-(build|scratch|overlay|home)-/.test(n));
-}
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await main(args, {
-    out: { write: (s: string) => (out += s) },
-    err: { write: (s: string) => (err += s) },
-  });
-  return { code, out, err };
 }
 
 function repoWith(files: Record<string, string>, extra = ""): string {

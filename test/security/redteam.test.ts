@@ -12,10 +12,10 @@ import { createServer as createTcpServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { main } from "../../src/cli/main.js";
 import type { RawObjectApi } from "../../src/cluster/kube-client.js";
 import type { RunResult } from "../../src/reconcile/result.js";
 import { defaultReconcileOptions, type ReconcileOptions, reconcileTree } from "../../src/reconcile/run.js";
+import { cli } from "../support/cli.js";
 import { INSTALLATION, startBot } from "../support/github-app.js";
 import { type GitHubMock, mockGitHub } from "../support/github-mock.js";
 import { helmReleaseYaml, writeChart } from "../support/helm-repo.js";
@@ -52,16 +52,6 @@ function hostCanary() {
     untouched: () =>
       readdirSync(dir).join(",") === "secret.txt" && readFileSync(join(dir, "secret.txt"), "utf8") === secret,
   };
-}
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await main(args, {
-    out: { write: (s: string) => (out += s) },
-    err: { write: (s: string) => (err += s) },
-  });
-  return { code, out, err };
 }
 
 /** How a fork's pull request runs the engine: a dry-run with diffs that reads no Secret. */

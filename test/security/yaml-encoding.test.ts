@@ -7,9 +7,9 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { main } from "../../src/cli/main.js";
 import { defaultManifestLimits } from "../../src/flux/manifests.js";
 import { buildTree } from "../../src/reconcile/run.js";
+import { cli } from "../support/cli.js";
 import { fluxKustomization, makeRepo } from "../support/repo-tree.js";
 
 const KUSTOMIZE_MEMORY = 256 * 1024 ** 2;
@@ -205,16 +205,6 @@ describe("YAML that is not UTF-8 is refused by file name before kustomize runs",
     expect(res.names.sort()).toEqual(["ConfigMap/a", "ConfigMap/b"]);
   });
 });
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await main(args, {
-    out: { write: (s: string) => (out += s) },
-    err: { write: (s: string) => (err += s) },
-  });
-  return { code, out, err };
-}
 
 describe("the CLI's build", () => {
   // The CLI runs kustomize with its default (2 GiB) bound: a small bomb, harmless should the check regress.
