@@ -113,21 +113,12 @@ export class RunOrder {
    * a "planned" event of what was started.
    */
   async settle(): Promise<Map<ReconcilerKind, ObjectOutcome[]>> {
-    const nodes = new Map(this.early);
     this.gate.open(
-      nodes.size > 0
-        ? {
-            type: "planned",
-            graph: runGraph(nodes, () => []),
-            event: createEvent({
-              involvedObject: selfSource(this.opts.selfSourceNames[0]),
-              severity: "info",
-              reason: eventReasons.progressing,
-              message: `${nodes.size} Kustomization(s) started from ${this.opts.clusterPath} before planning stopped`,
-              reportingController: reportingControllers.kustomize,
-              ...(this.opts.eventMetadata ? { metadata: this.opts.eventMetadata } : {}),
-            }),
-          }
+      this.early.size > 0
+        ? this.plannedEvent(
+            runGraph(this.early, () => []),
+            `${this.early.size} Kustomization(s) started from ${this.opts.clusterPath} before planning stopped`,
+          )
         : undefined,
     );
     return this.byKind(await this.finished([...this.early.keys()]));
@@ -165,18 +156,12 @@ export class RunOrder {
       if (n.reconciler.kind !== "Kustomization" && parent && nodes.has(parent)) out.push(parent);
       return out;
     };
-    this.gate.open({
-      type: "planned",
-      graph: runGraph(nodes, edges),
-      event: createEvent({
-        involvedObject: selfSource(this.opts.selfSourceNames[0]),
-        severity: "info",
-        reason: eventReasons.progressing,
-        message: `${plan.kustomizations.length} Kustomization(s) and ${plan.helmReleases.length} HelmRelease(s) planned from ${this.opts.clusterPath}`,
-        reportingController: reportingControllers.kustomize,
-        ...(this.opts.eventMetadata ? { metadata: this.opts.eventMetadata } : {}),
-      }),
-    });
+    this.gate.open(
+      this.plannedEvent(
+        runGraph(nodes, edges),
+        `${plan.kustomizations.length} Kustomization(s) and ${plan.helmReleases.length} HelmRelease(s) planned from ${this.opts.clusterPath}`,
+      ),
+    );
     // A missing dependency fails only the node that names it (and, through it, its dependents).
     const missing = new Map<string, string>();
     for (const n of nodes.values()) {
@@ -228,6 +213,22 @@ export class RunOrder {
       ),
       plan,
     );
+  }
+
+  /** The run's "planned" event: what will be reconciled (the graph), said as `message`. */
+  private plannedEvent(graph: RunGraph, message: string): RunEvent {
+    return {
+      type: "planned",
+      graph,
+      event: createEvent({
+        involvedObject: selfSource(this.opts.selfSourceNames[0]),
+        severity: "info",
+        reason: eventReasons.progressing,
+        message,
+        reportingController: reportingControllers.kustomize,
+        ...(this.opts.eventMetadata ? { metadata: this.opts.eventMetadata } : {}),
+      }),
+    };
   }
 
   /** One node: stopped by what it waited for (`waitFor` says why: refused, a dependency), else reconciled in a slot. */

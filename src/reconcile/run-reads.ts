@@ -26,9 +26,6 @@ export class RunPlan {
   readonly kustomizations: PlannedKustomization[] = [];
   private readonly added = new Set<PlannedKustomization>();
   private readonly listeners: Array<(p: PlannedKustomization) => void> = [];
-  /** The finished plan, once planning is done. */
-  plan?: TreePlan;
-
   add(p: PlannedKustomization): void {
     if (this.added.has(p)) return;
     this.added.add(p);
@@ -37,7 +34,6 @@ export class RunPlan {
   }
 
   complete(plan: TreePlan): void {
-    this.plan = plan;
     for (const p of plan.kustomizations) this.add(p);
   }
 
