@@ -7,6 +7,7 @@ import type { KustomizationResult, RunResult } from "../../src/reconcile/result.
 import { defaultReconcileOptions, type ReconcileOptions, reconcileTree } from "../../src/reconcile/run.js";
 import { createNamespace, exists, PatchStrategy, testObjectApi, uniqueName } from "../support/kube.js";
 import { configMap, fluxKustomization, makeRepo, writeTree } from "../support/repo-tree.js";
+import { waitFor } from "../support/processes.js";
 
 interface Fixture {
   api: RawObjectApi;
@@ -224,10 +225,16 @@ spec:
       "clusters/dev/crds.yaml": null,
       "clusters/dev/none.yaml": configMap("none", { x: "y" }),
     });
-    await f.run();
-    expect(
-      await exists(f.api, "apiextensions.k8s.io/v1", "CustomResourceDefinition", `widgets.${group}`),
-    ).toBe(false);
+    const pruned = await f.run();
+    expect(ks(pruned, "crds").message).toMatch(/removed from Git: 2 deleted/);
+    // A deleted CRD is gone only once the API server's finalizer has removed its custom objects: asynchronous,
+    // seconds on a loaded machine; the prune itself does not wait (Flux's `wait: false`).
+    await waitFor(
+      "the pruned CRD to be gone",
+      async () =>
+        !(await exists(f.api, "apiextensions.k8s.io/v1", "CustomResourceDefinition", `widgets.${group}`)),
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
   });
 
   it("orders by dependsOn and skips dependents of a failed Kustomization", async () => {
