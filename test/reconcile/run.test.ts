@@ -6,8 +6,8 @@ import { readInventory } from "../../src/cluster/ssa/inventory.js";
 import type { KustomizationResult, RunResult } from "../../src/reconcile/result.js";
 import { defaultReconcileOptions, type ReconcileOptions, reconcileTree } from "../../src/reconcile/run.js";
 import { createNamespace, exists, PatchStrategy, testObjectApi, uniqueName } from "../support/kube.js";
-import { configMap, fluxKustomization, makeRepo, writeTree } from "../support/repo-tree.js";
 import { waitFor } from "../support/processes.js";
+import { configMap, fluxKustomization, makeRepo, writeTree } from "../support/repo-tree.js";
 
 interface Fixture {
   api: RawObjectApi;
