@@ -8,7 +8,7 @@ import { openReportStream, REPORTERS, type ReporterId, WrittenReports } from "..
 import { priorities, statusWriteKey } from "../reporters/planned-writes.js";
 import { CHECK_RUN_NOT_CREATED } from "../views/check-run.js";
 import { codeSpan } from "../views/code-span.js";
-import { setStatus, statusContext } from "../views/commit-status.js";
+import { clusterStatuses, setStatus, statusContext } from "../views/commit-status.js";
 import { lastCheckRun } from "./last-check-run.js";
 import { reconcileStream, runMetadata } from "./reconcile-job.js";
 import { type JobDeps, jobRepo, type PushJob, type ReconcileJob } from "./types.js";
@@ -95,9 +95,8 @@ async function hasFinalStatus(
   log: Logger,
 ): Promise<boolean> {
   try {
-    const { data } = await github.rest.repos.getCombinedStatusForRef({ ...repo, ref: sha, per_page: 100 });
-    const context = statusContext.cluster(cluster);
-    return data.statuses.some((s) => s.context === context && s.state !== "pending");
+    const { aggregate } = await clusterStatuses(github, repo, sha, cluster);
+    return aggregate !== undefined && aggregate.state !== "pending";
   } catch (err) {
     log.warn({ err, cluster }, "cannot read the commit's statuses; the superseded status is written");
     return false;

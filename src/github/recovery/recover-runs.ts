@@ -15,7 +15,7 @@ import { loadRepoConfig } from "../repo-config-loader.js";
 import { PlannedWrites, priorities, statusWriteKey } from "../reporters/planned-writes.js";
 import { WrittenReports } from "../reporters/written-reports.js";
 import { adoptOpenCheckRun, completeCheckRun } from "../views/check-run.js";
-import { setStatus, statusContext } from "../views/commit-status.js";
+import { clusterStatuses, setStatus, statusContext } from "../views/commit-status.js";
 import { type JournalCheckRun, type RecoveryAction, recoveryActions } from "./journal.js";
 import { withinMs } from "./lifecycle.js";
 
@@ -167,13 +167,7 @@ async function closeSuperseded(
   plan: PlannedWrites,
 ): Promise<boolean> {
   const context = statusContext.cluster(action.cluster);
-  const { data: combined } = await github.rest.repos.getCombinedStatusForRef({
-    ...repo,
-    ref: action.sha,
-    per_page: 100,
-  });
-  const mine = combined.statuses.filter((s) => s.context === context || s.context.startsWith(`${context}/`));
-  const aggregate = mine.find((s) => s.context === context);
+  const { aggregate, objects } = await clusterStatuses(github, repo, action.sha, action.cluster);
   const head = action.head.slice(0, 7);
   const description = `superseded by ${head} before it finished (the bot restarted); not applied`;
   if (
@@ -214,8 +208,8 @@ async function closeSuperseded(
     });
   write(context, description, priorities.aggregate);
   // Per-object statuses the dead run left pending ("reconciling").
-  for (const s of mine) {
-    if (s.context !== context && s.state === "pending") {
+  for (const s of objects) {
+    if (s.state === "pending") {
       write(s.context, `not finished: the bot restarted; superseded by ${head}`, priorities.object);
     }
   }

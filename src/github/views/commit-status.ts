@@ -29,3 +29,34 @@ export async function setStatus(
     ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
   });
 }
+
+/** One status as the commit's combined status lists it (the newest per context). */
+export interface CommitStatus {
+  context: string;
+  state: string;
+}
+
+/** Statuses read per commit: GitHub's page size; a cluster's contexts are a few of them. */
+const COMBINED_STATUS_PAGE = 100;
+
+/**
+ * The statuses of one cluster on a commit (one request): its aggregate `gitops/<cluster>` and the per-object
+ * ones under it. Throws what GitHub answers: each caller decides what not knowing means.
+ */
+export async function clusterStatuses(
+  github: GitHubClient,
+  repo: RepoRef,
+  sha: string,
+  cluster: string,
+): Promise<{ aggregate: CommitStatus | undefined; objects: CommitStatus[] }> {
+  const { data } = await github.rest.repos.getCombinedStatusForRef({
+    ...repo,
+    ref: sha,
+    per_page: COMBINED_STATUS_PAGE,
+  });
+  const context = statusContext.cluster(cluster);
+  return {
+    aggregate: data.statuses.find((s) => s.context === context),
+    objects: data.statuses.filter((s) => s.context.startsWith(`${context}/`)),
+  };
+}
