@@ -24,6 +24,7 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { ManifestError, type ManifestLocation } from "../flux/errors.js";
 import type { FluxKustomization } from "../flux/kustomization.js";
 import { defaultManifestLimits, isYamlFile, type ManifestLimits, parseManifests } from "../flux/manifests.js";
+import { assertBoundedPatches } from "../flux/yaml-alias-bound.js";
 import { toYaml } from "../reconcile/yaml.js";
 import { assertNoEscapingSymlinks, repoRelative, resolveInRepo } from "../source/repo-path.js";
 import { runTool, ToolError } from "../util/child-process.js";
@@ -39,7 +40,6 @@ import {
 import { acquireOverlay, removeScratch, toolHome } from "./build-scratch.js";
 import { explainKustomizeMessage, repositoryPaths } from "./kustomize-errors.js";
 import {
-  assertBoundedYaml,
   assertBuildReferences,
   kustomizationFileNames as kustomizationFiles,
 } from "./kustomize-references.js";
@@ -339,10 +339,7 @@ export async function buildKustomization(
     throw new ManifestError({ file: ks.file, object }, err.message, { cause: err });
   }
   // Inline patches go to kustomize as YAML text: the same alias bound as the tree's files.
-  (spec.patches ?? []).forEach((p, i) => {
-    if (typeof p.patch === "string")
-      assertBoundedYaml(p.patch, { ...where, field: `spec.patches[${i}].patch` });
-  });
+  assertBoundedPatches(spec.patches, { ...where, field: "spec.patches" });
 
   // A private directory outside the work tree (an overlay inside a tree whose root is spec.path "./" is a cycle),
   // no repository string in its path: from the tree's scratch pool (build-scratch.ts), else its own.

@@ -48,3 +48,19 @@ function countStars(text: string): number {
 export function assertBoundedYaml(text: string, where: ManifestLocation): void {
   if (countStars(text) > boundedAliasTokens) parseBoundedDocuments(text, where);
 }
+
+/**
+ * The alias bound on a list of kustomize patches given inline (a Kustomization's `spec.patches`, a HelmRelease
+ * post-renderer's `kustomize.patches`): each `patch` text is YAML kustomize parses. `field` is the list's path;
+ * an error names `<field>[i].patch`. Checked where the patches are handed to kustomize, so the object whose
+ * build it is fails (as Flux's controllers fail it), not the Kustomization that applied the object.
+ */
+export function assertBoundedPatches(
+  patches: readonly { patch?: unknown }[] | undefined,
+  where: ManifestLocation & { field: string },
+): void {
+  (patches ?? []).forEach((p, i) => {
+    if (typeof p.patch === "string")
+      assertBoundedYaml(p.patch, { ...where, field: `${where.field}[${i}].patch` });
+  });
+}

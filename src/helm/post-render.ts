@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FluxHelmRelease } from "../flux/helm-release.js";
-import { assertBoundedYaml } from "../flux/yaml-alias-bound.js";
+import { assertBoundedPatches } from "../flux/yaml-alias-bound.js";
 import { toYaml } from "../reconcile/yaml.js";
 import type { HelmSession } from "./helm-cli.js";
 
@@ -22,13 +22,10 @@ exec "\${GITOPS_BOT_KUSTOMIZE:-kustomize}" build "$dir"
 export function postRenderKustomization(hr: FluxHelmRelease): Record<string, unknown> | undefined {
   // Inline patches are YAML kustomize parses: held to the same alias bound as a Kustomization's.
   (hr.spec.postRenderers ?? []).forEach((r, i) => {
-    (r.kustomize?.patches ?? []).forEach((p, j) => {
-      if (typeof p.patch === "string")
-        assertBoundedYaml(p.patch, {
-          file: hr.file,
-          object: `HelmRelease/${hr.namespace}/${hr.name}`,
-          field: `spec.postRenderers[${i}].kustomize.patches[${j}].patch`,
-        });
+    assertBoundedPatches(r.kustomize?.patches, {
+      file: hr.file,
+      object: `HelmRelease/${hr.namespace}/${hr.name}`,
+      field: `spec.postRenderers[${i}].kustomize.patches`,
     });
   });
   const patches = (hr.spec.postRenderers ?? []).flatMap((r) => r.kustomize?.patches ?? []);
