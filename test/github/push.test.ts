@@ -84,6 +84,43 @@ describe("push", () => {
     expect(await exists(api, "v1", "ConfigMap", "a", ns)).toBe(true);
   });
 
+  it("reads the branch head once in full: the reconcile's read after the push job's is a conditional 304", async () => {
+    const api = testObjectApi();
+    const { ns, clusterPath, dir } = await repoFor(api, () => ({
+      "a.yaml": configMap("a", { color: "red" }),
+    }));
+    const sha = randomSha();
+    github = mockGitHub();
+    github.installationToken(INSTALLATION_ID);
+    replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: clusterPath }]));
+    const refPath = `${base}/git/ref/heads%2Fmaster`;
+    const etag = `W/"${sha.slice(0, 12)}"`;
+    const full = github.reply(
+      "GET",
+      refPath,
+      200,
+      { ref: "refs/heads/master", object: { sha, type: "commit" } },
+      { headers: { etag } },
+    );
+    // GitHub answers a matching If-None-Match with 304 Not Modified, which does not count against the rate limit.
+    const notModified = github.reply("GET", refPath, 304);
+    replyTarball(github, dir, sha);
+    github.reply("POST", `${base}/check-runs`, 201, { id: 9 });
+    github.reply("PATCH", `${base}/check-runs/9`, 200, { id: 9 }, { times: 2 });
+    const statuses = github.reply("POST", `${base}/statuses/${sha}`, 201, { id: 1 }, { times: 2 });
+
+    const bot = await startBot();
+    await receive(bot.probot, "push", pushPayload(sha));
+    await bot.app.queue.idle();
+    github.done();
+
+    expect(full.requests).toHaveLength(1);
+    expect(notModified.requests).toHaveLength(1);
+    expect(notModified.requests[0]?.headers["if-none-match"]).toBe(etag);
+    expect(finalStatuses(statuses)["gitops/dev"]?.state).toBe("success");
+    expect(await exists(api, "v1", "ConfigMap", "a", ns)).toBe(true);
+  });
+
   it("reports a failing apply as a failure status naming the object and the API server's reason", async () => {
     const api = testObjectApi();
     const { ns, clusterPath, dir } = await repoFor(api, () => ({

@@ -40,6 +40,8 @@ export interface RecordedRequest {
   body: unknown;
   /** The GitHub operation it matched, absent when it failed the OpenAPI check. */
   operationId?: string;
+  /** Request headers, lower-case names (nock's). */
+  headers: Record<string, string | string[] | undefined>;
 }
 
 /** One declared reply; `requests` fills in as matching requests arrive, for assertions on their bodies. */
@@ -136,6 +138,7 @@ export function mockGitHub(options: MockGitHubOptions = {}): GitHubMock {
         method: this.req.method ?? method,
         path: relativePath(uri),
         body: decodeBody(requestBody),
+        headers: { ...this.req.headers },
       };
       route.requests.push(recorded);
       requests.push(recorded);

@@ -9,7 +9,6 @@ import { bindCluster } from "../../config/operator-config.js";
 import { clustersForBranch } from "../../config/repo-config.js";
 import { QueueClosedError } from "../../queue/work-queue.js";
 import { runStopped } from "../../reconcile/events.js";
-import { BranchHeads } from "../branch-head.js";
 import type { GitHubClient, RepoRef } from "../client.js";
 import { fullName } from "../client.js";
 import { type HeadOrder, headOrder } from "../commit-order.js";
@@ -27,6 +26,7 @@ import {
   createQueuedCheckRun,
 } from "../views/check-run.js";
 import { setStatus, statusContext } from "../views/commit-status.js";
+import { readPushedHead } from "./pushed-heads.js";
 import { runMetadata } from "./reconcile-job.js";
 import { notQueued } from "./refused-job.js";
 import { closePushBehindHead } from "./superseded.js";
@@ -57,19 +57,12 @@ async function queuedCheckRun(
 }
 
 /**
- * The heads of pushed branches, read with If-None-Match: an older push delivered right after the head's reads
- * the same ref again, and GitHub's 304 for it costs no rate limit. One per process (only branches a cluster
- * tracks are read); the schedule keeps its own, whose counts are the schedule's cost.
- */
-const pushedHeads = new BranchHeads();
-
-/**
  * The branch's head, or undefined when GitHub could not say: then the push is queued as if it were the head
  * (the reconcile checks the head again before applying), so that a failed read never loses a push.
  */
 async function branchHead(github: GitHubClient, repo: RepoRef, branch: string, log: Logger) {
   try {
-    return (await pushedHeads.read(github, repo, branch)).sha;
+    return await readPushedHead(github, repo, branch);
   } catch (err) {
     log.warn({ err }, "cannot read the branch head; the push is queued and its run checks the head");
     return undefined;

@@ -28,6 +28,7 @@ import {
 import { reportOptions } from "../reporters/options.js";
 import { runLine } from "../views/summary-line.js";
 import { engineOptions } from "./engine-options.js";
+import { readPushedHead } from "./pushed-heads.js";
 import { type JobDeps, jobRepo, type ReconcileJob, repositoryScope } from "./types.js";
 
 export { PENDING_STATUS_LIMIT } from "../reporters/commit-status.js";
@@ -143,13 +144,11 @@ async function reconcile(
   } catch (err) {
     return stop((err as Error).message);
   }
-  const { data: head } = await github.rest.git.getRef({ ...repo, ref: `heads/${job.branch}` });
+  // Conditional: right after the push job's read of the same head it is a 304, free of the rate limit.
+  const head = await readPushedHead(github, repo, job.branch);
   // A head read that lags the push (GitHub's read-after-write) is no newer commit: only one that is ahead is.
-  if (head.object.sha !== job.sha && (await headOrder(github, repo, job.sha, head.object.sha)) === "ahead") {
-    return stop(
-      `superseded: ${job.branch} is at ${head.object.sha.slice(0, 7)} now; not applied`,
-      "superseded",
-    );
+  if (head !== job.sha && (await headOrder(github, repo, job.sha, head)) === "ahead") {
+    return stop(`superseded: ${job.branch} is at ${head.slice(0, 7)} now; not applied`, "superseded");
   }
   let tree: Awaited<ReturnType<typeof fetchTree>>;
   const fetchStarted = Date.now();
