@@ -12,4 +12,3 @@ const pushedHeads = new BranchHeads();
 export async function readPushedHead(github: GitHubClient, repo: RepoRef, branch: string): Promise<string> {
   return (await pushedHeads.read(github, repo, branch)).sha;
 }
-
