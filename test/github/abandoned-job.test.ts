@@ -262,6 +262,8 @@ describe("a job the queue gave up on", () => {
   test("push: one failed check run of its own, no cluster's status or check run touched", async () => {
     github = mockGitHub();
     const sha = randomSha();
+    // The branch drives no cluster this bot allows: nothing to look at but the configuration.
+    replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: "clusters/dev" }]));
     const created = github.reply("POST", `/repos/${OWNER}/${REPO}/check-runs`, 201, { id: 90 });
 
     await reportAbandonedJob(deps)({ ...repoJob, type: "push", branch: "master", sha }, reason);
@@ -273,7 +275,92 @@ describe("a job the queue gave up on", () => {
       conclusion: "failure",
     });
     expect(JSON.stringify(created.requests[0]?.body)).toContain("/gitops reconcile");
-    expect(github.requests).toHaveLength(1);
+    expect(github.requests).toHaveLength(2);
+    github.done();
+  });
+
+  const withClusters = (): JobDeps => ({
+    ...deps(),
+    operator: operatorConfigSchema.parse({
+      clusters: ["dev", "prod"].map((name) => ({
+        name,
+        kubeconfig: "/nonexistent/kubeconfig",
+        repositories: [`${OWNER}/${REPO}`],
+      })),
+    }),
+  });
+  const clusterCheckRun = (sha: string, cluster: string, run: { status: string; conclusion?: string }) =>
+    github?.reply(
+      "GET",
+      checkRuns(sha),
+      200,
+      {
+        total_count: 1,
+        check_runs: [{ id: 100, name: `gitops / ${cluster}`, external_id: cluster, ...run }],
+      },
+      {},
+    );
+
+  test("push: lost after every cluster's run started, its own check run is neutral, not a failure", async () => {
+    github = mockGitHub();
+    const sha = randomSha();
+    const two = [
+      { name: "dev", path: "clusters/dev" },
+      { name: "prod", path: "clusters/prod" },
+    ];
+    replyRepoConfig(github, repoConfigYaml(two));
+    const dev = clusterCheckRun(sha, "dev", { status: "completed", conclusion: "success" });
+    const prod = clusterCheckRun(sha, "prod", { status: "in_progress" });
+    const created = github.reply("POST", `/repos/${OWNER}/${REPO}/check-runs`, 201, { id: 91 });
+
+    await reportAbandonedJob(withClusters)({ ...repoJob, type: "push", branch: "master", sha }, reason);
+
+    expect(dev?.requests[0]?.path).toContain("check_name=gitops%20%2F%20dev");
+    expect(prod?.requests[0]?.path).toContain("check_name=gitops%20%2F%20prod");
+    const body = created.requests[0]?.body as {
+      conclusion: string;
+      output: { title: string; summary: string };
+    };
+    expect(body).toMatchObject({ name: PUSH_CHECK_RUN_NAME, head_sha: sha, conclusion: "neutral" });
+    expect(body.output.title).toContain("after queuing every cluster's run");
+    expect(body.output.summary).toContain("`dev`, `prod`");
+    github.done();
+  });
+
+  test("push: lost before one cluster's run started, a failure naming that cluster", async () => {
+    github = mockGitHub();
+    const sha = randomSha();
+    replyRepoConfig(
+      github,
+      repoConfigYaml([
+        { name: "dev", path: "clusters/dev" },
+        { name: "prod", path: "clusters/prod" },
+      ]),
+    );
+    clusterCheckRun(sha, "dev", { status: "completed", conclusion: "success" });
+    clusterCheckRun(sha, "prod", { status: "queued" });
+    const created = github.reply("POST", `/repos/${OWNER}/${REPO}/check-runs`, 201, { id: 92 });
+
+    await reportAbandonedJob(withClusters)({ ...repoJob, type: "push", branch: "master", sha }, reason);
+
+    const body = created.requests[0]?.body as { conclusion: string; output: { summary: string } };
+    expect(body.conclusion).toBe("failure");
+    expect(body.output.summary).toContain("Not started when the job was given up: `prod`.");
+    expect(body.output.summary).not.toContain("`dev`");
+    github.done();
+  });
+
+  test("push: when GitHub cannot say which runs started, the failure as before", async () => {
+    github = mockGitHub();
+    const sha = randomSha();
+    github.reply("GET", /^\/repos\/Codertocat\/Hello-World\/contents\/\.github(%2F|\/)gitops\.yaml$/, 500, {
+      message: "Server Error",
+    });
+    const created = github.reply("POST", `/repos/${OWNER}/${REPO}/check-runs`, 201, { id: 93 });
+
+    await reportAbandonedJob(withClusters)({ ...repoJob, type: "push", branch: "master", sha }, reason);
+
+    expect(created.requests[0]?.body).toMatchObject({ name: PUSH_CHECK_RUN_NAME, conclusion: "failure" });
     github.done();
   });
 

@@ -1,6 +1,9 @@
+import { bindCluster } from "../../config/operator-config.js";
+import { clustersForBranch } from "../../config/repo-config.js";
 import { runStopped } from "../../reconcile/events.js";
 import type { GitHubClient, RepoRef } from "../client.js";
 import { fullName } from "../client.js";
+import { loadRepoConfig } from "../repo-config-loader.js";
 import { CHECK_RUN_NOT_CREATED, createFailedCheckRun, createQueuedCheckRun } from "../views/check-run.js";
 import { codeSpan } from "../views/code-span.js";
 import { setDeploymentState } from "../views/deployment.js";
@@ -157,14 +160,62 @@ function closeDiff(job: DiffJob, deps: JobDeps, reason: string): Promise<void> {
 
 async function closePush(job: PushJob, deps: JobDeps, reason: string): Promise<void> {
   const github = await deps.github(job.installationId);
+  const repo = jobRepo(job);
+  const intro = `gitops-bot gave up the job that reads \`.github/gitops.yaml\` for this push to ${codeSpan(job.branch)} and queues its clusters' runs: it was ${reason}, and the queue does not start it again.`;
+  const handled = await clustersHandled(github, job, deps).catch((err: unknown) => {
+    deps.log.warn({ err, repo: fullName(repo) }, "cannot tell which clusters the given-up push job queued");
+    return undefined;
+  });
+  if (handled && handled.length > 0 && handled.every((c) => c.started)) {
+    // It had done its work before it was lost: every cluster's run started, and reports on its own check run.
+    await createFailedCheckRun(
+      github,
+      repo,
+      job.sha,
+      PUSH_CHECK_RUN_NAME,
+      `push to ${job.branch}: ${reason} after queuing every cluster's run`,
+      `${intro}\n\nIt had queued the run of every cluster this branch drives before that (${handled.map((c) => codeSpan(c.cluster)).join(", ")}): each has started and reports on its own check run, which says what was applied.`,
+      "neutral",
+    );
+    return;
+  }
+  const waiting = handled?.filter((c) => !c.started).map((c) => codeSpan(c.cluster));
   await createFailedCheckRun(
     github,
-    jobRepo(job),
+    repo,
     job.sha,
     PUSH_CHECK_RUN_NAME,
     `push to ${job.branch}: ${reason}`,
-    `gitops-bot gave up the job that reads \`.github/gitops.yaml\` for this push to ${codeSpan(job.branch)} and queues its clusters' runs: it was ${reason}, and the queue does not start it again.\n\nA cluster whose run it had queued reports on its own check run. A cluster whose check run stays queued, or that has none, was not queued and is not applied: push again or comment \`/gitops reconcile\`.`,
+    `${intro}\n\nA cluster whose run it had queued reports on its own check run. A cluster whose check run stays queued, or that has none, was not queued and is not applied: push again or comment \`/gitops reconcile\`.${waiting?.length ? `\n\nNot started when the job was given up: ${waiting.join(", ")}.` : ""}`,
   );
+}
+
+/** Clusters whose check runs a given-up push job reads (one request each); past it, the failure as before. */
+const HANDLED_CLUSTERS_LIMIT = 20;
+
+/**
+ * Each cluster the pushed branch drives on this bot (allowed by the operator), and whether its run for the commit
+ * has started (its check run is in progress or completed, superseded included): then the push job had queued it.
+ * Undefined when there is no readable configuration or too many clusters to look at; throws what GitHub answers.
+ */
+async function clustersHandled(
+  github: GitHubClient,
+  job: PushJob,
+  deps: JobDeps,
+): Promise<{ cluster: string; started: boolean }[] | undefined> {
+  const repo = jobRepo(job);
+  const loaded = await loadRepoConfig(github, repo, job.defaultBranch);
+  if (loaded.kind !== "ok") return undefined;
+  const clusters = clustersForBranch(loaded.config, job.branch, job.defaultBranch).filter(
+    (c) => bindCluster(deps.operator, c.name, fullName(repo)).ok,
+  );
+  if (clusters.length > HANDLED_CLUSTERS_LIMIT) return undefined;
+  const out: { cluster: string; started: boolean }[] = [];
+  for (const c of clusters) {
+    const last = await lastCheckRun(github, repo, job.sha, c.name);
+    out.push({ cluster: c.name, started: last?.status === "in_progress" || last?.status === "completed" });
+  }
+  return out;
 }
 
 async function replyToCommand(job: CommandJob, deps: JobDeps, reason: string): Promise<void> {

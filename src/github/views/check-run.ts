@@ -179,7 +179,10 @@ export async function completeCheckRun(
   forgetOpenCheckRun(id);
 }
 
-/** A failed check run for something that stopped the run before the engine (config, permissions). */
+/**
+ * A failed check run for something that stopped the run before the engine (config, permissions); `neutral` for
+ * a job that stopped without being at fault for what the clusters show (their own check runs say it).
+ */
 export async function createFailedCheckRun(
   github: GitHubClient,
   repo: RepoRef,
@@ -187,13 +190,14 @@ export async function createFailedCheckRun(
   name: string,
   title: string,
   summary: string,
+  conclusion: "failure" | "neutral" = "failure",
 ): Promise<void> {
   await github.rest.checks.create({
     ...repo,
     name,
     head_sha: sha,
     status: "completed",
-    conclusion: "failure",
+    conclusion,
     completed_at: new Date().toISOString(),
     output: { title: title.slice(0, 255), summary: clip(summary, CHECK_RUN_TEXT_LIMIT) },
   });
