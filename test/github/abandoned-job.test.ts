@@ -266,7 +266,10 @@ describe("a job the queue gave up on", () => {
     replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: "clusters/dev" }]));
     const created = github.reply("POST", `/repos/${OWNER}/${REPO}/check-runs`, 201, { id: 90 });
 
-    await reportAbandonedJob(deps)({ ...repoJob, type: "push", branch: "master", sha }, reason);
+    await reportAbandonedJob(deps)(
+      { ...repoJob, type: "push", branch: "master", sha, queuedAt: new Date().toISOString() },
+      reason,
+    );
 
     expect(created.requests[0]?.body).toMatchObject({
       name: PUSH_CHECK_RUN_NAME,
@@ -289,17 +292,25 @@ describe("a job the queue gave up on", () => {
       })),
     }),
   });
-  const clusterCheckRun = (sha: string, cluster: string, run: { status: string; conclusion?: string }) =>
-    github?.reply(
-      "GET",
-      checkRuns(sha),
-      200,
-      {
-        total_count: 1,
-        check_runs: [{ id: 100, name: `gitops / ${cluster}`, external_id: cluster, ...run }],
-      },
-      {},
-    );
+  const queuedAt = new Date(Date.now() - 60_000).toISOString();
+  const pushJob = (sha: string): GitOpsJob => ({ ...repoJob, type: "push", branch: "master", sha, queuedAt });
+  const clusterCheckRun = (
+    sha: string,
+    cluster: string,
+    run: { status: string; conclusion?: string; started_at?: string },
+  ) =>
+    github?.reply("GET", checkRuns(sha), 200, {
+      total_count: 1,
+      check_runs: [
+        {
+          id: 100,
+          name: `gitops / ${cluster}`,
+          external_id: cluster,
+          started_at: new Date(Date.now() - 30_000).toISOString(),
+          ...run,
+        },
+      ],
+    });
 
   test("push: lost after every cluster's run started, its own check run is neutral, not a failure", async () => {
     github = mockGitHub();
@@ -313,7 +324,7 @@ describe("a job the queue gave up on", () => {
     const prod = clusterCheckRun(sha, "prod", { status: "in_progress" });
     const created = github.reply("POST", `/repos/${OWNER}/${REPO}/check-runs`, 201, { id: 91 });
 
-    await reportAbandonedJob(withClusters)({ ...repoJob, type: "push", branch: "master", sha }, reason);
+    await reportAbandonedJob(withClusters)(pushJob(sha), reason);
 
     expect(dev?.requests[0]?.path).toContain("check_name=gitops%20%2F%20dev");
     expect(prod?.requests[0]?.path).toContain("check_name=gitops%20%2F%20prod");
@@ -341,12 +352,32 @@ describe("a job the queue gave up on", () => {
     clusterCheckRun(sha, "prod", { status: "queued" });
     const created = github.reply("POST", `/repos/${OWNER}/${REPO}/check-runs`, 201, { id: 92 });
 
-    await reportAbandonedJob(withClusters)({ ...repoJob, type: "push", branch: "master", sha }, reason);
+    await reportAbandonedJob(withClusters)(pushJob(sha), reason);
 
     const body = created.requests[0]?.body as { conclusion: string; output: { summary: string } };
     expect(body.conclusion).toBe("failure");
     expect(body.output.summary).toContain("Not started when the job was given up: `prod`.");
     expect(body.output.summary).not.toContain("`dev`");
+    github.done();
+  });
+
+  test("push: a check run of the same commit from before the job was queued is not its run", async () => {
+    // `/gitops reconcile` of a commit a push applied an hour ago: that push's check run says nothing of this job.
+    github = mockGitHub();
+    const sha = randomSha();
+    replyRepoConfig(github, repoConfigYaml([{ name: "dev", path: "clusters/dev" }]));
+    clusterCheckRun(sha, "dev", {
+      status: "completed",
+      conclusion: "success",
+      started_at: new Date(Date.now() - 3_600_000).toISOString(),
+    });
+    const created = github.reply("POST", `/repos/${OWNER}/${REPO}/check-runs`, 201, { id: 94 });
+
+    await reportAbandonedJob(withClusters)(pushJob(sha), reason);
+
+    const body = created.requests[0]?.body as { conclusion: string; output: { summary: string } };
+    expect(body.conclusion).toBe("failure");
+    expect(body.output.summary).toContain("Not started when the job was given up: `dev`.");
     github.done();
   });
 
@@ -358,7 +389,7 @@ describe("a job the queue gave up on", () => {
     });
     const created = github.reply("POST", `/repos/${OWNER}/${REPO}/check-runs`, 201, { id: 93 });
 
-    await reportAbandonedJob(withClusters)({ ...repoJob, type: "push", branch: "master", sha }, reason);
+    await reportAbandonedJob(withClusters)(pushJob(sha), reason);
 
     expect(created.requests[0]?.body).toMatchObject({ name: PUSH_CHECK_RUN_NAME, conclusion: "failure" });
     github.done();

@@ -26,6 +26,7 @@ export function onPush(queue: WorkQueue<GitOpsJob>, deliveries: DeliveryLog) {
           defaultBranch: p.repository.default_branch,
           branch: p.ref.slice("refs/heads/".length),
           sha: p.after,
+          queuedAt: new Date().toISOString(),
         },
       }),
     );

@@ -193,27 +193,38 @@ async function closePush(job: PushJob, deps: JobDeps, reason: string): Promise<v
 /** Clusters whose check runs a given-up push job reads (one request each); past it, the failure as before. */
 const HANDLED_CLUSTERS_LIMIT = 20;
 
+/** How far a check run's start (GitHub's clock, or ours) may precede the job's queuing and still be its run's. */
+const CLOCK_SKEW_MS = 10_000;
+
 /**
- * Each cluster the pushed branch drives on this bot (allowed by the operator), and whether its run for the commit
- * has started (its check run is in progress or completed, superseded included): then the push job had queued it.
- * Undefined when there is no readable configuration or too many clusters to look at; throws what GitHub answers.
+ * Each cluster the push job was to queue (the pushed branch drives it on this bot, allowed by the operator), and
+ * whether its run for the commit has started since the job was queued (its check run in progress or completed
+ * after that, superseded included): then the push job had queued it. A check run of the same commit from an
+ * earlier push or command started before, and does not count. Undefined when that cannot be told (no readable
+ * configuration, a job without its queue time, too many clusters); throws what GitHub answers.
  */
 async function clustersHandled(
   github: GitHubClient,
   job: PushJob,
   deps: JobDeps,
 ): Promise<{ cluster: string; started: boolean }[] | undefined> {
+  const queuedAt = job.queuedAt ? Date.parse(job.queuedAt) : Number.NaN;
+  if (Number.isNaN(queuedAt)) return undefined;
   const repo = jobRepo(job);
   const loaded = await loadRepoConfig(github, repo, job.defaultBranch);
   if (loaded.kind !== "ok") return undefined;
   const clusters = clustersForBranch(loaded.config, job.branch, job.defaultBranch).filter(
-    (c) => bindCluster(deps.operator, c.name, fullName(repo)).ok,
+    (c) =>
+      (job.onlyCluster === undefined || c.name === job.onlyCluster) &&
+      bindCluster(deps.operator, c.name, fullName(repo)).ok,
   );
   if (clusters.length > HANDLED_CLUSTERS_LIMIT) return undefined;
   const out: { cluster: string; started: boolean }[] = [];
   for (const c of clusters) {
     const last = await lastCheckRun(github, repo, job.sha, c.name);
-    out.push({ cluster: c.name, started: last?.status === "in_progress" || last?.status === "completed" });
+    const since = last?.startedAt ? Date.parse(last.startedAt) : Number.NaN;
+    const ran = last?.status === "in_progress" || last?.status === "completed";
+    out.push({ cluster: c.name, started: ran && since >= queuedAt - CLOCK_SKEW_MS });
   }
   return out;
 }

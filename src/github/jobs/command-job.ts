@@ -170,6 +170,7 @@ async function reconcileHeads(
         branch,
         sha: ref.object.sha,
         ...(onlyCluster ? { onlyCluster } : {}),
+        queuedAt: new Date().toISOString(),
       },
     });
   }

@@ -32,6 +32,8 @@ export interface PushJob extends RepoJob {
   sha: string;
   /** Reconcile only this cluster (`/gitops reconcile <cluster>`). */
   onlyCluster?: string;
+  /** When it was queued (ISO 8601), kept across restarts; absent in jobs an older version queued. */
+  queuedAt?: string;
 }
 
 /** A `/gitops` command from a comment; the author's permission is checked before anything runs. */

@@ -155,6 +155,7 @@ async function rerunAt(
       branch,
       sha: action.sha,
       onlyCluster: action.cluster,
+      queuedAt: new Date().toISOString(),
     },
   });
 }

@@ -62,6 +62,8 @@ export interface ListedCheckRun {
   id: number;
   status: string;
   conclusion: string | null;
+  /** When it was created, or last marked in progress (ISO 8601). */
+  startedAt: string | null;
 }
 
 /**
@@ -84,7 +86,7 @@ export async function clusterCheckRuns(
   return data.check_runs
     .filter((c) => c.external_id === cluster)
     .sort((a, b) => a.id - b.id)
-    .map((c) => ({ id: c.id, status: c.status, conclusion: c.conclusion }));
+    .map((c) => ({ id: c.id, status: c.status, conclusion: c.conclusion, startedAt: c.started_at }));
 }
 
 /** The queued check run of a cluster at a commit: the one still open from an earlier delivery, or a new one. */
