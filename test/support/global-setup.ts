@@ -38,6 +38,10 @@ export default async function setup(project: TestProject) {
   // The repository trees tests write (repo-tree.ts makeRepo) go with the run: a suite makes thousands.
   const repos = mkdtempSync(join(tmpdir(), "gitops-bot-test-repos-"));
   process.env.GITOPS_BOT_TEST_REPOS = repos;
+  // And so does every other temporary file of the test files and what they run (os.tmpdir() reads TMPDIR;
+  // the workers, forked after this, inherit it): a suite run left some 1,500 directories in /tmp otherwise.
+  const scratch = mkdtempSync(join(tmpdir(), "gitops-bot-tmp-"));
+  process.env.TMPDIR = scratch;
   console.log(
     `harness: kube-apiserver ${plane.version} at ${plane.server}, registry ${registry.host}, git ${git.url}; ` +
       `started in ${((Date.now() - started) / 1000).toFixed(1)} s (logs in ${dir})`,
@@ -52,5 +56,6 @@ export default async function setup(project: TestProject) {
     await Promise.allSettled([plane.stop(), registry.stop(), git.stop()]);
     if (!process.env.GITOPS_BOT_KEEP_HARNESS) rmSync(dir, { recursive: true, force: true });
     rmSync(repos, { recursive: true, force: true });
+    rmSync(scratch, { recursive: true, force: true });
   };
 }
