@@ -333,7 +333,7 @@ describe("a job the queue gave up on", () => {
       output: { title: string; summary: string };
     };
     expect(body).toMatchObject({ name: PUSH_CHECK_RUN_NAME, head_sha: sha, conclusion: "neutral" });
-    expect(body.output.title).toContain("after queuing every cluster's run");
+    expect(body.output.title).toContain("after every cluster's run reported");
     expect(body.output.summary).toContain("`dev`, `prod`");
     github.done();
   });
@@ -356,7 +356,7 @@ describe("a job the queue gave up on", () => {
 
     const body = created.requests[0]?.body as { conclusion: string; output: { summary: string } };
     expect(body.conclusion).toBe("failure");
-    expect(body.output.summary).toContain("Not started when the job was given up: `prod`.");
+    expect(body.output.summary).toContain("No report of this push yet when the job was given up: `prod`.");
     expect(body.output.summary).not.toContain("`dev`");
     github.done();
   });
@@ -377,7 +377,40 @@ describe("a job the queue gave up on", () => {
 
     const body = created.requests[0]?.body as { conclusion: string; output: { summary: string } };
     expect(body.conclusion).toBe("failure");
-    expect(body.output.summary).toContain("Not started when the job was given up: `dev`.");
+    expect(body.output.summary).toContain("No report of this push yet when the job was given up: `dev`.");
+    github.done();
+  });
+
+  test("push: `/gitops reconcile <cluster>` is judged by that cluster's run alone", async () => {
+    github = mockGitHub();
+    const sha = randomSha();
+    replyRepoConfig(
+      github,
+      repoConfigYaml([
+        { name: "dev", path: "clusters/dev" },
+        { name: "prod", path: "clusters/prod" },
+      ]),
+    );
+    // Only prod's check runs are read (a read of dev's would match nothing and fail the test).
+    const prod = clusterCheckRun(sha, "prod", { status: "completed", conclusion: "skipped" });
+    const created = github.reply("POST", `/repos/${OWNER}/${REPO}/check-runs`, 201, { id: 95 });
+
+    await reportAbandonedJob(withClusters)({ ...pushJob(sha), onlyCluster: "prod" } as GitOpsJob, reason);
+
+    expect(prod?.requests).toHaveLength(1);
+    expect(created.requests[0]?.body).toMatchObject({ conclusion: "neutral" });
+    github.done();
+  });
+
+  test("push: a job queued by a version that did not record its time: the failure, nothing read", async () => {
+    github = mockGitHub();
+    const sha = randomSha();
+    const created = github.reply("POST", `/repos/${OWNER}/${REPO}/check-runs`, 201, { id: 96 });
+
+    await reportAbandonedJob(withClusters)({ ...repoJob, type: "push", branch: "master", sha }, reason);
+
+    expect(created.requests[0]?.body).toMatchObject({ conclusion: "failure" });
+    expect(github.requests).toHaveLength(1);
     github.done();
   });
 

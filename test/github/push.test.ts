@@ -116,7 +116,8 @@ describe("push", () => {
 
     expect(full.requests).toHaveLength(1);
     expect(notModified.requests).toHaveLength(1);
-    expect(notModified.requests[0]?.headers["if-none-match"]).toBe(etag);
+    expect(full.requests[0]?.ifNoneMatch).toBeUndefined();
+    expect(notModified.requests[0]?.ifNoneMatch).toBe(etag);
     expect(finalStatuses(statuses)["gitops/dev"]?.state).toBe("success");
     expect(await exists(api, "v1", "ConfigMap", "a", ns)).toBe(true);
   });

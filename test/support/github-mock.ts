@@ -40,8 +40,8 @@ export interface RecordedRequest {
   body: unknown;
   /** The GitHub operation it matched, absent when it failed the OpenAPI check. */
   operationId?: string;
-  /** Request headers, lower-case names (nock's). */
-  headers: Record<string, string | string[] | undefined>;
+  /** The request's If-None-Match (a conditional read), when it had one. Other headers carry the token: not kept. */
+  ifNoneMatch?: string;
 }
 
 /** One declared reply; `requests` fills in as matching requests arrive, for assertions on their bodies. */
@@ -138,8 +138,9 @@ export function mockGitHub(options: MockGitHubOptions = {}): GitHubMock {
         method: this.req.method ?? method,
         path: relativePath(uri),
         body: decodeBody(requestBody),
-        headers: { ...this.req.headers },
       };
+      const ifNoneMatch = this.req.headers["if-none-match"];
+      if (typeof ifNoneMatch === "string") recorded.ifNoneMatch = ifNoneMatch;
       route.requests.push(recorded);
       requests.push(recorded);
       try {

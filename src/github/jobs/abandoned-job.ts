@@ -162,52 +162,51 @@ async function closePush(job: PushJob, deps: JobDeps, reason: string): Promise<v
   const github = await deps.github(job.installationId);
   const repo = jobRepo(job);
   const intro = `gitops-bot gave up the job that reads \`.github/gitops.yaml\` for this push to ${codeSpan(job.branch)} and queues its clusters' runs: it was ${reason}, and the queue does not start it again.`;
-  const handled = await clustersHandled(github, job, deps).catch((err: unknown) => {
+  const clusters = await clusterReports(github, job, deps).catch((err: unknown) => {
     deps.log.warn({ err, repo: fullName(repo) }, "cannot tell which clusters the given-up push job queued");
     return undefined;
   });
-  if (handled && handled.length > 0 && handled.every((c) => c.started)) {
-    // It had done its work before it was lost: every cluster's run started, and reports on its own check run.
+  if (clusters && clusters.length > 0 && clusters.every((c) => c.reported)) {
+    // It had done its work before it was lost: every cluster's own check run reports on this push.
     await createFailedCheckRun(
       github,
       repo,
       job.sha,
       PUSH_CHECK_RUN_NAME,
-      `push to ${job.branch}: ${reason} after queuing every cluster's run`,
-      `${intro}\n\nIt had queued the run of every cluster this branch drives before that (${handled.map((c) => codeSpan(c.cluster)).join(", ")}): each has started and reports on its own check run, which says what was applied.`,
+      `push to ${job.branch}: ${reason} after every cluster's run reported`,
+      `${intro}\n\nEvery cluster this branch drives (${clusters.map((c) => codeSpan(c.cluster)).join(", ")}) has a check run of its own for this push, in progress or concluded since the job was queued: it says whether, and what, was applied.`,
       "neutral",
     );
     return;
   }
-  const waiting = handled?.filter((c) => !c.started).map((c) => codeSpan(c.cluster));
+  const silent = clusters?.filter((c) => !c.reported).map((c) => codeSpan(c.cluster));
   await createFailedCheckRun(
     github,
     repo,
     job.sha,
     PUSH_CHECK_RUN_NAME,
     `push to ${job.branch}: ${reason}`,
-    `${intro}\n\nA cluster whose run it had queued reports on its own check run. A cluster whose check run stays queued, or that has none, was not queued and is not applied: push again or comment \`/gitops reconcile\`.${waiting?.length ? `\n\nNot started when the job was given up: ${waiting.join(", ")}.` : ""}`,
+    `${intro}\n\nA cluster whose run it had queued reports on its own check run. A cluster whose check run stays queued, or that has none, was not queued and is not applied: push again or comment \`/gitops reconcile\`.${silent?.length ? `\n\nNo report of this push yet when the job was given up: ${silent.join(", ")}.` : ""}`,
   );
 }
 
 /** Clusters whose check runs a given-up push job reads (one request each); past it, the failure as before. */
-const HANDLED_CLUSTERS_LIMIT = 20;
-
-/** How far a check run's start (GitHub's clock, or ours) may precede the job's queuing and still be its run's. */
-const CLOCK_SKEW_MS = 10_000;
+const REPORTED_CLUSTERS_LIMIT = 20;
 
 /**
- * Each cluster the push job was to queue (the pushed branch drives it on this bot, allowed by the operator), and
- * whether its run for the commit has started since the job was queued (its check run in progress or completed
- * after that, superseded included): then the push job had queued it. A check run of the same commit from an
- * earlier push or command started before, and does not count. Undefined when that cannot be told (no readable
- * configuration, a job without its queue time, too many clusters); throws what GitHub answers.
+ * Each cluster the push job was to queue (the pushed branch drives it on this bot, allowed by the operator;
+ * only `onlyCluster` for a command's), and whether its own check run has reported on this push: in progress or
+ * completed (applied, failed, superseded, refused or interrupted: each says so), started since the job was
+ * queued. A check run of the same commit from an earlier push or command, or one left open by a run before a
+ * restart, started before and does not count; so does one still queued (its run may never come). Both times are
+ * this bot's clocks (views/check-run.ts sets `started_at`). Undefined when that cannot be told (no readable
+ * configuration, a job queued by a version without `queuedAt`, too many clusters); throws what GitHub answers.
  */
-async function clustersHandled(
+async function clusterReports(
   github: GitHubClient,
   job: PushJob,
   deps: JobDeps,
-): Promise<{ cluster: string; started: boolean }[] | undefined> {
+): Promise<{ cluster: string; reported: boolean }[] | undefined> {
   const queuedAt = job.queuedAt ? Date.parse(job.queuedAt) : Number.NaN;
   if (Number.isNaN(queuedAt)) return undefined;
   const repo = jobRepo(job);
@@ -218,13 +217,13 @@ async function clustersHandled(
       (job.onlyCluster === undefined || c.name === job.onlyCluster) &&
       bindCluster(deps.operator, c.name, fullName(repo)).ok,
   );
-  if (clusters.length > HANDLED_CLUSTERS_LIMIT) return undefined;
-  const out: { cluster: string; started: boolean }[] = [];
+  if (clusters.length > REPORTED_CLUSTERS_LIMIT) return undefined;
+  const out: { cluster: string; reported: boolean }[] = [];
   for (const c of clusters) {
     const last = await lastCheckRun(github, repo, job.sha, c.name);
     const since = last?.startedAt ? Date.parse(last.startedAt) : Number.NaN;
-    const ran = last?.status === "in_progress" || last?.status === "completed";
-    out.push({ cluster: c.name, started: ran && since >= queuedAt - CLOCK_SKEW_MS });
+    const open = last?.status === "in_progress" || last?.status === "completed";
+    out.push({ cluster: c.name, reported: open && since >= queuedAt });
   }
   return out;
 }

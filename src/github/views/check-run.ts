@@ -104,6 +104,8 @@ export async function createQueuedCheckRun(
     name: checkRunName(cluster),
     head_sha: sha,
     status: "queued",
+    // Ours, not GitHub's clock: a given-up push job compares it with when it was queued (abandoned-job.ts).
+    started_at: new Date().toISOString(),
     external_id: cluster,
   });
   rememberOpen(key, data.id);
@@ -144,6 +146,7 @@ export async function createCompletedCheckRun(
     external_id: cluster,
     status: "completed",
     conclusion: report.conclusion,
+    started_at: new Date().toISOString(),
     completed_at: new Date().toISOString(),
     output: { title: report.title.slice(0, 255), summary: report.summary },
   });
