@@ -292,6 +292,10 @@ describe("a job the queue gave up on", () => {
       })),
     }),
   });
+  const devAndProd = repoConfigYaml([
+    { name: "dev", path: "clusters/dev" },
+    { name: "prod", path: "clusters/prod" },
+  ]);
   const queuedAt = new Date(Date.now() - 60_000).toISOString();
   const pushJob = (sha: string): GitOpsJob => ({ ...repoJob, type: "push", branch: "master", sha, queuedAt });
   const clusterCheckRun = (
@@ -315,11 +319,7 @@ describe("a job the queue gave up on", () => {
   test("push: lost after every cluster's run started, its own check run is neutral, not a failure", async () => {
     github = mockGitHub();
     const sha = randomSha();
-    const two = [
-      { name: "dev", path: "clusters/dev" },
-      { name: "prod", path: "clusters/prod" },
-    ];
-    replyRepoConfig(github, repoConfigYaml(two));
+    replyRepoConfig(github, devAndProd);
     const dev = clusterCheckRun(sha, "dev", { status: "completed", conclusion: "success" });
     const prod = clusterCheckRun(sha, "prod", { status: "in_progress" });
     const created = github.reply("POST", `/repos/${OWNER}/${REPO}/check-runs`, 201, { id: 91 });
@@ -341,13 +341,7 @@ describe("a job the queue gave up on", () => {
   test("push: lost before one cluster's run started, a failure naming that cluster", async () => {
     github = mockGitHub();
     const sha = randomSha();
-    replyRepoConfig(
-      github,
-      repoConfigYaml([
-        { name: "dev", path: "clusters/dev" },
-        { name: "prod", path: "clusters/prod" },
-      ]),
-    );
+    replyRepoConfig(github, devAndProd);
     clusterCheckRun(sha, "dev", { status: "completed", conclusion: "success" });
     clusterCheckRun(sha, "prod", { status: "queued" });
     const created = github.reply("POST", `/repos/${OWNER}/${REPO}/check-runs`, 201, { id: 92 });
@@ -384,13 +378,7 @@ describe("a job the queue gave up on", () => {
   test("push: `/gitops reconcile <cluster>` is judged by that cluster's run alone", async () => {
     github = mockGitHub();
     const sha = randomSha();
-    replyRepoConfig(
-      github,
-      repoConfigYaml([
-        { name: "dev", path: "clusters/dev" },
-        { name: "prod", path: "clusters/prod" },
-      ]),
-    );
+    replyRepoConfig(github, devAndProd);
     // Only prod's check runs are read (a read of dev's would match nothing and fail the test).
     const prod = clusterCheckRun(sha, "prod", { status: "completed", conclusion: "skipped" });
     const created = github.reply("POST", `/repos/${OWNER}/${REPO}/check-runs`, 201, { id: 95 });
