@@ -48,6 +48,8 @@ export interface AppOptions {
   engine?: JobDeps["engine"];
   /** Host of the GitHub this bot serves (github.com or a GHE host). */
   githubHost?: string;
+  /** The GitHub App's id (APP_ID): only its own check runs are read back from GitHub. */
+  appId?: number;
   /** Find installed repositories at start-up and resume their image scans (the server does; tests do not). */
   discoverOnStart?: boolean;
   /** Re-run or close, at start-up, the runs an earlier process did not finish (src/github/recovery/). */
@@ -185,6 +187,7 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
       deliveries,
       log: app.log,
       githubHost: opts.githubHost ?? "github.com",
+      ...(opts.appId !== undefined ? { appId: opts.appId } : {}),
       engine: opts.engine,
       lifecycle,
     };
@@ -231,9 +234,11 @@ export function createGitOpsApp(opts: AppOptions = {}): GitOpsApp {
 export function createApp(opts: AppOptions = {}): ApplicationFunction {
   const operator = loadOperatorConfig().config;
   setKubeTimeouts(kubeTimeoutsOf(operator));
+  const appId = Number(process.env.APP_ID);
   return createGitOpsApp({
     operator,
     githubHost: process.env.GHE_HOST || "github.com",
+    ...(Number.isInteger(appId) && appId > 0 ? { appId } : {}),
     ...opts,
   }).appFn;
 }

@@ -112,6 +112,7 @@ export async function main(): Promise<Server> {
       // Every image-automation scan ends in a pull-request action (created, updated, unchanged, closed, none).
       onImageScan: (_automation, action) => metrics.recordImagePullRequest(action),
       githubHost: new URL(env.baseUrl).hostname.replace(/^api\./, ""),
+      ...(env.appId !== undefined ? { appId: env.appId } : {}),
       ...(env.redisUrl ? { redisUrl: env.redisUrl } : {}),
     });
     nameClusters(metrics, operator.config, log);

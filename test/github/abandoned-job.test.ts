@@ -324,9 +324,11 @@ describe("a job the queue gave up on", () => {
     const prod = clusterCheckRun(sha, "prod", { status: "in_progress" });
     const created = github.reply("POST", `/repos/${OWNER}/${REPO}/check-runs`, 201, { id: 91 });
 
-    await reportAbandonedJob(withClusters)(pushJob(sha), reason);
+    // With the app's id, GitHub lists only this app's check runs (another app's "gitops / dev" is not ours).
+    await reportAbandonedJob(() => ({ ...withClusters(), appId: 4242 }))(pushJob(sha), reason);
 
     expect(dev?.requests[0]?.path).toContain("check_name=gitops%20%2F%20dev");
+    expect(dev?.requests[0]?.path).toContain("app_id=4242");
     expect(prod?.requests[0]?.path).toContain("check_name=gitops%20%2F%20prod");
     const body = created.requests[0]?.body as {
       conclusion: string;

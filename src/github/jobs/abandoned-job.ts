@@ -47,7 +47,7 @@ async function closeReconcile(job: ReconcileJob, deps: JobDeps, reason: string):
   const cluster = job.cluster.name;
   const repo = jobRepo(job);
   const log = deps.log.child({ repo: fullName(repo), sha: job.sha, cluster });
-  const checkRunId = await openCheckRun(await deps.github(job.installationId), job, log);
+  const checkRunId = await openCheckRun(await deps.github(job.installationId), job, log, deps.appId);
   if (checkRunId === undefined) {
     log.info("the given-up run's check run was completed by one of its starts; its report stands");
     return;
@@ -132,6 +132,7 @@ async function openCheckRun(
   github: GitHubClient,
   job: ReconcileJob,
   log: JobDeps["log"],
+  appId: number | undefined,
 ): Promise<number | undefined> {
   const repo = jobRepo(job);
   try {
@@ -139,7 +140,7 @@ async function openCheckRun(
       const { data } = await github.rest.checks.get({ ...repo, check_run_id: job.checkRunId });
       return data.status === "completed" ? undefined : job.checkRunId;
     }
-    const last = await lastCheckRun(github, repo, job.sha, job.cluster.name);
+    const last = await lastCheckRun(github, repo, job.sha, job.cluster.name, appId);
     if (last) return last.status === "completed" ? undefined : last.id;
     return await createQueuedCheckRun(github, repo, job.sha, job.cluster.name);
   } catch (err) {
@@ -220,7 +221,7 @@ async function clusterReports(
   if (clusters.length > REPORTED_CLUSTERS_LIMIT) return undefined;
   const out: { cluster: string; reported: boolean }[] = [];
   for (const c of clusters) {
-    const last = await lastCheckRun(github, repo, job.sha, c.name);
+    const last = await lastCheckRun(github, repo, job.sha, c.name, deps.appId);
     const since = last?.startedAt ? Date.parse(last.startedAt) : Number.NaN;
     const open = last?.status === "in_progress" || last?.status === "completed";
     out.push({ cluster: c.name, reported: open && since >= queuedAt });

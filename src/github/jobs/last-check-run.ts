@@ -11,6 +11,8 @@ export async function lastCheckRun(
   repo: RepoRef,
   sha: string,
   cluster: string,
+  /** This GitHub App's id: only its check runs (see clusterCheckRuns). */
+  appId?: number,
 ): Promise<ListedCheckRun | undefined> {
-  return (await clusterCheckRuns(github, repo, sha, cluster)).at(-1);
+  return (await clusterCheckRuns(github, repo, sha, cluster, appId)).at(-1);
 }

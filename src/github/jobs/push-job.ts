@@ -46,9 +46,10 @@ async function queuedCheckRun(
   cluster: string,
   log: Logger,
   restarted: boolean,
+  appId: number | undefined,
 ): Promise<number> {
   try {
-    if (restarted) await adoptOpenCheckRunFromGitHub(github, repo, sha, cluster);
+    if (restarted) await adoptOpenCheckRunFromGitHub(github, repo, sha, cluster, appId);
     return await createQueuedCheckRun(github, repo, sha, cluster);
   } catch (err) {
     log.warn({ err, cluster }, "cannot create the queued check run; the run creates it when it starts");
@@ -173,7 +174,15 @@ export async function runPushJob(
         await closePushBehindHead(job, cluster, head, deps, { restarted: start.restarted, log });
         continue;
       }
-      const checkRunId = await queuedCheckRun(github, repo, job.sha, cluster.name, log, start.restarted);
+      const checkRunId = await queuedCheckRun(
+        github,
+        repo,
+        job.sha,
+        cluster.name,
+        log,
+        start.restarted,
+        deps.appId,
+      );
       try {
         // The check run says "queued"; a pending cluster status only when the operator asks for pending statuses.
         if (pendingStatuses) {

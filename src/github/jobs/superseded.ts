@@ -62,7 +62,7 @@ export async function closePushBehindHead(
 ): Promise<void> {
   const github = await deps.github(job.installationId);
   const checkRunId = start.restarted
-    ? await lostStartCheckRun(github, jobRepo(job), job.sha, cluster.name, start.log)
+    ? await lostStartCheckRun(github, jobRepo(job), job.sha, cluster.name, start.log, deps.appId)
     : CHECK_RUN_NOT_CREATED;
   if (checkRunId === undefined) return;
   const message = `superseded: ${job.branch} is at ${head.slice(0, 7)} now; not applied`;
@@ -117,9 +117,10 @@ async function lostStartCheckRun(
   sha: string,
   cluster: string,
   log: Logger,
+  appId: number | undefined,
 ): Promise<number | undefined> {
   try {
-    const last = await lastCheckRun(github, repo, sha, cluster);
+    const last = await lastCheckRun(github, repo, sha, cluster, appId);
     if (!last) return CHECK_RUN_NOT_CREATED;
     if (last.status === "completed" ? last.conclusion === "skipped" : last.status !== "in_progress") {
       return last.id;

@@ -100,6 +100,8 @@ export interface JobDeps {
   log: Logger;
   /** Host name of the GitHub this bot serves (github.com or a GHE host), for inventory scopes. */
   githubHost: string;
+  /** The GitHub App's id (APP_ID): check runs of other apps with our names are not read as ours; absent: by name. */
+  appId?: number;
   /** The process's runs, for a bounded shutdown; absent (tests, embedders): never stopping. */
   lifecycle?: RunLifecycle;
   /** Image automation scans; absent when the operator turned image automation off. */

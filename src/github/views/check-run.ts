@@ -51,10 +51,13 @@ export async function adoptOpenCheckRunFromGitHub(
   repo: RepoRef,
   sha: string,
   cluster: string,
+  appId?: number,
 ): Promise<void> {
   const key = openKey(repo, sha, cluster);
   if (openCheckRuns.has(key)) return;
-  const [open] = (await clusterCheckRuns(github, repo, sha, cluster)).filter((c) => c.status !== "completed");
+  const [open] = (await clusterCheckRuns(github, repo, sha, cluster, appId)).filter(
+    (c) => c.status !== "completed",
+  );
   if (open) rememberOpen(key, open.id);
 }
 
@@ -68,13 +71,16 @@ export interface ListedCheckRun {
 
 /**
  * This bot's check runs of `cluster` at `sha` on GitHub, oldest first, whoever created them (this replica,
- * another, or a start lost with its replica). One request (the commit's check runs, by name).
+ * another, or a start lost with its replica). One request (the commit's check runs, by name). With `appId` (the
+ * GitHub App's id, APP_ID) GitHub lists only this app's: another app or workflow with `checks: write` on the
+ * repository can create a check run of the same name and external id, which would otherwise be read as ours.
  */
 export async function clusterCheckRuns(
   github: GitHubClient,
   repo: RepoRef,
   sha: string,
   cluster: string,
+  appId?: number,
 ): Promise<ListedCheckRun[]> {
   const { data } = await github.rest.checks.listForRef({
     ...repo,
@@ -82,6 +88,7 @@ export async function clusterCheckRuns(
     check_name: checkRunName(cluster),
     filter: "latest",
     per_page: 100,
+    ...(appId !== undefined ? { app_id: appId } : {}),
   });
   return data.check_runs
     .filter((c) => c.external_id === cluster)
