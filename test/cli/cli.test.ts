@@ -4,20 +4,9 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
-import { main } from "../../src/cli/main.js";
+import { cli } from "../support/cli.js";
 import { createNamespace, testObjectApi, uniqueName } from "../support/kube.js";
 import { configMap, fluxKustomization, makeRepo, writeTree } from "../support/repo-tree.js";
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const io = {
-    out: { write: (s: string) => (out += s) },
-    err: { write: (s: string) => (err += s) },
-  };
-  const code = await main(args, io);
-  return { code, out, err };
-}
 
 function secret(name: string, password: string): string {
   return `apiVersion: v1

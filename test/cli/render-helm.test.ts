@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import type { TreeResultJson } from "../../src/cli/json-output.js";
-import { main } from "../../src/cli/main.js";
+import { cli } from "../support/cli.js";
 import {
   defaultTemplates,
   type HelmRepoServer,
@@ -51,16 +51,6 @@ beforeAll(async () => {
   });
 });
 afterAll(() => charts?.stop());
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await main(args, {
-    out: { write: (t: string) => (out += t) },
-    err: { write: (t: string) => (err += t) },
-  });
-  return { code, out, err };
-}
 
 /** A cluster path with an `apps` Kustomization whose build holds a HelmRepository and a HelmRelease. */
 function fleet(release: string): string {

@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { main } from "../../src/cli/main.js";
+import { cli } from "../support/cli.js";
 import {
   type HelmRepoServer,
   helmReleaseYaml,
@@ -19,16 +19,6 @@ beforeAll(async () => {
   await charts.addChart({ name: "demo", version: "0.1.0" });
 });
 afterAll(() => charts?.stop());
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await main(args, {
-    out: { write: (t: string) => (out += t) },
-    err: { write: (t: string) => (err += t) },
-  });
-  return { code, out, err };
-}
 
 describe("CLI with HelmReleases", () => {
   it("diff shows the rendered-manifest change of a HelmRelease and exits 1; 0 once reconciled", async () => {

@@ -2,8 +2,8 @@
 // and of that kind (Kustomization `apps`, dependsOn infra): the CLI's `diff` and the PR preview show them as
 // creations instead of failing on `namespaces "…" not found`; real errors in those objects still fail, naming them.
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { main } from "../../src/cli/main.js";
 import { DIFF_COMMENT_MARKER } from "../../src/github/views/pr-comment-report.js";
+import { cli } from "../support/cli.js";
 import {
   finalStatuses,
   INSTALLATION_ID,
@@ -21,14 +21,6 @@ import { createNamespace, exists, testObjectApi, uniqueName } from "../support/k
 import { receive } from "../support/probot.js";
 import { configMap, fluxKustomization, makeRepo } from "../support/repo-tree.js";
 import { changeNames, changeTree, deployment, namespaceYaml, widget } from "./change-tree.js";
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const io = { out: { write: (s: string) => (out += s) }, err: { write: (s: string) => (err += s) } };
-  const code = await main(args, io);
-  return { code, out, err };
-}
 
 let github: GitHubMock | undefined;
 afterEach(() => {

@@ -8,26 +8,15 @@ import { join, relative } from "node:path";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { main } from "../../src/cli/main.js";
 import { RemoteKubeConfigError, remoteKubeConfig } from "../../src/cluster/remote-kubeconfig.js";
 import { defaultReconcileOptions, reconcileTree } from "../../src/reconcile/run.js";
 import { createOutboundPolicy } from "../../src/util/outbound/policy.js";
 import { externalKustomization, generatorYaml } from "../source/artifact-generator-fixture.js";
+import { cli } from "../support/cli.js";
 import { installFluxCrds, writeStatus } from "../support/flux-controller.js";
 import { createNamespace, exists, testObjectApi, uniqueName } from "../support/kube.js";
 import { configMap, fluxKustomization, makeRepo } from "../support/repo-tree.js";
 import { ageKeyPair, sopsEncrypt } from "../support/sops.js";
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const io = {
-    out: { write: (s: string) => (out += s) },
-    err: { write: (s: string) => (err += s) },
-  };
-  const code = await main(args, io);
-  return { code, out, err };
-}
 
 // 4. kustomize runs without its load restrictor; the reference checker must see every path kustomize will load.
 describe("kustomize field spellings the reference checker must also read", () => {

@@ -6,10 +6,10 @@ import { mkdtempSync, readFileSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { main } from "../../src/cli/main.js";
 import { renderReleasesOffline, withChartResolver } from "../../src/cli/render-helm.js";
 import type { RawObjectApi } from "../../src/cluster/kube-client.js";
 import { defaultPlanOptions } from "../../src/reconcile/plan.js";
+import { cli } from "../support/cli.js";
 import {
   type HelmRepoServer,
   helmReleaseYaml,
@@ -72,16 +72,6 @@ beforeAll(async () => {
   });
 });
 afterAll(() => charts?.stop());
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await main(args, {
-    out: { write: (t: string) => (out += t) },
-    err: { write: (t: string) => (err += t) },
-  });
-  return { code, out, err };
-}
 
 function fleet(release: string, repoUrl = charts.url, extra: Record<string, string> = {}): string {
   return makeRepo({

@@ -1,19 +1,9 @@
 // The fleet of artifact-generator-fixture.ts end to end: `gitops-bot build` prints the objects of both
 // Kustomizations on ExternalArtifacts, and `gitops-bot reconcile` applies them on the real API server.
 import { describe, expect, inject, it } from "vitest";
-import { main } from "../../src/cli/main.js";
+import { cli } from "../support/cli.js";
 import { createNamespace, testObjectApi, uniqueName } from "../support/kube.js";
 import { makeFleet } from "./artifact-generator-fixture.js";
-
-async function cli(args: string[]) {
-  let out = "";
-  let err = "";
-  const code = await main(args, {
-    out: { write: (s: string) => (out += s) },
-    err: { write: (s: string) => (err += s) },
-  });
-  return { code, out, err };
-}
 
 describe("a fleet on ArtifactGenerator / ExternalArtifact", () => {
   it("gitops-bot build prints the objects of both Kustomizations on ExternalArtifacts", async () => {
