@@ -139,8 +139,11 @@ export class RunOrder {
         const key = reconciler.key(planned);
         nodes.set(key, this.early.get(key) ?? { key, planned, reconciler });
         const parent = reconciler.parent(planned);
-        if (parent && reconciler.kind !== "Kustomization")
-          children.set(parent, [...(children.get(parent) ?? []), key]);
+        if (parent && reconciler.kind !== "Kustomization") {
+          const siblings = children.get(parent);
+          if (siblings) siblings.push(key);
+          else children.set(parent, [key]);
+        }
       }
     }
     const declaredDeps = (n: Node) => n.reconciler.dependsOn(n.planned);

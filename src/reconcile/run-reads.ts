@@ -23,13 +23,12 @@ import type { PlannedKustomization, TreePlan } from "./plan.js";
  * The reconcilers hold the same options object, as they do for `createdInChange`.
  */
 export class RunPlan {
-  readonly kustomizations: PlannedKustomization[] = [];
-  private readonly added = new Set<PlannedKustomization>();
+  /** In the order they were added. */
+  readonly kustomizations = new Set<PlannedKustomization>();
   private readonly listeners: Array<(p: PlannedKustomization) => void> = [];
   add(p: PlannedKustomization): void {
-    if (this.added.has(p)) return;
-    this.added.add(p);
-    this.kustomizations.push(p);
+    if (this.kustomizations.has(p)) return;
+    this.kustomizations.add(p);
     for (const listener of this.listeners) listener(p);
   }
 
@@ -122,7 +121,7 @@ export class RunReads {
     const key = user ?? "";
     let lists = this.lists.get(key);
     if (!lists) {
-      lists = new SharedLiveLists(api, this.plan.kustomizations.flatMap(demandOf));
+      lists = new SharedLiveLists(api, [...this.plan.kustomizations].flatMap(demandOf));
       this.lists.set(key, lists);
     }
     return lists;
